@@ -1,0 +1,57 @@
+"""Purchases and refunds from storefronts."""
+
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cashback import accrual, runtime
+from cashback.api.http import caller, json_response, make_resolver
+from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
+from cashback.observability import logger, metrics, tracer
+
+app = make_resolver()
+
+
+def _reply(reply: accrual.Reply) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
+    return json_response(reply.status_code, reply.body, headers)
+
+
+@app.post("/v1/purchases", responses={201: {"description": "Recorded",
+                                            "content": {"application/json": {"model": PurchaseReply}}}})
+@tracer.capture_method
+def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
+    who = caller(app)
+    reply = accrual.record_purchase(runtime.store(), who.tenant,
+                                    runtime.tenant_settings(who.tenant), purchase, who.now)
+    if not reply.replayed:
+        metrics.add_metric(name="PurchasesRecorded", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="CashbackCredited", unit=MetricUnit.Count,
+                           value=reply.body["credited"])
+    return _reply(reply)
+
+
+@app.post("/v1/refunds", responses={201: {"description": "Recorded",
+                                          "content": {"application/json": {"model": RefundReply}}}})
+@tracer.capture_method
+def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundReply]:
+    who = caller(app)
+    reply = accrual.record_refund(runtime.store(), who.tenant,
+                                  runtime.tenant_settings(who.tenant), refund, who.now)
+    if not reply.replayed:
+        metrics.add_metric(name="RefundsRecorded", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="CashbackClawedBack", unit=MetricUnit.Count,
+                           value=reply.body["clawed_back"])
+    return _reply(reply)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,44 @@
+"""A customer's balance and ledger history (checkout holds arrive with the money-out work)."""
+
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cashback import balances, runtime
+from cashback.api.http import caller, make_resolver
+from cashback.api.models import ID_PATTERN, BalanceReply, EntriesPage
+from cashback.observability import logger, metrics, tracer
+
+app = make_resolver()
+
+CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+@app.get("/v1/customers/<customer_id>/balance")
+@tracer.capture_method
+def get_balance(customer_id: CustomerId) -> BalanceReply:
+    who = caller(app)
+    currency = runtime.tenant_settings(who.tenant).currency
+    return balances.balance(runtime.store(), who.tenant, currency, customer_id)
+
+
+@app.get("/v1/customers/<customer_id>/entries")
+@tracer.capture_method
+def list_entries(
+    customer_id: CustomerId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> EntriesPage:
+    who = caller(app)
+    currency = runtime.tenant_settings(who.tenant).currency
+    return balances.entries(runtime.store(), who.tenant, currency, customer_id, limit, cursor)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

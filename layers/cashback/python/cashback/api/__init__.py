@@ -1,0 +1,1 @@
+"""The HTTP boundary: request and reply models and the shared resolver setup."""

@@ -1,0 +1,166 @@
+"""Request and reply models of the HTTP API.
+
+Requests forbid unknown fields (no client can set a balance or a status) and take
+amounts only as JSON integers in minor units: strings, floats and booleans are refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from cashback import currencies
+
+# Storefront ids: printable, no spaces, no control characters, no '#' (a key separator).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# 1e11 minor units (a billion in major units) is beyond any single order we accept.
+MAX_AMOUNT = 100_000_000_000
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
+MAX_LINES = 500
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _timestamp_text(value: Any) -> Any:
+    # Only ISO 8601 text with a zone: a bare number would be read as epoch seconds.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 timestamp with a time zone, as a string")
+    return value
+
+
+class PurchaseLine(Request):
+    sku: Id
+    category: Id
+    amount: Amount
+    eco: StrictBool = False
+
+
+class PurchaseRequest(Request):
+    order_id: Id
+    customer_id: Id
+    amount: Amount
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    occurred_at: AwareDatetime
+    channel: Literal["online", "store", "app"]
+    lines: list[PurchaseLine] = Field(min_length=1, max_length=MAX_LINES)
+    device_id: Id | None = None
+    payment_fingerprint: Id | None = None
+
+    _occurred_at_text = field_validator("occurred_at", mode="before")(_timestamp_text)
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, code: str) -> str:
+        if not currencies.is_known(code):
+            raise ValueError(f"{code} is not an ISO 4217 currency")
+        return code
+
+    @model_validator(mode="after")
+    def _lines_add_up(self) -> PurchaseRequest:
+        total = sum(line.amount for line in self.lines)
+        if total != self.amount:
+            raise ValueError(f"lines add up to {total} but amount is {self.amount}")
+        return self
+
+
+class RefundLine(Request):
+    sku: Id
+    amount: Amount
+
+
+class RefundRequest(Request):
+    refund_id: Id
+    order_id: Id
+    amount: Amount
+    occurred_at: AwareDatetime
+    lines: list[RefundLine] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
+
+    _occurred_at_text = field_validator("occurred_at", mode="before")(_timestamp_text)
+
+    @model_validator(mode="after")
+    def _lines_add_up(self) -> RefundRequest:
+        if self.lines is not None:
+            total = sum(line.amount for line in self.lines)
+            if total != self.amount:
+                raise ValueError(f"lines add up to {total} but amount is {self.amount}")
+        return self
+
+
+class PurchaseReply(BaseModel):
+    order_id: str
+    customer_id: str
+    status: Literal["pending", "no_cashback"]
+    currency: str
+    cashback: int = Field(description="Cashback the purchase earned, in minor units")
+    debt_repaid: int = Field(description="Part of it that repaid the customer's debt")
+    credited: int = Field(description="Part of it credited as pending cashback")
+    available_at: datetime | None
+    expires_at: datetime | None
+
+
+class RefundReply(BaseModel):
+    refund_id: str
+    order_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    clawed_back: int = Field(description="Cashback taken back by this refund")
+    from_pending: int
+    from_available: int
+    debt: int = Field(description="Part already spent, recorded as debt")
+    order_refunded: int = Field(description="Refunded of the order so far, this one included")
+
+
+class NextExpiry(BaseModel):
+    at: datetime
+    amount: int
+
+
+class BalanceReply(BaseModel):
+    customer_id: str
+    currency: str
+    pending: int
+    available: int
+    held: int
+    reserved: int
+    debt: int
+    next_expiry: NextExpiry | None
+
+
+class EntryReply(BaseModel):
+    seq: int
+    kind: str
+    ref: str
+    order_id: str
+    occurred_at: datetime
+    changes: dict[str, int]
+    hash: str
+    prev_hash: str
+
+
+class EntriesPage(BaseModel):
+    customer_id: str
+    currency: str
+    items: list[EntryReply]
+    next_cursor: str | None
+
+
+class ErrorReply(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None

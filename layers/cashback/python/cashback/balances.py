@@ -1,0 +1,63 @@
+"""What a customer has: balances, the next deadline, and the ledger history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cashback.api.models import BalanceReply, EntriesPage, EntryReply, NextExpiry
+from cashback.errors import BadRequest
+from cashback.store import Store
+
+_CURSOR_PREFIX = "seq:"
+
+
+def balance(store: Store, tenant: str, currency: str, customer_id: str) -> BalanceReply:
+    account = store.get_account(tenant, customer_id)
+    return BalanceReply(
+        customer_id=customer_id, currency=currency,
+        pending=account["pending"], available=account["available"], held=account["held"],
+        reserved=account["reserved"], debt=account["debt"],
+        next_expiry=_next_expiry(store, tenant, customer_id) if account.exists else None,
+    )
+
+
+def _next_expiry(store: Store, tenant: str, customer_id: str) -> NextExpiry | None:
+    """The earliest deadline with cashback still on it, and how much falls due then."""
+    at, amount = None, 0
+    for lot in store.lots(tenant, customer_id):
+        remaining = lot.pending + lot.available
+        if not remaining or lot.status not in ("PENDING", "AVAILABLE"):
+            continue
+        if at is not None and lot.expires_at != at:
+            break
+        at, amount = lot.expires_at, amount + remaining
+    return NextExpiry(at=at, amount=amount) if at else None  # type: ignore[arg-type]
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    digits = text.removeprefix(_CURSOR_PREFIX)
+    if not text.startswith(_CURSOR_PREFIX) or not digits.isdigit() or int(digits) < 1:
+        raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
+    return int(digits)
+
+
+def entries(store: Store, tenant: str, currency: str, customer_id: str, limit: int,
+            cursor: str | None) -> EntriesPage:
+    before = decode_cursor(cursor) if cursor is not None else None
+    page, next_seq = store.entries_page(tenant, customer_id, limit, before)
+    return EntriesPage(
+        customer_id=customer_id, currency=currency,
+        items=[EntryReply(seq=e.seq, kind=e.kind, ref=e.ref, order_id=e.order_id,
+                          occurred_at=e.occurred_at, changes=e.deltas, hash=e.hash,  # type: ignore[arg-type]
+                          prev_hash=e.prev_hash) for e in page],
+        next_cursor=encode_cursor(next_seq) if next_seq else None,
+    )

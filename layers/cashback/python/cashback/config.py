@@ -1,0 +1,23 @@
+"""Function configuration, read from the environment once per container and validated."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What every function needs from its environment (set by template.yaml)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    table_name: str = Field(min_length=3, max_length=255)
+    # How long a tenant's settings stay cached in a warm container.
+    settings_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # fields come from the environment

@@ -1,0 +1,87 @@
+"""API keys: random, shown once, stored only as a SHA-256 hash with tenant and scopes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from cashback.errors import NotFound
+from cashback.store import Store
+
+Scope = Literal["storefront", "review", "admin"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+KEY_PREFIX = "cbk_"
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+# The routes each scope may call: the authorizer turns these into the IAM policy that
+# API Gateway enforces (a key without the scope gets 403 before any handler runs).
+ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
+    "storefront": (
+        ("POST", "/v1/purchases"),
+        ("POST", "/v1/refunds"),
+        ("GET", "/v1/customers/*/balance"),
+        ("GET", "/v1/customers/*/entries"),
+        ("POST", "/v1/redemptions"),
+        ("POST", "/v1/redemptions/*/capture"),
+        ("POST", "/v1/redemptions/*/cancel"),
+        ("POST", "/v1/payouts"),
+        ("GET", "/v1/payouts/*"),
+    ),
+    "review": (
+        ("GET", "/v1/reviews"),
+        ("GET", "/v1/reviews/*"),
+        ("POST", "/v1/reviews/*/decision"),
+        ("GET", "/v1/customers/*/balance"),
+        ("GET", "/v1/customers/*/entries"),
+    ),
+    "admin": (
+        ("PUT", "/v1/rules"),
+        ("GET", "/v1/rules"),
+        ("GET", "/v1/rules/*"),
+        ("GET", "/v1/reports/summary"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    scopes: tuple[str, ...]
+    key_id: str
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(store: Store, tenant: str, scopes: list[str], created_at: str) -> str:
+    """Make a key for an existing tenant and return it; only its hash is stored."""
+    unknown = set(scopes) - set(SCOPES)
+    if not scopes or unknown:
+        raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
+    if store.get_tenant(tenant) is None:
+        raise NotFound(f"no tenant {tenant}", code="tenant_not_found")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    store.put_api_key(key_hash(key), {
+        "tenant": tenant, "scopes": sorted(set(scopes)), "key_id": key[:12],
+        "created_at": created_at,
+    })
+    return key
+
+
+def authenticate(store: Store, authorization: str) -> Principal | None:
+    """The principal behind an `Authorization: Bearer <key>` header, or None."""
+    scheme, _, key = authorization.partition(" ")
+    if scheme != "Bearer" or not key.startswith(KEY_PREFIX):
+        return None
+    record = store.get_api_key(key_hash(key))
+    if record is None or record.get("revoked_at"):
+        return None
+    return Principal(record["tenant"], tuple(record["scopes"]), record["key_id"])
+
+
+def allowed_routes(scopes: tuple[str, ...]) -> list[tuple[str, str]]:
+    return sorted({route for scope in scopes for route in ROUTES.get(scope, ())})

@@ -1,0 +1,239 @@
+"""The ledger's domain: balances, cashback lots, immutable hash-chained entries.
+
+Pure functions over value objects. Nothing here touches AWS or reads a clock; the store
+(cashback.store) turns a plan into one conditional DynamoDB transaction.
+
+Money is integer minor units. Rounding always favours the program, never the customer:
+cashback is rounded down, and a refund claws back enough that what the customer keeps
+never exceeds the rate applied to what they kept of the purchase.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Literal
+
+from cashback.clock import to_iso
+
+# Balances a customer sees, and running totals that make conservation checkable.
+BALANCES = ("pending", "available", "held", "reserved", "debt")
+TOTALS = ("earned", "spent", "paid_out", "expired", "clawed_back")
+FIELDS = BALANCES + TOTALS
+
+GENESIS = "0" * 64
+
+LotStatus = Literal["PENDING", "AVAILABLE", "CLAWED_BACK", "CONSUMED", "EXPIRED"]
+EntryKind = Literal["purchase", "refund"]
+
+
+def cashback_for(amount: int, rate: Decimal) -> int:
+    """Cashback on an amount at a rate, rounded down to the minor unit."""
+    return int((Decimal(amount) * rate).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def clawback_for(cashback: int, order_amount: int, refunded_before: int, refund: int) -> int:
+    """What a refund takes back of an order's cashback.
+
+    The customer keeps floor(cashback * kept / order_amount) after each refund, so the
+    clawbacks of successive partial refunds add up to exactly the cashback at a full refund.
+    """
+    kept_before = cashback * (order_amount - refunded_before) // order_amount
+    kept_after = cashback * (order_amount - refunded_before - refund) // order_amount
+    return kept_before - kept_after
+
+
+@dataclass(frozen=True)
+class Account:
+    tenant: str
+    customer_id: str
+    seq: int = 0
+    head: str = GENESIS
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
+
+    @property
+    def exists(self) -> bool:
+        return self.seq > 0
+
+    def __getitem__(self, name: str) -> int:
+        return self.values[name]
+
+    def conserved(self) -> bool:
+        """Promise 4: everything earned is somewhere."""
+        v = self.values
+        accounted = (
+            v["pending"] + v["available"] + v["reserved"] + v["spent"]
+            + v["paid_out"] + v["expired"] + v["clawed_back"]
+        )
+        return v["earned"] == accounted
+
+
+@dataclass(frozen=True)
+class Lot:
+    """The cashback of one order. `gross` is what the rules gave; `netted` of it repaid
+    debt at once; the rest was credited and now sits in exactly one of the buckets."""
+
+    tenant: str
+    customer_id: str
+    order_id: str
+    gross: int
+    netted: int
+    pending: int
+    available: int
+    spent: int
+    expired: int
+    clawed_back: int
+    debited: int  # debt recorded against this lot's consumed part by refunds
+    status: LotStatus
+    available_at: str
+    expires_at: str
+    version: int = 1
+
+    @property
+    def credited(self) -> int:
+        return self.gross - self.netted
+
+    @property
+    def due_at(self) -> str | None:
+        """When the scheduled job next has work on this lot, if ever."""
+        if self.status == "PENDING" and self.pending:
+            return self.available_at
+        if self.status == "AVAILABLE" and self.available:
+            return self.expires_at
+        return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    tenant: str
+    customer_id: str
+    seq: int
+    kind: EntryKind
+    ref: str
+    order_id: str
+    occurred_at: str
+    deltas: dict[str, int]
+    prev_hash: str
+    hash: str = ""
+
+    def body(self) -> dict[str, object]:
+        return {
+            "tenant": self.tenant,
+            "customer_id": self.customer_id,
+            "seq": self.seq,
+            "kind": self.kind,
+            "ref": self.ref,
+            "order_id": self.order_id,
+            "occurred_at": self.occurred_at,
+            "deltas": {k: v for k, v in sorted(self.deltas.items()) if v},
+            "prev_hash": self.prev_hash,
+        }
+
+    def computed_hash(self) -> str:
+        canonical = json.dumps(self.body(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _append(account: Account, kind: EntryKind, ref: str, order_id: str, occurred_at: str,
+            deltas: dict[str, int]) -> tuple[Entry, Account]:
+    """Chain a new entry onto the account and apply its deltas."""
+    unknown = set(deltas) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"unknown ledger fields {unknown}")
+    entry = Entry(account.tenant, account.customer_id, account.seq + 1, kind, ref, order_id,
+                  occurred_at, {k: v for k, v in deltas.items() if v}, account.head)
+    entry = replace(entry, hash=entry.computed_hash())
+    values = {k: account.values[k] + deltas.get(k, 0) for k in FIELDS}
+    if values["available"] < 0 or values["pending"] < 0 or values["debt"] < 0:
+        raise ValueError("a ledger entry may not drive a balance below zero")
+    return entry, replace(account, seq=entry.seq, head=entry.hash, values=values)
+
+
+@dataclass(frozen=True)
+class Accrual:
+    lot: Lot | None
+    entry: Entry
+    account: Account
+
+
+def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datetime,
+           return_window: timedelta, expiry: timedelta) -> Accrual:
+    """Credit an order's cashback as a pending lot, first repaying any debt from it."""
+    netted = min(cashback, account["debt"])
+    credited = cashback - netted
+    lot = None
+    if cashback:
+        lot = Lot(account.tenant, account.customer_id, order_id, gross=cashback, netted=netted,
+                  pending=credited, available=0, spent=0, expired=0, clawed_back=0, debited=0,
+                  status="PENDING" if credited else "CONSUMED",
+                  available_at=to_iso(occurred_at + return_window),
+                  expires_at=to_iso(occurred_at + expiry))
+    entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at), {
+        "earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted,
+    })
+    return Accrual(lot, entry, after)
+
+
+@dataclass(frozen=True)
+class Clawback:
+    lot: Lot | None
+    entry: Entry
+    account: Account
+    taken_pending: int
+    taken_available: int
+    debt: int
+
+
+def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: str,
+              amount: int, occurred_at: datetime) -> Clawback:
+    """Take `amount` of an order's cashback back: pending first, then available; what the
+    customer already used of this lot (spent, or netted against debt) becomes debt. What
+    expired was never the customer's to keep, so it is not charged again."""
+    from_pending = from_available = debt = 0
+    after_lot = lot
+    if lot is not None and amount:
+        from_pending = min(amount, lot.pending)
+        from_available = min(amount - from_pending, lot.available)
+        owed = amount - from_pending - from_available
+        debt = min(owed, lot.spent + lot.netted - lot.debited)
+        pending, available = lot.pending - from_pending, lot.available - from_available
+        status: LotStatus = lot.status
+        if not pending and not available and lot.status in ("PENDING", "AVAILABLE"):
+            status = "CLAWED_BACK"
+        after_lot = replace(lot, pending=pending, available=available, status=status,
+                            clawed_back=lot.clawed_back + from_pending + from_available,
+                            debited=lot.debited + debt, version=lot.version + 1)
+    entry, after = _append(account, "refund", refund_id, order_id, to_iso(occurred_at), {
+        "pending": -from_pending, "available": -from_available,
+        "clawed_back": from_pending + from_available, "debt": debt,
+    })
+    return Clawback(after_lot, entry, after, from_pending, from_available, debt)
+
+
+def verify_chain(account: Account, entries: list[Entry]) -> list[str]:
+    """Problems with an account's history (oldest entry first); empty when it is intact."""
+    problems: list[str] = []
+    head, sums = GENESIS, dict.fromkeys(FIELDS, 0)
+    for expected_seq, entry in enumerate(entries, start=1):
+        where = f"{account.customer_id} entry {entry.seq}"
+        if entry.seq != expected_seq:
+            problems.append(f"{where}: expected sequence {expected_seq} (an entry is missing)")
+        if entry.prev_hash != head:
+            problems.append(f"{where}: does not point at the previous entry's hash")
+        if entry.computed_hash() != entry.hash:
+            problems.append(f"{where}: content does not match its hash (edited)")
+        head = entry.hash
+        for name, delta in entry.deltas.items():
+            sums[name] += delta
+    if account.seq != len(entries) or account.head != head:
+        problems.append(f"{account.customer_id}: account head does not match the last entry")
+    for name in FIELDS:
+        if sums[name] != account.values[name]:
+            problems.append(f"{account.customer_id}: {name} is {account.values[name]} but its "
+                            f"entries sum to {sums[name]}")
+    if not account.conserved():
+        problems.append(f"{account.customer_id}: earned does not equal where it went")
+    return problems

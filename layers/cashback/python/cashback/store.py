@@ -1,0 +1,387 @@
+"""The one module that knows the table's layout and speaks DynamoDB.
+
+Layout (one table, `pk`/`sk`; the `due` index is sparse):
+
+    TENANT#<t>            SETTINGS             a storefront's program settings
+    APIKEY#<sha256>       APIKEY               an API key's tenant and scopes (hash only)
+    CUST#<t>#<customer>   ACCOUNT              balances, totals, chain head and sequence
+    CUST#<t>#<customer>   ENTRY#<seq:012>      immutable, hash-chained ledger entries
+    CUST#<t>#<customer>   LOT#<expires>#<ord>  one order's cashback; sorts by deadline (FIFO)
+    ORDER#<t>#<order_id>  ORDER                idempotency record and state of a purchase
+    REFUND#<t>#<refund>   REFUND               idempotency record of a refund
+
+Ids never contain '#' (the API's id pattern forbids it), so keys cannot collide.
+Every money movement is one TransactWriteItems whose conditions carry the invariants:
+the idempotency record must not exist yet, and the account must still be at the sequence
+number it was read at, so two writers can never both append to one customer's chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+
+from cashback.ledger import FIELDS, Account, Entry, Lot
+from cashback.tenants import TenantSettings
+
+DUE_INDEX = "due"
+DUE_SHARDS = 16
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def customer_pk(tenant: str, customer_id: str) -> str:
+    return f"CUST#{tenant}#{customer_id}"
+
+
+def lot_sk(expires_at: str, order_id: str) -> str:
+    return f"LOT#{expires_at}#{order_id}"
+
+
+def entry_sk(seq: int) -> str:
+    return f"ENTRY#{seq:012d}"
+
+
+def due_bucket(pk: str, sk: str, due_at: str) -> str:
+    """Hour bucket plus a stable shard, so a day when many lots fall due is spread over
+    DUE_SHARDS partitions and the job reads one hour at a time."""
+    shard = int(hashlib.sha256(f"{pk}|{sk}".encode()).hexdigest()[:8], 16) % DUE_SHARDS
+    return f"DUE#{due_at[:13]}#{shard:02d}"
+
+
+@dataclass(frozen=True)
+class Order:
+    tenant: str
+    order_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    cashback: int
+    refunded: int
+    lot_sk: str | None
+    occurred_at: str
+    request_hash: str
+    reply: str  # the JSON reply of the first request, returned to every retry
+    status_code: int
+
+
+@dataclass(frozen=True)
+class Refund:
+    tenant: str
+    refund_id: str
+    order_id: str
+    request_hash: str
+    reply: str
+    status_code: int
+
+
+class AlreadyRecorded(Exception):
+    """The idempotency record appeared between our read and our write."""
+
+
+class AccountMoved(Exception):
+    """Another writer changed the account or lot first; read again and retry."""
+
+
+class Store:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client(
+            "dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5})
+        )
+
+    # -- tenants and keys ---------------------------------------------------------------
+    def get_tenant(self, tenant: str) -> TenantSettings | None:
+        item = self._get({"pk": f"TENANT#{tenant}", "sk": "SETTINGS"})
+        if item is None:
+            return None
+        return TenantSettings.model_validate(item["settings"])
+
+    def put_tenant(self, tenant: str, settings: TenantSettings, created_at: str) -> bool:
+        """Create a tenant; False when it already exists (nothing is changed)."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item({"pk": f"TENANT#{tenant}", "sk": "SETTINGS", "tenant": tenant,
+                              "settings": settings.model_dump(mode="json"),
+                              "created_at": created_at}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def put_api_key(self, key_hash: str, record: dict[str, Any]) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=to_item({"pk": f"APIKEY#{key_hash}", "sk": "APIKEY", **record}),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        return self._get({"pk": f"APIKEY#{key_hash}", "sk": "APIKEY"})
+
+    def revoke_api_key(self, key_hash: str, revoked_at: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": f"APIKEY#{key_hash}", "sk": "APIKEY"}),
+                UpdateExpression="SET revoked_at = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked_at)",
+                ExpressionAttributeValues=to_item({":at": revoked_at}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # -- reads --------------------------------------------------------------------------
+    def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+        reply = self.client.get_item(TableName=self.table_name, Key=to_item(key),
+                                     ConsistentRead=consistent)
+        return from_item(reply["Item"]) if "Item" in reply else None
+
+    def _get_many(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """One BatchGetItem (strongly consistent), following UnprocessedKeys."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request = {self.table_name: {"Keys": [to_item(k) for k in keys], "ConsistentRead": True}}
+        while request:
+            reply = self.client.batch_get_item(RequestItems=request)
+            for raw in reply["Responses"].get(self.table_name, []):
+                item = from_item(raw)
+                found[(item["pk"], item["sk"])] = item
+            request = reply.get("UnprocessedKeys") or {}
+        return found
+
+    def get_account(self, tenant: str, customer_id: str) -> Account:
+        return _account(tenant, customer_id,
+                        self._get({"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}))
+
+    def load_purchase(self, tenant: str, order_id: str,
+                      customer_id: str) -> tuple[Order | None, Account]:
+        """The order's idempotency record and the customer's account, in one read."""
+        order_key = {"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"}
+        account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
+        found = self._get_many([order_key, account_key])
+        order = found.get((order_key["pk"], "ORDER"))
+        return (_order(order) if order else None,
+                _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))))
+
+    def load_refund(self, tenant: str, refund_id: str,
+                    order_id: str) -> tuple[Refund | None, Order | None]:
+        refund_key = {"pk": f"REFUND#{tenant}#{refund_id}", "sk": "REFUND"}
+        order_key = {"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"}
+        found = self._get_many([refund_key, order_key])
+        refund = found.get((refund_key["pk"], "REFUND"))
+        order = found.get((order_key["pk"], "ORDER"))
+        return (_refund(refund) if refund else None, _order(order) if order else None)
+
+    def load_lot_and_account(self, order: Order) -> tuple[Lot | None, Account]:
+        pk = customer_pk(order.tenant, order.customer_id)
+        keys = [{"pk": pk, "sk": "ACCOUNT"}]
+        if order.lot_sk:
+            keys.append({"pk": pk, "sk": order.lot_sk})
+        found = self._get_many(keys)
+        lot = found.get((pk, order.lot_sk)) if order.lot_sk else None
+        return (_lot(lot) if lot else None,
+                _account(order.tenant, order.customer_id, found.get((pk, "ACCOUNT"))))
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self.table_name
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(**kwargs):
+            for raw in page["Items"]:
+                yield from_item(raw)
+
+    def entries_page(self, tenant: str, customer_id: str, limit: int,
+                     before_seq: int | None) -> tuple[list[Entry], int | None]:
+        """Newest first. A page ends at a sequence number, so entries appended while a
+        client pages never shift what the next page returns."""
+        pk = customer_pk(tenant, customer_id)
+        upper = entry_sk(before_seq - 1) if before_seq else entry_sk(10**12 - 1)
+        reply = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=to_item({":pk": pk, ":lo": entry_sk(1), ":hi": upper}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        entries = [_entry(from_item(raw)) for raw in reply["Items"]]
+        more = "LastEvaluatedKey" in reply and entries and entries[-1].seq > 1
+        return entries, (entries[-1].seq if more else None)
+
+    def all_entries(self, tenant: str, customer_id: str) -> list[Entry]:
+        return [_entry(item) for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id),
+                                               ":p": "ENTRY#"}),
+            ConsistentRead=True,
+        )]
+
+    def lots(self, tenant: str, customer_id: str) -> Iterator[Lot]:
+        """A customer's lots, earliest deadline first."""
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id),
+                                               ":p": "LOT#"}),
+        ):
+            yield _lot(item)
+
+    def customers(self, tenant: str) -> Iterator[str]:
+        """Every customer account of a tenant. A paginated Scan: this is for audits
+        (`cashback ledger verify`), never for a request or a scheduled job."""
+        paginator = self.client.get_paginator("scan")
+        prefix = f"CUST#{tenant}#"
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            FilterExpression="begins_with(pk, :p) AND sk = :s",
+            ExpressionAttributeValues=to_item({":p": prefix, ":s": "ACCOUNT"}),
+            ProjectionExpression="customer_id",
+        ):
+            for raw in page["Items"]:
+                yield from_item(raw)["customer_id"]
+
+    # -- money movements --------------------------------------------------------------
+    def commit_purchase(self, order: Order, lot: Lot | None, entry: Entry, before: Account,
+                        after: Account) -> None:
+        items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
+                           **asdict(order), "version": 1})]
+        if lot is not None:
+            items.append(_put_new(_lot_item(lot)))
+        items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
+        self._transact(items)
+
+    def commit_refund(self, refund: Refund, order: Order, refunded_before: int,
+                      lot_before: Lot | None, lot_after: Lot | None, entry: Entry,
+                      before: Account, after: Account) -> None:
+        items: list[dict[str, Any]] = [
+            _put_new({"pk": f"REFUND#{refund.tenant}#{refund.refund_id}", "sk": "REFUND",
+                      **asdict(refund)}),
+            {"Update": {
+                "TableName": self.table_name,
+                "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
+                "UpdateExpression": "SET refunded = :new",
+                "ConditionExpression": "refunded = :old",
+                "ExpressionAttributeValues": to_item({":new": order.refunded,
+                                                      ":old": refunded_before}),
+            }},
+        ]
+        if lot_before is not None and lot_after is not None and lot_after != lot_before:
+            items.append({"Put": {
+                "Item": to_item(_lot_item(lot_after)),
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": to_item({":v": lot_before.version}),
+            }})
+        items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
+        self._transact(items)
+
+    def _account_update(self, before: Account, after: Account) -> dict[str, Any]:
+        values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
+        values.update({":seq": after.seq, ":head": after.head, ":tenant": after.tenant,
+                       ":customer": after.customer_id})
+        sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
+        update: dict[str, Any] = {
+            "Key": to_item({"pk": customer_pk(after.tenant, after.customer_id),
+                            "sk": "ACCOUNT"}),
+            "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
+                                "tenant = :tenant, customer_id = :customer",
+        }
+        if before.exists:
+            # The chain's lock: whoever read the account at this sequence wins, once.
+            update["ConditionExpression"] = "seq = :prev"
+            values[":prev"] = before.seq
+        else:
+            update["ConditionExpression"] = "attribute_not_exists(pk)"
+        update["ExpressionAttributeValues"] = to_item(values)
+        return {"Update": update}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            next(iter(item.values()))["TableName"] = self.table_name
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or []
+            codes = [reason.get("Code") for reason in reasons]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise AlreadyRecorded() from error
+            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
+                raise AccountMoved() from error
+            raise
+
+
+def _put_new(item: dict[str, Any]) -> dict[str, Any]:
+    return {"Put": {"Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def _lot_item(lot: Lot) -> dict[str, Any]:
+    pk, sk = customer_pk(lot.tenant, lot.customer_id), lot_sk(lot.expires_at, lot.order_id)
+    item: dict[str, Any] = {"pk": pk, "sk": sk, **asdict(lot)}
+    if lot.due_at:
+        item["due_at"] = lot.due_at
+        item["due_bucket"] = due_bucket(pk, sk, lot.due_at)
+    return item
+
+
+def _entry_item(entry: Entry) -> dict[str, Any]:
+    return {"pk": customer_pk(entry.tenant, entry.customer_id), "sk": entry_sk(entry.seq),
+            **asdict(entry)}
+
+
+def _account(tenant: str, customer_id: str, item: dict[str, Any] | None) -> Account:
+    if item is None:
+        return Account(tenant, customer_id)
+    return Account(tenant, customer_id, seq=item["seq"], head=item["head"],
+                   values={name: item.get(name, 0) for name in FIELDS})
+
+
+def _pick(cls: type, item: dict[str, Any]) -> Any:
+    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return cls(**{k: v for k, v in item.items() if k in names})
+
+
+def _order(item: dict[str, Any]) -> Order:
+    return _pick(Order, {"lot_sk": None, **item})  # type: ignore[no-any-return]
+
+
+def _refund(item: dict[str, Any]) -> Refund:
+    return _pick(Refund, item)  # type: ignore[no-any-return]
+
+
+def _lot(item: dict[str, Any]) -> Lot:
+    return _pick(Lot, item)  # type: ignore[no-any-return]
+
+
+def _entry(item: dict[str, Any]) -> Entry:
+    return _pick(Entry, {**item, "deltas": item.get("deltas", {})})  # type: ignore[no-any-return]
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()

@@ -1,0 +1,38 @@
+"""A storefront's program settings (until the rules engine replaces the flat rate)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cashback import currencies
+
+DEFAULT_RATE = Decimal("0.05")
+
+
+class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    cashback_rate: Decimal = Field(default=DEFAULT_RATE, ge=0, le=1, max_digits=8)
+    return_window_days: int = Field(default=30, ge=0, le=365)
+    expiry_days: int = Field(default=180, ge=1, le=3650)
+    backdate_days: int = Field(default=7, ge=0, le=3650)
+    # How far ahead of the request's arrival an occurred_at may be (clock skew).
+    future_skew_seconds: int = Field(default=300, ge=0, le=3600)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        if not currencies.is_known(code):
+            raise ValueError(f"{code} is not an ISO 4217 currency")
+        return code
+
+    @field_validator("expiry_days")
+    @classmethod
+    def _expiry_after_window(cls, days: int, info) -> int:  # type: ignore[no-untyped-def]
+        window = info.data.get("return_window_days", 0)
+        if days <= window:
+            raise ValueError("expiry_days must be longer than return_window_days")
+        return days
