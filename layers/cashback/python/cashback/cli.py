@@ -1,0 +1,196 @@
+"""`cashback`: the local stack, keys, tenants and ledger audits from the command line.
+
+Commands that touch a table take --table (default $TABLE_NAME) and --endpoint-url
+(default $AWS_ENDPOINT_URL_DYNAMODB, else AWS itself), so they work against the local
+stack and a deployed one alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cashback.clock import to_iso
+
+
+def _store(args: argparse.Namespace) -> Any:
+    import boto3
+
+    from cashback.store import Store
+
+    table = args.table or os.environ.get("TABLE_NAME")
+    if not table:
+        sys.exit("say which table: --table NAME or TABLE_NAME in the environment")
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url) if args.endpoint_url \
+        else boto3.client("dynamodb")
+    return Store(table, client)
+
+
+def _now() -> str:
+    return to_iso(datetime.now(UTC))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cashback.local.dynamodb_local import StoreError
+    from cashback.local.stack import LocalStack
+
+    stack = LocalStack(Path(args.template) if args.template else None,
+                       tenants=tuple(args.tenant or ["demo"]), currency=args.currency,
+                       backdate_days=args.backdate_days, store=args.store, port=args.port,
+                       quiet=args.quiet)
+    try:
+        stack.start()
+    except StoreError as error:
+        print(f"cashback serve: {error}", file=sys.stderr)
+        return 2
+    try:
+        if args.keys_file:
+            path = Path(args.keys_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(stack.keys, indent=2) + "\n")
+            path.chmod(0o600)
+        print(f"API          {stack.url}", flush=True)
+        print(f"DynamoDB     {stack.endpoint_url}  table cashback-local", flush=True)
+        print(f"Keys         {args.keys_file or '(not written: pass --keys-file)'}", flush=True)
+        print(f"Invoke API   {stack.url}/2015-03-31/functions/<LogicalId>/invocations",
+              flush=True)
+        print("Ready. Ctrl-C stops the stack.", flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def cmd_tenants_create(args: argparse.Namespace) -> int:
+    from cashback.tenants import TenantSettings
+
+    settings = TenantSettings(currency=args.currency, cashback_rate=Decimal(args.rate),
+                              return_window_days=args.return_window_days,
+                              expiry_days=args.expiry_days, backdate_days=args.backdate_days)
+    if not _store(args).put_tenant(args.tenant, settings, _now()):
+        print(f"tenant {args.tenant} already exists; nothing changed", file=sys.stderr)
+        return 1
+    print(json.dumps({"tenant": args.tenant, **settings.model_dump(mode="json")}))
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from cashback import keys
+    from cashback.errors import NotFound
+
+    try:
+        key = keys.create_key(_store(args), args.tenant, args.scope, _now())
+    except (NotFound, ValueError) as error:
+        print(f"cashback keys create: {error}", file=sys.stderr)
+        return 1
+    print(key)
+    print("This key is shown once; only its SHA-256 hash is stored.", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from cashback import keys
+
+    if not _store(args).revoke_api_key(keys.key_hash(args.key), _now()):
+        print("no such key, or already revoked", file=sys.stderr)
+        return 1
+    print("revoked")
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from cashback.audit import verify
+
+    report = verify(_store(args), args.tenant, args.customer)
+    for problem in report.problems:
+        print(problem)
+    print(f"{report.customers} customer(s), {report.entries} entries checked: "
+          f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}")
+    return 0 if report.ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cashback.local.demo import run
+
+    return run(store=args.store)
+
+
+def _table_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", help="DynamoDB table (default: $TABLE_NAME)")
+    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"),
+                        help="DynamoDB endpoint, e.g. the local stack's")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="cashback", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the local stack on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    serve.add_argument("--tenant", action="append", help="create this tenant (repeatable)")
+    serve.add_argument("--currency", default="BRL")
+    serve.add_argument("--keys-file", help="write the tenants' fresh API keys here (JSON)")
+    serve.add_argument("--backdate-days", type=int, default=7,
+                       help="how far in the past occurred_at may be")
+    serve.add_argument("--store", choices=["dynamodb-local", "memory"],
+                       default="dynamodb-local", help="memory: moto's server, no Java needed")
+    serve.add_argument("--template", help="template.yaml (default: found from here up)")
+    serve.add_argument("--quiet", action="store_true", help="no request log")
+    serve.set_defaults(run=cmd_serve)
+
+    tenants = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
+    create_tenant = tenants.add_parser("create", help="create a storefront")
+    create_tenant.add_argument("--tenant", required=True)
+    create_tenant.add_argument("--currency", required=True)
+    create_tenant.add_argument("--rate", default="0.05", help="flat cashback rate")
+    create_tenant.add_argument("--return-window-days", type=int, default=30)
+    create_tenant.add_argument("--expiry-days", type=int, default=180)
+    create_tenant.add_argument("--backdate-days", type=int, default=7)
+    _table_options(create_tenant)
+    create_tenant.set_defaults(run=cmd_tenants_create)
+
+    keys = commands.add_parser("keys").add_subparsers(dest="action", required=True)
+    create_key = keys.add_parser("create", help="make an API key (printed once)")
+    create_key.add_argument("--tenant", required=True)
+    create_key.add_argument("--scope", action="append", required=True,
+                            choices=["storefront", "review", "admin"])
+    _table_options(create_key)
+    create_key.set_defaults(run=cmd_keys_create)
+    revoke_key = keys.add_parser("revoke", help="revoke an API key")
+    revoke_key.add_argument("--key", required=True)
+    _table_options(revoke_key)
+    revoke_key.set_defaults(run=cmd_keys_revoke)
+
+    ledger = commands.add_parser("ledger").add_subparsers(dest="action", required=True)
+    verify = ledger.add_parser("verify", help="prove no entry was edited or removed")
+    verify.add_argument("--tenant", required=True)
+    verify.add_argument("--customer")
+    _table_options(verify)
+    verify.set_defaults(run=cmd_ledger_verify)
+
+    demo = commands.add_parser("demo", help="a storefront month through the local stack")
+    demo.add_argument("--store", choices=["dynamodb-local", "memory"], default="dynamodb-local")
+    demo.set_defaults(run=cmd_demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The whole local stack: DynamoDB Local (or moto), the table from template.yaml, tenants
+with fresh API keys, and the gateway serving the template's routes and the Invoke API."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+from cashback import keys
+from cashback.clock import to_iso
+from cashback.local.dynamodb_local import LocalStore, start_store
+from cashback.local.gateway import LocalGateway
+from cashback.local.template import Template, load_template
+from cashback.store import Store
+from cashback.tenants import TenantSettings
+
+TABLE_NAME = "cashback-local"
+StoreKind = Literal["dynamodb-local", "memory"]
+
+
+def find_template(start: Path | None = None) -> Path:
+    """template.yaml in this folder or the nearest one above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "template.yaml").is_file():
+            return folder / "template.yaml"
+    raise FileNotFoundError("no template.yaml here or above; run from the project checkout")
+
+
+class LocalStack:
+    def __init__(self, template_path: Path | None = None, *, tenants: tuple[str, ...] = ("demo",),
+                 currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
+                 port: int = 0, quiet: bool = False) -> None:
+        self.template_path = template_path or find_template()
+        self.tenants = tenants
+        self.settings = TenantSettings(currency=currency, backdate_days=backdate_days)
+        self.store_kind: StoreKind = store
+        self.port = port
+        self.quiet = quiet
+        self.keys: dict[str, dict[str, str]] = {}
+        self._dynamodb: LocalStore | None = None
+        self._gateway: LocalGateway | None = None
+        self.template: Template | None = None
+        self.store: Store | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._gateway is not None, "the stack is not running"
+        return self._gateway.url
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self._dynamodb is not None, "the stack is not running"
+        return self._dynamodb.endpoint_url
+
+    def start(self) -> Self:
+        for tenant in self.tenants:
+            if not keys.TENANT_PATTERN.match(tenant):
+                raise ValueError(f"tenant {tenant!r} must be lowercase letters, digits and '-'")
+        self.template = load_template(self.template_path)
+        self._dynamodb = start_store(self.store_kind, self.template.directory)
+        env = {
+            **self.template.environment({"LedgerTable": TABLE_NAME}),
+            **self._dynamodb.env(),
+            "TABLE_NAME": TABLE_NAME,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR" if self.quiet else "INFO",
+        }
+        # Handlers run in this process and read their configuration from os.environ.
+        os.environ.update(env)
+        client = self._dynamodb.client()
+        client.create_table(**self.template.table_create_params(table_name=TABLE_NAME))
+        client.get_waiter("table_exists").wait(TableName=TABLE_NAME)
+        self.store = Store(TABLE_NAME, client)
+        now = to_iso(datetime.now(UTC))
+        for tenant in self.tenants:
+            self.add_tenant(tenant, self.settings, now)
+        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet)
+        self._gateway.start()
+        return self
+
+    def add_tenant(self, tenant: str, settings: TenantSettings, now: str) -> dict[str, str]:
+        """Create a tenant with one fresh key per scope."""
+        assert self.store is not None
+        self.store.put_tenant(tenant, settings, now)
+        self.keys[tenant] = {scope: keys.create_key(self.store, tenant, [scope], now)
+                             for scope in keys.SCOPES}
+        return self.keys[tenant]
+
+    def stop(self) -> None:
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        if self._dynamodb is not None:
+            self._dynamodb.stop()
+            self._dynamodb = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
