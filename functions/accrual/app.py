@@ -29,7 +29,9 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
     who = caller(app)
     reply = accrual.record_purchase(runtime.store(), who.tenant,
                                     runtime.tenant_settings(who.tenant), purchase, who.now)
-    if not reply.replayed:
+    if reply.replayed:
+        metrics.add_metric(name="PurchasesReplayed", unit=MetricUnit.Count, value=1)
+    else:
         metrics.add_metric(name="PurchasesRecorded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="CashbackCredited", unit=MetricUnit.Count,
                            value=reply.body["credited"])
@@ -43,7 +45,9 @@ def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundRe
     who = caller(app)
     reply = accrual.record_refund(runtime.store(), who.tenant,
                                   runtime.tenant_settings(who.tenant), refund, who.now)
-    if not reply.replayed:
+    if reply.replayed:
+        metrics.add_metric(name="RefundsReplayed", unit=MetricUnit.Count, value=1)
+    else:
         metrics.add_metric(name="RefundsRecorded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="CashbackClawedBack", unit=MetricUnit.Count,
                            value=reply.body["clawed_back"])

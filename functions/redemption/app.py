@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cashback import balances, runtime
 from cashback.api.http import caller, make_resolver
 from cashback.api.models import ID_PATTERN, BalanceReply, EntriesPage
-from cashback.observability import logger, metrics, tracer
+from cashback.observability import logger, tracer
 
 app = make_resolver()
 
@@ -39,6 +39,5 @@ def list_entries(
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -87,6 +87,11 @@ def make_resolver() -> CashbackResolver:
 
     @app.not_found
     def _no_route(_: NotFoundError) -> Response:
+        # API Gateway only sends this function the routes it serves, so a miss here means
+        # a path parameter holds characters no id may contain.
+        if app.current_event.resource:
+            return error_response(422, "validation_error",
+                                  "a path parameter holds characters an id may not contain")
         return error_response(404, "route_not_found", "no such route")
 
     @app.exception_handler(Exception)
