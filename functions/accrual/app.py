@@ -24,7 +24,6 @@ def _reply(reply: accrual.Reply) -> Response:
 
 @app.post("/v1/purchases", responses={201: {"description": "Recorded",
                                             "content": {"application/json": {"model": PurchaseReply}}}})
-@tracer.capture_method
 def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
     who = caller(app)
     reply = accrual.record_purchase(runtime.store(), who.tenant,
@@ -40,7 +39,6 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
 
 @app.post("/v1/refunds", responses={201: {"description": "Recorded",
                                           "content": {"application/json": {"model": RefundReply}}}})
-@tracer.capture_method
 def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundReply]:
     who = caller(app)
     reply = accrual.record_refund(runtime.store(), who.tenant,

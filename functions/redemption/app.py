@@ -18,7 +18,6 @@ CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 @app.get("/v1/customers/<customer_id>/balance")
-@tracer.capture_method
 def get_balance(customer_id: CustomerId) -> BalanceReply:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
@@ -26,7 +25,6 @@ def get_balance(customer_id: CustomerId) -> BalanceReply:
 
 
 @app.get("/v1/customers/<customer_id>/entries")
-@tracer.capture_method
 def list_entries(
     customer_id: CustomerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

@@ -99,11 +99,8 @@ def test_stage_and_gateway_responses() -> None:
     assert json.loads(body)["code"] == "unauthorized"
     assert responses["ACCESS_DENIED"][0] == 403
     assert responses["THROTTLED"][0] == 429
-    # Not customised in the template: API Gateway's own default.
-    assert TEMPLATE.gateway_response("MISSING_AUTHENTICATION_TOKEN") == (
-        403,
-        '{"message":$context.error.messageString}',
-    )
+    for kind, customised in responses.items():
+        assert TEMPLATE.gateway_response(kind) == customised
 
 
 FIXTURE = """\
@@ -221,6 +218,11 @@ def test_fixture_table_routes_and_responses(fixture_template: Template) -> None:
     assert fixture_template.gateway_response("UNAUTHORIZED") == (
         401,
         '{"error": $context.error.messageString}',
+    )
+    # Neither the type nor DEFAULT_5XX is customised: API Gateway's built-in response.
+    assert fixture_template.gateway_response("AUTHORIZER_FAILURE") == (
+        500,
+        '{"message":$context.error.messageString}',
     )
     with pytest.raises(TemplateError):
         fixture_template.table_create_params("Api", table_name="t")

@@ -1,0 +1,362 @@
+"""The sample events in events/ run through their real handlers and say what they claim.
+
+Each handler (functions/<job>/app.py) is imported from its file, after the environment it
+reads at import time is set, against moto's DynamoDB with the table built from
+template.yaml. No sockets are opened: moto's mock_aws intercepts botocore in process.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import importlib.util
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+# Imported at collection, before tests/unit/conftest.py disables sockets: Powertools'
+# Tracer (cashback.observability) always imports the X-Ray SDK, whose global recorder
+# creates a UDP socket object at import time even with tracing disabled. That socket is
+# never bound, connected or written to; but created inside a test, pytest-socket refuses it.
+import aws_xray_sdk.core  # noqa: F401  (isort: keep before the handlers' imports)
+import boto3
+import pytest
+from moto import mock_aws
+
+import cashback.config
+from cashback import keys, runtime
+from cashback.local.template import load_template
+from cashback.store import Store
+from cashback.tenants import TenantSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+TEMPLATE = ROOT / "template.yaml"
+TABLE = "cashback-test-events"
+REGION = "us-east-1"
+TENANT = "acme"
+
+EVENT_FILES = {
+    ("POST", "/v1/purchases"): "accrual/purchase.json",
+    ("POST", "/v1/refunds"): "accrual/refund.json",
+    ("GET", "/v1/customers/{customer_id}/balance"): "redemption/balance.json",
+    ("GET", "/v1/customers/{customer_id}/entries"): "redemption/entries.json",
+}
+AUTHORIZER_EVENT = "authorizer/token.json"
+
+# What the sample purchase (25990 BRL cents, 2026-03-14T12:02:11-03:00) and its refund of
+# the 6000 line must produce at the default 5% rate, 30-day window and 180-day expiry.
+CASHBACK = 1299  # 5% of 25990 is 1299.5, rounded down
+CLAWED_BACK = 300  # keeps floor(1299 * 19990 / 25990) = 999
+AVAILABLE_AT = "2026-04-13T15:02:11Z"  # occurred_at (15:02:11Z) + 30 days
+EXPIRES_AT = "2026-09-10T15:02:11Z"  # occurred_at + 180 days
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def api_event(name: str, *, after: datetime | None = None) -> dict[str, Any]:
+    """A sample API event whose request time is a few seconds after its body's occurred_at
+    (or after `after`, for requests without a body): the handlers take "now" from it."""
+    event = load_event(name)
+    if after is None:
+        after = datetime.fromisoformat(json.loads(event["body"])["occurred_at"])
+    event["requestContext"]["requestTimeEpoch"] = _epoch_ms(after + timedelta(seconds=3))
+    return event
+
+
+def _body(name: str) -> dict[str, Any]:
+    return json.loads(load_event(name)["body"])  # type: ignore[no-any-return]
+
+
+PURCHASE = _body("accrual/purchase.json")
+REFUND = _body("accrual/refund.json")
+AFTER_REFUND = datetime.fromisoformat(REFUND["occurred_at"]) + timedelta(minutes=5)
+
+
+class FakeLambdaContext:
+    """The attributes the Python Lambda runtime's context carries (Powertools reads them)."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = "512"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "2026/03/14/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _clear_runtime_caches() -> None:
+    runtime.store.cache_clear()
+    cashback.config.settings.cache_clear()
+    runtime._cache.clear()
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
+    """moto's DynamoDB with template.yaml's LedgerTable and the tenant `acme`, and the
+    environment the handlers read (set before any handler module is imported)."""
+    template = load_template(TEMPLATE)
+    for name, value in template.environment({"LedgerTable": TABLE}).items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE",
+                 "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    _clear_runtime_caches()
+    try:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name=REGION)
+            client.create_table(**template.table_create_params(table_name=TABLE))
+            store = Store(TABLE, client)
+            settings = TenantSettings(currency="BRL", backdate_days=3650)
+            assert store.put_tenant(TENANT, settings, "2026-01-01T00:00:00Z")
+            yield store
+    finally:
+        _clear_runtime_caches()
+
+
+def _import_handler(job: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    name = f"test_events_{job}_app_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / job / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Functions:
+    accrual: ModuleType
+    redemption: ModuleType
+    authorizer: ModuleType
+
+    def call(self, job: str, event: dict[str, Any]) -> Any:
+        function = f"{job.capitalize()}Function"
+        return getattr(self, job).lambda_handler(copy.deepcopy(event),
+                                                 FakeLambdaContext(function))
+
+
+@pytest.fixture
+def functions(table: Store, monkeypatch: pytest.MonkeyPatch) -> Functions:
+    return Functions(*(_import_handler(job, monkeypatch)
+                       for job in ("accrual", "redemption", "authorizer")))
+
+
+def _headers(reply: dict[str, Any]) -> dict[str, str]:
+    """A proxy reply's headers as API Gateway merges them (multiValueHeaders win)."""
+    merged = dict(reply.get("headers") or {})
+    for name, values in (reply.get("multiValueHeaders") or {}).items():
+        merged[name] = ",".join(values)
+    return merged
+
+
+def _json(reply: dict[str, Any]) -> Any:
+    assert _headers(reply).get("Content-Type") == "application/json", reply
+    return json.loads(reply["body"])
+
+
+def _purchase(functions: Functions) -> dict[str, Any]:
+    reply = functions.call("accrual", api_event("accrual/purchase.json"))
+    assert reply["statusCode"] == 201, reply
+    return reply  # type: ignore[no-any-return]
+
+
+def _refund(functions: Functions) -> dict[str, Any]:
+    reply = functions.call("accrual", api_event("accrual/refund.json"))
+    assert reply["statusCode"] == 201, reply
+    return reply  # type: ignore[no-any-return]
+
+
+# -- the files themselves ----------------------------------------------------------------
+
+def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
+    template = load_template(TEMPLATE)
+    routes = {(route.method, route.path): route.function for route in template.api_routes()}
+    assert set(routes) == set(EVENT_FILES)
+    for (method, path), name in EVENT_FILES.items():
+        event = load_event(name)
+        assert (event["httpMethod"], event["resource"]) == (method, path), name
+        assert name.split("/")[0] == routes[(method, path)].removesuffix("Function").lower()
+        assert event["requestContext"]["authorizer"] == {
+            "tenant": "acme", "scopes": "storefront", "principalId": "cbk_example"}
+        assert event["requestContext"]["resourcePath"] == path
+        assert event["requestContext"]["path"] == f"/{template.stage_name}{event['path']}"
+    authorizer = template.authorizer()
+    assert authorizer is not None and authorizer.function == "AuthorizerFunction"
+    token = load_event(AUTHORIZER_EVENT)
+    assert set(token) == {"type", "authorizationToken", "methodArn"}
+    assert token["type"] == "TOKEN"
+    assert authorizer.validation_expression is not None
+
+
+def test_sample_purchase_and_refund_add_up() -> None:
+    assert PURCHASE["currency"] == "BRL"
+    assert sum(line["amount"] for line in PURCHASE["lines"]) == PURCHASE["amount"] == 25990
+    assert REFUND["order_id"] == PURCHASE["order_id"]
+    assert sum(line["amount"] for line in REFUND["lines"]) == REFUND["amount"]
+    assert datetime.fromisoformat(REFUND["occurred_at"]) > datetime.fromisoformat(
+        PURCHASE["occurred_at"])
+
+
+# -- accrual ----------------------------------------------------------------------------
+
+def test_purchase_event_credits_five_percent_rounded_down(functions: Functions) -> None:
+    reply = _purchase(functions)
+    assert _json(reply) == {
+        "order_id": "ord-2026-031400123",
+        "customer_id": "cust-8841",
+        "status": "pending",
+        "currency": "BRL",
+        "cashback": CASHBACK,
+        "debt_repaid": 0,
+        "credited": CASHBACK,
+        "available_at": AVAILABLE_AT,
+        "expires_at": EXPIRES_AT,
+    }
+
+
+def test_replaying_the_purchase_event_returns_the_same_body(functions: Functions,
+                                                           table: Store) -> None:
+    first = _purchase(functions)
+    again = _purchase(functions)
+    assert again["body"] == first["body"]
+    assert _headers(again).get("Idempotent-Replayed") == "true"
+    assert "Idempotent-Replayed" not in _headers(first)
+    # Nothing moved twice.
+    account = table.get_account(TENANT, PURCHASE["customer_id"])
+    assert (account.seq, account["pending"], account["earned"]) == (1, CASHBACK, CASHBACK)
+
+
+def test_refund_event_claws_back_in_proportion(functions: Functions) -> None:
+    _purchase(functions)
+    reply = _refund(functions)
+    assert _json(reply) == {
+        "refund_id": "rfd-2026-032000045",
+        "order_id": "ord-2026-031400123",
+        "customer_id": "cust-8841",
+        "amount": 6000,
+        "currency": "BRL",
+        "clawed_back": CLAWED_BACK,
+        "from_pending": CLAWED_BACK,
+        "from_available": 0,
+        "debt": 0,
+        "order_refunded": 6000,
+    }
+
+
+# -- redemption -------------------------------------------------------------------------
+
+def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
+    _purchase(functions)
+    _refund(functions)
+    reply = functions.call("redemption",
+                           api_event("redemption/balance.json", after=AFTER_REFUND))
+    assert reply["statusCode"] == 200, reply
+    assert _json(reply) == {
+        "customer_id": "cust-8841",
+        "currency": "BRL",
+        "pending": CASHBACK - CLAWED_BACK,
+        "available": 0,
+        "held": 0,
+        "reserved": 0,
+        "debt": 0,
+        "next_expiry": {"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK},
+    }
+
+
+def test_entries_event_lists_the_ledger_newest_first(functions: Functions) -> None:
+    _purchase(functions)
+    _refund(functions)
+    reply = functions.call("redemption",
+                           api_event("redemption/entries.json", after=AFTER_REFUND))
+    assert reply["statusCode"] == 200, reply
+    page = _json(reply)
+    assert page["customer_id"] == "cust-8841"
+    assert page["currency"] == "BRL"
+    assert page["next_cursor"] is None
+    items = page["items"]
+    assert [(e["seq"], e["kind"], e["ref"]) for e in items] == [
+        (2, "refund", "rfd-2026-032000045"),
+        (1, "purchase", "ord-2026-031400123"),
+    ]
+    assert [e["occurred_at"] for e in items] == ["2026-03-20T13:15:00Z", "2026-03-14T15:02:11Z"]
+    assert items[0]["changes"] == {"pending": -CLAWED_BACK, "clawed_back": CLAWED_BACK}
+    assert items[1]["changes"] == {"earned": CASHBACK, "pending": CASHBACK}
+    assert items[0]["prev_hash"] == items[1]["hash"]
+    assert all(e["order_id"] == "ord-2026-031400123" for e in items)
+
+
+def test_entries_of_a_customer_without_history_are_empty(functions: Functions) -> None:
+    reply = functions.call("redemption",
+                           api_event("redemption/entries.json", after=AFTER_REFUND))
+    assert reply["statusCode"] == 200, reply
+    assert _json(reply)["items"] == []
+
+
+# -- authorizer -------------------------------------------------------------------------
+
+def _allowed(policy: dict[str, Any], method_arn: str) -> bool:
+    """IAM's answer for execute-api:Invoke on method_arn (wildcards match any run)."""
+    effect = None
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) \
+            else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) \
+            else [statement["Resource"]]
+        if "execute-api:Invoke" not in actions:
+            continue
+        if not any(fnmatch.fnmatchcase(method_arn, resource) for resource in resources):
+            continue
+        if statement["Effect"] == "Deny":
+            return False
+        effect = statement["Effect"]
+    return effect == "Allow"
+
+
+def test_authorizer_event_allows_the_route_for_a_storefront_key(functions: Functions,
+                                                               table: Store) -> None:
+    key = keys.create_key(table, TENANT, ["storefront"], "2026-03-01T00:00:00Z")
+    event = load_event(AUTHORIZER_EVENT)
+    event["authorizationToken"] = f"Bearer {key}"
+    answer = functions.call("authorizer", event)
+    assert answer["principalId"] == key[:12]
+    assert answer["context"]["tenant"] == "acme"
+    assert answer["context"]["scopes"] == "storefront"
+    assert _allowed(answer["policyDocument"], event["methodArn"])
+    # The policy is cached per key, so it must cover the key's other routes too, and only
+    # those of its scope.
+    prefix = event["methodArn"].rsplit("/POST/", 1)[0]
+    assert _allowed(answer["policyDocument"], f"{prefix}/GET/v1/customers/cust-8841/balance")
+    assert not _allowed(answer["policyDocument"], f"{prefix}/PUT/v1/rules")
+
+
+def test_authorizer_rejects_an_unknown_key(functions: Functions) -> None:
+    event = load_event(AUTHORIZER_EVENT)
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        functions.call("authorizer", event)
