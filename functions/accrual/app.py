@@ -22,8 +22,8 @@ def _reply(reply: accrual.Reply) -> Response:
     return json_response(reply.status_code, reply.body, headers)
 
 
-@app.post("/v1/purchases", responses={201: {"description": "Recorded",
-                                            "content": {"application/json": {"model": PurchaseReply}}}})
+@app.post("/v1/purchases", responses={
+    201: {"description": "Recorded", "content": {"application/json": {"model": PurchaseReply}}}})
 def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
     who = caller(app)
     reply = accrual.record_purchase(runtime.store(), who.tenant,
@@ -37,8 +37,8 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
     return _reply(reply)
 
 
-@app.post("/v1/refunds", responses={201: {"description": "Recorded",
-                                          "content": {"application/json": {"model": RefundReply}}}})
+@app.post("/v1/refunds", responses={
+    201: {"description": "Recorded", "content": {"application/json": {"model": RefundReply}}}})
 def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundReply]:
     who = caller(app)
     reply = accrual.record_refund(runtime.store(), who.tenant,

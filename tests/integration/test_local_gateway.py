@@ -17,6 +17,7 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 from botocore.config import Config
+
 from cashback.local.dynamodb_local import DynamoDBLocal, MotoDynamoDB
 from cashback.local.gateway import LocalGateway
 from cashback.local.template import load_template

@@ -5,6 +5,7 @@ Everything that needs a socket is in tests/integration/test_local_gateway.py."""
 from pathlib import Path
 
 import pytest
+
 from cashback.local import gateway
 from cashback.local.dynamodb_local import (
     DynamoDBLocal,

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from cashback.local.template import Route, Template, TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ stack and a deployed one alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -65,10 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("Ready. Ctrl-C stops the stack.", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
-        except KeyboardInterrupt:
-            pass
     finally:
         stack.stop()
     return 0

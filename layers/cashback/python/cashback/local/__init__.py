@@ -1,0 +1,1 @@
+"""Local runner: template.yaml's table and API served on localhost, no Docker."""

@@ -1,0 +1,310 @@
+"""What the local runner needs from template.yaml: the table, the functions, the API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "000000000000",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "cashback-local",
+}
+# Lambda's own defaults when neither the function nor Globals say otherwise.
+_DEFAULT_TIMEOUT = 3
+_DEFAULT_MEMORY = 128
+# API Gateway's built-in gateway responses (the ones the local runner can produce).
+_DEFAULT_BODY = '{"message":$context.error.messageString}'
+DEFAULT_GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
+    "UNAUTHORIZED": (401, _DEFAULT_BODY),
+    "ACCESS_DENIED": (403, _DEFAULT_BODY),
+    "MISSING_AUTHENTICATION_TOKEN": (403, _DEFAULT_BODY),
+    "AUTHORIZER_FAILURE": (500, _DEFAULT_BODY),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, _DEFAULT_BODY),
+    "THROTTLED": (429, _DEFAULT_BODY),
+    "DEFAULT_4XX": (400, _DEFAULT_BODY),
+    "DEFAULT_5XX": (500, _DEFAULT_BODY),
+}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags (!Ref, !GetAtt, !Sub...)."""
+
+
+def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+class TemplateError(ValueError):
+    """template.yaml lacks something the local runner needs."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    module_file: Path
+    handler_name: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    authorized: bool
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    name: str
+    function: str
+    header: str
+    validation_expression: str | None
+
+
+@dataclass(frozen=True)
+class Template:
+    document: dict[str, Any]
+    directory: Path
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return self.document.get("Resources") or {}
+
+    def _of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource.get("Properties") or {}
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == kind
+        }
+
+    def _globals(self, section: str) -> dict[str, Any]:
+        return (self.document.get("Globals") or {}).get(section) or {}
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {
+            name: str(spec["Default"])
+            for name, spec in (self.document.get("Parameters") or {}).items()
+            if "Default" in spec
+        }
+
+    def resolve(self, value: Any, refs: Mapping[str, str] | None = None) -> str | None:
+        """A template value as a string, or None when it cannot be resolved locally."""
+        known = {**_PSEUDO_PARAMETERS, **self.parameter_defaults(), **(refs or {})}
+        return _resolve(value, known)
+
+    def table_create_params(
+        self, logical_id: str = "LedgerTable", *, table_name: str
+    ) -> dict[str, Any]:
+        resource = self.resources.get(logical_id)
+        if not resource or resource.get("Type") != "AWS::DynamoDB::Table":
+            raise TemplateError(f"{logical_id} is not an AWS::DynamoDB::Table in the template")
+        props = resource.get("Properties") or {}
+        params: dict[str, Any] = {
+            "TableName": table_name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if props.get(key):
+                params[key] = [_index(index) for index in props[key]]
+        stream = props.get("StreamSpecification")
+        if stream and stream.get("StreamViewType"):
+            params["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": stream["StreamViewType"],
+            }
+        return params
+
+    def functions(self, refs: Mapping[str, str] | None = None) -> dict[str, FunctionSpec]:
+        defaults = self._globals("Function")
+        specs: dict[str, FunctionSpec] = {}
+        for logical_id, props in self._of_type("AWS::Serverless::Function").items():
+            merged = {**defaults, **props}
+            handler = merged.get("Handler")
+            code_uri = merged.get("CodeUri")
+            if not isinstance(handler, str) or not isinstance(code_uri, str):
+                raise TemplateError(f"{logical_id} needs a plain Handler and CodeUri")
+            module, _, name = handler.rpartition(".")
+            code_dir = (self.directory / code_uri).resolve()
+            variables = {
+                **((defaults.get("Environment") or {}).get("Variables") or {}),
+                **((props.get("Environment") or {}).get("Variables") or {}),
+            }
+            environment = {
+                key: resolved
+                for key, value in variables.items()
+                if (resolved := self.resolve(value, refs)) is not None
+            }
+            specs[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                code_dir=code_dir,
+                handler=handler,
+                module_file=code_dir / (module.replace(".", "/") + ".py"),
+                handler_name=name,
+                timeout=int(merged.get("Timeout", _DEFAULT_TIMEOUT)),
+                memory=int(merged.get("MemorySize", _DEFAULT_MEMORY)),
+                environment=environment,
+            )
+        return specs
+
+    def environment(self, refs: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Every function's variables in one dict: in-process handlers share os.environ."""
+        merged: dict[str, str] = {}
+        for spec in self.functions(refs).values():
+            merged.update(spec.environment)
+        return merged
+
+    def _api(self) -> dict[str, Any]:
+        apis = self._of_type("AWS::Serverless::Api")
+        if len(apis) != 1:
+            raise TemplateError(f"expected one AWS::Serverless::Api, found {len(apis)}")
+        return {**self._globals("Api"), **next(iter(apis.values()))}
+
+    @property
+    def stage_name(self) -> str:
+        stage = self.resolve(self._api().get("StageName"))
+        if not stage:
+            raise TemplateError("the API's StageName cannot be resolved")
+        return stage
+
+    def authorizer(self) -> AuthorizerSpec | None:
+        auth = self._api().get("Auth") or {}
+        name = auth.get("DefaultAuthorizer")
+        if not name or name == "AWS_IAM":
+            return None
+        config = (auth.get("Authorizers") or {}).get(name)
+        if not config:
+            raise TemplateError(f"DefaultAuthorizer {name} is not among Auth.Authorizers")
+        if config.get("FunctionPayloadType", "TOKEN") != "TOKEN":
+            raise TemplateError(f"{name}: only TOKEN authorizers are supported locally")
+        arn = config.get("FunctionArn")
+        target = arn.get("Fn::GetAtt") if isinstance(arn, dict) else None
+        if not target or target[1] != "Arn":
+            raise TemplateError(f"{name}: FunctionArn must be !GetAtt <Function>.Arn")
+        identity = config.get("Identity") or {}
+        return AuthorizerSpec(
+            name=name,
+            function=target[0],
+            header=identity.get("Header", "Authorization"),
+            validation_expression=identity.get("ValidationExpression"),
+        )
+
+    def api_routes(self) -> list[Route]:
+        has_default = self.authorizer() is not None
+        routes = []
+        for logical_id, props in self._of_type("AWS::Serverless::Function").items():
+            for event in (props.get("Events") or {}).values():
+                if event.get("Type") != "Api":
+                    continue
+                details = event.get("Properties") or {}
+                opted_out = (details.get("Auth") or {}).get("Authorizer") == "NONE"
+                routes.append(
+                    Route(
+                        method=str(details["Method"]).upper(),
+                        path=str(details["Path"]),
+                        function=logical_id,
+                        authorized=has_default and not opted_out,
+                    )
+                )
+        return routes
+
+    def gateway_responses(self) -> dict[str, tuple[int, str]]:
+        """The Api's GatewayResponses as (status, JSON body template), defaults filled in."""
+        responses = {}
+        for kind, config in (self._api().get("GatewayResponses") or {}).items():
+            status, body = DEFAULT_GATEWAY_RESPONSES.get(kind, (500, _DEFAULT_BODY))
+            if config.get("StatusCode"):
+                status = int(config["StatusCode"])
+            templates = config.get("ResponseTemplates") or {}
+            responses[kind] = (status, templates.get("application/json", body))
+        return responses
+
+    def gateway_response(self, kind: str) -> tuple[int, str]:
+        """What API Gateway answers for a response type, falling back like it does."""
+        responses = self.gateway_responses()
+        if kind in responses:
+            return responses[kind]
+        status, body = DEFAULT_GATEWAY_RESPONSES[kind]
+        family = responses.get("DEFAULT_4XX" if status < 500 else "DEFAULT_5XX")
+        return (status, family[1]) if family else (status, body)
+
+
+def load_template(path: Path) -> Template:
+    with Path(path).open(encoding="utf-8") as stream:
+        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    if not isinstance(document, dict):
+        raise TemplateError(f"{path} is not a template")
+    return Template(document=document, directory=Path(path).resolve().parent)
+
+
+def _index(index: dict[str, Any]) -> dict[str, Any]:
+    # Throughput and contributor insights are not create_table arguments for on-demand tables.
+    return {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
+
+
+def _resolve(value: Any, known: Mapping[str, str]) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    function, argument = next(iter(value.items()))
+    if function == "Ref":
+        return known.get(argument)
+    if function == "Fn::GetAtt" and isinstance(argument, list):
+        return known.get(".".join(argument))
+    if function == "Fn::Sub":
+        return _substitute(argument, known)
+    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+        parts = [_resolve(part, known) for part in argument[1]]
+        return None if None in parts else str(argument[0]).join(parts)  # type: ignore[arg-type]
+    return None
+
+
+def _substitute(argument: Any, known: Mapping[str, str]) -> str | None:
+    text, extra = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+    values = {**known, **{key: _resolve(value, known) for key, value in extra.items()}}
+    missing = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        found = values.get(name)
+        if found is None:
+            missing = True
+            return ""
+        return found
+
+    result = re.sub(r"\$\{([^}]+)\}", replace, text)
+    return None if missing else result

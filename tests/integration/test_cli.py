@@ -1,0 +1,137 @@
+"""The `cashback` command: serve, keys and the ledger audit, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from cashback import cli
+from cashback.local.stack import TABLE_NAME, LocalStack
+from cashback.store import customer_pk, entry_sk, to_item
+
+from .client import Api, now_iso, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _table_args(stack: LocalStack) -> list[str]:
+    return ["--table", TABLE_NAME, "--endpoint-url", stack.endpoint_url]
+
+
+@pytest.fixture(scope="module")
+def audited(stack: LocalStack) -> Api:
+    """A tenant of its own, so tampering with it cannot disturb other tests."""
+    keys = stack.add_tenant("audited", stack.settings, now_iso())
+    return Api(stack.url, keys["storefront"])
+
+
+def test_verify_passes_on_an_intact_ledger(stack: LocalStack, audited: Api,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    customer = unique("cust")
+    order = audited.purchase(customer, 10000).json()
+    audited.refund(order["order_id"], 2500)
+    code = cli.main(["ledger", "verify", "--tenant", "audited", "--customer", customer,
+                     *_table_args(stack)])
+    assert code == 0
+    assert "2 entries checked: intact" in capsys.readouterr().out
+
+
+def test_verify_catches_an_edited_entry(stack: LocalStack, audited: Api,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    customer = unique("cust")
+    audited.purchase(customer, 10000)
+    audited.purchase(customer, 20000)
+    assert stack.store is not None
+    # Someone with table access quietly raises the first entry's credit.
+    stack.store.client.update_item(
+        TableName=TABLE_NAME, Key=to_item({"pk": customer_pk("audited", customer),
+                                           "sk": entry_sk(1)}),
+        UpdateExpression="SET deltas.pending = :v", ExpressionAttributeValues=to_item({":v": 9999}))
+    code = cli.main(["ledger", "verify", "--tenant", "audited", *_table_args(stack)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{customer} entry 1: content does not match its hash (edited)" in out
+
+
+def test_verify_catches_a_removed_entry(stack: LocalStack, audited: Api,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    customer = unique("cust")
+    for amount in (1000, 2000, 3000):
+        audited.purchase(customer, amount)
+    assert stack.store is not None
+    stack.store.client.delete_item(
+        TableName=TABLE_NAME, Key=to_item({"pk": customer_pk("audited", customer),
+                                           "sk": entry_sk(2)}))
+    code = cli.main(["ledger", "verify", "--tenant", "audited", "--customer", customer,
+                     *_table_args(stack)])
+    assert code == 1
+    assert "an entry is missing" in capsys.readouterr().out
+
+
+def test_keys_create_prints_a_key_that_works_once_shown(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["keys", "create", "--tenant", "acme", "--scope", "storefront",
+                     *_table_args(stack)])
+    assert code == 0
+    key = capsys.readouterr().out.strip()
+    assert Api(stack.url, key).get("/v1/customers/c1/balance").status_code == 200
+    assert cli.main(["keys", "revoke", "--key", key, *_table_args(stack)]) == 0
+    assert Api(stack.url, key).get("/v1/customers/c1/balance").status_code == 401
+
+
+def test_keys_create_for_an_unknown_tenant_fails_plainly(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["keys", "create", "--tenant", "nobody", "--scope", "admin",
+                     *_table_args(stack)])
+    assert code == 1
+    assert "no tenant nobody" in capsys.readouterr().err
+
+
+def test_serve_runs_the_stack_writes_keys_and_stops_dynamodb_local(tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cashback.cli", "serve", "--port", "0", "--tenant", "shop-a",
+         "--tenant", "shop-b", "--keys-file", str(keys_file), "--backdate-days", "90",
+         "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Ready"):
+                break
+        url = next(line.split()[1] for line in lines if line.startswith("API"))
+        keys = json.loads(keys_file.read_text())
+        assert set(keys) == {"shop-a", "shop-b"}
+        assert set(keys["shop-a"]) == {"storefront", "review", "admin"}
+        assert oct(keys_file.stat().st_mode & 0o777) == "0o600"
+        api = Api(url, keys["shop-a"]["storefront"])
+        # --backdate-days 90 lets a storefront replay last month.
+        old = api.purchase("c1", 10000, occurred_at=now_iso(-timedelta(days=60)))
+        assert old.status_code == 201, old.text
+        assert api.balance("c1")["pending"] == 500
+        invoked = requests.post(f"{url}/2015-03-31/functions/AuthorizerFunction/invocations",
+                                json={"type": "TOKEN", "authorizationToken": "Bearer nope",
+                                      "methodArn": "arn:aws:execute-api:us-east-1:0:a/live/GET/x"},
+                                timeout=10)
+        assert invoked.status_code == 200
+        assert invoked.headers["X-Amz-Function-Error"] == "Unhandled"
+        assert invoked.json()["errorMessage"] == "Unauthorized"
+        dynamodb_line = next(line for line in lines if line.startswith("DynamoDB"))
+        endpoint = dynamodb_line.split()[1]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(endpoint, timeout=2)
