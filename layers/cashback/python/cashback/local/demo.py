@@ -1,0 +1,136 @@
+"""`make demo`: a storefront's month through the local stack, over HTTP, and what happened.
+
+Uses only the standard library's HTTP client, like any storefront back end would use its own.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cashback.audit import verify
+from cashback.clock import to_iso
+from cashback.currencies import MINOR_UNITS
+from cashback.local.stack import LocalStack
+
+SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")
+CATEGORIES = (("tenis-run", "shoes"), ("camiseta", "apparel"), ("fone-bt", "electronics"),
+              ("garrafa", "home"))
+
+
+def money(amount: int, currency: str = "BRL") -> str:
+    """Minor units as text, without ever going through a float."""
+    digits = MINOR_UNITS[currency]
+    sign = "-" if amount < 0 else ""
+    whole, cents = divmod(abs(amount), 10**digits)
+    return f"{currency} {sign}{whole:,}" + (f".{cents:0{digits}d}" if digits else "")
+
+
+class Storefront:
+    def __init__(self, base_url: str, key: str) -> None:
+        self.base_url, self.key = base_url, key
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method,
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run(store: str = "dynamodb-local") -> int:
+    rng = random.Random(2026)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with LocalStack(tenants=("demo", "rival"), backdate_days=45, store=store, quiet=True) as stack:
+        shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
+        rival = Storefront(stack.url, stack.keys["rival"]["storefront"])
+        _say(f"Local stack up: API {stack.url}, DynamoDB Local {stack.endpoint_url}")
+        _say("Storefront 'demo' pays 5% cashback, pending for 30 days, expiring after 180.\n")
+
+        orders: dict[str, list[dict[str, Any]]] = {name: [] for name in SHOPPERS}
+        _say("A month of purchases")
+        for n in range(1, 16):
+            shopper = SHOPPERS[n % len(SHOPPERS)]
+            lines = [{"sku": sku, "category": category, "amount": rng.randrange(1990, 49990, 10)}
+                     for sku, category in rng.sample(CATEGORIES, rng.randint(1, 3))]
+            body = {"order_id": f"pedido-{n:04d}", "customer_id": shopper,
+                    "amount": sum(line["amount"] for line in lines), "currency": "BRL",
+                    "occurred_at": to_iso(now - timedelta(days=31 - 2 * n, hours=n)),
+                    "channel": rng.choice(["online", "store", "app"]), "lines": lines}
+            status, reply = shop.call("POST", "/v1/purchases", body)
+            assert status == 201, reply
+            orders[shopper].append(body)
+            _say(f"  {body['occurred_at'][:10]}  {shopper:<6} {body['order_id']}  "
+                 f"{money(body['amount']):>14}  cashback {money(reply['cashback']):>11}  "
+                 f"available from {reply['available_at'][:10]}")
+
+        _say("\nRetries and mistakes")
+        retry = orders["ana"][0]
+        status, reply = shop.call("POST", "/v1/purchases", retry)
+        _say(f"  retry of {retry['order_id']} after a timeout: {status}, same reply, credited once")
+        other_channel = "app" if retry["channel"] == "store" else "store"
+        status, reply = shop.call("POST", "/v1/purchases", {**retry, "channel": other_channel})
+        _say(f"  same order id, different body: {status} {reply['code']}")
+        status, reply = shop.call("POST", "/v1/purchases", {**retry, "order_id": "pedido-x",
+                                                             "amount": "129.90"})
+        _say(f"  amount sent as text: {status} {reply['code']}: {reply['message']}")
+        status, reply = shop.call("POST", "/v1/purchases", {**retry, "order_id": "pedido-y",
+                                                             "currency": "USD"})
+        _say(f"  wrong currency: {status} {reply['code']}: {reply['message']}")
+
+        _say("\nReturns")
+        partial = orders["bruno"][0]
+        status, reply = shop.call("POST", "/v1/refunds", {
+            "refund_id": "devolucao-1", "order_id": partial["order_id"],
+            "amount": partial["amount"] // 3, "occurred_at": to_iso(now - timedelta(days=1))})
+        _say(f"  bruno returns a third of {partial['order_id']}: {status}, "
+             f"{money(reply['clawed_back'])} clawed back from pending")
+        for number, order in enumerate(orders["carla"], start=2):
+            status, reply = shop.call("POST", "/v1/refunds", {
+                "refund_id": f"devolucao-{number}", "order_id": order["order_id"],
+                "amount": order["amount"], "occurred_at": to_iso(now)})
+            _say(f"  carla returns all of {order['order_id']}: {status}, "
+                 f"{money(reply['clawed_back'])} clawed back")
+        status, reply = shop.call("POST", "/v1/refunds", {
+            "refund_id": "devolucao-99", "order_id": partial["order_id"],
+            "amount": partial["amount"], "occurred_at": to_iso(now)})
+        _say(f"  bruno tries to return more than he paid: {status} {reply['code']}")
+
+        _say("\nBalances")
+        _say(f"  {'customer':<9}{'pending':>16}{'available':>14}{'debt':>12}   next expiry")
+        for shopper in SHOPPERS:
+            _, balance = shop.call("GET", f"/v1/customers/{shopper}/balance")
+            expiry = balance["next_expiry"]
+            when = f"{money(expiry['amount'])} on {expiry['at'][:10]}" if expiry else "-"
+            _say(f"  {shopper:<9}{money(balance['pending']):>16}"
+                 f"{money(balance['available']):>14}{money(balance['debt']):>12}   {when}")
+
+        _, page = shop.call("GET", "/v1/customers/bruno/entries?limit=3")
+        _say("\nbruno's ledger, newest first (each entry carries the hash of the one before)")
+        for entry in page["items"]:
+            changes = ", ".join(f"{k} {v:+d}" for k, v in sorted(entry["changes"].items()))
+            _say(f"  #{entry['seq']} {entry['kind']:<8} {entry['ref']:<13} {changes:<48} "
+                 f"{entry['hash'][:12]}..")
+
+        status, theirs = rival.call("GET", "/v1/customers/ana/balance")
+        _say(f"\nAnother storefront asks for 'ana': {status}, pending {money(theirs['pending'])} "
+             "(its own customer namespace; it cannot see ours)")
+
+        assert stack.store is not None
+        report = verify(stack.store, "demo")
+        verdict = ("hash chains intact, balances equal their entries" if report.ok
+                   else "; ".join(report.problems))
+        _say(f"Ledger audit: {report.customers} customers, {report.entries} entries, {verdict}")
+        return 0 if report.ok else 1

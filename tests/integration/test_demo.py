@@ -1,0 +1,18 @@
+"""`make demo` must keep working: it is the first thing a newcomer runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
+    result = subprocess.run([sys.executable, "-m", "cashback.cli", "demo"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "same order id, different body: 409 idempotency_conflict" in out
+    assert "bruno tries to return more than he paid: 422 refund_exceeds_order" in out
+    assert "  carla            BRL 0.00" in out  # returned everything: nothing left
+    assert "hash chains intact, balances equal their entries" in out
