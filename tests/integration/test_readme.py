@@ -1,0 +1,39 @@
+"""The README's curl example must work against the local stack as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from cashback.local.stack import LocalStack
+
+from .client import now_iso
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_curl_example_works_against_the_local_stack(stack: LocalStack,
+                                                           tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- curl-example.*?```sh\n(.*?)```", readme, re.S)
+    assert block, "the README lost its curl example"
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps({"demo": stack.add_tenant("demo", stack.settings,
+                                                              now_iso())}))
+    script = block.group(1).replace("http://127.0.0.1:3000", stack.url).replace(
+        ".local/keys.json", str(keys_file))
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    replies, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
+    while text:  # curl prints the JSON replies back to back
+        reply, end = decoder.raw_decode(text)
+        replies.append(reply)
+        text = text[end:].strip()
+    purchase, refund, balance, entries = replies
+    assert (purchase["status"], purchase["cashback"]) == ("pending", 1299)
+    assert (refund["clawed_back"], refund["from_pending"]) == (300, 300)
+    assert (balance["pending"], balance["next_expiry"]["amount"]) == (999, 999)
+    assert [e["kind"] for e in entries["items"]] == ["refund", "purchase"]
