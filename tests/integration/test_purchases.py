@@ -49,6 +49,17 @@ def test_retrying_a_purchase_returns_the_first_reply_and_credits_once(
     assert len(acme.entries(customer).json()["items"]) == 1
 
 
+def test_retry_spelling_the_same_moment_in_another_zone_is_the_same_request(
+        acme: Api, customer: str) -> None:
+    body = purchase_body(customer, 20000, occurred_at=now_iso(timedelta(hours=-3)))
+    first = acme.post("/v1/purchases", body)
+    moment = datetime.strptime(body["occurred_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    same = {**body, "occurred_at": moment.astimezone(timezone(timedelta(hours=-3))).isoformat()}
+    second = acme.post("/v1/purchases", same)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers.get("Idempotent-Replayed") == "true"
+
+
 def test_same_order_id_with_a_different_body_is_a_conflict(acme: Api, customer: str) -> None:
     body = purchase_body(customer, 20000)
     assert acme.post("/v1/purchases", body).status_code == 201

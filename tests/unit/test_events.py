@@ -2,7 +2,7 @@
 
 Each handler (functions/<job>/app.py) is imported from its file, after the environment it
 reads at import time is set, against moto's DynamoDB with the table built from
-template.yaml. No sockets are opened: moto's mock_aws intercepts botocore in process.
+template.yaml. No network: moto's mock_aws intercepts botocore in process.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 # Tracer (cashback.observability) always imports the X-Ray SDK, whose global recorder
 # creates a UDP socket object at import time even with tracing disabled. That socket is
 # never bound, connected or written to; but created inside a test, pytest-socket refuses it.
-import aws_xray_sdk.core  # noqa: F401  (isort: keep before the handlers' imports)
+import aws_xray_sdk.core  # noqa: F401
 import boto3
 import pytest
 from moto import mock_aws

@@ -63,13 +63,20 @@ def check_occurred_at(occurred_at: datetime, now: datetime, settings: TenantSett
             "in the past", code="occurred_at_too_old")
 
 
+def fingerprint(request: PurchaseRequest | RefundRequest) -> str:
+    """What makes two requests the same: their content, with occurred_at as the instant it
+    names (a retry may spell the same moment in another time zone)."""
+    return request_hash({**request.model_dump(mode="json"),
+                         "occurred_at": to_iso(request.occurred_at)})
+
+
 def record_purchase(store: Store, tenant: str, settings: TenantSettings,
                     request: PurchaseRequest, now: datetime) -> Reply:
-    fingerprint = request_hash(request.model_dump(mode="json"))
+    request_fingerprint = fingerprint(request)
     for attempt in range(MAX_ATTEMPTS):
         order, account = store.load_purchase(tenant, request.order_id, request.customer_id)
         if order is not None:
-            return _replay(order.request_hash, order.reply, order.status_code, fingerprint,
+            return _replay(order.request_hash, order.reply, order.status_code, request_fingerprint,
                            "order_id")
         if request.currency != settings.currency:
             raise Unprocessable(f"this program runs in {settings.currency}, not "
@@ -96,7 +103,7 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             amount=request.amount, currency=request.currency, cashback=cashback, refunded=0,
             lot_sk=lot_sk(lot.expires_at, lot.order_id) if lot else None,
             occurred_at=to_iso(request.occurred_at),
-            request_hash=fingerprint, reply=json.dumps(body), status_code=201)
+            request_hash=request_fingerprint, reply=json.dumps(body), status_code=201)
         try:
             store.commit_purchase(record, lot, accrual.entry, account, accrual.account)
         except (AlreadyRecorded, AccountMoved):
@@ -109,12 +116,12 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
 
 def record_refund(store: Store, tenant: str, settings: TenantSettings,
                   request: RefundRequest, now: datetime) -> Reply:
-    fingerprint = request_hash(request.model_dump(mode="json"))
+    request_fingerprint = fingerprint(request)
     for attempt in range(MAX_ATTEMPTS):
         refund, order = store.load_refund(tenant, request.refund_id, request.order_id)
         if refund is not None:
-            return _replay(refund.request_hash, refund.reply, refund.status_code, fingerprint,
-                           "refund_id")
+            return _replay(refund.request_hash, refund.reply, refund.status_code,
+                           request_fingerprint, "refund_id")
         if order is None:
             raise NotFound(f"no purchase with order_id {request.order_id}",
                            code="order_not_found")
@@ -142,7 +149,7 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
             order_refunded=order.refunded + request.amount,
         ).model_dump(mode="json")
         record = Refund(tenant=tenant, refund_id=request.refund_id, order_id=order.order_id,
-                        request_hash=fingerprint, reply=json.dumps(body), status_code=201)
+                        request_hash=request_fingerprint, reply=json.dumps(body), status_code=201)
         try:
             store.commit_refund(record, replace(order, refunded=order.refunded + request.amount),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,

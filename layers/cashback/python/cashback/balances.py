@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from cashback.api.models import BalanceReply, EntriesPage, EntryReply, NextExpiry
 from cashback.errors import BadRequest
@@ -45,7 +46,8 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     digits = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not digits.isdigit() or int(digits) < 1:
+    if not text.startswith(_CURSOR_PREFIX) or not re.fullmatch(r"[0-9]{1,12}", digits) \
+            or int(digits) < 2:
         raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
     return int(digits)
 
