@@ -11,6 +11,7 @@ import copy
 import fnmatch
 import importlib.util
 import json
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,8 @@ EVENT_FILES = {
     ("GET", "/v1/customers/{customer_id}/entries"): "redemption/entries.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
+SCHEDULE_EVENTS = {("ExpiryFunction", "Hourly"): "expiry/scheduled.json"}
+EVENT_BUS = "cashback-test-events"
 
 # What the sample purchase (25990 BRL cents, 2026-03-14T12:02:11-03:00) and its refund of
 # the 6000 line must produce at the default 5% rate, 30-day window and 180-day expiry.
@@ -98,13 +101,14 @@ class FakeLambdaContext:
         self.log_stream_name = "2026/03/14/[$LATEST]0123456789abcdef"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return 900_000
 
 
 def _clear_runtime_caches() -> None:
     runtime.store.cache_clear()
     cashback.config.settings.cache_clear()
     runtime._cache.clear()
+    runtime.publisher.cache_clear()
 
 
 @pytest.fixture
@@ -114,12 +118,14 @@ def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
     template = load_template(TEMPLATE)
     for name, value in template.environment({"LedgerTable": TABLE}).items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE",
-                 "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME"):
+    # The integration tests' local stack may have pointed boto3 at its endpoints.
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + [
+            "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("EVENT_BUS_NAME", EVENT_BUS)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -132,6 +138,7 @@ def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
         with mock_aws():
             client = boto3.client("dynamodb", region_name=REGION)
             client.create_table(**template.table_create_params(table_name=TABLE))
+            boto3.client("events", region_name=REGION).create_event_bus(Name=EVENT_BUS)
             store = Store(TABLE, client)
             settings = TenantSettings(currency="BRL", backdate_days=3650)
             assert store.put_tenant(TENANT, settings, "2026-01-01T00:00:00Z")
@@ -155,6 +162,7 @@ class Functions:
     accrual: ModuleType
     redemption: ModuleType
     authorizer: ModuleType
+    expiry: ModuleType
 
     def call(self, job: str, event: dict[str, Any]) -> Any:
         function = f"{job.capitalize()}Function"
@@ -165,7 +173,7 @@ class Functions:
 @pytest.fixture
 def functions(table: Store, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(*(_import_handler(job, monkeypatch)
-                       for job in ("accrual", "redemption", "authorizer")))
+                       for job in ("accrual", "redemption", "authorizer", "expiry")))
 
 
 def _headers(reply: dict[str, Any]) -> dict[str, str]:
@@ -213,6 +221,18 @@ def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
     assert set(token) == {"type", "authorizationToken", "methodArn"}
     assert token["type"] == "TOKEN"
     assert authorizer.validation_expression is not None
+
+
+def test_there_is_a_sample_event_for_every_schedule() -> None:
+    template = load_template(TEMPLATE)
+    schedules = {(name, event_name)
+                 for name, resource in template.document["Resources"].items()
+                 for event_name, event in (resource.get("Properties", {}).get("Events")
+                                           or {}).items()
+                 if event["Type"] == "ScheduleV2"}
+    assert schedules == set(SCHEDULE_EVENTS)
+    for name in SCHEDULE_EVENTS.values():
+        assert datetime.fromisoformat(load_event(name)["time"]).tzinfo is not None
 
 
 def test_sample_purchase_and_refund_add_up() -> None:
@@ -360,3 +380,17 @@ def test_authorizer_rejects_an_unknown_key(functions: Functions) -> None:
     event = load_event(AUTHORIZER_EVENT)
     with pytest.raises(Exception, match="^Unauthorized$"):
         functions.call("authorizer", event)
+
+
+# -- expiry -----------------------------------------------------------------------------
+
+def test_scheduled_event_ripens_then_expires_the_sample_purchase(functions: Functions) -> None:
+    _purchase(functions)
+    _refund(functions)
+    report = functions.call("expiry", load_event("expiry/scheduled.json"))
+    assert (report["lots_ripened"], report["cashback_ripened"]) == (1, CASHBACK - CLAWED_BACK)
+    assert (report["lots_expired"], report["cashback_expired"]) == (1, CASHBACK - CLAWED_BACK)
+    assert report["failures"] == 0 and report["notices_published"] == 2
+    again = functions.call("expiry", load_event("expiry/scheduled.json"))
+    assert again["lots_ripened"] == again["lots_expired"] == 0
+

@@ -39,7 +39,8 @@ def test_functions_run_python_312_on_arm64() -> None:
 def test_functions_built_so_far_have_their_logical_ids() -> None:
     functions = {name for name, r in RESOURCES.items()
                  if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"AuthorizerFunction", "AccrualFunction", "RedemptionFunction"}
+    assert functions == {"AuthorizerFunction", "AccrualFunction", "RedemptionFunction",
+                         "ExpiryFunction"}
 
 
 @pytest.mark.parametrize(("function", "actions"), [
@@ -47,6 +48,9 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
     ("RedemptionFunction", {"dynamodb:GetItem", "dynamodb:Query"}),
     ("AccrualFunction", {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
                          "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}),
+    ("ExpiryFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
+                        "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+                        "events:PutEvents"}),
 ])
 def test_each_function_has_only_the_permissions_it_uses(function: str, actions: set[str]) -> None:
     statements = [s for policy in RESOURCES[function]["Properties"]["Policies"]
@@ -67,6 +71,18 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
         ("GET", "/v1/customers/{customer_id}/entries"),
     }
     assert all(r.authorized for r in routes)
+
+
+def test_lifecycle_job_runs_hourly_with_the_scheduled_time_and_a_dead_letter_queue() -> None:
+    job = RESOURCES["ExpiryFunction"]["Properties"]
+    schedule = job["Events"]["Hourly"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    assert "<aws.scheduler.scheduled-time>" in schedule["Properties"]["Input"]
+    assert schedule["Properties"]["DeadLetterConfig"]["Type"] == "SQS"
+    assert job["ReservedConcurrentExecutions"] == 1
+    alarms = [r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert {a["Properties"]["MetricName"] for a in alarms} >= {"Errors", "LifecycleFailures"}
 
 
 def test_due_index_is_defined_in_the_template() -> None:

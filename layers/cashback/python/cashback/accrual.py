@@ -88,7 +88,8 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             account, order_id=request.order_id, cashback=cashback,
             occurred_at=request.occurred_at,
             return_window=timedelta(days=settings.return_window_days),
-            expiry=timedelta(days=settings.expiry_days))
+            expiry=timedelta(days=settings.expiry_days),
+            reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None)
         lot = accrual.lot
         credited = lot.credited if lot else 0
         body = PurchaseReply(
@@ -105,7 +106,8 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             occurred_at=to_iso(request.occurred_at),
             request_hash=request_fingerprint, reply=json.dumps(body), status_code=201)
         try:
-            store.commit_purchase(record, lot, accrual.entry, account, accrual.account)
+            store.commit_purchase(record, lot, accrual.entry, account, accrual.account,
+                                  now=to_iso(now))
         except (AlreadyRecorded, AccountMoved):
             logger.debug("purchase raced another writer", extra={"attempt": attempt})
             _backoff(attempt)
@@ -153,7 +155,7 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
         try:
             store.commit_refund(record, replace(order, refunded=order.refunded + request.amount),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,
-                                clawback.account)
+                                clawback.account, now=to_iso(now))
         except (AlreadyRecorded, AccountMoved):
             logger.debug("refund raced another writer", extra={"attempt": attempt})
             _backoff(attempt)

@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     table_name: str = Field(min_length=3, max_length=255)
+    # Where customer-facing events go (only the functions that publish have one).
+    event_bus_name: str | None = Field(default=None, min_length=1, max_length=256)
     # How long a tenant's settings stay cached in a warm container.
     settings_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 

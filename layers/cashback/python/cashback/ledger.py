@@ -27,7 +27,8 @@ FIELDS = BALANCES + TOTALS
 GENESIS = "0" * 64
 
 LotStatus = Literal["PENDING", "AVAILABLE", "CLAWED_BACK", "CONSUMED", "EXPIRED"]
-EntryKind = Literal["purchase", "refund"]
+EntryKind = Literal["purchase", "refund", "ripen", "expire"]
+NoticeKind = Literal["cashback.available", "cashback.expiring", "cashback.expired"]
 
 
 def cashback_for(amount: int, rate: Decimal) -> int:
@@ -91,6 +92,8 @@ class Lot:
     available_at: str
     expires_at: str
     version: int = 1
+    remind_at: str | None = None  # when to tell the customer the deadline is near
+    reminded: bool = False
 
     @property
     def credited(self) -> int:
@@ -98,10 +101,12 @@ class Lot:
 
     @property
     def due_at(self) -> str | None:
-        """When the scheduled job next has work on this lot, if ever."""
+        """When the scheduled job next has work on this lot (ripen, remind, expire), if ever."""
         if self.status == "PENDING" and self.pending:
             return self.available_at
         if self.status == "AVAILABLE" and self.available:
+            if self.remind_at and not self.reminded and self.remind_at < self.expires_at:
+                return self.remind_at
             return self.expires_at
         return None
 
@@ -160,17 +165,23 @@ class Accrual:
 
 
 def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datetime,
-           return_window: timedelta, expiry: timedelta) -> Accrual:
-    """Credit an order's cashback as a pending lot, first repaying any debt from it."""
+           return_window: timedelta, expiry: timedelta,
+           reminder: timedelta | None = None) -> Accrual:
+    """Credit an order's cashback as a pending lot, first repaying any debt from it.
+
+    The customer is reminded `reminder` before the deadline, but never before the cashback
+    is spendable (a reminder about money they cannot use yet would only confuse)."""
     netted = min(cashback, account["debt"])
     credited = cashback - netted
     lot = None
     if cashback:
+        available_at, expires_at = occurred_at + return_window, occurred_at + expiry
+        remind_at = max(expires_at - reminder, available_at) if reminder else None
         lot = Lot(account.tenant, account.customer_id, order_id, gross=cashback, netted=netted,
                   pending=credited, available=0, spent=0, expired=0, clawed_back=0, debited=0,
                   status="PENDING" if credited else "CONSUMED",
-                  available_at=to_iso(occurred_at + return_window),
-                  expires_at=to_iso(occurred_at + expiry))
+                  available_at=to_iso(available_at), expires_at=to_iso(expires_at),
+                  remind_at=to_iso(remind_at) if remind_at else None)
     entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at), {
         "earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted,
     })
@@ -211,6 +222,70 @@ def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: st
         "clawed_back": from_pending + from_available, "debt": debt,
     })
     return Clawback(after_lot, entry, after, from_pending, from_available, debt)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the storefront should tell the customer about one lot."""
+
+    kind: NoticeKind
+    tenant: str
+    customer_id: str
+    order_id: str
+    amount: int
+    at: str  # when the cashback became available / expires / expired
+
+    @property
+    def id(self) -> str:
+        """Stable across retries, so consumers can drop duplicates."""
+        return f"{self.kind}:{self.tenant}:{self.customer_id}:{self.order_id}"
+
+
+@dataclass(frozen=True)
+class Advance:
+    lot: Lot
+    entries: tuple[Entry, ...]
+    account: Account
+    notices: tuple[Notice, ...]
+
+    changed: bool
+
+
+def advance(account: Account, lot: Lot, now: datetime) -> Advance:
+    """Move a lot forward to `now`: ripen when its return window has ended, remind before
+    its deadline, expire what remains at the deadline. Only what is due happens; calling
+    it again at the same `now` changes nothing."""
+    moment, before = to_iso(now), lot
+    entries: list[Entry] = []
+    notices: list[Notice] = []
+
+    def notice(kind: NoticeKind, amount: int, at: str) -> None:
+        notices.append(Notice(kind, lot.tenant, lot.customer_id, lot.order_id, amount, at))
+
+    if lot.status == "PENDING" and lot.pending and lot.available_at <= moment:
+        amount = lot.pending
+        entry, account = _append(account, "ripen", lot.order_id, lot.order_id,
+                                 lot.available_at, {"pending": -amount, "available": amount})
+        entries.append(entry)
+        lot = replace(lot, pending=0, available=lot.available + amount, status="AVAILABLE")
+        notice("cashback.available", amount, lot.available_at)
+    if (lot.status == "AVAILABLE" and lot.available and lot.remind_at and not lot.reminded
+            and lot.remind_at <= moment):
+        # Past the deadline already (the job was down): the expiry notice says it all.
+        if moment < lot.expires_at:
+            notice("cashback.expiring", lot.available, lot.expires_at)
+        lot = replace(lot, reminded=True)
+    if lot.status == "AVAILABLE" and lot.available and lot.expires_at <= moment:
+        amount = lot.available
+        entry, account = _append(account, "expire", lot.order_id, lot.order_id,
+                                 lot.expires_at, {"available": -amount, "expired": amount})
+        entries.append(entry)
+        lot = replace(lot, available=0, expired=lot.expired + amount, status="EXPIRED")
+        notice("cashback.expired", amount, lot.expires_at)
+    changed = lot != before
+    if changed:
+        lot = replace(lot, version=lot.version + 1)
+    return Advance(lot, tuple(entries), account, tuple(notices), changed)
 
 
 def verify_chain(account: Account, entries: list[Entry]) -> list[str]:

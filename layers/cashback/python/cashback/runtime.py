@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from cashback.config import settings
 from cashback.errors import Forbidden
+from cashback.notifications import EventPublisher
 from cashback.store import Store
 from cashback.tenants import TenantSettings
 
@@ -15,6 +16,14 @@ from cashback.tenants import TenantSettings
 @lru_cache(maxsize=1)
 def store() -> Store:
     return Store(settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def publisher() -> EventPublisher:
+    bus = settings().event_bus_name
+    if not bus:
+        raise RuntimeError("EVENT_BUS_NAME is not set for this function")
+    return EventPublisher(bus)
 
 
 _cache: dict[str, tuple[float, TenantSettings]] = {}

@@ -18,10 +18,12 @@ number it was read at, so two writers can never both append to one customer's ch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -70,10 +72,23 @@ def entry_sk(seq: int) -> str:
 
 
 def due_bucket(pk: str, sk: str, due_at: str) -> str:
-    """Hour bucket plus a stable shard, so a day when many lots fall due is spread over
-    DUE_SHARDS partitions and the job reads one hour at a time."""
+    """Day bucket plus a stable shard, so a day when many lots fall due is spread over
+    DUE_SHARDS partitions and the job reads one day at a time."""
     shard = int(hashlib.sha256(f"{pk}|{sk}".encode()).hexdigest()[:8], 16) % DUE_SHARDS
-    return f"DUE#{due_at[:13]}#{shard:02d}"
+    return bucket_name(due_at[:10], shard)
+
+
+def bucket_name(day: str, shard: int) -> str:
+    return f"DUE#{day}#{shard:02d}"
+
+
+def _due_attributes(pk: str, sk: str, due_at: str | None, not_before: str) -> dict[str, str]:
+    """The sparse index attributes for something due at `due_at`. Work already overdue
+    when written (a back-dated purchase) goes into the bucket of the day it was written
+    on, which the scheduled job has not closed yet."""
+    if due_at is None:
+        return {}
+    return {"due_at": due_at, "due_bucket": due_bucket(pk, sk, max(due_at, not_before))}
 
 
 @dataclass(frozen=True)
@@ -136,7 +151,20 @@ class Store:
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
+        self._start_checkpoint(created_at)
         return True
+
+    def _start_checkpoint(self, created_at: str) -> None:
+        """The first tenant tells the lifecycle job where its work can begin: nothing can
+        fall due in a bucket before the day the first storefront was created."""
+        first_day = datetime.strptime(created_at[:10], "%Y-%m-%d") - timedelta(days=1)
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item({"pk": "JOB#lifecycle", "sk": "CHECKPOINT",
+                              "through": first_day.strftime("%Y-%m-%d")}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
 
     def put_api_key(self, key_hash: str, record: dict[str, Any]) -> None:
         self.client.put_item(
@@ -209,7 +237,7 @@ class Store:
             keys.append({"pk": pk, "sk": order.lot_sk})
         found = self._get_many(keys)
         lot = found.get((pk, order.lot_sk)) if order.lot_sk else None
-        return (_lot(lot) if lot else None,
+        return (lot_from_item(lot) if lot else None,
                 _account(order.tenant, order.customer_id, found.get((pk, "ACCOUNT"))))
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -251,7 +279,7 @@ class Store:
             ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id),
                                                ":p": "LOT#"}),
         ):
-            yield _lot(item)
+            yield lot_from_item(item)
 
     def customers(self, tenant: str) -> Iterator[str]:
         """Every customer account of a tenant. A paginated Scan: this is for audits
@@ -269,17 +297,17 @@ class Store:
 
     # -- money movements --------------------------------------------------------------
     def commit_purchase(self, order: Order, lot: Lot | None, entry: Entry, before: Account,
-                        after: Account) -> None:
+                        after: Account, now: str) -> None:
         items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
                            **asdict(order), "version": 1})]
         if lot is not None:
-            items.append(_put_new(_lot_item(lot)))
+            items.append(_put_new(_lot_item(lot, now)))
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
         self._transact(items)
 
     def commit_refund(self, refund: Refund, order: Order, refunded_before: int,
                       lot_before: Lot | None, lot_after: Lot | None, entry: Entry,
-                      before: Account, after: Account) -> None:
+                      before: Account, after: Account, now: str) -> None:
         items: list[dict[str, Any]] = [
             _put_new({"pk": f"REFUND#{refund.tenant}#{refund.refund_id}", "sk": "REFUND",
                       **asdict(refund)}),
@@ -293,13 +321,79 @@ class Store:
             }},
         ]
         if lot_before is not None and lot_after is not None and lot_after != lot_before:
-            items.append({"Put": {
-                "Item": to_item(_lot_item(lot_after)),
-                "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": to_item({":v": lot_before.version}),
-            }})
+            items.append(_replace_lot(lot_before, lot_after, now))
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
         self._transact(items)
+
+    # -- the scheduled lifecycle ------------------------------------------------------
+    def due_page(self, bucket: str, until: str, start: dict[str, Any] | None = None
+                 ) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
+        """One page of a bucket's items due by `until`: the items, how many items the page
+        read, and where the next page starts (None at the end)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_bucket = :b AND due_at <= :until",
+            "ExpressionAttributeValues": to_item({":b": bucket, ":until": until}),
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.client.query(**kwargs)
+        return ([from_item(raw) for raw in page["Items"]], page.get("ScannedCount", 0),
+                page.get("LastEvaluatedKey"))
+
+    def get_lot(self, tenant: str, customer_id: str, sk: str) -> Lot | None:
+        item = self._get({"pk": customer_pk(tenant, customer_id), "sk": sk})
+        return lot_from_item(item) if item else None
+
+    def commit_advance(self, lot_before: Lot, lot_after: Lot, entries: tuple[Entry, ...],
+                       before: Account, after: Account, notices: list[dict[str, Any]],
+                       now: str) -> None:
+        """One lot moved forward: the lot, its entries, the account and the notices to
+        publish, in one transaction. The notices wait in the due index until published,
+        so a run that dies after this commit still tells the storefront next time."""
+        items = [_replace_lot(lot_before, lot_after, now)]
+        items += [_put_new(_entry_item(entry)) for entry in entries]
+        if entries:
+            items.append(self._account_update(before, after))
+        items += [_put_new(notice) for notice in notices]
+        self._transact(items, first_is_idempotency_record=False)
+
+    def mark_published(self, pk: str, sk: str, published_at: str) -> None:
+        """Take a published notice out of the due index; the item stays as the record."""
+        self.client.update_item(
+            TableName=self.table_name, Key=to_item({"pk": pk, "sk": sk}),
+            UpdateExpression="SET published_at = :at REMOVE due_bucket, due_at",
+            ExpressionAttributeValues=to_item({":at": published_at}),
+        )
+
+    def claim_notice(self, pk: str, sk: str, now: str) -> bool:
+        """Take over an unpublished notice made by a run for an earlier moment."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name, Key=to_item({"pk": pk, "sk": sk}),
+                UpdateExpression="SET claimed_for = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(published_at)"
+                                    " AND claimed_for < :now",
+                ExpressionAttributeValues=to_item({":now": now}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def checkpoint(self, job: str) -> str | None:
+        """The last day whose due buckets the job has finished, e.g. '2026-11-25'."""
+        item = self._get({"pk": f"JOB#{job}", "sk": "CHECKPOINT"})
+        return item["through"] if item else None
+
+    def advance_checkpoint(self, job: str, through: str) -> None:
+        """Only ever forward: an overlapping or replayed run cannot move it back."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table_name, Key=to_item({"pk": f"JOB#{job}", "sk": "CHECKPOINT"}),
+                UpdateExpression="SET through = :h",
+                ConditionExpression="attribute_not_exists(through) OR through < :h",
+                ExpressionAttributeValues=to_item({":h": through}),
+            )
 
     def _account_update(self, before: Account, after: Account) -> dict[str, Any]:
         values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
@@ -321,7 +415,8 @@ class Store:
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 
-    def _transact(self, items: list[dict[str, Any]]) -> None:
+    def _transact(self, items: list[dict[str, Any]], first_is_idempotency_record: bool = True
+                  ) -> None:
         for item in items:
             next(iter(item.values()))["TableName"] = self.table_name
         try:
@@ -329,7 +424,7 @@ class Store:
         except self.client.exceptions.TransactionCanceledException as error:
             reasons = error.response.get("CancellationReasons") or []
             codes = [reason.get("Code") for reason in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if first_is_idempotency_record and codes and codes[0] == "ConditionalCheckFailed":
                 raise AlreadyRecorded() from error
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
                 raise AccountMoved() from error
@@ -340,13 +435,19 @@ def _put_new(item: dict[str, Any]) -> dict[str, Any]:
     return {"Put": {"Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
-def _lot_item(lot: Lot) -> dict[str, Any]:
+def _lot_item(lot: Lot, now: str) -> dict[str, Any]:
     pk, sk = customer_pk(lot.tenant, lot.customer_id), lot_sk(lot.expires_at, lot.order_id)
-    item: dict[str, Any] = {"pk": pk, "sk": sk, **asdict(lot)}
-    if lot.due_at:
-        item["due_at"] = lot.due_at
-        item["due_bucket"] = due_bucket(pk, sk, lot.due_at)
-    return item
+    return {"pk": pk, "sk": sk, **asdict(lot), **_due_attributes(pk, sk, lot.due_at, now)}
+
+
+def _replace_lot(before: Lot, after: Lot, now: str) -> dict[str, Any]:
+    """Put the lot's new state if nobody changed it since we read it."""
+    return {"Put": {
+        "Item": to_item(_lot_item(after, now)),
+        "ConditionExpression": "version = :v",
+        "ExpressionAttributeValues": to_item({":v": before.version}),
+    }}
+
 
 
 def _entry_item(entry: Entry) -> dict[str, Any]:
@@ -374,7 +475,7 @@ def _refund(item: dict[str, Any]) -> Refund:
     return _pick(Refund, item)  # type: ignore[no-any-return]
 
 
-def _lot(item: dict[str, Any]) -> Lot:
+def lot_from_item(item: dict[str, Any]) -> Lot:
     return _pick(Lot, item)  # type: ignore[no-any-return]
 
 

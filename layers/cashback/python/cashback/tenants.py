@@ -19,6 +19,8 @@ class TenantSettings(BaseModel):
     return_window_days: int = Field(default=30, ge=0, le=365)
     expiry_days: int = Field(default=180, ge=1, le=3650)
     backdate_days: int = Field(default=7, ge=0, le=3650)
+    # Days before a deadline to remind the customer (0: no reminders).
+    reminder_days: int = Field(default=7, ge=0, le=365)
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
 

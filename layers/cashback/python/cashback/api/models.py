@@ -38,7 +38,7 @@ class Request(BaseModel):
 
 def _timestamp_text(value: Any) -> Any:
     # Only ISO 8601 text with a zone: a bare number would be read as epoch seconds.
-    if not isinstance(value, str):
+    if not isinstance(value, str | datetime):
         raise ValueError("must be an ISO 8601 timestamp with a time zone, as a string")
     return value
 

@@ -129,6 +129,8 @@ class LocalGateway:
         self._address = (host, port)
         self._handlers: dict[str, Handler] = {}
         self._import_lock = threading.Lock()
+        self.events: list[dict[str, Any]] = []
+        self._events_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -184,7 +186,31 @@ class LocalGateway:
         invoke = _INVOKE_PATH.fullmatch(parts.path)
         if method == "POST" and invoke:
             return self._invoke_api(unquote(invoke.group(1)), headers, body)
+        if method == "POST" and _header(headers, "X-Amz-Target") == "AWSEvents.PutEvents":
+            return self._put_events(body)
+        if method == "GET" and parts.path == "/_local/events":
+            with self._events_lock:
+                return Reply(200, json.dumps(self.events).encode(), [_JSON])
         return self._api(method, parts.path, parts.query, headers, body, source_ip)
+
+    # EventBridge's PutEvents (JSON 1.1), recorded so tests and the demo can see what
+    # storefronts would receive.
+
+    def _put_events(self, body: bytes) -> Reply:
+        entries = json.loads(body).get("Entries", [])
+        results = []
+        with self._events_lock:
+            for entry in entries:
+                event_id = str(uuid.uuid4())
+                self.events.append({
+                    "id": event_id, "source": entry.get("Source"),
+                    "detail-type": entry.get("DetailType"),
+                    "bus": entry.get("EventBusName", "default"),
+                    "detail": json.loads(entry.get("Detail") or "{}"),
+                })
+                results.append({"EventId": event_id})
+        payload = json.dumps({"FailedEntryCount": 0, "Entries": results}).encode()
+        return Reply(200, payload, [("Content-Type", "application/x-amz-json-1.1")])
 
     # Lambda's Invoke API
 

@@ -18,6 +18,7 @@ from cashback.store import Store
 from cashback.tenants import TenantSettings
 
 TABLE_NAME = "cashback-local"
+EVENT_BUS_NAME = "cashback-local"
 StoreKind = Literal["dynamodb-local", "memory"]
 
 
@@ -63,7 +64,8 @@ class LocalStack:
         self.template = load_template(self.template_path)
         self._dynamodb = start_store(self.store_kind, self.template.directory)
         env = {
-            **self.template.environment({"LedgerTable": TABLE_NAME}),
+            **self.template.environment({"LedgerTable": TABLE_NAME,
+                                         "CashbackEventBus": EVENT_BUS_NAME}),
             **self._dynamodb.env(),
             "TABLE_NAME": TABLE_NAME,
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -81,7 +83,26 @@ class LocalStack:
             self.add_tenant(tenant, self.settings, now)
         self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet)
         self._gateway.start()
+        # The gateway also records EventBridge's PutEvents; its address is known only now,
+        # and handlers make their EventBridge client on first use.
+        os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self._gateway.url
         return self
+
+    def dynamodb_client(self) -> object:
+        """A fresh boto3 DynamoDB client on the stack's store (for tools and tests)."""
+        assert self._dynamodb is not None, "the stack is not running"
+        return self._dynamodb.client()
+
+    @property
+    def events(self) -> list[dict[str, object]]:
+        """What the functions published to EventBridge so far."""
+        assert self._gateway is not None, "the stack is not running"
+        return list(self._gateway.events)
+
+    def invoke(self, function: str, event: object) -> object:
+        """Run a function (e.g. a scheduled job) with any event, in this process."""
+        assert self._gateway is not None, "the stack is not running"
+        return self._gateway.invoke(function, event)
 
     def add_tenant(self, tenant: str, settings: TenantSettings, now: str) -> dict[str, str]:
         """Create a tenant with one fresh key per scope."""

@@ -1,0 +1,237 @@
+"""The scheduled lifecycle job: ripen, remind, expire — for every customer, exactly once.
+
+"Now" is the scheduled event's time, so a run can be replayed. Due work is found through
+the sparse `due` index, one day bucket at a time, each day spread over DUE_SHARDS
+shards, reading only what is due by `now` (work done leaves the index): the cost of a run
+grows with what is due, never with the size of the ledger.
+
+The job keeps a checkpoint: the last day whose buckets it has finished. A run starts
+after it (or RESCAN before `now`, whichever is earlier, so a run "as of" a moment never
+trusts a checkpoint that a run for a later moment set), walks day by day up to `now`,
+reading only items due by `now`, and stops cleanly when the Lambda's time is
+nearly up; the next run picks up where it stopped (what it did not reach is still in the
+index). Every lot moves in one conditional transaction, so overlapping runs, a rerun after
+a crash, or a replay of a past hour change nothing twice. A lot that keeps failing is
+counted and left for the next run; it never blocks the rest.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cashback import ledger
+from cashback.clock import to_iso
+from cashback.ledger import Account, Notice
+from cashback.notifications import EventPublisher
+from cashback.observability import logger
+from cashback.store import (
+    DUE_SHARDS,
+    AccountMoved,
+    AlreadyRecorded,
+    Store,
+    bucket_name,
+    customer_pk,
+    lot_from_item,
+)
+
+JOB = "lifecycle"
+DAY_FORMAT = "%Y-%m-%d"
+# A day is closed only this long after it ends, so a purchase written at 23:59:59 into
+# that day's bucket (it was already due) is never left behind in a closed day.
+GRACE = timedelta(minutes=15)
+# Where a job with no checkpoint yet starts (longer than any back-dating window in use).
+FIRST_LOOKBACK = timedelta(days=7)
+# Every run looks at least this far back: empty buckets cost a query each, no reads.
+RESCAN = timedelta(days=2)
+# Stop this long before the Lambda's limit: enough to finish the lot in hand.
+SAFETY_MS = 20_000
+ATTEMPTS = 5
+
+
+@dataclass
+class RunReport:
+    now: str
+    started_after: str | None = None
+    checkpoint: str | None = None
+    days_scanned: int = 0
+    complete: bool = False  # reached `now` with nothing left behind
+    stopped_early: bool = False
+    index_items_read: int = 0
+    account_reads: int = 0
+    lots_ripened: int = 0
+    lots_expired: int = 0
+    reminders: int = 0
+    cashback_ripened: int = 0
+    cashback_expired: int = 0
+    notices_published: int = 0
+    failures: int = 0
+    failed_items: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class LifecycleRun:
+    def __init__(self, store: Store, publisher: EventPublisher, currency_of: Callable[[str], str],
+                 now: datetime, remaining_ms: Callable[[], int]) -> None:
+        self.store, self.publisher, self.currency_of = store, publisher, currency_of
+        self.now, self.now_iso = now, to_iso(now)
+        self.remaining_ms = remaining_ms
+        self.accounts: dict[tuple[str, str], Account] = {}
+        self.report = RunReport(now=self.now_iso)
+        self.readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="due-reader")
+
+    def run(self) -> RunReport:
+        try:
+            return self._run()
+        finally:
+            self.readers.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> RunReport:
+        checkpoint = self.store.checkpoint(JOB)
+        self.report.started_after = checkpoint
+        if checkpoint:
+            after = datetime.strptime(checkpoint, DAY_FORMAT).replace(tzinfo=UTC)
+            day = min(after + timedelta(days=1), _day(self.now - RESCAN))
+        else:
+            day = _day(self.now - FIRST_LOOKBACK)
+        closing = True  # every day so far finished: the checkpoint may follow
+        while day <= self.now:
+            if self._out_of_time():
+                break
+            finished = self._day(day)
+            self.report.days_scanned += 1
+            if not finished:
+                closing = False
+            if closing and day + timedelta(days=1) + GRACE <= self.now:
+                label = day.strftime(DAY_FORMAT)
+                self.store.advance_checkpoint(JOB, label)
+                self.report.checkpoint = label
+            if self.report.stopped_early:
+                break
+            day += timedelta(days=1)
+        else:
+            self.report.complete = closing
+        return self.report
+
+    def _out_of_time(self) -> bool:
+        if self.remaining_ms() < SAFETY_MS:
+            self.report.stopped_early = True
+        return self.report.stopped_early
+
+    def _day(self, day: datetime) -> bool:
+        """Process every shard of one day; True when nothing due was left behind.
+
+        The shards' first pages are read concurrently (most are empty on most days); the
+        items are then processed one by one, so a customer's lots never race each other."""
+        label = day.strftime(DAY_FORMAT)
+        buckets = [bucket_name(label, shard) for shard in range(DUE_SHARDS)]
+        first_pages = self.readers.map(lambda b: self.store.due_page(b, self.now_iso), buckets)
+        finished = True
+        for bucket, (items, read, start) in zip(buckets, first_pages, strict=True):
+            while True:
+                self.report.index_items_read += read
+                for item in items:
+                    if self._out_of_time():
+                        return False
+                    finished &= self._item(item, bucket)
+                if not start:
+                    break
+                items, read, start = self.store.due_page(bucket, self.now_iso, start)
+        return finished
+
+    def _item(self, item: dict[str, Any], bucket: str) -> bool:
+        try:
+            if item["pk"].startswith("NOTICE#"):
+                return self._republish(item)
+            return self._lot(item, bucket)
+        except Exception:  # one bad item must never block the rest
+            logger.exception("lifecycle item failed", extra={"pk": item.get("pk"),
+                                                             "sk": item.get("sk")})
+            self.report.failures += 1
+            self.report.failed_items.append(f"{item.get('pk')}|{item.get('sk')}")
+            return False
+
+    def _account(self, tenant: str, customer_id: str) -> Account:
+        key = (tenant, customer_id)
+        if key not in self.accounts:
+            self.accounts[key] = self.store.get_account(tenant, customer_id)
+            self.report.account_reads += 1
+        return self.accounts[key]
+
+    def _lot(self, item: dict[str, Any], bucket: str) -> bool:
+        lot = lot_from_item(item)
+        for attempt in range(ATTEMPTS):
+            account = self._account(lot.tenant, lot.customer_id)
+            try:
+                # The index is eventually consistent and other runs, purchases and refunds
+                # move lots and accounts too: a stale pair fails here or at the commit's
+                # conditions, and we read both again.
+                step = ledger.advance(account, lot, self.now)
+                if not step.changed:
+                    return True  # another run got here first
+                notices = [_notice_item(n, bucket, self.now_iso) for n in step.notices]
+                self.store.commit_advance(lot, step.lot, step.entries, account, step.account,
+                                          notices, self.now_iso)
+            except (AccountMoved, AlreadyRecorded, ValueError):
+                self.accounts.pop((lot.tenant, lot.customer_id), None)
+                fresh = self.store.get_lot(lot.tenant, lot.customer_id, item["sk"])
+                if fresh is None:
+                    return True
+                lot = fresh
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            self.accounts[(lot.tenant, lot.customer_id)] = step.account
+            self._count(step)
+            return self._publish(list(step.notices), notices)
+        raise RuntimeError(f"lot {item['sk']} of {lot.customer_id} kept changing under us")
+
+    def _count(self, step: ledger.Advance) -> None:
+        for entry in step.entries:
+            if entry.kind == "ripen":
+                self.report.lots_ripened += 1
+                self.report.cashback_ripened += entry.deltas["available"]
+            elif entry.kind == "expire":
+                self.report.lots_expired += 1
+                self.report.cashback_expired += entry.deltas["expired"]
+        self.report.reminders += sum(n.kind == "cashback.expiring" for n in step.notices)
+
+    def _publish(self, notices: list[Notice], items: list[dict[str, Any]]) -> bool:
+        if not notices:
+            return True
+        accepted = self.publisher.publish(notices, self.currency_of)
+        for ok, item in zip(accepted, items, strict=True):
+            if ok:
+                self.store.mark_published(item["pk"], item["sk"], self.now_iso)
+                self.report.notices_published += 1
+        return all(accepted)
+
+    def _republish(self, item: dict[str, Any]) -> bool:
+        """A notice committed by a run that died (or failed to publish) before sending it."""
+        # Only a run for a later moment may take over a notice: runs for the same moment
+        # (a duplicate invocation, an overlapping run) leave it to the run that made it,
+        # so a notice goes out twice only when its first run died after the commit.
+        if not self.store.claim_notice(item["pk"], item["sk"], self.now_iso):
+            return True
+        names = Notice.__dataclass_fields__
+        notice = Notice(**{k: v for k, v in item.items() if k in names})  # type: ignore[arg-type]
+        return self._publish([notice], [item])
+
+
+def _notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
+    pk, sk = f"NOTICE#{notice.tenant}", notice.id
+    # Waits in the bucket being processed (not yet closed) until it is published.
+    return {"pk": pk, "sk": sk, **asdict(notice), "customer_pk":
+            customer_pk(notice.tenant, notice.customer_id), "created_at": now,
+            "claimed_for": now, "due_at": now, "due_bucket": bucket}
+
