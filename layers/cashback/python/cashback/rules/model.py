@@ -1,0 +1,382 @@
+"""A storefront's cashback program as data: one immutable, versioned rule set.
+
+The models are strict (unknown fields are refused, nothing can be changed after
+validation) because a rule set is published as an audited, immutable version and is the
+contract storefronts validate against (`docs/rules.schema.json`). The attribute docstrings
+below are that schema's descriptions. How the rules combine is `cashback.rules.engine`'s
+job; the dates of a lot are `cashback.rules.lifecycle`'s.
+
+Units: order amounts, thresholds and tier spend are money in minor units; everything that
+is credited (caps, budgets, fixed bonuses, payout minimum) is in ledger units, which are
+minor units in a cashback program and points in a points program.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NaiveDatetime,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from cashback import currencies
+from cashback.rules.fields import (
+    Channel,
+    Days,
+    Factor,
+    Label,
+    LedgerAmount,
+    Money,
+    PositiveDays,
+    Problem,
+    Rate,
+    RuleId,
+    StoreId,
+    fail,
+)
+
+ZERO = Decimal(0)
+# Canonical IANA names start with a capital letter; this refuses file names that zoneinfo
+# would also load, such as "localtime" or "posixrules".
+_ZONE_NAME = re.compile(r"^[A-Z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone by name; raises ValueError for anything that is not one."""
+    if not _ZONE_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. America/Sao_Paulo)")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+# --- lifecycle ------------------------------------------------------------------------
+
+class Rolling(Rules):
+    """Expires at the end of the Nth local day after the purchase."""
+
+    kind: Literal["rolling"]
+    days: PositiveDays
+
+
+class EndOfMonth(Rules):
+    """Expires when the month of the purchase ends (local time), or N months later."""
+
+    kind: Literal["end_of_month"]
+    months_after: Annotated[StrictInt, Field(ge=0, le=120)] = 0
+
+
+class EndOfYear(Rules):
+    """Expires when the year of the purchase ends (local time), or N years later."""
+
+    kind: Literal["end_of_year"]
+    years_after: Annotated[StrictInt, Field(ge=0, le=10)] = 0
+
+
+class Never(Rules):
+    """Never expires."""
+
+    kind: Literal["never"]
+
+
+class Inactivity(Rules):
+    """Expires at the end of the Nth local day after the customer's last activity
+    (a purchase or a redemption): any activity extends every lot of the customer."""
+
+    kind: Literal["inactivity"]
+    days: PositiveDays
+
+
+Expiry = Annotated[Rolling | EndOfMonth | EndOfYear | Never | Inactivity,
+                   Field(discriminator="kind")]
+
+
+def shortest_life_days(expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity
+                       ) -> int | None:
+    """The fewest whole days a lot can live under a policy (None: forever)."""
+    match expiry:
+        case Rolling(days=days) | Inactivity(days=days):
+            return days
+        case EndOfMonth(months_after=months):
+            return 28 * months  # bought in the last second of a month
+        case EndOfYear(years_after=years):
+            return 365 * years
+    return None
+
+
+def expiry_problem(window: int, expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity
+                   ) -> str | None:
+    """Why a return window and an expiry policy cannot go together, if they cannot: a lot
+    must never expire before (or as) it becomes available."""
+    life = shortest_life_days(expiry)
+    if life is None or window < life or (life == 0 and window == 0):
+        return None
+    return (f"a lot could expire before its {window}-day return window ends: the policy "
+            f"'{expiry.kind}' can leave as little as {life} days")
+
+
+class Lifecycle(Rules):
+    """How cashback ripens, expires and may be used, for the whole program."""
+
+    return_window_days: Annotated[StrictInt, Field(ge=0, le=365)] = 30
+    """Days a lot stays pending (refundable) before it becomes available."""
+    expiry: Expiry = Rolling(kind="rolling", days=180)
+    """When available cashback expires, in the storefront's time zone."""
+    backdate_days: Days = 7
+    """How far in the past a purchase's occurred_at is accepted."""
+    max_redeem_share: Rate = Decimal(1)
+    """The largest share of an order that cashback may pay at checkout."""
+    payout_minimum: LedgerAmount = 0
+    """The smallest withdrawal, in ledger units."""
+
+    @model_validator(mode="after")
+    def _expiry_after_window(self) -> Lifecycle:
+        problem = expiry_problem(self.return_window_days, self.expiry)
+        fail("Lifecycle", [(("expiry",), problem, self.expiry.kind)] if problem else [])
+        return self
+
+
+class CampaignLifecycle(Rules):
+    """Overrides for the lot of an order the campaign credited (an order has one lot: the
+    first such campaign in stacking order decides). The back-dating window, the checkout
+    share and the payout minimum concern the request or the balance, not a lot, so they
+    are the program's alone."""
+
+    return_window_days: Annotated[StrictInt, Field(ge=0, le=365)] | None = None
+    expiry: Expiry | None = None
+
+
+# --- earning rules --------------------------------------------------------------------
+
+class Tier(Rules):
+    name: Label
+    min_spend: Money
+    """Trailing spend (net of refunds, minor units) from which this tier applies."""
+    extra_rate: Rate
+    """Added to every line's rate."""
+
+
+class Tiers(Rules):
+    """Levels by the customer's spend over a trailing window ending at the purchase."""
+
+    window_days: PositiveDays = 365
+    levels: tuple[Tier, ...] = Field(min_length=1, max_length=20)
+    """In increasing order of min_spend; the highest level reached applies."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Tiers:
+        problems: list[Problem] = []
+        names: set[str] = set()
+        for i, tier in enumerate(self.levels):
+            if i and tier.min_spend <= self.levels[i - 1].min_spend:
+                problems.append((("levels", i, "min_spend"),
+                                 f"tiers overlap: min_spend {tier.min_spend} must be above the "
+                                 f"previous level's {self.levels[i - 1].min_spend}",
+                                 tier.min_spend))
+            if tier.name in names:
+                problems.append((("levels", i, "name"), f"tier {tier.name!r} appears twice",
+                                 tier.name))
+            names.add(tier.name)
+        fail("Tiers", problems)
+        return self
+
+
+class Bonus(Rules):
+    extra_rate: Rate = ZERO
+    """Added to every line's rate."""
+    fixed: LedgerAmount = 0
+    """A fixed amount for the order, in ledger units."""
+
+
+class BirthdayBonus(Bonus):
+    """Applies in the customer's birthday month (or on the day), in the storefront's zone,
+    when the storefront sent the birthday."""
+
+    scope: Literal["month", "day"] = "month"
+
+
+class GreenBonus(Rules):
+    extra_rate: Rate
+    """Added to the rate of lines marked eco."""
+
+
+class ChannelRule(Rules):
+    earns: StrictBool = True
+    """False: purchases in this channel earn nothing."""
+    extra_rate: Rate = ZERO
+    """Added to every line's rate for purchases in this channel."""
+
+
+class Caps(Rules):
+    """Limits on what is credited, in ledger units."""
+
+    per_order: LedgerAmount | None = None
+    per_customer_month: LedgerAmount | None = None
+    """Per customer and calendar month in the storefront's time zone."""
+
+
+class PointsMode(Rules):
+    """Points instead of money. Rates still give a value in money; it is credited as
+    `points_per_currency_unit` points per major currency unit (rounded down once)."""
+
+    points_per_currency_unit: Factor
+    """Points per major unit of cashback value ("100": R$ 1.00 of value is 100 points)."""
+    minor_units_per_point: Factor
+    """What a point is worth at checkout, in minor units of the currency."""
+
+
+Stacking = Literal["add", "replace", "exclusive"]
+
+
+class Campaign(Rules):
+    id: RuleId
+    """Stable and unique in the program: its budget counters are keyed by it."""
+    name: Label
+    """What customers read."""
+    starts_at: NaiveDatetime
+    """Local wall-clock time in the program's time zone (no offset), inclusive."""
+    ends_at: NaiveDatetime
+    """Local wall-clock time in the program's time zone (no offset), exclusive."""
+    rate: Rate
+    """Extra, replacement or sole rate, depending on stacking."""
+    stacking: Stacking = "add"
+    """add: on top of the line's rate; replace: instead of the base or category rate;
+    exclusive: the line earns this rate alone (the highest priority exclusive one wins)."""
+    priority: Annotated[StrictInt, Field(ge=-1000, le=1000)] | None = None
+    """Higher first; ties are broken by id. Required for exclusive campaigns."""
+    categories: tuple[StoreId, ...] = ()
+    skus: tuple[StoreId, ...] = ()
+    """A line is targeted when its category or its SKU is listed (nothing listed: all)."""
+    channels: tuple[Channel, ...] = ()
+    """Channels the campaign runs in (empty: all)."""
+    min_order_amount: Money = 0
+    """The order amount (minor units) from which the campaign applies."""
+    budget: LedgerAmount | None = None
+    """Total the campaign may credit across all customers, in ledger units."""
+    lifecycle: CampaignLifecycle | None = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, ends_at: NaiveDatetime, info: ValidationInfo) -> NaiveDatetime:
+        starts_at = info.data.get("starts_at")
+        if starts_at is not None and ends_at <= starts_at:
+            raise ValueError(f"the campaign ends ({ends_at}) before it starts ({starts_at})")
+        return ends_at
+
+    @model_validator(mode="after")
+    def _exclusive_has_priority(self) -> Campaign:
+        if self.stacking == "exclusive" and self.priority is None:
+            fail("Campaign", [(("priority",), "an exclusive campaign needs a priority", None)])
+        return self
+
+    @property
+    def rank(self) -> tuple[int, str]:
+        """Stacking order: higher priority first, then id."""
+        return (-(self.priority or 0), self.id)
+
+
+class RuleSet(Rules):
+    """A cashback program: publish it as a new version; it applies from effective_from."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    time_zone: str = Field(examples=["America/Sao_Paulo"])
+    """The storefront's IANA time zone: campaigns, months, birthdays and expiry use it."""
+    effective_from: AwareDatetime
+    """When this version starts to apply; never before it is published."""
+    name: Label | None = None
+    base_rate: Rate
+    """The share of a line's amount returned, as a decimal string ("0.05" is 5%)."""
+    category_rates: dict[StoreId, Rate] = Field(default_factory=dict)
+    """Replace the base rate for lines of these categories."""
+    excluded_categories: tuple[StoreId, ...] = ()
+    """Lines of these categories never earn (gift cards, services...)."""
+    min_order_amount: Money = 0
+    """Orders below this amount (minor units) earn nothing."""
+    tiers: Tiers | None = None
+    campaigns: tuple[Campaign, ...] = Field(default=(), max_length=200)
+    green: GreenBonus | None = None
+    birthday: BirthdayBonus | None = None
+    first_purchase: Bonus | None = None
+    channels: dict[Channel, ChannelRule] = Field(default_factory=dict)
+    """Per channel; a channel not listed earns with no extra."""
+    caps: Caps = Caps()
+    points: PointsMode | None = None
+    """Present: the program credits points instead of money."""
+    lifecycle: Lifecycle = Lifecycle()
+    refund_policy: Literal["claw_back_unspent", "claw_back_within_balance", "record_debt"] = (
+        "record_debt")
+    """When a refund meets cashback already spent: take back only what is unspent, take
+    back what the balance allows, or record the rest as debt netted from future cashback."""
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, code: str) -> str:
+        if not currencies.is_known(code):
+            raise ValueError(f"{code} is not an ISO 4217 currency")
+        return code
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleSet:
+        fail("RuleSet", [*self._excluded_problems(), *self._campaign_problems()])
+        return self
+
+    def _excluded_problems(self) -> list[Problem]:
+        excluded = set(self.excluded_categories)
+        return [(("category_rates", category), f"category {category!r} is excluded", category)
+                for category in self.category_rates if category in excluded]
+
+    def _campaign_problems(self) -> list[Problem]:
+        problems: list[Problem] = []
+        excluded, seen = set(self.excluded_categories), set[str]()
+        for i, campaign in enumerate(self.campaigns):
+            if campaign.id in seen:
+                problems.append((("campaigns", i, "id"),
+                                 f"campaign id {campaign.id!r} appears twice", campaign.id))
+            seen.add(campaign.id)
+            problems += [(("campaigns", i, "categories", j),
+                          f"category {category!r} is excluded from the program", category)
+                         for j, category in enumerate(campaign.categories)
+                         if category in excluded]
+            silent = {name for name, rule in self.channels.items() if not rule.earns}
+            if campaign.channels and silent.issuperset(campaign.channels):
+                problems.append((("campaigns", i, "channels"),
+                                 "the campaign only runs in channels that do not earn",
+                                 list(campaign.channels)))
+            if campaign.lifecycle is not None:
+                window = campaign.lifecycle.return_window_days
+                window = self.lifecycle.return_window_days if window is None else window
+                expiry = campaign.lifecycle.expiry or self.lifecycle.expiry
+                problem = expiry_problem(window, expiry)
+                if problem:
+                    field = "expiry" if campaign.lifecycle.expiry else "return_window_days"
+                    problems.append((("campaigns", i, "lifecycle", field), problem, expiry.kind))
+        return problems
+
+    @property
+    def unit(self) -> Literal["money", "points"]:
+        return "money" if self.points is None else "points"
