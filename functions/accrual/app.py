@@ -27,7 +27,8 @@ def _reply(reply: accrual.Reply) -> Response:
 def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
     who = caller(app)
     reply = accrual.record_purchase(runtime.store(), who.tenant,
-                                    runtime.tenant_settings(who.tenant), purchase, who.now)
+                                    runtime.tenant_settings(who.tenant), purchase, who.now,
+                                    runtime.program_at(who.tenant, purchase.occurred_at))
     if reply.replayed:
         metrics.add_metric(name="PurchasesReplayed", unit=MetricUnit.Count, value=1)
     else:

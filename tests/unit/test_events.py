@@ -16,7 +16,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,6 +48,9 @@ EVENT_FILES = {
     ("POST", "/v1/refunds"): "accrual/refund.json",
     ("GET", "/v1/customers/{customer_id}/balance"): "redemption/balance.json",
     ("GET", "/v1/customers/{customer_id}/entries"): "redemption/entries.json",
+    ("PUT", "/v1/rules"): "admin/publish_rules.json",
+    ("GET", "/v1/rules"): "admin/rules_in_force.json",
+    ("GET", "/v1/rules/{version}"): "admin/rules_version.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {("ExpiryFunction", "Hourly"): "expiry/scheduled.json"}
@@ -163,6 +166,7 @@ class Functions:
     redemption: ModuleType
     authorizer: ModuleType
     expiry: ModuleType
+    admin: ModuleType
 
     def call(self, job: str, event: dict[str, Any]) -> Any:
         function = f"{job.capitalize()}Function"
@@ -173,7 +177,8 @@ class Functions:
 @pytest.fixture
 def functions(table: Store, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(*(_import_handler(job, monkeypatch)
-                       for job in ("accrual", "redemption", "authorizer", "expiry")))
+                       for job in ("accrual", "redemption", "authorizer", "expiry",
+                                   "admin")))
 
 
 def _headers(reply: dict[str, Any]) -> dict[str, str]:
@@ -211,8 +216,9 @@ def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
         event = load_event(name)
         assert (event["httpMethod"], event["resource"]) == (method, path), name
         assert name.split("/")[0] == routes[(method, path)].removesuffix("Function").lower()
-        assert event["requestContext"]["authorizer"] == {
-            "tenant": "acme", "scopes": "storefront", "principalId": "cbk_example"}
+        scope = "admin" if name.startswith("admin/") else "storefront"
+        assert event["requestContext"]["authorizer"]["tenant"] == "acme"
+        assert event["requestContext"]["authorizer"]["scopes"] == scope
         assert event["requestContext"]["resourcePath"] == path
         assert event["requestContext"]["path"] == f"/{template.stage_name}{event['path']}"
     authorizer = template.authorizer()
@@ -253,11 +259,15 @@ def test_purchase_event_credits_five_percent_rounded_down(functions: Functions) 
         "customer_id": "cust-8841",
         "status": "pending",
         "currency": "BRL",
+        "unit": "money",
         "cashback": CASHBACK,
         "debt_repaid": 0,
         "credited": CASHBACK,
         "available_at": AVAILABLE_AT,
         "expires_at": EXPIRES_AT,
+        "rules_version": None,  # no program published: the flat rate
+        "breakdown": None,
+        "explanation": [],
     }
 
 
@@ -394,3 +404,28 @@ def test_scheduled_event_ripens_then_expires_the_sample_purchase(functions: Func
     again = functions.call("expiry", load_event("expiry/scheduled.json"))
     assert again["lots_ripened"] == again["lots_expired"] == 0
 
+
+
+# -- admin ------------------------------------------------------------------------------
+
+ADMIN_AT = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+def test_publish_event_publishes_version_one_ahead_of_its_start(functions: Functions) -> None:
+    reply = functions.call("admin", api_event("admin/publish_rules.json", after=ADMIN_AT))
+    assert reply["statusCode"] == 201, reply
+    published = _json(reply)
+    assert published["version"] == 1
+    assert published["effective_from"] == "2026-11-01T03:00:00Z"
+    assert published["published_by"] == "cbk_admin01"
+    in_force = _json(functions.call("admin",
+                                    api_event("admin/rules_in_force.json", after=ADMIN_AT)))
+    assert in_force["in_force"] is None  # the event's moment is before effective_from
+    assert [v["version"] for v in in_force["versions"]] == [1]
+    version = _json(functions.call("admin", api_event("admin/rules_version.json", after=ADMIN_AT)))
+    assert version["rules"]["base_rate"] == "0.03"
+
+
+def test_rules_version_event_for_an_unknown_version_is_404(functions: Functions) -> None:
+    reply = functions.call("admin", api_event("admin/rules_version.json", after=ADMIN_AT))
+    assert reply["statusCode"] == 404
+    assert _json(reply)["code"] == "rules_version_not_found"

@@ -40,14 +40,17 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
     functions = {name for name, r in RESOURCES.items()
                  if r["Type"] == "AWS::Serverless::Function"}
     assert functions == {"AuthorizerFunction", "AccrualFunction", "RedemptionFunction",
-                         "ExpiryFunction"}
+                         "ExpiryFunction", "AdminFunction"}
 
 
 @pytest.mark.parametrize(("function", "actions"), [
     ("AuthorizerFunction", {"dynamodb:GetItem"}),
     ("RedemptionFunction", {"dynamodb:GetItem", "dynamodb:Query"}),
-    ("AccrualFunction", {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-                         "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}),
+    ("AccrualFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+                         "dynamodb:PutItem", "dynamodb:UpdateItem",
+                         "dynamodb:ConditionCheckItem"}),
+    ("AdminFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
+                       "dynamodb:ConditionCheckItem"}),
     ("ExpiryFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
                         "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
                         "events:PutEvents"}),
@@ -69,6 +72,7 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
         ("POST", "/v1/purchases"), ("POST", "/v1/refunds"),
         ("GET", "/v1/customers/{customer_id}/balance"),
         ("GET", "/v1/customers/{customer_id}/entries"),
+        ("PUT", "/v1/rules"), ("GET", "/v1/rules"), ("GET", "/v1/rules/{version}"),
     }
     assert all(r.authorized for r in routes)
 

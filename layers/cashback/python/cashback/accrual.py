@@ -20,9 +20,18 @@ from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, Ref
 from cashback.clock import to_iso
 from cashback.errors import Conflict, Contention, NotFound, Unprocessable
 from cashback.observability import logger
+from cashback.programs import BUDGET_SHARDS
+from cashback.rules import budget
+from cashback.rules import lifecycle as rules_lifecycle
+from cashback.rules import model as rules_model
+from cashback.rules.engine import Birthday, Context, evaluate
+from cashback.rules.evaluation import Evaluation
+from cashback.rules.explain import customer_explanation
+from cashback.rules.model import RuleSet
 from cashback.store import (
     AccountMoved,
     AlreadyRecorded,
+    BudgetShort,
     Order,
     Refund,
     Store,
@@ -70,44 +79,150 @@ def fingerprint(request: PurchaseRequest | RefundRequest) -> str:
                          "occurred_at": to_iso(request.occurred_at)})
 
 
+Program = tuple[int, RuleSet]  # (version, rules) in force at the purchase
+
+
+@dataclass(frozen=True)
+class Earning:
+    """What a purchase earns and when: from the rules in force, or the flat rate."""
+
+    cashback: int
+    available_at: datetime
+    expires_at: datetime | None
+    unit: str = "money"
+    evaluation: Evaluation | None = None
+
+    @property
+    def breakdown(self) -> dict[str, Any] | None:
+        return self.evaluation.to_json() if self.evaluation else None
+
+
+def _earn(request: PurchaseRequest, account: ledger.Account, settings: TenantSettings,
+          program: Program | None, budget_left: dict[str, int]) -> Earning:
+    if program is None:
+        return Earning(ledger.cashback_for(request.amount, settings.cashback_rate),
+                       request.occurred_at + timedelta(days=settings.return_window_days),
+                       request.occurred_at + timedelta(days=settings.expiry_days))
+    version, rules = program
+    zone = rules_model.zone(rules.time_zone)
+    window = rules.tiers.window_days if rules.tiers else 0
+    since = to_iso(request.occurred_at - timedelta(days=window))[:10]
+    context = Context(
+        trailing_spend=sum(v for day, v in account.spend_days.items() if day > since),
+        earned_this_month=account.earned_months.get(
+            rules_lifecycle.month_key(request.occurred_at, zone), 0),
+        first_purchase=not account.exists,
+        birthday=Birthday(*request.birthday_month_day) if request.birthday else None,
+        budget_remaining=dict(budget_left))
+    evaluation = evaluate(rules, request, context, version=version)
+    return Earning(evaluation.cashback, evaluation.available_at, evaluation.expires_at,
+                   evaluation.unit, evaluation)
+
+
+def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: Earning,
+                   program: Program | None) -> ledger.Account:
+    """Keep what tiers and monthly caps read next time, trimmed to what they can need."""
+    window = program[1].tiers.window_days if program and program[1].tiers else 0
+    keep_from = to_iso(request.occurred_at - timedelta(days=max(window, 31) + 31))[:10]
+    day = to_iso(request.occurred_at)[:10]
+    spend = {d: v for d, v in account.spend_days.items() if d >= keep_from}
+    spend[day] = spend.get(day, 0) + request.amount
+    months = dict(account.earned_months)
+    if earning.evaluation is not None:
+        month = earning.evaluation.month
+        months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
+        months[month] = months.get(month, 0) + earning.cashback
+    return replace(account, spend_days=spend, earned_months=months)
+
+
+def _budget_takes(order_id: str, program: Program | None, earning: Earning,
+                  planned: dict[str, budget.Plan]) -> tuple[tuple[str, int, int], ...]:
+    if program is None or earning.evaluation is None:
+        return ()
+    budgeted = {c.id for c in program[1].campaigns if c.budget is not None}
+    takes: list[tuple[str, int, int]] = []
+    for campaign, want in sorted(earning.evaluation.budget_consumption.items()):
+        if not want or campaign not in budgeted:
+            continue
+        plan = planned.get(campaign)
+        if plan is None or sum(t.amount for t in plan.takes) != want:
+            plan = budget.first_take(want, order_id, BUDGET_SHARDS)
+        takes += [(campaign, take.shard, take.amount) for take in plan.takes]
+    return tuple(takes)
+
+
 def record_purchase(store: Store, tenant: str, settings: TenantSettings,
-                    request: PurchaseRequest, now: datetime) -> Reply:
+                    request: PurchaseRequest, now: datetime,
+                    program: Program | None = None) -> Reply:
+    """Record a purchase and credit its cashback, exactly once.
+
+    `program` is the rule-set version in force at occurred_at (None: the flat rate). A
+    campaign budget is taken in the same transaction, shard by shard, each on the
+    condition that the shard still holds it; when a shard runs short we read the shards,
+    spread the take over them, or, when all of them together hold too little, evaluate
+    again with what is left, so the rules cut the campaign's part."""
     request_fingerprint = fingerprint(request)
+    currency = program[1].currency if program else settings.currency
+    backdate = program[1].lifecycle.backdate_days if program else settings.backdate_days
+    budget_left: dict[str, int] = {}
+    planned: dict[str, budget.Plan] = {}
     for attempt in range(MAX_ATTEMPTS):
         order, account = store.load_purchase(tenant, request.order_id, request.customer_id)
         if order is not None:
-            return _replay(order.request_hash, order.reply, order.status_code, request_fingerprint,
-                           "order_id")
-        if request.currency != settings.currency:
-            raise Unprocessable(f"this program runs in {settings.currency}, not "
-                                f"{request.currency}", code="currency_mismatch")
-        check_occurred_at(request.occurred_at, now, settings)
+            return _replay(order.request_hash, order.reply, order.status_code,
+                           request_fingerprint, "order_id")
+        if request.currency != currency:
+            raise Unprocessable(f"this program runs in {currency}, not {request.currency}",
+                                code="currency_mismatch")
+        check_occurred_at(request.occurred_at, now,
+                          settings.model_copy(update={"backdate_days": backdate}))
 
-        cashback = ledger.cashback_for(request.amount, settings.cashback_rate)
+        earning = _earn(request, account, settings, program, budget_left)
+        breakdown = earning.breakdown
         accrual = ledger.accrue(
-            account, order_id=request.order_id, cashback=cashback,
-            occurred_at=request.occurred_at,
-            return_window=timedelta(days=settings.return_window_days),
-            expiry=timedelta(days=settings.expiry_days),
-            reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None)
+            account, order_id=request.order_id, cashback=earning.cashback,
+            occurred_at=request.occurred_at, available_at=earning.available_at,
+            expires_at=earning.expires_at, never_expires=earning.expires_at is None,
+            reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None,
+            detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None)
         lot = accrual.lot
         credited = lot.credited if lot else 0
         body = PurchaseReply(
             order_id=request.order_id, customer_id=request.customer_id,
-            status="pending" if credited else "no_cashback", currency=settings.currency,
-            cashback=cashback, debt_repaid=lot.netted if lot else 0, credited=credited,
+            status="pending" if credited else "no_cashback", currency=currency,
+            unit=earning.unit, cashback=earning.cashback,
+            debt_repaid=lot.netted if lot else 0, credited=credited,
             available_at=lot.available_at if credited and lot else None,
-            expires_at=lot.expires_at if credited and lot else None,
+            expires_at=(lot.expires_at if lot.expires_at != ledger.NEVER else None)
+            if credited and lot else None,
+            rules_version=program[0] if program else None, breakdown=breakdown,
+            explanation=customer_explanation(earning.evaluation) if earning.evaluation else [],
         ).model_dump(mode="json")
         record = Order(
             tenant=tenant, order_id=request.order_id, customer_id=request.customer_id,
-            amount=request.amount, currency=request.currency, cashback=cashback, refunded=0,
-            lot_sk=lot_sk(lot.expires_at, lot.order_id) if lot else None,
+            amount=request.amount, currency=request.currency, cashback=earning.cashback,
+            refunded=0, lot_sk=lot_sk(lot.expires_at, lot.order_id) if lot else None,
             occurred_at=to_iso(request.occurred_at),
-            request_hash=request_fingerprint, reply=json.dumps(body), status_code=201)
+            request_hash=request_fingerprint, reply=json.dumps(body), status_code=201,
+            rules_version=program[0] if program else None,
+            refund_policy=program[1].refund_policy if program else "record_debt")
         try:
-            store.commit_purchase(record, lot, accrual.entry, account, accrual.account,
-                                  now=to_iso(now))
+            store.commit_purchase(
+                record, lot, accrual.entry, account,
+                _with_activity(accrual.account, request, earning, program), now=to_iso(now),
+                budget_takes=_budget_takes(request.order_id, program, earning, planned))
+        except BudgetShort as short:
+            for campaign in short.campaigns:
+                want = earning.evaluation.budget_consumption[campaign] if earning.evaluation \
+                    else 0
+                remaining = store.budget_remaining(tenant, campaign)
+                plan = budget.plan_take(want, remaining,
+                                        budget.start_shard(request.order_id, len(remaining)))
+                if plan.short:
+                    budget_left[campaign] = sum(remaining)
+                else:
+                    planned[campaign] = plan
+            continue
         except (AlreadyRecorded, AccountMoved):
             logger.debug("purchase raced another writer", extra={"attempt": attempt})
             _backoff(attempt)
@@ -142,7 +257,8 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
                                      request.amount)
         clawback = ledger.claw_back(account, lot, refund_id=request.refund_id,
                                     order_id=order.order_id, amount=amount,
-                                    occurred_at=request.occurred_at)
+                                    occurred_at=request.occurred_at,
+                                    policy=order.refund_policy)  # type: ignore[arg-type]
         body = RefundReply(
             refund_id=request.refund_id, order_id=order.order_id,
             customer_id=order.customer_id, amount=request.amount, currency=order.currency,
@@ -155,7 +271,8 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
         try:
             store.commit_refund(record, replace(order, refunded=order.refunded + request.amount),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,
-                                clawback.account, now=to_iso(now))
+                                _less_spend(clawback.account, order, request.amount),
+                                now=to_iso(now))
         except (AlreadyRecorded, AccountMoved):
             logger.debug("refund raced another writer", extra={"attempt": attempt})
             _backoff(attempt)
@@ -163,3 +280,12 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
         return Reply(201, body)
     raise Contention("too many concurrent writes to this order; retry the request")
 
+
+
+def _less_spend(account: ledger.Account, order: Order, refunded: int) -> ledger.Account:
+    """A refund lowers the spend that tiers see, on the day of the purchase it refunds."""
+    day = order.occurred_at[:10]
+    if day not in account.spend_days:
+        return account
+    spend = {**account.spend_days, day: max(0, account.spend_days[day] - refunded)}
+    return replace(account, spend_days=spend)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 
 from cashback.api.models import BalanceReply, EntriesPage, EntryReply, NextExpiry
@@ -59,7 +60,8 @@ def entries(store: Store, tenant: str, currency: str, customer_id: str, limit: i
     return EntriesPage(
         customer_id=customer_id, currency=currency,
         items=[EntryReply(seq=e.seq, kind=e.kind, ref=e.ref, order_id=e.order_id,
-                          occurred_at=e.occurred_at, changes=e.deltas, hash=e.hash,  # type: ignore[arg-type]
-                          prev_hash=e.prev_hash) for e in page],
+                          occurred_at=e.occurred_at, changes=e.deltas,  # type: ignore[arg-type]
+                          breakdown=json.loads(e.detail) if e.detail else None,
+                          hash=e.hash, prev_hash=e.prev_hash) for e in page],
         next_cursor=encode_cursor(next_seq) if next_seq else None,
     )

@@ -26,6 +26,9 @@ FIELDS = BALANCES + TOTALS
 
 GENESIS = "0" * 64
 
+# The deadline of cashback that never expires: sorts after every real date.
+NEVER = "9999-12-31T23:59:59Z"
+
 LotStatus = Literal["PENDING", "AVAILABLE", "CLAWED_BACK", "CONSUMED", "EXPIRED"]
 EntryKind = Literal["purchase", "refund", "ripen", "expire"]
 NoticeKind = Literal["cashback.available", "cashback.expiring", "cashback.expired"]
@@ -54,6 +57,10 @@ class Account:
     seq: int = 0
     head: str = GENESIS
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
+    # What the rules need to know, kept current in the same transactions: net spend per
+    # day (tiers look back over a window) and cashback earned per month (monthly caps).
+    spend_days: dict[str, int] = field(default_factory=dict)
+    earned_months: dict[str, int] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -104,7 +111,7 @@ class Lot:
         """When the scheduled job next has work on this lot (ripen, remind, expire), if ever."""
         if self.status == "PENDING" and self.pending:
             return self.available_at
-        if self.status == "AVAILABLE" and self.available:
+        if self.status == "AVAILABLE" and self.available and self.expires_at != NEVER:
             if self.remind_at and not self.reminded and self.remind_at < self.expires_at:
                 return self.remind_at
             return self.expires_at
@@ -123,9 +130,12 @@ class Entry:
     deltas: dict[str, int]
     prev_hash: str
     hash: str = ""
+    # The rules' breakdown of a purchase's cashback (compact JSON), under the hash too.
+    detail: str | None = None
 
     def body(self) -> dict[str, object]:
-        return {
+        extra = {"detail": self.detail} if self.detail is not None else {}
+        return {**extra,
             "tenant": self.tenant,
             "customer_id": self.customer_id,
             "seq": self.seq,
@@ -143,13 +153,14 @@ class Entry:
 
 
 def _append(account: Account, kind: EntryKind, ref: str, order_id: str, occurred_at: str,
-            deltas: dict[str, int]) -> tuple[Entry, Account]:
+            deltas: dict[str, int], detail: str | None = None) -> tuple[Entry, Account]:
     """Chain a new entry onto the account and apply its deltas."""
     unknown = set(deltas) - set(FIELDS)
     if unknown:
         raise ValueError(f"unknown ledger fields {unknown}")
     entry = Entry(account.tenant, account.customer_id, account.seq + 1, kind, ref, order_id,
-                  occurred_at, {k: v for k, v in deltas.items() if v}, account.head)
+                  occurred_at, {k: v for k, v in deltas.items() if v}, account.head,
+                  detail=detail)
     entry = replace(entry, hash=entry.computed_hash())
     values = {k: account.values[k] + deltas.get(k, 0) for k in FIELDS}
     if values["available"] < 0 or values["pending"] < 0 or values["debt"] < 0:
@@ -165,26 +176,37 @@ class Accrual:
 
 
 def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datetime,
-           return_window: timedelta, expiry: timedelta,
-           reminder: timedelta | None = None) -> Accrual:
+           return_window: timedelta | None = None, expiry: timedelta | None = None,
+           reminder: timedelta | None = None, available_at: datetime | None = None,
+           expires_at: datetime | None = None, never_expires: bool = False,
+           detail: str | None = None) -> Accrual:
     """Credit an order's cashback as a pending lot, first repaying any debt from it.
 
-    The customer is reminded `reminder` before the deadline, but never before the cashback
-    is spendable (a reminder about money they cannot use yet would only confuse)."""
+    The lot's dates are given (the rules engine computes them in the storefront's zone) or
+    follow from a return window and a rolling expiry. The customer is reminded `reminder`
+    before the deadline, but never before the cashback is spendable (a reminder about
+    money they cannot use yet would only confuse)."""
     netted = min(cashback, account["debt"])
     credited = cashback - netted
     lot = None
     if cashback:
-        available_at, expires_at = occurred_at + return_window, occurred_at + expiry
-        remind_at = max(expires_at - reminder, available_at) if reminder else None
+        if available_at is None:
+            assert return_window is not None, "give available_at or a return window"
+            available_at = occurred_at + return_window
+        if expires_at is None and not never_expires:
+            assert expiry is not None, "give expires_at, an expiry, or never_expires"
+            expires_at = occurred_at + expiry
+        remind_at = (max(expires_at - reminder, available_at)
+                     if reminder and expires_at else None)
         lot = Lot(account.tenant, account.customer_id, order_id, gross=cashback, netted=netted,
                   pending=credited, available=0, spent=0, expired=0, clawed_back=0, debited=0,
                   status="PENDING" if credited else "CONSUMED",
-                  available_at=to_iso(available_at), expires_at=to_iso(expires_at),
+                  available_at=to_iso(available_at),
+                  expires_at=to_iso(expires_at) if expires_at else NEVER,
                   remind_at=to_iso(remind_at) if remind_at else None)
     entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at), {
         "earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted,
-    })
+    }, detail)
     return Accrual(lot, entry, after)
 
 
@@ -198,18 +220,23 @@ class Clawback:
     debt: int
 
 
+RefundPolicy = Literal["record_debt", "claw_back_unspent"]
+
+
 def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: str,
-              amount: int, occurred_at: datetime) -> Clawback:
+              amount: int, occurred_at: datetime,
+              policy: RefundPolicy = "record_debt") -> Clawback:
     """Take `amount` of an order's cashback back: pending first, then available; what the
-    customer already used of this lot (spent, or netted against debt) becomes debt. What
-    expired was never the customer's to keep, so it is not charged again."""
+    customer already used of this lot (spent, or netted against debt) becomes debt under
+    the default policy, or is let go under `claw_back_unspent`. What expired was never the
+    customer's to keep, so it is not charged again."""
     from_pending = from_available = debt = 0
     after_lot = lot
     if lot is not None and amount:
         from_pending = min(amount, lot.pending)
         from_available = min(amount - from_pending, lot.available)
         owed = amount - from_pending - from_available
-        debt = min(owed, lot.spent + lot.netted - lot.debited)
+        debt = min(owed, lot.spent + lot.netted - lot.debited) if policy == "record_debt" else 0
         pending, available = lot.pending - from_pending, lot.available - from_available
         status: LotStatus = lot.status
         if not pending and not available and lot.status in ("PENDING", "AVAILABLE"):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from functools import lru_cache
 
+from cashback import programs
 from cashback.config import settings
 from cashback.errors import Forbidden
 from cashback.notifications import EventPublisher
+from cashback.rules.model import RuleSet
+from cashback.rules.versions import RuleBook
 from cashback.store import Store
 from cashback.tenants import TenantSettings
 
@@ -24,6 +28,19 @@ def publisher() -> EventPublisher:
     if not bus:
         raise RuntimeError("EVENT_BUS_NAME is not set for this function")
     return EventPublisher(bus)
+
+
+@lru_cache(maxsize=1)
+def rulebook() -> RuleBook[RuleSet]:
+    """Rule-set versions, the index cached briefly per container, bodies for good."""
+    return RuleBook(lambda tenant: programs.records(store(), tenant),
+                    lambda tenant, version: programs.load(store(), tenant, version),
+                    ttl_seconds=settings().settings_cache_seconds / 2)
+
+
+def program_at(tenant: str, at: datetime) -> tuple[int, RuleSet] | None:
+    """The storefront's rule-set version in force at `at`, if it has published one."""
+    return rulebook().at(tenant, at)
 
 
 _cache: dict[str, tuple[float, TenantSettings]] = {}

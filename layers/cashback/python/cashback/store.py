@@ -9,6 +9,10 @@ Layout (one table, `pk`/`sk`; the `due` index is sparse):
     CUST#<t>#<customer>   LOT#<expires>#<ord>  one order's cashback; sorts by deadline (FIFO)
     ORDER#<t>#<order_id>  ORDER                idempotency record and state of a purchase
     REFUND#<t>#<refund>   REFUND               idempotency record of a refund
+    RULES#<t>             V#<version:06>       an immutable published rule-set version
+    BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
+    NOTICE#<t>            <kind>:<...>         a customer event, in the due index until sent
+    JOB#lifecycle         CHECKPOINT           the last day the lifecycle job finished
 
 Ids never contain '#' (the API's id pattern forbids it), so keys cannot collide.
 Every money movement is one TransactWriteItems whose conditions carry the invariants:
@@ -105,6 +109,8 @@ class Order:
     request_hash: str
     reply: str  # the JSON reply of the first request, returned to every retry
     status_code: int
+    rules_version: int | None = None  # None: the storefront's flat rate
+    refund_policy: str = "record_debt"
 
 
 @dataclass(frozen=True)
@@ -117,12 +123,26 @@ class Refund:
     status_code: int
 
 
+class BudgetShort(Exception):
+    """A campaign budget shard no longer had what the purchase wanted to take."""
+
+    def __init__(self, campaigns: tuple[str, ...]) -> None:
+        super().__init__(f"budget short for {campaigns}")
+        self.campaigns = campaigns
+
+
 class AlreadyRecorded(Exception):
     """The idempotency record appeared between our read and our write."""
 
 
 class AccountMoved(Exception):
-    """Another writer changed the account or lot first; read again and retry."""
+    """Another writer changed the account or lot first (or a budget shard ran short);
+    read again and retry. `failed` holds the positions of the items whose condition
+    failed."""
+
+    def __init__(self, failed: tuple[int, ...] = ()) -> None:
+        super().__init__(f"conditions failed at {failed}")
+        self.failed = failed
 
 
 class Store:
@@ -297,13 +317,80 @@ class Store:
 
     # -- money movements --------------------------------------------------------------
     def commit_purchase(self, order: Order, lot: Lot | None, entry: Entry, before: Account,
-                        after: Account, now: str) -> None:
+                        after: Account, now: str,
+                        budget_takes: tuple[tuple[str, int, int], ...] = ()) -> None:
+        """Write a purchase; budget_takes are (campaign, shard, amount) decrements, each on
+        the condition the shard still has the amount (BudgetShort names the campaigns
+        whose shard did not)."""
         items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
                            **asdict(order), "version": 1})]
         if lot is not None:
             items.append(_put_new(_lot_item(lot, now)))
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
-        self._transact(items)
+        first_take = len(items)
+        for campaign, shard, amount in budget_takes:
+            items.append({"Update": {
+                "Key": to_item(_budget_key(order.tenant, campaign, shard)),
+                "UpdateExpression": "SET remaining = remaining - :amount",
+                "ConditionExpression": "remaining >= :amount",
+                "ExpressionAttributeValues": to_item({":amount": amount}),
+            }})
+        try:
+            self._transact(items)
+        except AccountMoved as moved:
+            short = tuple(budget_takes[i - first_take][0] for i in moved.failed
+                          if i >= first_take)
+            if short:
+                raise BudgetShort(short) from moved
+            raise
+
+    # -- rule versions and campaign budgets -------------------------------------------
+    def put_rule_version(self, tenant: str, version: int, record: dict[str, Any]) -> bool:
+        """Publish an immutable version; False if that number was taken meanwhile."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item({"pk": f"RULES#{tenant}", "sk": f"V#{version:06d}",
+                              "version": version, **record}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def rule_versions(self, tenant: str) -> list[dict[str, Any]]:
+        """Every published version's number, dates and publisher (not the bodies)."""
+        return list(self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+            ExpressionAttributeValues=to_item({":pk": f"RULES#{tenant}", ":v": "V#"}),
+            ProjectionExpression="version, effective_from, published_at, published_by",
+            ConsistentRead=True,
+        ))
+
+    def rule_version(self, tenant: str, version: int) -> dict[str, Any] | None:
+        return self._get({"pk": f"RULES#{tenant}", "sk": f"V#{version:06d}"})
+
+    def open_budget(self, tenant: str, campaign: str, allowances: tuple[int, ...]) -> bool:
+        """Create a campaign's budget shards once (a later version does not refill them)."""
+        items = [_put_new({**_budget_key(tenant, campaign, shard), "shard": shard,
+                           "remaining": allowance, "allowance": allowance})
+                 for shard, allowance in enumerate(allowances)]
+        try:
+            for start in range(0, len(items), 25):  # a transaction holds at most 100
+                self._transact(items[start:start + 25], first_is_idempotency_record=False)
+        except AccountMoved:
+            return False
+        return True
+
+    def budget_remaining(self, tenant: str, campaign: str) -> list[int]:
+        """What each shard of a campaign's budget has left, shard by shard."""
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"BUDGET#{tenant}#{campaign}"}),
+            ConsistentRead=True,
+        )
+        by_shard = {item["shard"]: item["remaining"] for item in items}
+        return [by_shard[shard] for shard in sorted(by_shard)]
 
     def commit_refund(self, refund: Refund, order: Order, refunded_before: int,
                       lot_before: Lot | None, lot_after: Lot | None, entry: Entry,
@@ -398,13 +485,15 @@ class Store:
     def _account_update(self, before: Account, after: Account) -> dict[str, Any]:
         values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
         values.update({":seq": after.seq, ":head": after.head, ":tenant": after.tenant,
-                       ":customer": after.customer_id})
+                       ":customer": after.customer_id, ":spend_days": after.spend_days,
+                       ":earned_months": after.earned_months})
         sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
         update: dict[str, Any] = {
             "Key": to_item({"pk": customer_pk(after.tenant, after.customer_id),
                             "sk": "ACCOUNT"}),
             "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
-                                "tenant = :tenant, customer_id = :customer",
+                                "tenant = :tenant, customer_id = :customer, "
+                                "spend_days = :spend_days, earned_months = :earned_months",
         }
         if before.exists:
             # The chain's lock: whoever read the account at this sequence wins, once.
@@ -427,8 +516,14 @@ class Store:
             if first_is_idempotency_record and codes and codes[0] == "ConditionalCheckFailed":
                 raise AlreadyRecorded() from error
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
-                raise AccountMoved() from error
+                failed = tuple(i for i, code in enumerate(codes)
+                               if code == "ConditionalCheckFailed")
+                raise AccountMoved(failed) from error
             raise
+
+
+def _budget_key(tenant: str, campaign: str, shard: int) -> dict[str, Any]:
+    return {"pk": f"BUDGET#{tenant}#{campaign}", "sk": f"SHARD#{shard:03d}"}
 
 
 def _put_new(item: dict[str, Any]) -> dict[str, Any]:
@@ -459,7 +554,9 @@ def _account(tenant: str, customer_id: str, item: dict[str, Any] | None) -> Acco
     if item is None:
         return Account(tenant, customer_id)
     return Account(tenant, customer_id, seq=item["seq"], head=item["head"],
-                   values={name: item.get(name, 0) for name in FIELDS})
+                   values={name: item.get(name, 0) for name in FIELDS},
+                   spend_days=item.get("spend_days", {}),
+                   earned_months=item.get("earned_months", {}))
 
 
 def _pick(cls: type, item: dict[str, Any]) -> Any:

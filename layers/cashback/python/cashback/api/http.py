@@ -106,6 +106,7 @@ def make_resolver() -> CashbackResolver:
 class Caller:
     tenant: str
     now: datetime
+    key_id: str = ""  # which API key (its public prefix), for audit trails
 
 
 def caller(app: APIGatewayRestResolver) -> Caller:
@@ -116,4 +117,5 @@ def caller(app: APIGatewayRestResolver) -> Caller:
     tenant = (authorizer or {}).get("tenant")
     if not tenant:
         raise Forbidden("the request carries no tenant from the authorizer")
-    return Caller(tenant=tenant, now=from_epoch_ms(context.request_time_epoch))
+    return Caller(tenant=tenant, now=from_epoch_ms(context.request_time_epoch),
+                  key_id=str((authorizer or {}).get("principalId", "")))

@@ -6,7 +6,7 @@ amounts only as JSON integers in minor units: strings, floats and booleans are r
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -60,6 +60,9 @@ class PurchaseRequest(Request):
     lines: list[PurchaseLine] = Field(min_length=1, max_length=MAX_LINES)
     device_id: Id | None = None
     payment_fingerprint: Id | None = None
+    birthday: str | None = Field(
+        default=None, pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        description="The customer's birthday as MM-DD, if the storefront knows it")
 
     _occurred_at_text = field_validator("occurred_at", mode="before")(_timestamp_text)
 
@@ -69,6 +72,20 @@ class PurchaseRequest(Request):
         if not currencies.is_known(code):
             raise ValueError(f"{code} is not an ISO 4217 currency")
         return code
+
+    @property
+    def birthday_month_day(self) -> tuple[int, int]:
+        assert self.birthday is not None
+        month, day = self.birthday.split("-")
+        return int(month), int(day)
+
+    @field_validator("birthday")
+    @classmethod
+    def _real_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            month, day = (int(part) for part in value.split("-"))
+            date(2000, month, day)  # 2000 is a leap year: 02-29 is a birthday
+        return value
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> PurchaseRequest:
@@ -106,11 +123,19 @@ class PurchaseReply(BaseModel):
     customer_id: str
     status: Literal["pending", "no_cashback"]
     currency: str
-    cashback: int = Field(description="Cashback the purchase earned, in minor units")
+    unit: Literal["money", "points"] = Field(
+        default="money", description="money: minor units of the currency; points: points")
+    cashback: int = Field(description="Cashback the purchase earned, in ledger units")
     debt_repaid: int = Field(description="Part of it that repaid the customer's debt")
     credited: int = Field(description="Part of it credited as pending cashback")
     available_at: datetime | None
-    expires_at: datetime | None
+    expires_at: datetime | None = Field(description="None: never expires (or no cashback)")
+    rules_version: int | None = Field(
+        default=None, description="The program version applied; None: the flat rate")
+    breakdown: dict[str, Any] | None = Field(
+        default=None, description="Which rules applied to which lines, and what cut them")
+    explanation: list[str] = Field(default_factory=list,
+                                   description="The breakdown in customer-facing words")
 
 
 class RefundReply(BaseModel):
@@ -149,6 +174,8 @@ class EntryReply(BaseModel):
     order_id: str
     occurred_at: datetime
     changes: dict[str, int]
+    breakdown: dict[str, Any] | None = Field(
+        default=None, description="For a purchase under a program: the rules' breakdown")
     hash: str
     prev_hash: str
 

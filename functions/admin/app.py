@@ -1,0 +1,52 @@
+"""Program managers: publish cashback rule-set versions and read any of them."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cashback import programs, runtime
+from cashback.api.http import caller, json_response, make_resolver
+from cashback.observability import logger, tracer
+from cashback.rules.model import RuleSet
+from cashback.rules.versions import in_force
+
+app = make_resolver()
+
+
+@app.put("/v1/rules")
+def publish_rules(rules: Annotated[RuleSet, Body()]) -> Response[Any]:
+    who = caller(app)
+    published = programs.publish(runtime.store(), who.tenant,
+                                 runtime.tenant_settings(who.tenant).currency, rules,
+                                 who.key_id, who.now)
+    runtime.rulebook().published(who.tenant)
+    logger.info("rules published", extra={"tenant": who.tenant, **published})
+    return json_response(201, published)
+
+
+@app.get("/v1/rules")
+def rules_in_force() -> dict[str, Any]:
+    who = caller(app)
+    store = runtime.store()
+    records = programs.records(store, who.tenant)
+    current = in_force(records, who.now)
+    return {
+        "in_force": programs.version_reply(store, who.tenant, current.version)
+        if current else None,
+        "versions": sorted(store.rule_versions(who.tenant), key=lambda r: r["version"]),
+    }
+
+
+@app.get("/v1/rules/<version>")
+def rules_version(version: Annotated[int, Path(ge=1, le=999_999)]) -> dict[str, Any]:
+    who = caller(app)
+    return programs.version_reply(runtime.store(), who.tenant, version)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,88 @@
+"""Cashback programs: publishing rule-set versions and finding the one in force.
+
+A version is immutable once published and kept forever, with who published it and when.
+It applies from max(effective_from, published_at) (see rules.versions), so publishing
+never rewrites what past purchases earned. Campaign budgets get their shards when a
+campaign first appears; a later version does not refill them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cashback.clock import to_iso
+from cashback.errors import NotFound, Unprocessable
+from cashback.rules import budget
+from cashback.rules.model import RuleSet
+from cashback.rules.versions import VersionRecord, next_version
+from cashback.store import Store
+
+BUDGET_SHARDS = 16
+# The longest tiers window a program may set, plus slack: older spend is forgotten.
+SPEND_DAYS_KEPT = 400
+_UNSUPPORTED = {
+    # Both need money out (spending other lots, customer activity): not built yet.
+    ("refund_policy", "claw_back_within_balance"):
+        "claw_back_within_balance arrives with redemptions; use record_debt or "
+        "claw_back_unspent",
+}
+
+
+def _check_supported(rules: RuleSet) -> None:
+    if (("refund_policy", rules.refund_policy)) in _UNSUPPORTED:
+        raise Unprocessable(_UNSUPPORTED[("refund_policy", rules.refund_policy)],
+                            code="unsupported_rule", details=[{"field": "refund_policy"}])
+    expiries = [("lifecycle.expiry", rules.lifecycle.expiry)] + [
+        (f"campaigns.{i}.lifecycle.expiry", c.lifecycle.expiry)
+        for i, c in enumerate(rules.campaigns) if c.lifecycle and c.lifecycle.expiry]
+    for field, expiry in expiries:
+        if expiry.kind == "inactivity":
+            raise Unprocessable("expiry after inactivity arrives with redemptions (it needs "
+                                "the customer's activity); choose another expiry policy",
+                                code="unsupported_rule", details=[{"field": field}])
+
+
+def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_by: str,
+            now: datetime) -> dict[str, Any]:
+    """Validate against the storefront and publish the next version number."""
+    if rules.currency != currency:
+        raise Unprocessable(f"this storefront runs in {currency}, not {rules.currency}",
+                            code="currency_mismatch", details=[{"field": "currency"}])
+    _check_supported(rules)
+    record = {"rules": rules.model_dump(mode="json"),
+              "effective_from": to_iso(rules.effective_from), "published_at": to_iso(now),
+              "published_by": published_by}
+    while True:  # two publishers at once: one takes the number, the other the next one
+        version = next_version(r["version"] for r in store.rule_versions(tenant))
+        if store.put_rule_version(tenant, version, record):
+            break
+    for campaign in rules.campaigns:
+        if campaign.budget is not None:
+            store.open_budget(tenant, campaign.id, budget.split(campaign.budget, BUDGET_SHARDS))
+    return {"version": version, **{k: v for k, v in record.items() if k != "rules"}}
+
+
+def records(store: Store, tenant: str) -> list[VersionRecord]:
+    return [VersionRecord(item["version"], _moment(item["effective_from"]),
+                          _moment(item["published_at"]))
+            for item in store.rule_versions(tenant)]
+
+
+def load(store: Store, tenant: str, version: int) -> RuleSet:
+    item = store.rule_version(tenant, version)
+    if item is None:
+        raise NotFound(f"no rules version {version}", code="rules_version_not_found")
+    return RuleSet.model_validate(item["rules"])
+
+
+def version_reply(store: Store, tenant: str, version: int) -> dict[str, Any]:
+    item = store.rule_version(tenant, version)
+    if item is None:
+        raise NotFound(f"no rules version {version}", code="rules_version_not_found")
+    return {k: item[k] for k in ("version", "effective_from", "published_at", "published_by",
+                                 "rules")}
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
