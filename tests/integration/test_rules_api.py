@@ -164,3 +164,20 @@ def test_same_purchase_same_version_same_cashback(shop: Storefront) -> None:
     first = shop.api.post("/v1/purchases", body).json()
     again = shop.api.post("/v1/purchases", body).json()
     assert first == again and first["cashback"] == 617
+
+
+def test_points_program_that_never_expires_credits_integer_points(shop: Storefront) -> None:
+    shop.publish(program(points={"points_per_currency_unit": "10", "minor_units_per_point": "1"},
+                         lifecycle={"return_window_days": 7, "expiry": {"kind": "never"}}))
+    reply = shop.buy(unique("c"), [("shoes", 12990)])
+    # 5% of R$ 129.90 is R$ 6.495 of value; 10 points per real: 64 points, rounded down
+    assert (reply["unit"], reply["cashback"], reply["expires_at"]) == ("points", 64, None)
+    balance = shop.api.balance(reply["customer_id"])
+    assert balance["pending"] == 64 and balance["next_expiry"] is None
+
+
+def test_claw_back_unspent_policy_records_no_debt(shop: Storefront) -> None:
+    shop.publish(program(refund_policy="claw_back_unspent"))
+    reply = shop.buy(unique("c"), [("shoes", 10000)])
+    refund = shop.api.refund(reply["order_id"], 10000).json()
+    assert (refund["clawed_back"], refund["debt"]) == (500, 0)

@@ -9,6 +9,7 @@ import re
 
 from cashback.api.models import BalanceReply, EntriesPage, EntryReply, NextExpiry
 from cashback.errors import BadRequest
+from cashback.ledger import NEVER
 from cashback.store import Store
 
 _CURSOR_PREFIX = "seq:"
@@ -31,6 +32,8 @@ def _next_expiry(store: Store, tenant: str, customer_id: str) -> NextExpiry | No
         remaining = lot.pending + lot.available
         if not remaining or lot.status not in ("PENDING", "AVAILABLE"):
             continue
+        if lot.expires_at == NEVER:  # sorts last: nothing after it expires either
+            break
         if at is not None and lot.expires_at != at:
             break
         at, amount = lot.expires_at, amount + remaining
