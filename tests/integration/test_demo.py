@@ -16,3 +16,5 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     assert "bruno tries to return more than he paid: 422 refund_exceeds_order" in out
     assert "  carla            BRL 0.00" in out  # returned everything: nothing left
     assert "hash chains intact, balances equal their entries" in out
+    assert "under version 1" in out  # the published program applies to today's purchase
+    assert "cashback.expired" in out  # the lifecycle job ran the month forward

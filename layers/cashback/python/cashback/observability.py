@@ -1,5 +1,7 @@
 """The one logger, tracer and metrics instance every module imports."""
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
@@ -15,6 +17,9 @@ class _EMFProvider(AmazonCloudWatchEMFProvider):
         super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
         self.clear_metrics()
 
+
+# A refused request emits no business metric; Powertools warns about that every time.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
 tracer = Tracer()

@@ -57,7 +57,8 @@ def run(store: str = "dynamodb-local") -> int:
         shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
         rival = Storefront(stack.url, stack.keys["rival"]["storefront"])
         _say(f"Local stack up: API {stack.url}, DynamoDB Local {stack.endpoint_url}")
-        _say("Storefront 'demo' pays 5% cashback, pending for 30 days, expiring after 180.\n")
+        _say("Storefront 'demo' pays a flat 5% until it publishes a program. Cashback waits "
+             "30 days, expires after 180.\n")
 
         orders: dict[str, list[dict[str, Any]]] = {name: [] for name in SHOPPERS}
         _say("A month of purchases")
@@ -75,6 +76,26 @@ def run(store: str = "dynamodb-local") -> int:
             _say(f"  {body['occurred_at'][:10]}  {shopper:<6} {body['order_id']}  "
                  f"{money(body['amount']):>14}  cashback {money(reply['cashback']):>11}  "
                  f"available from {reply['available_at'][:10]}")
+
+        admin = Storefront(stack.url, stack.keys["demo"]["admin"])
+        example = json.loads((stack.template_path.parent / "docs" / "rules.example.json")
+                             .read_text())
+        status, published = admin.call("PUT", "/v1/rules", example)
+        assert status == 201, published
+        _say(f"\nToday the storefront publishes its program '{example['name']}' (version "
+             f"{published['version']}); past purchases keep what they earned")
+        basket = [{"sku": "tenis-corrida", "category": "shoes", "amount": 39990},
+                  {"sku": "camiseta-organica", "category": "fashion", "amount": 8990,
+                   "eco": True}]
+        status, reply = shop.call("POST", "/v1/purchases", {
+            "order_id": "pedido-0100", "customer_id": "ana", "amount": 48980,
+            "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)), "channel": "app",
+            "lines": basket})
+        assert status == 201, reply
+        _say(f"  ana buys {money(48980)} in the app: cashback {money(reply['cashback'])} "
+             f"under version {reply['rules_version']}")
+        for sentence in reply["explanation"]:
+            _say(f"    {sentence}")
 
         _say("\nRetries and mistakes")
         retry = orders["ana"][0]
@@ -123,6 +144,18 @@ def run(store: str = "dynamodb-local") -> int:
             changes = ", ".join(f"{k} {v:+d}" for k, v in sorted(entry["changes"].items()))
             _say(f"  #{entry['seq']} {entry['kind']:<8} {entry['ref']:<13} {changes:<48} "
                  f"{entry['hash'][:12]}..")
+
+        _say("\nTime passes: the hourly lifecycle job, run as of later moments")
+        for days in (31, 175, 200):
+            at = to_iso(now + timedelta(days=days))
+            report = stack.invoke("ExpiryFunction", {"time": at})
+            assert isinstance(report, dict) and not report["failures"], report
+            _say(f"  {at[:10]}: ripened {report['lots_ripened']} lots "
+                 f"({money(report['cashback_ripened'])}), reminded {report['reminders']}, "
+                 f"expired {report['lots_expired']} ({money(report['cashback_expired'])})")
+        kinds = sorted({e["detail-type"] for e in stack.events})
+        _say("  events for the storefront: " + ", ".join(
+            f"{sum(e['detail-type'] == k for e in stack.events)} {k}" for k in kinds))
 
         status, theirs = rival.call("GET", "/v1/customers/ana/balance")
         _say(f"\nAnother storefront asks for 'ana': {status}, pending {money(theirs['pending'])} "
