@@ -28,7 +28,8 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
     who = caller(app)
     reply = accrual.record_purchase(runtime.store(), who.tenant,
                                     runtime.tenant_settings(who.tenant), purchase, who.now,
-                                    runtime.program_at(who.tenant, purchase.occurred_at))
+                                    runtime.program_at(who.tenant, purchase.occurred_at),
+                                    runtime.scorer())
     if reply.replayed:
         metrics.add_metric(name="PurchasesReplayed", unit=MetricUnit.Count, value=1)
     else:

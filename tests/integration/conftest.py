@@ -17,11 +17,13 @@ TENANTS = ("acme", "globex")
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(tenants=TENANTS, quiet=True) as running:
+    # The API tests assert exact balances: their storefronts screen in shadow mode (scored
+    # and recorded, never held). test_screening.py has a storefront that enforces.
+    with LocalStack(tenants=TENANTS, quiet=True, risk_mode="shadow") as running:
         assert running.store is not None
         # A tenant that replays history: occurred_at may be a year old.
-        running.add_tenant("replay", TenantSettings(currency="BRL", backdate_days=400),
-                           now_iso())
+        running.add_tenant("replay", TenantSettings(currency="BRL", backdate_days=400,
+                                                    risk_mode="shadow"), now_iso())
         yield running
 
 

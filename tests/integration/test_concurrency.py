@@ -30,7 +30,11 @@ def test_concurrent_purchases_of_one_customer_all_land_on_one_chain(
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(lambda body: acme.post("/v1/purchases", body), bodies))
     assert [r.status_code for r in replies] == [201] * 16
-    assert acme.balance(customer)["pending"] == sum(50 * (i + 1) for i in range(16))
+    # Sixteen orders in a second from a new account: screening holds the later ones as a
+    # velocity burst, but every one of them is on the chain, credited or held.
+    balance = acme.balance(customer)
+    assert balance["pending"] + balance["held"] == sum(50 * (i + 1) for i in range(16))
+    assert {r.json()["status"] for r in replies} <= {"pending", "held"}
     assert stack.store is not None
     report = verify(stack.store, "acme", customer)
     assert report.ok and report.entries == 16, report.problems

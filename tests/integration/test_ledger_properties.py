@@ -92,7 +92,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def promises_hold(self) -> None:
         balance = self.api.balance(self.customer)
         expected_pending = sum(o["cashback"] - o["clawed"] for o in self.orders.values())
-        assert balance["pending"] == expected_pending
+        assert balance["pending"] + balance["held"] == expected_pending
         assert balance["available"] >= 0 and balance["debt"] >= 0
         assert self.stack.store is not None
         # Chain intact, every balance equals its entries, earned is conserved.

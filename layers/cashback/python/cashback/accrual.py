@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from cashback import ledger
+from cashback import ledger, screening
 from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
 from cashback.clock import to_iso
 from cashback.errors import Conflict, Contention, NotFound, Unprocessable
 from cashback.observability import logger
 from cashback.programs import BUDGET_SHARDS
+from cashback.risk.scorer import Scorer
 from cashback.rules import budget
 from cashback.rules import lifecycle as rules_lifecycle
 from cashback.rules import model as rules_model
@@ -120,15 +121,16 @@ def _earn(request: PurchaseRequest, account: ledger.Account, settings: TenantSet
 
 
 def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: Earning,
-                   program: Program | None) -> ledger.Account:
-    """Keep what tiers and monthly caps read next time, trimmed to what they can need."""
+                   program: Program | None, earned: bool) -> ledger.Account:
+    """Keep what tiers and monthly caps read next time, trimmed to what they can need
+    (cashback held or blocked by screening does not count towards a monthly cap)."""
     window = program[1].tiers.window_days if program and program[1].tiers else 0
     keep_from = to_iso(request.occurred_at - timedelta(days=max(window, 31) + 31))[:10]
     day = to_iso(request.occurred_at)[:10]
     spend = {d: v for d, v in account.spend_days.items() if d >= keep_from}
     spend[day] = spend.get(day, 0) + request.amount
     months = dict(account.earned_months)
-    if earning.evaluation is not None:
+    if earning.evaluation is not None and earned:
         month = earning.evaluation.month
         months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
         months[month] = months.get(month, 0) + earning.cashback
@@ -153,21 +155,26 @@ def _budget_takes(order_id: str, program: Program | None, earning: Earning,
 
 def record_purchase(store: Store, tenant: str, settings: TenantSettings,
                     request: PurchaseRequest, now: datetime,
-                    program: Program | None = None) -> Reply:
+                    program: Program | None = None, scorer: Scorer | None = None) -> Reply:
     """Record a purchase and credit its cashback, exactly once.
 
     `program` is the rule-set version in force at occurred_at (None: the flat rate). A
     campaign budget is taken in the same transaction, shard by shard, each on the
     condition that the shard still holds it; when a shard runs short we read the shards,
     spread the take over them, or, when all of them together hold too little, evaluate
-    again with what is left, so the rules cut the campaign's part."""
+    again with what is left, so the rules cut the campaign's part.
+
+    Before anything is credited the purchase is screened (`scorer`: the refund-abuse
+    model, None for lists and rules only): allowed cashback is pending, reviewed cashback
+    is held for an analyst, blocked cashback is not credited. The reply says only which."""
     request_fingerprint = fingerprint(request)
     currency = program[1].currency if program else settings.currency
     backdate = program[1].lifecycle.backdate_days if program else settings.backdate_days
     budget_left: dict[str, int] = {}
     planned: dict[str, budget.Plan] = {}
     for attempt in range(MAX_ATTEMPTS):
-        order, account = store.load_purchase(tenant, request.order_id, request.customer_id)
+        order, account, identities = store.load_purchase(
+            tenant, request.order_id, request.customer_id, screening.identities_of(request))
         if order is not None:
             return _replay(order.request_hash, order.reply, order.status_code,
                            request_fingerprint, "order_id")
@@ -179,17 +186,23 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
 
         earning = _earn(request, account, settings, program, budget_left)
         breakdown = earning.breakdown
+        screened = screening.screen(request, account, identities, earning.cashback,
+                                    earning.available_at, settings, scorer)
         accrual = ledger.accrue(
             account, order_id=request.order_id, cashback=earning.cashback,
             occurred_at=request.occurred_at, available_at=earning.available_at,
             expires_at=earning.expires_at, never_expires=earning.expires_at is None,
             reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None,
-            detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None)
+            detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None,
+            risk=screened.action)
         lot = accrual.lot
-        credited = lot.credited if lot else 0
+        allowed = screened.action == "allow"
+        credited = lot.credited if lot and allowed else 0
+        status = {"review": "held", "block": "blocked"}.get(
+            screened.action, "pending" if credited else "no_cashback")
         body = PurchaseReply(
             order_id=request.order_id, customer_id=request.customer_id,
-            status="pending" if credited else "no_cashback", currency=currency,
+            status=status, currency=currency,
             unit=earning.unit, cashback=earning.cashback,
             debt_repaid=lot.netted if lot else 0, credited=credited,
             available_at=lot.available_at if credited and lot else None,
@@ -205,12 +218,15 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             occurred_at=to_iso(request.occurred_at),
             request_hash=request_fingerprint, reply=json.dumps(body), status_code=201,
             rules_version=program[0] if program else None,
-            refund_policy=program[1].refund_policy if program else "record_debt")
+            refund_policy=program[1].refund_policy if program else "record_debt",
+            status=status, risk=screened.record(), case_status=None if allowed else "open")
+        after = replace(_with_activity(accrual.account, request, earning, program, allowed),
+                        risk=screened.aggregates)
+        takes = () if screened.action == "block" else \
+            _budget_takes(request.order_id, program, earning, planned)
         try:
-            store.commit_purchase(
-                record, lot, accrual.entry, account,
-                _with_activity(accrual.account, request, earning, program), now=to_iso(now),
-                budget_takes=_budget_takes(request.order_id, program, earning, planned))
+            store.commit_purchase(record, lot, accrual.entry, account, after, now=to_iso(now),
+                                  budget_takes=takes, identities=screened.identities)
         except BudgetShort as short:
             for campaign in short.campaigns:
                 want = earning.evaluation.budget_consumption[campaign] if earning.evaluation \
@@ -263,16 +279,27 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
             refund_id=request.refund_id, order_id=order.order_id,
             customer_id=order.customer_id, amount=request.amount, currency=order.currency,
             clawed_back=amount, from_pending=clawback.taken_pending,
-            from_available=clawback.taken_available, debt=clawback.debt,
+            from_available=clawback.taken_available, from_held=clawback.taken_held,
+            debt=clawback.debt,
             order_refunded=order.refunded + request.amount,
         ).model_dump(mode="json")
         record = Refund(tenant=tenant, refund_id=request.refund_id, order_id=order.order_id,
                         request_hash=request_fingerprint, reply=json.dumps(body), status_code=201)
         try:
-            store.commit_refund(record, replace(order, refunded=order.refunded + request.amount),
+            refunded = order.refunded + request.amount
+            # A case waiting for an analyst closes once nothing is left to decide on.
+            closes = order.case_status == "open" and (
+                refunded == order.amount or (clawback.lot is not None
+                                             and clawback.lot.status == "CLAWED_BACK"))
+            after = replace(_less_spend(clawback.account, order, request.amount),
+                            risk=screening.after_refund(
+                                clawback.account, order.order_id, request.amount,
+                                request.occurred_at, amount, clawback.debt))
+            store.commit_refund(record, replace(order, refunded=refunded,
+                                                case_status="closed" if closes
+                                                else order.case_status),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,
-                                _less_spend(clawback.account, order, request.amount),
-                                now=to_iso(now))
+                                after, now=to_iso(now))
         except (AlreadyRecorded, AccountMoved):
             logger.debug("refund raced another writer", extra={"attempt": attempt})
             _backoff(attempt)

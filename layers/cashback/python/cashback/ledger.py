@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from cashback.clock import to_iso
 
@@ -29,7 +29,9 @@ GENESIS = "0" * 64
 # The deadline of cashback that never expires: sorts after every real date.
 NEVER = "9999-12-31T23:59:59Z"
 
-LotStatus = Literal["PENDING", "AVAILABLE", "CLAWED_BACK", "CONSUMED", "EXPIRED"]
+LotStatus = Literal["PENDING", "AVAILABLE", "HELD", "CLAWED_BACK", "CONSUMED", "EXPIRED",
+                    "VOIDED"]
+RiskAction = Literal["allow", "review", "block"]
 EntryKind = Literal["purchase", "refund", "ripen", "expire"]
 NoticeKind = Literal["cashback.available", "cashback.expiring", "cashback.expired"]
 
@@ -61,6 +63,8 @@ class Account:
     # day (tiers look back over a window) and cashback earned per month (monthly caps).
     spend_days: dict[str, int] = field(default_factory=dict)
     earned_months: dict[str, int] = field(default_factory=dict)
+    # The risk model's aggregates of this customer (cashback.risk.features), opaque here.
+    risk: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -179,14 +183,23 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
            return_window: timedelta | None = None, expiry: timedelta | None = None,
            reminder: timedelta | None = None, available_at: datetime | None = None,
            expires_at: datetime | None = None, never_expires: bool = False,
-           detail: str | None = None) -> Accrual:
+           detail: str | None = None, risk: RiskAction = "allow") -> Accrual:
     """Credit an order's cashback as a pending lot, first repaying any debt from it.
+
+    A purchase sent to review is HELD: its cashback shows as `held`, is not earned, repays
+    no debt and does not ripen until an analyst decides. A blocked purchase credits
+    nothing; its entry records that it happened.
 
     The lot's dates are given (the rules engine computes them in the storefront's zone) or
     follow from a return window and a rolling expiry. The customer is reminded `reminder`
     before the deadline, but never before the cashback is spendable (a reminder about
     money they cannot use yet would only confuse)."""
-    netted = min(cashback, account["debt"])
+    if risk == "block":
+        entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
+                               {}, detail)
+        return Accrual(None, entry, after)
+    held = risk == "review"
+    netted = 0 if held else min(cashback, account["debt"])
     credited = cashback - netted
     lot = None
     if cashback:
@@ -200,13 +213,14 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
                      if reminder and expires_at else None)
         lot = Lot(account.tenant, account.customer_id, order_id, gross=cashback, netted=netted,
                   pending=credited, available=0, spent=0, expired=0, clawed_back=0, debited=0,
-                  status="PENDING" if credited else "CONSUMED",
+                  status="HELD" if held else "PENDING" if credited else "CONSUMED",
                   available_at=to_iso(available_at),
                   expires_at=to_iso(expires_at) if expires_at else NEVER,
                   remind_at=to_iso(remind_at) if remind_at else None)
-    entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at), {
-        "earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted,
-    }, detail)
+    deltas = ({"held": cashback} if held else
+              {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted})
+    entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
+                           deltas, detail)
     return Accrual(lot, entry, after)
 
 
@@ -218,6 +232,7 @@ class Clawback:
     taken_pending: int
     taken_available: int
     debt: int
+    taken_held: int = 0
 
 
 RefundPolicy = Literal["record_debt", "claw_back_unspent"]
@@ -232,6 +247,15 @@ def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: st
     customer's to keep, so it is not charged again."""
     from_pending = from_available = debt = 0
     after_lot = lot
+    if lot is not None and lot.status == "HELD":
+        # Never earned: the refund takes it out of review, and the case closes with it.
+        taken = min(amount, lot.pending)
+        left = lot.pending - taken
+        after_lot = replace(lot, pending=left, clawed_back=lot.clawed_back + taken,
+                            status="HELD" if left else "CLAWED_BACK", version=lot.version + 1)
+        entry, after = _append(account, "refund", refund_id, order_id, to_iso(occurred_at),
+                               {"held": -taken})
+        return Clawback(after_lot, entry, after, 0, 0, 0, taken_held=taken)
     if lot is not None and amount:
         from_pending = min(amount, lot.pending)
         from_available = min(amount - from_pending, lot.available)

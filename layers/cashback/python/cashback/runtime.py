@@ -7,10 +7,12 @@ import time
 from datetime import datetime
 from functools import lru_cache
 
-from cashback import programs
+from cashback import programs, risk
 from cashback.config import settings
 from cashback.errors import Forbidden
 from cashback.notifications import EventPublisher
+from cashback.observability import logger
+from cashback.risk.scorer import Scorer
 from cashback.rules.model import RuleSet
 from cashback.rules.versions import RuleBook
 from cashback.store import Store
@@ -41,6 +43,18 @@ def rulebook() -> RuleBook[RuleSet]:
 def program_at(tenant: str, at: datetime) -> tuple[int, RuleSet] | None:
     """The storefront's rule-set version in force at `at`, if it has published one."""
     return rulebook().at(tenant, at)
+
+
+@lru_cache(maxsize=1)
+def scorer() -> Scorer | None:
+    """The refund-abuse model from its layer, loaded once per container. Without the layer,
+    purchases are screened by the lists and readable rules alone (and the log says so)."""
+    try:
+        return risk.load_scorer()
+    except risk.ModelNotFound as missing:
+        logger.warning("no refund-abuse model: screening with lists and rules only",
+                       extra={"reason": str(missing)})
+        return None
 
 
 _cache: dict[str, tuple[float, TenantSettings]] = {}

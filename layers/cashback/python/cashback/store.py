@@ -11,6 +11,7 @@ Layout (one table, `pk`/`sk`; the `due` index is sparse):
     REFUND#<t>#<refund>   REFUND               idempotency record of a refund
     RULES#<t>             V#<version:06>       an immutable published rule-set version
     BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
+    IDENT#<t>#<kind>#<id> IDENT                customers seen on a device / payment fingerprint
     NOTICE#<t>            <kind>:<...>         a customer event, in the due index until sent
     JOB#lifecycle         CHECKPOINT           the last day the lifecycle job finished
 
@@ -111,6 +112,9 @@ class Order:
     status_code: int
     rules_version: int | None = None  # None: the storefront's flat rate
     refund_policy: str = "record_debt"
+    status: str = "pending"  # pending | held | blocked | no_cashback
+    risk: dict[str, Any] | None = None  # the decision: score, model, reasons, rules fired
+    case_status: str | None = None  # open while held or blocked for an analyst; closed
 
 
 @dataclass(frozen=True)
@@ -231,15 +235,22 @@ class Store:
         return _account(tenant, customer_id,
                         self._get({"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}))
 
-    def load_purchase(self, tenant: str, order_id: str,
-                      customer_id: str) -> tuple[Order | None, Account]:
-        """The order's idempotency record and the customer's account, in one read."""
+    def load_purchase(self, tenant: str, order_id: str, customer_id: str,
+                      identities: tuple[tuple[str, str], ...] = ()
+                      ) -> tuple[Order | None, Account, dict[tuple[str, str], dict[str, Any]]]:
+        """In one read: the order's idempotency record, the customer's account (with the
+        risk aggregates), and the aggregates of the purchase's device and payment
+        fingerprint (`identities`: (kind, key) pairs; found ones by pair)."""
         order_key = {"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"}
         account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
-        found = self._get_many([order_key, account_key])
+        identity_keys = [_identity_key(tenant, kind, key) for kind, key in identities]
+        found = self._get_many([order_key, account_key, *identity_keys])
         order = found.get((order_key["pk"], "ORDER"))
+        seen = {pair: found[(k["pk"], k["sk"])] for pair, k in zip(identities, identity_keys,
+                                                                    strict=True)
+                if (k["pk"], k["sk"]) in found}
         return (_order(order) if order else None,
-                _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))))
+                _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))), seen)
 
     def load_refund(self, tenant: str, refund_id: str,
                     order_id: str) -> tuple[Refund | None, Order | None]:
@@ -318,10 +329,13 @@ class Store:
     # -- money movements --------------------------------------------------------------
     def commit_purchase(self, order: Order, lot: Lot | None, entry: Entry, before: Account,
                         after: Account, now: str,
-                        budget_takes: tuple[tuple[str, int, int], ...] = ()) -> None:
+                        budget_takes: tuple[tuple[str, int, int], ...] = (),
+                        identities: tuple[tuple[str, str, dict[str, Any], int], ...] = ()
+                        ) -> None:
         """Write a purchase; budget_takes are (campaign, shard, amount) decrements, each on
         the condition the shard still has the amount (BudgetShort names the campaigns
-        whose shard did not)."""
+        whose shard did not). identities are (kind, key, aggregates, version read) of the
+        purchase's device and payment fingerprint, written if nobody changed them since."""
         items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
                            **asdict(order), "version": 1})]
         if lot is not None:
@@ -335,11 +349,19 @@ class Store:
                 "ConditionExpression": "remaining >= :amount",
                 "ExpressionAttributeValues": to_item({":amount": amount}),
             }})
+        first_identity = len(items)
+        for kind, key, aggregates, version in identities:
+            items.append({"Put": {
+                "Item": to_item({**_identity_key(order.tenant, kind, key), **aggregates,
+                                 "version": version + 1}),
+                "ConditionExpression": "attribute_not_exists(pk) OR version = :v",
+                "ExpressionAttributeValues": to_item({":v": version}),
+            }})
         try:
             self._transact(items)
         except AccountMoved as moved:
             short = tuple(budget_takes[i - first_take][0] for i in moved.failed
-                          if i >= first_take)
+                          if first_take <= i < first_identity)
             if short:
                 raise BudgetShort(short) from moved
             raise
@@ -401,10 +423,12 @@ class Store:
             {"Update": {
                 "TableName": self.table_name,
                 "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
-                "UpdateExpression": "SET refunded = :new",
+                "UpdateExpression": "SET refunded = :new" + (
+                    ", case_status = :case" if order.case_status else ""),
                 "ConditionExpression": "refunded = :old",
                 "ExpressionAttributeValues": to_item({":new": order.refunded,
-                                                      ":old": refunded_before}),
+                                                      ":old": refunded_before,
+                                                      ":case": order.case_status}),
             }},
         ]
         if lot_before is not None and lot_after is not None and lot_after != lot_before:
@@ -486,14 +510,15 @@ class Store:
         values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
         values.update({":seq": after.seq, ":head": after.head, ":tenant": after.tenant,
                        ":customer": after.customer_id, ":spend_days": after.spend_days,
-                       ":earned_months": after.earned_months})
+                       ":earned_months": after.earned_months, ":risk": after.risk})
         sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
         update: dict[str, Any] = {
             "Key": to_item({"pk": customer_pk(after.tenant, after.customer_id),
                             "sk": "ACCOUNT"}),
             "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
                                 "tenant = :tenant, customer_id = :customer, "
-                                "spend_days = :spend_days, earned_months = :earned_months",
+                                "spend_days = :spend_days, earned_months = :earned_months, "
+                                "risk = :risk",
         }
         if before.exists:
             # The chain's lock: whoever read the account at this sequence wins, once.
@@ -520,6 +545,10 @@ class Store:
                                if code == "ConditionalCheckFailed")
                 raise AccountMoved(failed) from error
             raise
+
+
+def _identity_key(tenant: str, kind: str, key: str) -> dict[str, str]:
+    return {"pk": f"IDENT#{tenant}#{kind}#{key}", "sk": "IDENT"}
 
 
 def _budget_key(tenant: str, campaign: str, shard: int) -> dict[str, Any]:
@@ -556,7 +585,7 @@ def _account(tenant: str, customer_id: str, item: dict[str, Any] | None) -> Acco
     return Account(tenant, customer_id, seq=item["seq"], head=item["head"],
                    values={name: item.get(name, 0) for name in FIELDS},
                    spend_days=item.get("spend_days", {}),
-                   earned_months=item.get("earned_months", {}))
+                   earned_months=item.get("earned_months", {}), risk=item.get("risk", {}))
 
 
 def _pick(cls: type, item: dict[str, Any]) -> Any:

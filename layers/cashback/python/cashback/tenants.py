@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cashback import currencies
 
 DEFAULT_RATE = Decimal("0.05")
+
+
+class RiskList(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    customers: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    payments: tuple[str, ...] = ()
 
 
 class TenantSettings(BaseModel):
@@ -21,6 +30,11 @@ class TenantSettings(BaseModel):
     backdate_days: int = Field(default=7, ge=0, le=3650)
     # Days before a deadline to remind the customer (0: no reminders).
     reminder_days: int = Field(default=7, ge=0, le=365)
+    # enforce: hold and block as the model and rules say; shadow: score and record, never
+    # hold (while the storefront builds trust); off: no scoring.
+    risk_mode: Literal["enforce", "shadow", "off"] = "enforce"
+    allow: RiskList = RiskList()
+    deny: RiskList = RiskList()
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
 

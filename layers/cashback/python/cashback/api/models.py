@@ -121,7 +121,9 @@ class RefundRequest(Request):
 class PurchaseReply(BaseModel):
     order_id: str
     customer_id: str
-    status: Literal["pending", "no_cashback"]
+    status: Literal["pending", "held", "blocked", "no_cashback"] = Field(
+        description="pending: credited, spendable after the return window; held: waiting "
+                    "for a risk review; blocked: not credited; no_cashback: earned nothing")
     currency: str
     unit: Literal["money", "points"] = Field(
         default="money", description="money: minor units of the currency; points: points")
@@ -147,6 +149,7 @@ class RefundReply(BaseModel):
     clawed_back: int = Field(description="Cashback taken back by this refund")
     from_pending: int
     from_available: int
+    from_held: int = Field(default=0, description="Taken from cashback held for review")
     debt: int = Field(description="Part already spent, recorded as debt")
     order_refunded: int = Field(description="Refunded of the order so far, this one included")
 

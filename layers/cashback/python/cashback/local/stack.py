@@ -34,10 +34,12 @@ def find_template(start: Path | None = None) -> Path:
 class LocalStack:
     def __init__(self, template_path: Path | None = None, *, tenants: tuple[str, ...] = ("demo",),
                  currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
-                 port: int = 0, quiet: bool = False) -> None:
+                 port: int = 0, quiet: bool = False,
+                 risk_mode: Literal["enforce", "shadow", "off"] = "enforce") -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
-        self.settings = TenantSettings(currency=currency, backdate_days=backdate_days)
+        self.settings = TenantSettings(currency=currency, backdate_days=backdate_days,
+                                       risk_mode=risk_mode)
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet

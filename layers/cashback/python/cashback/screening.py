@@ -1,0 +1,101 @@
+"""Refund-abuse screening of a purchase, before any cashback reaches a balance.
+
+Glue between the ledger's records and the risk package: the customer's aggregates live on
+the account item and the device / payment fingerprint aggregates in items of their own,
+all read in the purchase's one BatchGetItem and written in its one transaction, so the
+features cost no extra round trip and the scorer (numpy only) runs in microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cashback.api.models import PurchaseRequest
+from cashback.ledger import Account, RiskAction
+from cashback.risk.decision import Decision, RiskLists, decide
+from cashback.risk.features import (
+    CustomerAggregates,
+    IdentityAggregates,
+    PurchaseFacts,
+    RefundFacts,
+    note_identity,
+    note_purchase,
+    note_refund,
+    shared_counts,
+)
+from cashback.risk.scorer import Scorer
+from cashback.tenants import TenantSettings
+
+Identity = tuple[str, str]  # (kind, key): ("device", id) or ("payment", fingerprint)
+
+
+def identities_of(request: PurchaseRequest) -> tuple[Identity, ...]:
+    pairs = (("device", request.device_id), ("payment", request.payment_fingerprint))
+    return tuple((kind, key) for kind, key in pairs if key)
+
+
+@dataclass(frozen=True)
+class Screening:
+    decision: Decision | None  # None: the storefront turned scoring off
+    aggregates: dict[str, Any]  # the customer's aggregates after this purchase
+    identities: tuple[tuple[str, str, dict[str, Any], int], ...]  # to write, with versions
+
+    @property
+    def action(self) -> RiskAction:
+        return self.decision.action if self.decision else "allow"
+
+    def record(self) -> dict[str, Any] | None:
+        return self.decision.to_record() if self.decision else None
+
+
+def _lists(settings: TenantSettings) -> RiskLists:
+    return RiskLists(
+        allow_customers=frozenset(settings.allow.customers),
+        allow_devices=frozenset(settings.allow.devices),
+        allow_payments=frozenset(settings.allow.payments),
+        deny_customers=frozenset(settings.deny.customers),
+        deny_devices=frozenset(settings.deny.devices),
+        deny_payments=frozenset(settings.deny.payments))
+
+
+def screen(request: PurchaseRequest, account: Account,
+           found: dict[Identity, dict[str, Any]], cashback: int, spendable_at: datetime,
+           settings: TenantSettings, scorer: Scorer | None) -> Screening:
+    """Decide the purchase from the aggregates as they were before it, and note it."""
+    facts = PurchaseFacts(
+        order_id=request.order_id, customer_id=request.customer_id, amount=request.amount,
+        cashback=cashback, occurred_at=request.occurred_at, spendable_at=spendable_at,
+        channel=request.channel, device_id=request.device_id,
+        payment_fingerprint=request.payment_fingerprint)
+    aggregates = (CustomerAggregates.from_item(account.risk) if account.risk
+                  else CustomerAggregates(customer_id=request.customer_id))
+    before: dict[Identity, IdentityAggregates] = {
+        (kind, key): IdentityAggregates.from_item(found[(kind, key)]) if (kind, key) in found
+        else IdentityAggregates(kind=kind, key=key)  # type: ignore[arg-type]
+        for kind, key in identities_of(request)}
+    decision = None
+    if settings.risk_mode != "off":
+        shared = shared_counts(request.customer_id, before.get(("device", request.device_id or "")),
+                               before.get(("payment", request.payment_fingerprint or "")))
+        decision = decide(facts, aggregates, shared, request.occurred_at, scorer,
+                          lists=_lists(settings), shadow=settings.risk_mode == "shadow")
+    writes = []
+    for pair, identity in before.items():
+        after = note_identity(identity, request.customer_id, request.occurred_at)
+        if after != identity:
+            version = int(found.get(pair, {}).get("version", 0))
+            writes.append((pair[0], pair[1], after.to_item(), version))
+    return Screening(decision, note_purchase(aggregates, facts).to_item(), tuple(writes))
+
+
+def after_refund(account: Account, order_id: str, amount: int, occurred_at: datetime,
+                 clawed_back: int, debt: int) -> dict[str, Any]:
+    """The customer's aggregates once a refund is applied (it feeds later decisions)."""
+    if not account.risk:
+        return account.risk
+    aggregates = CustomerAggregates.from_item(account.risk)
+    return note_refund(aggregates, RefundFacts(order_id=order_id, amount=amount,
+                                               occurred_at=occurred_at,
+                                               clawed_back=clawed_back, debt=debt)).to_item()
