@@ -180,6 +180,10 @@ def parser() -> argparse.ArgumentParser:
     _table_options(verify)
     verify.set_defaults(run=cmd_ledger_verify)
 
+    from cashback.risk.cli import register
+
+    register(commands)
+
     demo = commands.add_parser("demo", help="a storefront month through the local stack")
     demo.add_argument("--store", choices=["dynamodb-local", "memory"], default="dynamodb-local")
     demo.set_defaults(run=cmd_demo)
