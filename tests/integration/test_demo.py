@@ -18,3 +18,5 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     assert "hash chains intact, balances equal their entries" in out
     assert "under version 1" in out  # the published program applies to today's purchase
     assert "cashback.expired" in out  # the lifecycle job ran the month forward
+    assert "held" in out and ": blocked" in out  # screening held the burst, the deny list
+    assert "payment on the deny list" in out  # a case shows its reasons

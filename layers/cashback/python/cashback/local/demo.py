@@ -16,6 +16,7 @@ from cashback.audit import verify
 from cashback.clock import to_iso
 from cashback.currencies import MINOR_UNITS
 from cashback.local.stack import LocalStack
+from cashback.tenants import RiskList, TenantSettings
 
 SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")
 CATEGORIES = (("tenis-run", "shoes"), ("camiseta", "apparel"), ("fone-bt", "electronics"),
@@ -53,7 +54,10 @@ def _say(text: str = "") -> None:
 def run(store: str = "dynamodb-local") -> int:
     rng = random.Random(2026)
     now = datetime.now(UTC).replace(microsecond=0)
-    with LocalStack(tenants=("demo", "rival"), backdate_days=45, store=store, quiet=True) as stack:
+    settings = TenantSettings(currency="BRL", backdate_days=45,
+                              deny=RiskList(payments=("cartao-roubado",)))
+    with LocalStack(tenants=("demo", "rival"), store=store, quiet=True,
+                    settings=settings) as stack:
         shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
         rival = Storefront(stack.url, stack.keys["rival"]["storefront"])
         _say(f"Local stack up: API {stack.url}, DynamoDB Local {stack.endpoint_url}")
@@ -96,6 +100,50 @@ def run(store: str = "dynamodb-local") -> int:
              f"under version {reply['rules_version']}")
         for sentence in reply["explanation"]:
             _say(f"    {sentence}")
+
+        _say("\nRefund abuse: every purchase is scored before any cashback is credited")
+        cases = []
+        for n in range(8):  # a new account buying again and again, minutes apart
+            body = {"order_id": f"pedido-z{n}", "customer_id": "zeca", "amount": 89990 + n,
+                    "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)),
+                    "channel": "online", "device_id": "aparelho-77",
+                    "payment_fingerprint": "cartao-77",
+                    "lines": [{"sku": "celular", "category": "smartphones",
+                               "amount": 89990 + n}]}
+            status, reply = shop.call("POST", "/v1/purchases", body)
+            cases.append(reply)
+        _say("  zeca, a brand-new account, orders 8 phones in minutes: "
+             + ", ".join(r["status"] for r in cases))
+        for n, farmer in enumerate(("fake-1", "fake-2", "fake-3", "fake-4")):
+            status, reply = shop.call("POST", "/v1/purchases", {
+                "order_id": f"pedido-f{n}", "customer_id": farmer, "amount": 49990,
+                "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)),
+                "channel": "app", "device_id": "aparelho-77",
+                "payment_fingerprint": "cartao-77",
+                "lines": [{"sku": "fone", "category": "electronics", "amount": 49990}]})
+            cases.append(reply)
+            _say(f"  {farmer} on zeca's phone and card: {reply['status']}")
+        status, reply = shop.call("POST", "/v1/purchases", {
+            "order_id": "pedido-x1", "customer_id": "joao-ninguem", "amount": 129990,
+            "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)), "channel": "online",
+            "payment_fingerprint": "cartao-roubado",
+            "lines": [{"sku": "notebook", "category": "electronics", "amount": 129990}]})
+        cases.append(reply)
+        _say(f"  someone pays with a card the storefront put on its deny list: "
+             f"{reply['status']}")
+        assert stack.store is not None
+        shown = [r for r in cases if r["status"] == "held"][:2] + \
+            [r for r in cases if r["status"] == "blocked"][:1]
+        for reply in shown:
+            record = stack.store._get({"pk": f"ORDER#demo#{reply['order_id']}", "sk": "ORDER"})
+            assert record is not None
+            risk = record["risk"]
+            score = f"risk {risk['score']}, " if risk["score"] else ""
+            _say(f"  case {reply['order_id']} ({risk['action']}, {score}"
+                 f"{risk['model_version']}): " + "; ".join(risk["reasons"]))
+        _, zeca = shop.call("GET", "/v1/customers/zeca/balance")
+        _say(f"  zeca's balance: pending {money(zeca['pending'])}, held for review "
+             f"{money(zeca['held'])}")
 
         _say("\nRetries and mistakes")
         retry = orders["ana"][0]

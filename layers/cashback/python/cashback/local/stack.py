@@ -35,11 +35,13 @@ class LocalStack:
     def __init__(self, template_path: Path | None = None, *, tenants: tuple[str, ...] = ("demo",),
                  currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
                  port: int = 0, quiet: bool = False,
-                 risk_mode: Literal["enforce", "shadow", "off"] = "enforce") -> None:
+                 risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
+                 settings: TenantSettings | None = None) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
-        self.settings = TenantSettings(currency=currency, backdate_days=backdate_days,
-                                       risk_mode=risk_mode)
+        self.settings = settings or TenantSettings(currency=currency,
+                                                   backdate_days=backdate_days,
+                                                   risk_mode=risk_mode)
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet
