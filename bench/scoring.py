@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "layers" / "model" / "python" / "cashback_model"
 ESTIMATOR = ROOT / "models" / "refund_abuse" / "artifacts" / "estimator.skops"
 GOAL = 100.0
+ACCRUAL = ROOT / "functions" / "accrual" / "app.py"
 
 IMPORTS = {
     "import boto3": "import boto3",
@@ -42,6 +43,14 @@ IMPORTS = {
         "cashback.risk.scorer; cashback.risk.load_scorer()",
     "import boto3 and the risk modules, load_scorer()":
         "import boto3, cashback.risk, cashback.risk.decision; cashback.risk.load_scorer()",
+    "import the accrual handler (functions/accrual/app.py), load the model":
+        "import os; os.environ.setdefault('TABLE_NAME', 'cashback-bench'); "
+        "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1'); "
+        "os.environ.setdefault('POWERTOOLS_TRACE_DISABLED', 'true'); "
+        "import importlib.util; "
+        f"spec = importlib.util.spec_from_file_location('app', {str(ACCRUAL)!r}); "
+        "app = importlib.util.module_from_spec(spec); spec.loader.exec_module(app); "
+        "from cashback import runtime; runtime.scorer()",
 }
 PROBE = ("import time; t = time.perf_counter(); {code}; "
          "print(time.perf_counter() - t)")

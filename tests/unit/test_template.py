@@ -92,3 +92,11 @@ def test_lifecycle_job_runs_hourly_with_the_scheduled_time_and_a_dead_letter_que
 def test_due_index_is_defined_in_the_template() -> None:
     params = TEMPLATE.table_create_params(table_name="t1")
     assert [i["IndexName"] for i in params["GlobalSecondaryIndexes"]] == ["due"]
+
+
+def test_the_model_ships_as_its_own_layer_on_the_accrual_function() -> None:
+    layer = RESOURCES["ModelLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/model/python/"
+    assert layer["Properties"]["RetentionPolicy"] == "Retain"  # roll back to an old model
+    assert {"Ref": "ModelLayer"} in RESOURCES["AccrualFunction"]["Properties"]["Layers"]
