@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup test unit integration demo serve lint bench clean
+.PHONY: setup test unit integration demo serve lint bench model clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -36,11 +36,18 @@ serve: setup
 	$(BIN)/cashback serve --tenant demo --keys-file .local/keys.json
 
 lint: setup
-	$(BIN)/ruff check layers functions tests bench
+	$(BIN)/ruff check layers functions tests bench models
 	$(BIN)/cfn-lint template.yaml
 
 bench: setup
 	$(BIN)/python -m bench.purchase
+	$(BIN)/python -m bench.rules
+	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.lifecycle
+
+model: setup
+	$(BIN)/cashback model train
+	$(BIN)/cashback model evaluate
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
