@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from bench.machine import cpu_model, java_version
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "cashback-bench"
@@ -147,22 +148,6 @@ def _calls_summary(per_request: list[Counter[str]]) -> str:
     return "; ".join(parts)
 
 
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def _java_version() -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=10)
-        first = (out.stderr or out.stdout).splitlines()[0]
-        return first.split('"')[1] if '"' in first else first
-    return "?"
-
-
 def run(n: int) -> str:
     from cashback.local.dynamodb_local import DynamoDBLocal, find_jar
     from cashback.local.template import load_template
@@ -266,10 +251,10 @@ def run(n: int) -> str:
         return "met" if ratio <= GOAL else "not met"
 
     machine = (f"{platform.system()} {platform.release()} {platform.machine()}, "
-               f"{_cpu_model()}, {os.cpu_count()} CPUs, "
+               f"{cpu_model()}, {os.cpu_count()} CPUs, "
                f"{platform.python_implementation()} {platform.python_version()}, "
                f"DynamoDB Local {jar.parent.name.removeprefix('dynamodb_local_')} "
-               f"(in memory, Java {_java_version()})")
+               f"(in memory, Java {java_version()})")
     lines = [
         "### Purchase latency: accrual handler vs. a bare TransactWriteItems",
         "",

@@ -113,8 +113,9 @@ class LifecycleRun:
             self.report.days_scanned += 1
             if not finished:
                 closing = False
-            if closing and day + timedelta(days=1) + GRACE <= self.now:
-                label = day.strftime(DAY_FORMAT)
+            label = day.strftime(DAY_FORMAT)
+            if closing and day + timedelta(days=1) + GRACE <= self.now and \
+                    (checkpoint is None or label > checkpoint):  # rescanned days: closed
                 self.store.advance_checkpoint(JOB, label)
                 self.report.checkpoint = label
             if self.report.stopped_early:
