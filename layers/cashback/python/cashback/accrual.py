@@ -121,16 +121,17 @@ def _earn(request: PurchaseRequest, account: ledger.Account, settings: TenantSet
 
 
 def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: Earning,
-                   program: Program | None, earned: bool) -> ledger.Account:
-    """Keep what tiers and monthly caps read next time, trimmed to what they can need
-    (cashback held or blocked by screening does not count towards a monthly cap)."""
+                   program: Program | None, action: ledger.RiskAction) -> ledger.Account:
+    """Keep what tiers and monthly caps read next time, trimmed to what they can need. A
+    blocked purchase raises no tier; only credited cashback counts towards a monthly cap."""
     window = program[1].tiers.window_days if program and program[1].tiers else 0
     keep_from = to_iso(request.occurred_at - timedelta(days=max(window, 31) + 31))[:10]
     day = to_iso(request.occurred_at)[:10]
     spend = {d: v for d, v in account.spend_days.items() if d >= keep_from}
-    spend[day] = spend.get(day, 0) + request.amount
+    if action != "block":
+        spend[day] = spend.get(day, 0) + request.amount
     months = dict(account.earned_months)
-    if earning.evaluation is not None and earned:
+    if earning.evaluation is not None and action == "allow":
         month = earning.evaluation.month
         months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
         months[month] = months.get(month, 0) + earning.cashback
@@ -151,6 +152,40 @@ def _budget_takes(order_id: str, program: Program | None, earning: Earning,
             plan = budget.first_take(want, order_id, BUDGET_SHARDS)
         takes += [(campaign, take.shard, take.amount) for take in plan.takes]
     return tuple(takes)
+
+
+def _purchase_reply(request: PurchaseRequest, currency: str, earning: Earning,
+                    accrual: ledger.Accrual, action: ledger.RiskAction,
+                    program: Program | None) -> dict[str, Any]:
+    """What the storefront hears: the status and the cashback, never the screening."""
+    lot = accrual.lot if action == "allow" else None
+    credited = lot.credited if lot else 0
+    status = {"review": "held", "block": "blocked"}.get(
+        action, "pending" if credited else "no_cashback")
+    return PurchaseReply(
+        order_id=request.order_id, customer_id=request.customer_id, status=status,
+        currency=currency, unit=earning.unit, cashback=earning.cashback,
+        debt_repaid=lot.netted if lot else 0, credited=credited,
+        available_at=lot.available_at if credited and lot else None,
+        expires_at=lot.expires_at if credited and lot and lot.expires_at != ledger.NEVER
+        else None,
+        rules_version=program[0] if program else None, breakdown=earning.breakdown,
+        explanation=customer_explanation(earning.evaluation) if earning.evaluation else [],
+    ).model_dump(mode="json")
+
+
+def _replan(store: Store, tenant: str, order_id: str, earning: Earning, short: BudgetShort,
+            budget_left: dict[str, int], planned: dict[str, budget.Plan]) -> None:
+    """A budget shard ran short: spread the take over the shards, or, when all of them
+    together hold too little, remember what is left so the rules cut the campaign."""
+    for campaign in short.campaigns:
+        want = earning.evaluation.budget_consumption[campaign] if earning.evaluation else 0
+        remaining = store.budget_remaining(tenant, campaign)
+        plan = budget.plan_take(want, remaining, budget.start_shard(order_id, len(remaining)))
+        if plan.short:
+            budget_left[campaign] = sum(remaining)
+        else:
+            planned[campaign] = plan
 
 
 def record_purchase(store: Store, tenant: str, settings: TenantSettings,
@@ -196,21 +231,7 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None,
             risk=screened.action)
         lot = accrual.lot
-        allowed = screened.action == "allow"
-        credited = lot.credited if lot and allowed else 0
-        status = {"review": "held", "block": "blocked"}.get(
-            screened.action, "pending" if credited else "no_cashback")
-        body = PurchaseReply(
-            order_id=request.order_id, customer_id=request.customer_id,
-            status=status, currency=currency,
-            unit=earning.unit, cashback=earning.cashback,
-            debt_repaid=lot.netted if lot else 0, credited=credited,
-            available_at=lot.available_at if credited and lot else None,
-            expires_at=(lot.expires_at if lot.expires_at != ledger.NEVER else None)
-            if credited and lot else None,
-            rules_version=program[0] if program else None, breakdown=breakdown,
-            explanation=customer_explanation(earning.evaluation) if earning.evaluation else [],
-        ).model_dump(mode="json")
+        body = _purchase_reply(request, currency, earning, accrual, screened.action, program)
         record = Order(
             tenant=tenant, order_id=request.order_id, customer_id=request.customer_id,
             amount=request.amount, currency=request.currency, cashback=earning.cashback,
@@ -219,25 +240,18 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             request_hash=request_fingerprint, reply=json.dumps(body), status_code=201,
             rules_version=program[0] if program else None,
             refund_policy=program[1].refund_policy if program else "record_debt",
-            status=status, risk=screened.record(), case_status=None if allowed else "open")
-        after = replace(_with_activity(accrual.account, request, earning, program, allowed),
-                        risk=screened.aggregates)
+            status=body["status"], risk=screened.record(),
+            case_status=None if screened.action == "allow" else "open")
+        after = replace(
+            _with_activity(accrual.account, request, earning, program, screened.action),
+            risk=screened.aggregates)
         takes = () if screened.action == "block" else \
             _budget_takes(request.order_id, program, earning, planned)
         try:
             store.commit_purchase(record, lot, accrual.entry, account, after, now=to_iso(now),
                                   budget_takes=takes, identities=screened.identities)
         except BudgetShort as short:
-            for campaign in short.campaigns:
-                want = earning.evaluation.budget_consumption[campaign] if earning.evaluation \
-                    else 0
-                remaining = store.budget_remaining(tenant, campaign)
-                plan = budget.plan_take(want, remaining,
-                                        budget.start_shard(request.order_id, len(remaining)))
-                if plan.short:
-                    budget_left[campaign] = sum(remaining)
-                else:
-                    planned[campaign] = plan
+            _replan(store, tenant, request.order_id, earning, short, budget_left, planned)
             continue
         except (AlreadyRecorded, AccountMoved):
             logger.debug("purchase raced another writer", extra={"attempt": attempt})
