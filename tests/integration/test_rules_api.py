@@ -181,3 +181,25 @@ def test_claw_back_unspent_policy_records_no_debt(shop: Storefront) -> None:
     reply = shop.buy(unique("c"), [("shoes", 10000)])
     refund = shop.api.refund(reply["order_id"], 10000).json()
     assert (refund["clawed_back"], refund["debt"]) == (500, 0)
+
+
+def test_a_new_version_resizes_a_campaign_budget_by_the_difference(
+        stack: LocalStack, shop: Storefront) -> None:
+    flash = {"id": "flash", "name": "Flash", "starts_at": _naive(timedelta(days=-1)),
+             "ends_at": _naive(timedelta(days=1)), "rate": "0.10", "stacking": "add"}
+
+    def from_campaign(reply: dict[str, Any]) -> int:
+        return int(reply["breakdown"]["budget_consumption"].get("flash", 0))
+
+    shop.publish(program(campaigns=[{**flash, "budget": 1000}]))
+    assert from_campaign(shop.buy(unique("c"), [("books", 10000)])) == 1000
+    assert from_campaign(shop.buy(unique("c"), [("books", 10000)])) == 0  # spent
+    shop.publish(program(campaigns=[{**flash, "budget": 2500}]))  # raised by 1500
+    assert from_campaign(shop.buy(unique("c"), [("books", 10000)])) == 1000
+    assert from_campaign(shop.buy(unique("c"), [("books", 10000)])) == 500
+    assert stack.store is not None
+    shards = stack.store.budget_shards(shop.tenant, "flash")
+    assert sum(s["allowance"] for s in shards) == 2500
+    assert sum(s["remaining"] for s in shards) == 0
+    shop.publish(program(campaigns=[{**flash, "budget": 100}]))  # cut below what was spent
+    assert sum(s["remaining"] for s in stack.store.budget_shards(shop.tenant, "flash")) == 0

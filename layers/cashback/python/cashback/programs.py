@@ -3,7 +3,9 @@
 A version is immutable once published and kept forever, with who published it and when.
 It applies from max(effective_from, published_at) (see rules.versions), so publishing
 never rewrites what past purchases earned. Campaign budgets get their shards when a
-campaign first appears; a later version does not refill them.
+campaign first appears; a later version that changes a campaign's budget resizes them by
+the difference (what was already spent stays spent: a budget cut below it leaves the
+campaign with nothing left).
 """
 
 from __future__ import annotations
@@ -58,9 +60,34 @@ def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_
         if store.put_rule_version(tenant, version, record):
             break
     for campaign in rules.campaigns:
-        if campaign.budget is not None:
-            store.open_budget(tenant, campaign.id, budget.split(campaign.budget, BUDGET_SHARDS))
+        if campaign.budget is not None and not store.open_budget(
+                tenant, campaign.id, budget.split(campaign.budget, BUDGET_SHARDS)):
+            resize_budget(store, tenant, campaign.id, campaign.budget)
     return {"version": version, **{k: v for k, v in record.items() if k != "rules"}}
+
+
+def resize_budget(store: Store, tenant: str, campaign: str, total: int) -> None:
+    """Bring a campaign's shards to a new total allowance. Each step is a conditional
+    update of one shard, and the difference is computed afresh from the shards each time,
+    so a publish that is retried, or races purchases, converges on the same budget."""
+    for _ in range(100):
+        shards = store.budget_shards(tenant, campaign)
+        difference = total - sum(shard["allowance"] for shard in shards)
+        if difference > 0:
+            changes = list(zip(shards, budget.split(difference, len(shards)), strict=True))
+        else:
+            changes, owed = [], -difference
+            for shard in shards:  # take back only what is still there
+                take = min(owed, shard["remaining"])
+                owed -= take
+                changes.append((shard, -take))
+        changes = [(shard, delta) for shard, delta in changes if delta]
+        if not changes:
+            return
+        for shard, delta in changes:
+            store.resize_budget_shard(tenant, campaign, shard["shard"], delta,
+                                      shard["remaining"])
+    raise RuntimeError(f"campaign {campaign}'s budget kept changing; publish again")
 
 
 def records(store: Store, tenant: str) -> list[VersionRecord]:

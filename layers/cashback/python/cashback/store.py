@@ -393,7 +393,7 @@ class Store:
         return self._get({"pk": f"RULES#{tenant}", "sk": f"V#{version:06d}"})
 
     def open_budget(self, tenant: str, campaign: str, allowances: tuple[int, ...]) -> bool:
-        """Create a campaign's budget shards once (a later version does not refill them)."""
+        """Create a campaign's budget shards; False if they exist already."""
         items = [_put_new({**_budget_key(tenant, campaign, shard), "shard": shard,
                            "remaining": allowance, "allowance": allowance})
                  for shard, allowance in enumerate(allowances)]
@@ -404,15 +404,34 @@ class Store:
             return False
         return True
 
-    def budget_remaining(self, tenant: str, campaign: str) -> list[int]:
-        """What each shard of a campaign's budget has left, shard by shard."""
+    def budget_shards(self, tenant: str, campaign: str) -> list[dict[str, int]]:
+        """Each shard of a campaign's budget: shard, remaining, allowance; in shard order."""
         items = self._query(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=to_item({":pk": f"BUDGET#{tenant}#{campaign}"}),
             ConsistentRead=True,
         )
-        by_shard = {item["shard"]: item["remaining"] for item in items}
-        return [by_shard[shard] for shard in sorted(by_shard)]
+        return sorted(({k: item[k] for k in ("shard", "remaining", "allowance")}
+                       for item in items), key=lambda shard: shard["shard"])
+
+    def budget_remaining(self, tenant: str, campaign: str) -> list[int]:
+        """What each shard of a campaign's budget has left, shard by shard."""
+        return [shard["remaining"] for shard in self.budget_shards(tenant, campaign)]
+
+    def resize_budget_shard(self, tenant: str, campaign: str, shard: int, delta: int,
+                            remaining_before: int) -> bool:
+        """Add `delta` (negative: take away) to one shard's allowance and remaining, if no
+        purchase took from it since it was read; False when one did (read and retry)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name, Key=to_item(_budget_key(tenant, campaign, shard)),
+                UpdateExpression="SET remaining = remaining + :d, allowance = allowance + :d",
+                ConditionExpression="remaining = :before",
+                ExpressionAttributeValues=to_item({":d": delta, ":before": remaining_before}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def commit_refund(self, refund: Refund, order: Order, refunded_before: int,
                       lot_before: Lot | None, lot_after: Lot | None, entry: Entry,
