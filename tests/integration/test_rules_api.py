@@ -93,7 +93,7 @@ def test_a_version_published_ahead_waits_for_its_start(shop: Storefront) -> None
     ({"time_zone": "Mars/Olympus"}, "time_zone"),
     ({"tiers": {"levels": [{"name": "A", "min_spend": 500, "extra_rate": "0.01"},
                            {"name": "B", "min_spend": 100, "extra_rate": "0.02"}]}}, "tiers"),
-    ({"refund_policy": "claw_back_within_balance"}, "refund_policy"),
+    ({"lifecycle": {"expiry": {"kind": "inactivity", "days": 90}}}, "lifecycle.expiry"),
     ({"surprise": True}, "surprise"),
 ])
 def test_a_program_that_does_not_validate_is_422_naming_the_field_and_not_published(
@@ -176,8 +176,9 @@ def test_points_program_that_never_expires_credits_integer_points(shop: Storefro
     assert balance["pending"] == 64 and balance["next_expiry"] is None
 
 
-def test_claw_back_unspent_policy_records_no_debt(shop: Storefront) -> None:
-    shop.publish(program(refund_policy="claw_back_unspent"))
+@pytest.mark.parametrize("policy", ["claw_back_unspent", "claw_back_within_balance"])
+def test_refund_policies_without_debt_record_no_debt(shop: Storefront, policy: str) -> None:
+    shop.publish(program(refund_policy=policy))
     reply = shop.buy(unique("c"), [("shoes", 10000)])
     refund = shop.api.refund(reply["order_id"], 10000).json()
     assert (refund["clawed_back"], refund["debt"]) == (500, 0)

@@ -151,3 +151,32 @@ def test_an_entry_may_not_drive_a_balance_negative() -> None:
     with pytest.raises(ValueError):
         ledger._append(first.account, "refund", "r1", "o1", "2026-11-01T12:00:00Z",
                        {"pending": -501})
+
+
+def test_within_balance_policy_takes_what_was_used_from_other_cashback_then_lets_go() -> None:
+    first = _accrue(Account("acme", "c1"), "o1", 500)
+    second = _accrue(first.account, "o2", 150)
+    assert first.lot is not None and second.lot is not None
+    spent_lot = replace(first.lot, pending=0, available=100, spent=400, status="AVAILABLE")
+    other = replace(second.lot, pending=0, available=150, status="AVAILABLE")
+    account = replace(second.account, values={**second.account.values, "pending": 0,
+                                              "available": 250, "spent": 400})
+    result = claw_back(account, spent_lot, refund_id="r1", order_id="o1", amount=500,
+                       occurred_at=T0, policy="claw_back_within_balance", balance_lots=(other,))
+    # 100 still on the lot; of the 400 used, 150 comes from the other lot, 250 is let go.
+    assert (result.taken_available, result.from_balance, result.debt) == (100, 150, 0)
+    assert result.account["available"] == 0 and result.account["debt"] == 0
+    assert [(b.order_id, a.available, a.status) for b, a in result.other_lots] == [
+        ("o2", 0, "CLAWED_BACK")]
+    assert result.account.conserved()
+
+
+def test_unspent_policy_lets_the_used_part_go() -> None:
+    first = _accrue(Account("acme", "c1"), "o1", 500)
+    assert first.lot is not None
+    spent_lot = replace(first.lot, pending=0, available=100, spent=400, status="AVAILABLE")
+    account = replace(first.account, values={**first.account.values, "pending": 0,
+                                             "available": 100, "spent": 400})
+    result = claw_back(account, spent_lot, refund_id="r1", order_id="o1", amount=500,
+                       occurred_at=T0, policy="claw_back_unspent")
+    assert (result.taken_available, result.debt, result.from_balance) == (100, 0, 0)

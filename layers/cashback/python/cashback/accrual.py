@@ -285,16 +285,22 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
         lot, account = store.load_lot_and_account(order)
         amount = ledger.clawback_for(order.cashback, order.amount, order.refunded,
                                      request.amount)
+        policy = order.refund_policy
+        balance_lots: tuple[ledger.Lot, ...] = ()
+        if policy == "claw_back_within_balance" and ledger.chargeable(lot, amount):
+            balance_lots = tuple(other for other in store.lots(tenant, order.customer_id)
+                                 if other.status == "AVAILABLE" and other.available)
         clawback = ledger.claw_back(account, lot, refund_id=request.refund_id,
                                     order_id=order.order_id, amount=amount,
                                     occurred_at=request.occurred_at,
-                                    policy=order.refund_policy)  # type: ignore[arg-type]
+                                    policy=policy,  # type: ignore[arg-type]
+                                    balance_lots=balance_lots)
         body = RefundReply(
             refund_id=request.refund_id, order_id=order.order_id,
             customer_id=order.customer_id, amount=request.amount, currency=order.currency,
             clawed_back=amount, from_pending=clawback.taken_pending,
             from_available=clawback.taken_available, from_held=clawback.taken_held,
-            debt=clawback.debt,
+            from_balance=clawback.from_balance, debt=clawback.debt,
             order_refunded=order.refunded + request.amount,
         ).model_dump(mode="json")
         record = Refund(tenant=tenant, refund_id=request.refund_id, order_id=order.order_id,
@@ -308,12 +314,12 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
             after = replace(_less_spend(clawback.account, order, request.amount),
                             risk=screening.after_refund(
                                 clawback.account, order.order_id, request.amount,
-                                request.occurred_at, amount, clawback.debt))
+                                request.occurred_at, amount, clawback.used))
             store.commit_refund(record, replace(order, refunded=refunded,
                                                 case_status="closed" if closes
                                                 else order.case_status),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,
-                                after, now=to_iso(now))
+                                after, now=to_iso(now), other_lots=clawback.other_lots)
         except (AlreadyRecorded, AccountMoved):
             logger.debug("refund raced another writer", extra={"attempt": attempt})
             _backoff(attempt)

@@ -233,18 +233,36 @@ class Clawback:
     taken_available: int
     debt: int
     taken_held: int = 0
+    from_balance: int = 0  # taken from the customer's other available cashback
+    other_lots: tuple[tuple[Lot, Lot], ...] = ()  # (before, after) of those lots
+
+    @property
+    def used(self) -> int:
+        """What the customer had already used of the lot and this refund charges for."""
+        return self.debt + self.from_balance
 
 
-RefundPolicy = Literal["record_debt", "claw_back_unspent"]
+RefundPolicy = Literal["record_debt", "claw_back_unspent", "claw_back_within_balance"]
+
+
+def chargeable(lot: Lot | None, amount: int) -> int:
+    """Of `amount` to claw back from a lot, the part the customer already used (spent,
+    or netted against debt) and has not been charged for yet."""
+    if lot is None or lot.status == "HELD":
+        return 0
+    owed = amount - min(amount, lot.pending + lot.available)
+    return min(owed, lot.spent + lot.netted - lot.debited)
 
 
 def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: str,
-              amount: int, occurred_at: datetime,
-              policy: RefundPolicy = "record_debt") -> Clawback:
-    """Take `amount` of an order's cashback back: pending first, then available; what the
+              amount: int, occurred_at: datetime, policy: RefundPolicy = "record_debt",
+              balance_lots: tuple[Lot, ...] = ()) -> Clawback:
+    """Take `amount` of an order's cashback back: pending first, then available. What the
     customer already used of this lot (spent, or netted against debt) becomes debt under
-    the default policy, or is let go under `claw_back_unspent`. What expired was never the
-    customer's to keep, so it is not charged again."""
+    the default policy; is let go under `claw_back_unspent`; under
+    `claw_back_within_balance` it is taken from the customer's other available cashback
+    (`balance_lots`, earliest deadline first) as far as it reaches, and the rest let go.
+    What expired was never the customer's to keep, so it is not charged again."""
     from_pending = from_available = debt = 0
     after_lot = lot
     if lot is not None and lot.status == "HELD":
@@ -256,23 +274,38 @@ def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: st
         entry, after = _append(account, "refund", refund_id, order_id, to_iso(occurred_at),
                                {"held": -taken})
         return Clawback(after_lot, entry, after, 0, 0, 0, taken_held=taken)
+    from_balance, others = 0, []
     if lot is not None and amount:
         from_pending = min(amount, lot.pending)
         from_available = min(amount - from_pending, lot.available)
-        owed = amount - from_pending - from_available
-        debt = min(owed, lot.spent + lot.netted - lot.debited) if policy == "record_debt" else 0
+        used = chargeable(lot, amount)
+        if policy == "record_debt":
+            debt = used
+        elif policy == "claw_back_within_balance":
+            for other in sorted(balance_lots, key=lambda each: each.expires_at):
+                take = min(used - from_balance, other.available)
+                if take <= 0 or other.order_id == lot.order_id:
+                    continue
+                from_balance += take
+                left = other.available - take
+                others.append((other, replace(
+                    other, available=left, clawed_back=other.clawed_back + take,
+                    status="CLAWED_BACK" if not left and not other.pending else other.status,
+                    version=other.version + 1)))
         pending, available = lot.pending - from_pending, lot.available - from_available
         status: LotStatus = lot.status
         if not pending and not available and lot.status in ("PENDING", "AVAILABLE"):
             status = "CLAWED_BACK"
         after_lot = replace(lot, pending=pending, available=available, status=status,
                             clawed_back=lot.clawed_back + from_pending + from_available,
-                            debited=lot.debited + debt, version=lot.version + 1)
+                            debited=lot.debited + debt + from_balance, version=lot.version + 1)
+    taken = from_pending + from_available + from_balance
     entry, after = _append(account, "refund", refund_id, order_id, to_iso(occurred_at), {
-        "pending": -from_pending, "available": -from_available,
-        "clawed_back": from_pending + from_available, "debt": debt,
+        "pending": -from_pending, "available": -(from_available + from_balance),
+        "clawed_back": taken, "debt": debt,
     })
-    return Clawback(after_lot, entry, after, from_pending, from_available, debt)
+    return Clawback(after_lot, entry, after, from_pending, from_available, debt,
+                    from_balance=from_balance, other_lots=tuple(others))
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,7 @@ from cashback.store import Store
 BUDGET_SHARDS = 16
 # The longest tiers window a program may set, plus slack: older spend is forgotten.
 SPEND_DAYS_KEPT = 400
-_UNSUPPORTED = {
-    # Both need money out (spending other lots, customer activity): not built yet.
-    ("refund_policy", "claw_back_within_balance"):
-        "claw_back_within_balance arrives with redemptions; use record_debt or "
-        "claw_back_unspent",
-}
-
-
 def _check_supported(rules: RuleSet) -> None:
-    if (("refund_policy", rules.refund_policy)) in _UNSUPPORTED:
-        raise Unprocessable(_UNSUPPORTED[("refund_policy", rules.refund_policy)],
-                            code="unsupported_rule", details=[{"field": "refund_policy"}])
     expiries = [("lifecycle.expiry", rules.lifecycle.expiry)] + [
         (f"campaigns.{i}.lifecycle.expiry", c.lifecycle.expiry)
         for i, c in enumerate(rules.campaigns) if c.lifecycle and c.lifecycle.expiry]

@@ -435,7 +435,8 @@ class Store:
 
     def commit_refund(self, refund: Refund, order: Order, refunded_before: int,
                       lot_before: Lot | None, lot_after: Lot | None, entry: Entry,
-                      before: Account, after: Account, now: str) -> None:
+                      before: Account, after: Account, now: str,
+                      other_lots: tuple[tuple[Lot, Lot], ...] = ()) -> None:
         items: list[dict[str, Any]] = [
             _put_new({"pk": f"REFUND#{refund.tenant}#{refund.refund_id}", "sk": "REFUND",
                       **asdict(refund)}),
@@ -452,6 +453,8 @@ class Store:
         ]
         if lot_before is not None and lot_after is not None and lot_after != lot_before:
             items.append(_replace_lot(lot_before, lot_after, now))
+        items += [_replace_lot(other_before, other_after, now)
+                  for other_before, other_after in other_lots]
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
         self._transact(items)
 

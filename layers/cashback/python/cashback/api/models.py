@@ -150,6 +150,9 @@ class RefundReply(BaseModel):
     from_pending: int
     from_available: int
     from_held: int = Field(default=0, description="Taken from cashback held for review")
+    from_balance: int = Field(
+        default=0, description="Under claw_back_within_balance: what the customer had used, "
+                               "taken from their other available cashback")
     debt: int = Field(description="Part already spent, recorded as debt")
     order_refunded: int = Field(description="Refunded of the order so far, this one included")
 
