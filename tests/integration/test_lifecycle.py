@@ -23,6 +23,7 @@ from cashback.errors import Unprocessable
 from cashback.lifecycle import LifecycleRun, RunReport
 from cashback.local.stack import EVENT_BUS_NAME, LocalStack
 from cashback.notifications import EventPublisher
+from cashback.rules.model import RuleSet
 from cashback.store import Store, from_item
 from cashback.tenants import TenantSettings
 
@@ -53,13 +54,15 @@ class Ledger:
         self.publisher = EventPublisher(EVENT_BUS_NAME, events)
         self.orders = 0
 
-    def buy(self, customer: str, amount: int, at: datetime) -> dict[str, Any]:
+    def buy(self, customer: str, amount: int, at: datetime,
+            program: tuple[int, RuleSet] | None = None) -> dict[str, Any]:
         self.orders += 1
         request = PurchaseRequest(
             order_id=f"o-{self.orders}", customer_id=customer, amount=amount, currency="BRL",
             occurred_at=at, channel="online",
             lines=[{"sku": "s", "category": "c", "amount": amount}])  # type: ignore[list-item]
-        return accrual.record_purchase(self.store, self.tenant, SETTINGS, request, at).body
+        return accrual.record_purchase(self.store, self.tenant, SETTINGS, request, at,
+                                       program).body
 
     def refund(self, order_id: str, amount: int, at: datetime) -> dict[str, Any]:
         request = RefundRequest(refund_id=f"r-{order_id}-{to_iso(at)}".replace(":", ""),
@@ -296,3 +299,25 @@ class _Raw:
 
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield self.body
+
+
+def test_cashback_expiring_after_inactivity_lives_as_long_as_the_customer_is_active(
+        shop: Ledger) -> None:
+    program = (1, RuleSet.model_validate({
+        "name": "Inactivity", "currency": "BRL", "time_zone": "America/Sao_Paulo",
+        "effective_from": "2026-01-01T00:00:00-03:00", "base_rate": "0.05",
+        "lifecycle": {"return_window_days": 7, "expiry": {"kind": "inactivity", "days": 90}}}))
+    ana = unique("ana")
+    first = shop.buy(ana, 10000, T0, program)
+    shop.run(T0 + timedelta(days=8))
+    shop.buy(ana, 2000, T0 + timedelta(days=60), program)  # activity moves every deadline
+    at_first_deadline = shop.run(datetime.fromisoformat(first["expires_at"]) +
+                                 timedelta(hours=1))
+    assert at_first_deadline.lots_expired == 0 and shop.balance(ana)["available"] == 600
+    assert shop.run(T0 + timedelta(days=146)).reminders == 2  # before the moved deadline
+    late = shop.run(T0 + timedelta(days=160))
+    assert late.lots_expired == 2
+    assert shop.balance(ana)["expired"] == 600
+    kinds = [kind for kind, _ in shop.events(ana)]
+    assert kinds.count("cashback.expiring") == 2 and kinds.count("cashback.expired") == 2
+    assert verify(shop.store, "shop", ana).ok

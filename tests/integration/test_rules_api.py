@@ -93,7 +93,7 @@ def test_a_version_published_ahead_waits_for_its_start(shop: Storefront) -> None
     ({"time_zone": "Mars/Olympus"}, "time_zone"),
     ({"tiers": {"levels": [{"name": "A", "min_spend": 500, "extra_rate": "0.01"},
                            {"name": "B", "min_spend": 100, "extra_rate": "0.02"}]}}, "tiers"),
-    ({"lifecycle": {"expiry": {"kind": "inactivity", "days": 90}}}, "lifecycle.expiry"),
+    ({"lifecycle": {"expiry": {"kind": "inactivity", "days": 0}}}, "lifecycle.expiry"),
     ({"surprise": True}, "surprise"),
 ])
 def test_a_program_that_does_not_validate_is_422_naming_the_field_and_not_published(

@@ -104,3 +104,24 @@ def test_lot_versions_move_only_when_something_changed() -> None:
     assert step.lot.version == bought.lot.version + 1
     same = advance(step.account, replace(step.lot), T0 + timedelta(days=30))
     assert same.lot.version == step.lot.version
+
+
+def test_inactivity_deadline_follows_the_customers_latest_activity() -> None:
+    bought = accrue(Account("shop", "ana"), order_id="o1", cashback=500, occurred_at=T0,
+                    available_at=T0 + timedelta(days=7), expires_at=T0 + timedelta(days=90),
+                    reminder=timedelta(days=7), inactivity=(90, "America/Sao_Paulo"))
+    assert bought.lot is not None
+    ripe = advance(bought.account, bought.lot, T0 + timedelta(days=8))
+    # The customer buys again 60 days later: every lot's deadline moves with it.
+    active = replace(ripe.account, last_activity_at="2026-03-11T15:00:00Z")
+    step = advance(active, ripe.lot, T0 + timedelta(days=90))
+    assert step.entries == () and step.lot.status == "AVAILABLE"
+    # 90 local days after 11 March end at midnight in Sao Paulo (UTC-3).
+    assert step.lot.ends_at == "2026-06-10T03:00:00Z"
+    assert step.lot.expires_at == bought.lot.expires_at  # the sort key never moves
+    reminder = advance(active, step.lot, datetime(2026, 6, 3, 3, 0, tzinfo=UTC))
+    assert [(n.kind, n.at) for n in reminder.notices] == [
+        ("cashback.expiring", "2026-06-10T03:00:00Z")]
+    expired = advance(active, reminder.lot, datetime(2026, 6, 10, 3, 0, tzinfo=UTC))
+    assert [e.kind for e in expired.entries] == ["expire"]
+    assert expired.account["expired"] == 500

@@ -94,6 +94,15 @@ class Earning:
     evaluation: Evaluation | None = None
 
     @property
+    def inactivity(self) -> tuple[int, str] | None:
+        """(days, time zone) when the lot expires after the customer's inactivity."""
+        expiry = self.evaluation.expiry if self.evaluation else None
+        if expiry is None or expiry.kind != "inactivity":
+            return None
+        assert self.evaluation is not None
+        return expiry.days, self.evaluation.time_zone  # type: ignore[union-attr]
+
+    @property
     def breakdown(self) -> dict[str, Any] | None:
         return self.evaluation.to_json() if self.evaluation else None
 
@@ -135,7 +144,8 @@ def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: E
         month = earning.evaluation.month
         months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
         months[month] = months.get(month, 0) + earning.cashback
-    return replace(account, spend_days=spend, earned_months=months)
+    activity = max(account.last_activity_at, to_iso(request.occurred_at))
+    return replace(account, spend_days=spend, earned_months=months, last_activity_at=activity)
 
 
 def _budget_takes(order_id: str, program: Program | None, earning: Earning,
@@ -229,7 +239,7 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             expires_at=earning.expires_at, never_expires=earning.expires_at is None,
             reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None,
             detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None,
-            risk=screened.action)
+            risk=screened.action, inactivity=earning.inactivity)
         lot = accrual.lot
         body = _purchase_reply(request, currency, earning, accrual, screened.action, program)
         record = Order(

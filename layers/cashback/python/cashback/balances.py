@@ -32,11 +32,11 @@ def _next_expiry(store: Store, tenant: str, customer_id: str) -> NextExpiry | No
         remaining = lot.pending + lot.available
         if not remaining or lot.status not in ("PENDING", "AVAILABLE"):
             continue
-        if lot.expires_at == NEVER:  # sorts last: nothing after it expires either
+        if lot.ends_at == NEVER:  # sorts last: nothing after it expires either
             break
-        if at is not None and lot.expires_at != at:
+        if at is not None and lot.ends_at != at:
             break
-        at, amount = lot.expires_at, amount + remaining
+        at, amount = lot.ends_at, amount + remaining
     return NextExpiry(at=at, amount=amount) if at else None  # type: ignore[arg-type]
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
-from cashback.clock import to_iso
+from cashback.clock import from_iso, to_iso
 
 # Balances a customer sees, and running totals that make conservation checkable.
 BALANCES = ("pending", "available", "held", "reserved", "debt")
@@ -63,6 +63,7 @@ class Account:
     # day (tiers look back over a window) and cashback earned per month (monthly caps).
     spend_days: dict[str, int] = field(default_factory=dict)
     earned_months: dict[str, int] = field(default_factory=dict)
+    last_activity_at: str = ""  # the latest purchase (or, later, redemption); "" for none
     # The risk model's aggregates of this customer (cashback.risk.features), opaque here.
     risk: dict[str, Any] = field(default_factory=dict)
 
@@ -105,20 +106,30 @@ class Lot:
     version: int = 1
     remind_at: str | None = None  # when to tell the customer the deadline is near
     reminded: bool = False
+    # Expiry after inactivity: the deadline moves with the customer's activity. expires_at
+    # stays the first deadline (the lot's sort key); `deadline` is the one in force.
+    inactivity_days: int | None = None
+    time_zone: str | None = None
+    deadline: str | None = None
 
     @property
     def credited(self) -> int:
         return self.gross - self.netted
 
     @property
+    def ends_at(self) -> str:
+        """The deadline in force."""
+        return self.deadline or self.expires_at
+
+    @property
     def due_at(self) -> str | None:
         """When the scheduled job next has work on this lot (ripen, remind, expire), if ever."""
         if self.status == "PENDING" and self.pending:
             return self.available_at
-        if self.status == "AVAILABLE" and self.available and self.expires_at != NEVER:
-            if self.remind_at and not self.reminded and self.remind_at < self.expires_at:
+        if self.status == "AVAILABLE" and self.available and self.ends_at != NEVER:
+            if self.remind_at and not self.reminded and self.remind_at < self.ends_at:
                 return self.remind_at
-            return self.expires_at
+            return self.ends_at
         return None
 
 
@@ -183,12 +194,14 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
            return_window: timedelta | None = None, expiry: timedelta | None = None,
            reminder: timedelta | None = None, available_at: datetime | None = None,
            expires_at: datetime | None = None, never_expires: bool = False,
-           detail: str | None = None, risk: RiskAction = "allow") -> Accrual:
+           detail: str | None = None, risk: RiskAction = "allow",
+           inactivity: tuple[int, str] | None = None) -> Accrual:
     """Credit an order's cashback as a pending lot, first repaying any debt from it.
 
     A purchase sent to review is HELD: its cashback shows as `held`, is not earned, repays
     no debt and does not ripen until an analyst decides. A blocked purchase credits
-    nothing; its entry records that it happened.
+    nothing; its entry records that it happened. `inactivity` (days, time zone) makes the
+    deadline follow the customer's activity (see `advance`).
 
     The lot's dates are given (the rules engine computes them in the storefront's zone) or
     follow from a return window and a rolling expiry. The customer is reminded `reminder`
@@ -216,7 +229,9 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
                   status="HELD" if held else "PENDING" if credited else "CONSUMED",
                   available_at=to_iso(available_at),
                   expires_at=to_iso(expires_at) if expires_at else NEVER,
-                  remind_at=to_iso(remind_at) if remind_at else None)
+                  remind_at=to_iso(remind_at) if remind_at else None,
+                  inactivity_days=inactivity[0] if inactivity else None,
+                  time_zone=inactivity[1] if inactivity else None)
     deltas = ({"held": cashback} if held else
               {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted})
     entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
@@ -321,8 +336,9 @@ class Notice:
 
     @property
     def id(self) -> str:
-        """Stable across retries, so consumers can drop duplicates."""
-        return f"{self.kind}:{self.tenant}:{self.customer_id}:{self.order_id}"
+        """Stable across retries, so consumers can drop duplicates (a deadline moved by the
+        customer's activity is a new reminder)."""
+        return f"{self.kind}:{self.tenant}:{self.customer_id}:{self.order_id}:{self.at}"
 
 
 @dataclass(frozen=True)
@@ -342,6 +358,7 @@ def advance(account: Account, lot: Lot, now: datetime) -> Advance:
     moment, before = to_iso(now), lot
     entries: list[Entry] = []
     notices: list[Notice] = []
+    lot = _follow_activity(account, lot)
 
     def notice(kind: NoticeKind, amount: int, at: str) -> None:
         notices.append(Notice(kind, lot.tenant, lot.customer_id, lot.order_id, amount, at))
@@ -356,20 +373,41 @@ def advance(account: Account, lot: Lot, now: datetime) -> Advance:
     if (lot.status == "AVAILABLE" and lot.available and lot.remind_at and not lot.reminded
             and lot.remind_at <= moment):
         # Past the deadline already (the job was down): the expiry notice says it all.
-        if moment < lot.expires_at:
-            notice("cashback.expiring", lot.available, lot.expires_at)
+        if moment < lot.ends_at:
+            notice("cashback.expiring", lot.available, lot.ends_at)
         lot = replace(lot, reminded=True)
-    if lot.status == "AVAILABLE" and lot.available and lot.expires_at <= moment:
+    if lot.status == "AVAILABLE" and lot.available and lot.ends_at <= moment:
         amount = lot.available
         entry, account = _append(account, "expire", lot.order_id, lot.order_id,
-                                 lot.expires_at, {"available": -amount, "expired": amount})
+                                 lot.ends_at, {"available": -amount, "expired": amount})
         entries.append(entry)
         lot = replace(lot, available=0, expired=lot.expired + amount, status="EXPIRED")
-        notice("cashback.expired", amount, lot.expires_at)
+        notice("cashback.expired", amount, lot.ends_at)
     changed = lot != before
     if changed:
         lot = replace(lot, version=lot.version + 1)
     return Advance(lot, tuple(entries), account, tuple(notices), changed)
+
+
+def _follow_activity(account: Account, lot: Lot) -> Lot:
+    """Move an inactivity lot's deadline after the customer's latest activity (and its
+    reminder with it, to be sent again before the new deadline)."""
+    if not lot.inactivity_days or not lot.time_zone or not account.last_activity_at or \
+            lot.status not in ("PENDING", "AVAILABLE"):
+        return lot
+    from cashback.rules.lifecycle import inactivity_deadline
+    from cashback.rules.model import Inactivity, zone
+
+    policy = Inactivity(kind="inactivity", days=lot.inactivity_days)
+    deadline = to_iso(inactivity_deadline(policy, from_iso(account.last_activity_at),
+                                          zone(lot.time_zone)))
+    if deadline <= lot.ends_at:
+        return lot
+    remind_at = lot.remind_at
+    if remind_at:
+        lead = from_iso(lot.ends_at) - from_iso(remind_at)
+        remind_at = max(to_iso(from_iso(deadline) - lead), lot.available_at)
+    return replace(lot, deadline=deadline, remind_at=remind_at, reminded=False)
 
 
 def verify_chain(account: Account, entries: list[Entry]) -> list[str]:

@@ -23,24 +23,12 @@ from cashback.store import Store
 BUDGET_SHARDS = 16
 # The longest tiers window a program may set, plus slack: older spend is forgotten.
 SPEND_DAYS_KEPT = 400
-def _check_supported(rules: RuleSet) -> None:
-    expiries = [("lifecycle.expiry", rules.lifecycle.expiry)] + [
-        (f"campaigns.{i}.lifecycle.expiry", c.lifecycle.expiry)
-        for i, c in enumerate(rules.campaigns) if c.lifecycle and c.lifecycle.expiry]
-    for field, expiry in expiries:
-        if expiry.kind == "inactivity":
-            raise Unprocessable("expiry after inactivity arrives with redemptions (it needs "
-                                "the customer's activity); choose another expiry policy",
-                                code="unsupported_rule", details=[{"field": field}])
-
-
 def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_by: str,
             now: datetime) -> dict[str, Any]:
     """Validate against the storefront and publish the next version number."""
     if rules.currency != currency:
         raise Unprocessable(f"this storefront runs in {currency}, not {rules.currency}",
                             code="currency_mismatch", details=[{"field": "currency"}])
-    _check_supported(rules)
     record = {"rules": rules.model_dump(mode="json"),
               "effective_from": to_iso(rules.effective_from), "published_at": to_iso(now),
               "published_by": published_by}

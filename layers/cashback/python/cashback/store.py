@@ -532,7 +532,8 @@ class Store:
         values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
         values.update({":seq": after.seq, ":head": after.head, ":tenant": after.tenant,
                        ":customer": after.customer_id, ":spend_days": after.spend_days,
-                       ":earned_months": after.earned_months, ":risk": after.risk})
+                       ":earned_months": after.earned_months, ":risk": after.risk,
+                       ":last_activity_at": after.last_activity_at})
         sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
         update: dict[str, Any] = {
             "Key": to_item({"pk": customer_pk(after.tenant, after.customer_id),
@@ -540,7 +541,7 @@ class Store:
             "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
                                 "tenant = :tenant, customer_id = :customer, "
                                 "spend_days = :spend_days, earned_months = :earned_months, "
-                                "risk = :risk",
+                                "risk = :risk, last_activity_at = :last_activity_at",
         }
         if before.exists:
             # The chain's lock: whoever read the account at this sequence wins, once.
@@ -607,7 +608,8 @@ def _account(tenant: str, customer_id: str, item: dict[str, Any] | None) -> Acco
     return Account(tenant, customer_id, seq=item["seq"], head=item["head"],
                    values={name: item.get(name, 0) for name in FIELDS},
                    spend_days=item.get("spend_days", {}),
-                   earned_months=item.get("earned_months", {}), risk=item.get("risk", {}))
+                   earned_months=item.get("earned_months", {}), risk=item.get("risk", {}),
+                   last_activity_at=item.get("last_activity_at", ""))
 
 
 def _pick(cls: type, item: dict[str, Any]) -> Any:
