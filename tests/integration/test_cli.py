@@ -135,3 +135,14 @@ def test_serve_runs_the_stack_writes_keys_and_stops_dynamodb_local(tmp_path: Pat
     assert process.returncode == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(endpoint, timeout=2)
+
+
+def test_tenants_create_starts_in_shadow_mode_and_refuses_a_second_time(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    tenant = unique("new-shop")
+    args = ["tenants", "create", "--tenant", tenant, "--currency", "BRL", *_table_args(stack)]
+    assert cli.main(args) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert (created["risk_mode"], created["cashback_rate"]) == ("shadow", "0.05")
+    assert cli.main(args) == 1
+    assert "already exists" in capsys.readouterr().err

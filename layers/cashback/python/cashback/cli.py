@@ -78,7 +78,8 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
 
     settings = TenantSettings(currency=args.currency, cashback_rate=Decimal(args.rate),
                               return_window_days=args.return_window_days,
-                              expiry_days=args.expiry_days, backdate_days=args.backdate_days)
+                              expiry_days=args.expiry_days, backdate_days=args.backdate_days,
+                              risk_mode=args.risk_mode)
     if not _store(args).put_tenant(args.tenant, settings, _now()):
         print(f"tenant {args.tenant} already exists; nothing changed", file=sys.stderr)
         return 1
@@ -158,6 +159,10 @@ def parser() -> argparse.ArgumentParser:
     create_tenant.add_argument("--return-window-days", type=int, default=30)
     create_tenant.add_argument("--expiry-days", type=int, default=180)
     create_tenant.add_argument("--backdate-days", type=int, default=7)
+    create_tenant.add_argument("--risk-mode", choices=["enforce", "shadow", "off"],
+                               default="shadow",
+                               help="shadow (default): score and record, never hold, "
+                                    "until you trust the model; enforce: hold and block")
     _table_options(create_tenant)
     create_tenant.set_defaults(run=cmd_tenants_create)
 
