@@ -20,3 +20,4 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     assert "cashback.expired" in out  # the lifecycle job ran the month forward
     assert "held" in out and ": blocked" in out  # screening held the burst, the deny list
     assert "payment on the deny list" in out  # a case shows its reasons
+    assert "analyst rejects" in out and "(rejected)" in out

@@ -51,6 +51,9 @@ EVENT_FILES = {
     ("PUT", "/v1/rules"): "admin/publish_rules.json",
     ("GET", "/v1/rules"): "admin/rules_in_force.json",
     ("GET", "/v1/rules/{version}"): "admin/rules_version.json",
+    ("GET", "/v1/reviews"): "review/queue.json",
+    ("GET", "/v1/reviews/{order_id}"): "review/case.json",
+    ("POST", "/v1/reviews/{order_id}/decision"): "review/decision.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {("ExpiryFunction", "Hourly"): "expiry/scheduled.json"}
@@ -167,6 +170,7 @@ class Functions:
     authorizer: ModuleType
     expiry: ModuleType
     admin: ModuleType
+    review: ModuleType
 
     def call(self, job: str, event: dict[str, Any]) -> Any:
         function = f"{job.capitalize()}Function"
@@ -178,7 +182,7 @@ class Functions:
 def functions(table: Store, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(*(_import_handler(job, monkeypatch)
                        for job in ("accrual", "redemption", "authorizer", "expiry",
-                                   "admin")))
+                                   "admin", "review")))
 
 
 def _headers(reply: dict[str, Any]) -> dict[str, str]:
@@ -216,7 +220,7 @@ def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
         event = load_event(name)
         assert (event["httpMethod"], event["resource"]) == (method, path), name
         assert name.split("/")[0] == routes[(method, path)].removesuffix("Function").lower()
-        scope = "admin" if name.startswith("admin/") else "storefront"
+        scope = {"admin": "admin", "review": "review"}.get(name.split("/")[0], "storefront")
         assert event["requestContext"]["authorizer"]["tenant"] == "acme"
         assert event["requestContext"]["authorizer"]["scopes"] == scope
         assert event["requestContext"]["resourcePath"] == path
@@ -431,3 +435,16 @@ def test_rules_version_event_for_an_unknown_version_is_404(functions: Functions)
     reply = functions.call("admin", api_event("admin/rules_version.json", after=ADMIN_AT))
     assert reply["statusCode"] == 404
     assert _json(reply)["code"] == "rules_version_not_found"
+
+
+# -- review -----------------------------------------------------------------------------
+
+def test_review_events_find_no_case_for_a_purchase_that_was_allowed(
+        functions: Functions) -> None:
+    _purchase(functions)  # the sample purchase is ordinary: allowed, nothing to review
+    queue = functions.call("review", api_event("review/queue.json", after=ADMIN_AT))
+    assert (queue["statusCode"], _json(queue)["items"]) == (200, [])
+    case = functions.call("review", api_event("review/case.json", after=ADMIN_AT))
+    assert case["statusCode"] == 200 and _json(case)["case_status"] is None
+    decision = functions.call("review", api_event("review/decision.json", after=ADMIN_AT))
+    assert (decision["statusCode"], _json(decision)["code"]) == (409, "case_closed")

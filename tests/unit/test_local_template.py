@@ -22,7 +22,8 @@ def test_table_params_come_from_the_ledger_table() -> None:
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     attributes = {a["AttributeName"]: a["AttributeType"] for a in params["AttributeDefinitions"]}
-    assert attributes == {"pk": "S", "sk": "S", "due_bucket": "S", "due_at": "S"}
+    assert attributes == {"pk": "S", "sk": "S", "due_bucket": "S", "due_at": "S",
+                          "queue_pk": "S", "queue_sk": "S"}
     (due,) = [i for i in params["GlobalSecondaryIndexes"] if i["IndexName"] == "due"]
     assert due == {
         "IndexName": "due",

@@ -40,7 +40,7 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
     functions = {name for name, r in RESOURCES.items()
                  if r["Type"] == "AWS::Serverless::Function"}
     assert functions == {"AuthorizerFunction", "AccrualFunction", "RedemptionFunction",
-                         "ExpiryFunction", "AdminFunction"}
+                         "ExpiryFunction", "AdminFunction", "ReviewFunction"}
 
 
 @pytest.mark.parametrize(("function", "actions"), [
@@ -51,6 +51,9 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
                          "dynamodb:ConditionCheckItem"}),
     ("AdminFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
                        "dynamodb:ConditionCheckItem"}),
+    ("ReviewFunction", {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+                        "dynamodb:PutItem", "dynamodb:UpdateItem",
+                        "dynamodb:ConditionCheckItem"}),
     ("ExpiryFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
                         "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
                         "events:PutEvents"}),
@@ -73,6 +76,8 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
         ("GET", "/v1/customers/{customer_id}/balance"),
         ("GET", "/v1/customers/{customer_id}/entries"),
         ("PUT", "/v1/rules"), ("GET", "/v1/rules"), ("GET", "/v1/rules/{version}"),
+        ("GET", "/v1/reviews"), ("GET", "/v1/reviews/{order_id}"),
+        ("POST", "/v1/reviews/{order_id}/decision"),
     }
     assert all(r.authorized for r in routes)
 
@@ -91,7 +96,7 @@ def test_lifecycle_job_runs_hourly_with_the_scheduled_time_and_a_dead_letter_que
 
 def test_due_index_is_defined_in_the_template() -> None:
     params = TEMPLATE.table_create_params(table_name="t1")
-    assert [i["IndexName"] for i in params["GlobalSecondaryIndexes"]] == ["due"]
+    assert [i["IndexName"] for i in params["GlobalSecondaryIndexes"]] == ["due", "queue"]
 
 
 def test_the_model_ships_as_its_own_layer_on_the_accrual_function() -> None:

@@ -251,7 +251,7 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             rules_version=program[0] if program else None,
             refund_policy=program[1].refund_policy if program else "record_debt",
             status=body["status"], risk=screened.record(),
-            case_status=None if screened.action == "allow" else "open")
+            case_status="open" if screened.action == "review" else None)
         after = replace(
             _with_activity(accrual.account, request, earning, program, screened.action),
             risk=screened.aggregates)

@@ -32,7 +32,7 @@ NEVER = "9999-12-31T23:59:59Z"
 LotStatus = Literal["PENDING", "AVAILABLE", "HELD", "CLAWED_BACK", "CONSUMED", "EXPIRED",
                     "VOIDED"]
 RiskAction = Literal["allow", "review", "block"]
-EntryKind = Literal["purchase", "refund", "ripen", "expire"]
+EntryKind = Literal["purchase", "refund", "ripen", "expire", "approve", "reject"]
 NoticeKind = Literal["cashback.available", "cashback.expiring", "cashback.expired"]
 
 
@@ -321,6 +321,39 @@ def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: st
     })
     return Clawback(after_lot, entry, after, from_pending, from_available, debt,
                     from_balance=from_balance, other_lots=tuple(others))
+
+
+@dataclass(frozen=True)
+class Decided:
+    lot: Lot
+    entry: Entry
+    account: Account
+
+
+def approve(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
+    """An analyst clears held cashback: it is earned now, repays debt first like any
+    cashback, and ripens as the purchase would have."""
+    if lot.status != "HELD":
+        raise ValueError("only held cashback can be approved")
+    amount = lot.pending
+    netted = min(amount, account["debt"])
+    entry, after = _append(account, "approve", order_id, order_id, to_iso(decided_at), {
+        "held": -amount, "earned": amount, "pending": amount - netted, "debt": -netted,
+        "clawed_back": netted})
+    return Decided(replace(lot, pending=amount - netted, netted=lot.netted + netted,
+                           status="PENDING" if amount - netted else "CONSUMED",
+                           version=lot.version + 1), entry, after)
+
+
+def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
+    """An analyst rejects held cashback: it was never earned and never will be."""
+    if lot.status != "HELD":
+        raise ValueError("only held cashback can be rejected")
+    amount = lot.pending
+    entry, after = _append(account, "reject", order_id, order_id, to_iso(decided_at),
+                           {"held": -amount})
+    return Decided(replace(lot, pending=0, clawed_back=lot.clawed_back + amount,
+                           status="VOIDED", version=lot.version + 1), entry, after)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from cashback.ledger import FIELDS, Account, Entry, Lot
 from cashback.tenants import TenantSettings
 
 DUE_INDEX = "due"
+QUEUE_INDEX = "queue"
 DUE_SHARDS = 16
 
 _serializer = TypeSerializer()
@@ -114,7 +115,8 @@ class Order:
     refund_policy: str = "record_debt"
     status: str = "pending"  # pending | held | blocked | no_cashback
     risk: dict[str, Any] | None = None  # the decision: score, model, reasons, rules fired
-    case_status: str | None = None  # open while held or blocked for an analyst; closed
+    case_status: str | None = None  # open while held for an analyst, then closed
+    decision: dict[str, Any] | None = None  # the analyst's: approve or reject, who, note
 
 
 @dataclass(frozen=True)
@@ -337,7 +339,7 @@ class Store:
         whose shard did not). identities are (kind, key, aggregates, version read) of the
         purchase's device and payment fingerprint, written if nobody changed them since."""
         items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
-                           **asdict(order), "version": 1})]
+                           **asdict(order), **_queue_attributes(order), "version": 1})]
         if lot is not None:
             items.append(_put_new(_lot_item(lot, now)))
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
@@ -444,7 +446,8 @@ class Store:
                 "TableName": self.table_name,
                 "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
                 "UpdateExpression": "SET refunded = :new" + (
-                    ", case_status = :case" if order.case_status else ""),
+                    ", case_status = :case" if order.case_status else "") + (
+                    " REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
                 "ConditionExpression": "refunded = :old",
                 "ExpressionAttributeValues": to_item({":new": order.refunded,
                                                       ":old": refunded_before,
@@ -457,6 +460,40 @@ class Store:
                   for other_before, other_after in other_lots]
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
         self._transact(items)
+
+    # -- the review queue ---------------------------------------------------------------
+    def review_queue(self, tenant: str, limit: int, after: dict[str, Any] | None = None
+                     ) -> tuple[list[Order], dict[str, Any] | None]:
+        """Open cases, riskiest first: one page of the sparse queue index."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": QUEUE_INDEX, "Limit": limit,
+            "KeyConditionExpression": "queue_pk = :q",
+            "ExpressionAttributeValues": to_item({":q": f"REVIEW#{tenant}"}),
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = after
+        page = self.client.query(**kwargs)
+        return ([_order(from_item(raw)) for raw in page["Items"]],
+                page.get("LastEvaluatedKey"))
+
+    def get_order(self, tenant: str, order_id: str) -> Order | None:
+        item = self._get({"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"})
+        return _order(item) if item else None
+
+    def commit_decision(self, order: Order, decision: dict[str, Any], lot_before: Lot,
+                        lot_after: Lot, entry: Entry, before: Account, after: Account,
+                        now: str) -> None:
+        """Close a case with the analyst's decision, moving the held cashback with it."""
+        items = [{"Update": {
+            "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
+            "UpdateExpression": "SET case_status = :closed, decision = :decision "
+                                "REMOVE queue_pk, queue_sk",
+            "ConditionExpression": "case_status = :open",
+            "ExpressionAttributeValues": to_item({":closed": "closed", ":open": "open",
+                                                  ":decision": decision}),
+        }}, _replace_lot(lot_before, lot_after, now), _put_new(_entry_item(entry)),
+            self._account_update(before, after)]
+        self._transact(items, first_is_idempotency_record=False)
 
     # -- the scheduled lifecycle ------------------------------------------------------
     def due_page(self, bucket: str, until: str, start: dict[str, Any] | None = None
@@ -568,6 +605,16 @@ class Store:
                                if code == "ConditionalCheckFailed")
                 raise AccountMoved(failed) from error
             raise
+
+
+def _queue_attributes(order: Order) -> dict[str, str]:
+    """Open cases sort riskiest first: (1 - score) ascending, then oldest first."""
+    if order.case_status != "open" or not order.risk:
+        return {}
+    score = float(order.risk.get("score") or 0)
+    inverted = f"{max(0, min(999999, round((1 - score) * 1_000_000))):06d}"
+    return {"queue_pk": f"REVIEW#{order.tenant}",
+            "queue_sk": f"{inverted}#{order.occurred_at}#{order.order_id}"}
 
 
 def _identity_key(tenant: str, kind: str, key: str) -> dict[str, str]:

@@ -197,3 +197,41 @@ class ErrorReply(BaseModel):
     code: str
     message: str
     details: Any | None = None
+
+
+class DecisionRequest(Request):
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=1000,
+                      description="Why, for the case file and the next model's labels")
+
+
+class ReviewItem(BaseModel):
+    order_id: str
+    customer_id: str
+    amount: int
+    cashback: int
+    occurred_at: datetime
+    score: float | None
+    model_version: str
+    reasons: list[str]
+    rules_fired: list[str]
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewItem]
+    next_cursor: str | None
+
+
+class ReviewCase(ReviewItem):
+    status: str
+    case_status: str | None
+    decision: dict[str, Any] | None
+    refunded: int
+    customer: dict[str, Any] = Field(description="Balance, recent ledger and history")
+
+
+class DecisionReply(BaseModel):
+    order_id: str
+    decision: Literal["approve", "reject"]
+    status: Literal["pending", "no_cashback", "rejected"]
+    cashback: int

@@ -144,6 +144,17 @@ def run(store: str = "dynamodb-local") -> int:
         _, zeca = shop.call("GET", "/v1/customers/zeca/balance")
         _say(f"  zeca's balance: pending {money(zeca['pending'])}, held for review "
              f"{money(zeca['held'])}")
+        analyst = Storefront(stack.url, stack.keys["demo"]["review"])
+        _, queue = analyst.call("GET", "/v1/reviews?status=open")
+        _say(f"  the analysts' queue: {len(queue['items'])} cases, riskiest first")
+        worst, mildest = queue["items"][0], queue["items"][-1]
+        _, rejected = analyst.call("POST", f"/v1/reviews/{worst['order_id']}/decision",
+                                   {"decision": "reject", "note": "phone reseller ring"})
+        _, approved = analyst.call("POST", f"/v1/reviews/{mildest['order_id']}/decision",
+                                   {"decision": "approve", "note": "called the customer"})
+        _say(f"  analyst rejects {worst['order_id']} ({rejected['status']}) and approves "
+             f"{mildest['order_id']} ({approved['status']}, "
+             f"{money(approved['cashback'])} credited)")
 
         _say("\nRetries and mistakes")
         retry = orders["ana"][0]

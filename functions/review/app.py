@@ -1,0 +1,58 @@
+"""Risk analysts: the queue of held purchases, the case behind each, and decisions."""
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cashback import reviews, runtime
+from cashback.api.http import caller, make_resolver
+from cashback.api.models import (
+    ID_PATTERN,
+    DecisionReply,
+    DecisionRequest,
+    ReviewCase,
+    ReviewPage,
+)
+from cashback.observability import logger, metrics, tracer
+
+app = make_resolver()
+
+OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+@app.get("/v1/reviews")
+def review_queue(
+    status: Annotated[Literal["open"], Query()] = "open",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> ReviewPage:
+    who = caller(app)
+    return reviews.queue(runtime.store(), who.tenant, limit, cursor)
+
+
+@app.get("/v1/reviews/<order_id>")
+def review_case(order_id: OrderId) -> ReviewCase:
+    who = caller(app)
+    currency = runtime.tenant_settings(who.tenant).currency
+    return reviews.case(runtime.store(), who.tenant, currency, order_id)
+
+
+@app.post("/v1/reviews/<order_id>/decision")
+def review_decision(order_id: OrderId,
+                    decision: Annotated[DecisionRequest, Body()]) -> DecisionReply:
+    who = caller(app)
+    reply = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
+                           decision.note, who.key_id, who.now)
+    metrics.add_metric(name=f"Cases{decision.decision.capitalize()}d", unit=MetricUnit.Count,
+                       value=1)
+    return reply
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
