@@ -119,3 +119,10 @@ def test_screening_off_records_no_decision(stack: LocalStack, mode: str) -> None
     reply = api.post("/v1/purchases", purchase_body(unique("c"), 10000)).json()
     assert stack.store is not None
     assert "risk" not in _order(stack.store, tenant, reply["order_id"])
+
+
+def test_refunding_a_blocked_purchase_takes_nothing_back(stack: LocalStack) -> None:
+    _, api = _storefront(stack, deny=RiskList(devices=("dev-stolen",)))
+    reply = api.purchase(unique("c"), 20000, device_id="dev-stolen").json()
+    refund = api.refund(reply["order_id"], 20000).json()
+    assert (refund["clawed_back"], refund["forgiven"], refund["debt"]) == (0, 0, 0)

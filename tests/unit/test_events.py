@@ -301,6 +301,7 @@ def test_refund_event_claws_back_in_proportion(functions: Functions) -> None:
         "from_available": 0,
         "from_held": 0,
         "from_balance": 0,
+        "forgiven": 0,
         "debt": 0,
         "order_refunded": 6000,
     }

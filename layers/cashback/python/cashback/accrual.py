@@ -293,8 +293,9 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
                 f"of order {order.order_id}", code="refund_exceeds_order")
 
         lot, account = store.load_lot_and_account(order)
-        amount = ledger.clawback_for(order.cashback, order.amount, order.refunded,
-                                     request.amount)
+        # A blocked purchase was never credited: its refund has no cashback to take back.
+        basis = 0 if order.status == "blocked" else order.cashback
+        amount = ledger.clawback_for(basis, order.amount, order.refunded, request.amount)
         policy = order.refund_policy
         balance_lots: tuple[ledger.Lot, ...] = ()
         if policy == "claw_back_within_balance" and ledger.chargeable(lot, amount):
@@ -311,6 +312,8 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
             clawed_back=amount, from_pending=clawback.taken_pending,
             from_available=clawback.taken_available, from_held=clawback.taken_held,
             from_balance=clawback.from_balance, debt=clawback.debt,
+            forgiven=amount - clawback.taken_pending - clawback.taken_available
+            - clawback.taken_held - clawback.from_balance - clawback.debt,
             order_refunded=order.refunded + request.amount,
         ).model_dump(mode="json")
         record = Refund(tenant=tenant, refund_id=request.refund_id, order_id=order.order_id,

@@ -146,7 +146,8 @@ class RefundReply(BaseModel):
     customer_id: str
     amount: int
     currency: str
-    clawed_back: int = Field(description="Cashback taken back by this refund")
+    clawed_back: int = Field(description="The refunded part's share of the order's cashback; "
+                                         "where it came from is in the from_* fields")
     from_pending: int
     from_available: int
     from_held: int = Field(default=0, description="Taken from cashback held for review")
@@ -154,6 +155,8 @@ class RefundReply(BaseModel):
         default=0, description="Under claw_back_within_balance: what the customer had used, "
                                "taken from their other available cashback")
     debt: int = Field(description="Part already spent, recorded as debt")
+    forgiven: int = Field(default=0, description="Part not taken back: it had expired, was "
+                                                 "voided, or the refund policy lets it go")
     order_refunded: int = Field(description="Refunded of the order so far, this one included")
 
 
