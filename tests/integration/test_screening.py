@@ -3,6 +3,7 @@ before any cashback reaches a balance; the storefront's reply says only the stat
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -21,9 +22,9 @@ def _storefront(stack: LocalStack, **settings: Any) -> tuple[str, Api]:
 
 
 def _order(store: Store, tenant: str, order_id: str) -> dict[str, Any]:
-    item = store._get({"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"})
-    assert item is not None
-    return item
+    order = store.get_order(tenant, order_id)
+    assert order is not None
+    return {k: v for k, v in asdict(order).items() if v is not None}
 
 
 def _burst(api: Api, customer: str, orders: int = 8) -> list[dict[str, Any]]:

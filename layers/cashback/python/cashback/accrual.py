@@ -63,14 +63,18 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
 
-def check_occurred_at(occurred_at: datetime, now: datetime, settings: TenantSettings) -> None:
+def check_occurred_at(occurred_at: datetime, now: datetime, settings: TenantSettings,
+                      backdate_days: int | None = None) -> None:
+    """occurred_at may be a little ahead (clock skew) and back as far as the back-dating
+    window: the program's when it sets one (`backdate_days`), else the storefront's."""
+    backdate = settings.backdate_days if backdate_days is None else backdate_days
     if occurred_at > now + timedelta(seconds=settings.future_skew_seconds):
         raise Unprocessable(f"occurred_at {to_iso(occurred_at)} is in the future",
                             code="occurred_at_in_future")
-    if occurred_at < now - timedelta(days=settings.backdate_days):
+    if occurred_at < now - timedelta(days=backdate):
         raise Unprocessable(
-            f"occurred_at {to_iso(occurred_at)} is more than {settings.backdate_days} days "
-            "in the past", code="occurred_at_too_old")
+            f"occurred_at {to_iso(occurred_at)} is more than {backdate} days in the past",
+            code="occurred_at_too_old")
 
 
 def fingerprint(request: PurchaseRequest | RefundRequest) -> str:
@@ -226,8 +230,7 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
         if request.currency != currency:
             raise Unprocessable(f"this program runs in {currency}, not {request.currency}",
                                 code="currency_mismatch")
-        check_occurred_at(request.occurred_at, now,
-                          settings.model_copy(update={"backdate_days": backdate}))
+        check_occurred_at(request.occurred_at, now, settings, backdate)
 
         earning = _earn(request, account, settings, program, budget_left)
         breakdown = earning.breakdown

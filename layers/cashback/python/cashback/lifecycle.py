@@ -36,7 +36,6 @@ from cashback.store import (
     AlreadyRecorded,
     Store,
     bucket_name,
-    customer_pk,
     lot_from_item,
 )
 
@@ -232,7 +231,6 @@ class LifecycleRun:
 def _notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
     pk, sk = f"NOTICE#{notice.tenant}", notice.id
     # Waits in the bucket being processed (not yet closed) until it is published.
-    return {"pk": pk, "sk": sk, **asdict(notice), "customer_pk":
-            customer_pk(notice.tenant, notice.customer_id), "created_at": now,
+    return {"pk": pk, "sk": sk, **asdict(notice), "created_at": now,
             "claimed_for": now, "due_at": now, "due_bucket": bucket}
 

@@ -135,9 +135,9 @@ def run(store: str = "dynamodb-local") -> int:
         shown = [r for r in cases if r["status"] == "held"][:2] + \
             [r for r in cases if r["status"] == "blocked"][:1]
         for reply in shown:
-            record = stack.store._get({"pk": f"ORDER#demo#{reply['order_id']}", "sk": "ORDER"})
-            assert record is not None
-            risk = record["risk"]
+            record = stack.store.get_order("demo", reply["order_id"])
+            assert record is not None and record.risk is not None
+            risk = record.risk
             score = f"risk {risk['score']}, " if risk["score"] else ""
             _say(f"  case {reply['order_id']} ({risk['action']}, {score}"
                  f"{risk['model_version']}): " + "; ".join(risk["reasons"]))
