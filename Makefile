@@ -32,8 +32,10 @@ integration: setup
 demo: setup
 	$(BIN)/cashback demo
 
+# make serve PORT=8080 serves the API on another port.
+PORT ?= 3000
 serve: setup
-	$(BIN)/cashback serve --tenant demo --keys-file .local/keys.json
+	$(BIN)/cashback serve --port $(PORT) --tenant demo --keys-file .local/keys.json
 
 lint: setup
 	$(BIN)/ruff check layers functions tests bench models

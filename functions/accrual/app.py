@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cashback import accrual, runtime
 from cashback.api.http import caller, json_response, make_resolver
 from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
-from cashback.observability import logger, metrics, tracer
+from cashback.observability import count_money, logger, metrics, tracer
 
 app = make_resolver()
 
@@ -34,8 +34,14 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
         metrics.add_metric(name="PurchasesReplayed", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="PurchasesRecorded", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="CashbackCredited", unit=MetricUnit.Count,
-                           value=reply.body["credited"])
+        body = reply.body
+        currency = body["currency"] if body.get("unit", "money") == "money" else "points"
+        count_money("CashbackCredited", body["credited"], currency)
+        if body["status"] == "held":
+            metrics.add_metric(name="PurchasesHeld", unit=MetricUnit.Count, value=1)
+            count_money("CashbackHeld", body["cashback"], currency)
+        elif body["status"] == "blocked":
+            metrics.add_metric(name="PurchasesBlocked", unit=MetricUnit.Count, value=1)
     return _reply(reply)
 
 
@@ -49,8 +55,7 @@ def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundRe
         metrics.add_metric(name="RefundsReplayed", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="RefundsRecorded", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="CashbackClawedBack", unit=MetricUnit.Count,
-                           value=reply.body["clawed_back"])
+        count_money("CashbackClawedBack", reply.body["clawed_back"], reply.body["currency"])
     return _reply(reply)
 
 

@@ -3,6 +3,7 @@
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
@@ -11,15 +12,18 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import keys, runtime
-from cashback.observability import logger, tracer
+from cashback.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext) -> dict[str, Any]:
     principal = keys.authenticate(runtime.store(), event.authorization_token or "")
     if principal is None:
+        # Lambda counts this as an error; the authorizer's alarm subtracts these.
+        metrics.add_metric(name="KeysRefused", unit=MetricUnit.Count, value=1)
         # API Gateway answers 401 only for this exact message.
         raise Exception("Unauthorized")
     arn = event.parsed_arn

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from cashback import runtime
 from cashback.lifecycle import LifecycleRun
-from cashback.observability import logger, metrics, tracer
+from cashback.observability import count_money, logger, metrics, tracer
 
 
 class ScheduledRun(BaseModel):
@@ -32,12 +32,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                           context.get_remaining_time_in_millis).run()
     for name, value in (("LotsRipened", report.lots_ripened), ("LotsExpired", report.lots_expired),
                         ("RemindersSent", report.reminders),
-                        ("CashbackRipened", report.cashback_ripened),
-                        ("CashbackExpired", report.cashback_expired),
                         ("LifecycleFailures", report.failures),
                         ("DueItemsRead", report.index_items_read)):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     metrics.add_metric(name="RunStoppedEarly", unit=MetricUnit.Count,
                        value=int(report.stopped_early))
+    for currency, amounts in report.by_currency.items():
+        count_money("CashbackRipened", amounts["ripened"], currency)
+        count_money("CashbackExpired", amounts["expired"], currency)
     logger.info("lifecycle run", extra={"report": report.as_dict()})
     return report.as_dict()

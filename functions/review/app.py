@@ -46,8 +46,10 @@ def review_decision(order_id: OrderId,
     who = caller(app)
     reply = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
                            decision.note, who.key_id, who.now)
-    metrics.add_metric(name=f"Cases{decision.decision.capitalize()}d", unit=MetricUnit.Count,
-                       value=1)
+    if decision.decision == "approve":
+        metrics.add_metric(name="CasesApproved", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="CasesRejected", unit=MetricUnit.Count, value=1)
     return reply
 
 

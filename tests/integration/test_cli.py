@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -10,12 +11,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 
 from cashback import cli
 from cashback.local.stack import TABLE_NAME, LocalStack
-from cashback.store import customer_pk, entry_sk, to_item
+from cashback.store import Store, customer_pk, entry_sk, to_item
 
 from .client import Api, now_iso, unique
 
@@ -129,6 +131,11 @@ def test_serve_runs_the_stack_writes_keys_and_stops_dynamodb_local(tmp_path: Pat
         assert invoked.json()["errorMessage"] == "Unauthorized"
         dynamodb_line = next(line for line in lines if line.startswith("DynamoDB"))
         endpoint = dynamodb_line.split()[1]
+        # serve's storefronts start in shadow mode, as `tenants create` makes them.
+        tables = Store(TABLE_NAME, boto3.client("dynamodb", endpoint_url=endpoint,
+                                                region_name="us-east-1"))
+        settings = tables.get_tenant("shop-a")
+        assert settings is not None and settings.risk_mode == "shadow"
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -146,3 +153,56 @@ def test_tenants_create_starts_in_shadow_mode_and_refuses_a_second_time(
     assert (created["risk_mode"], created["cashback_rate"]) == ("shadow", "0.05")
     assert cli.main(args) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_tenants_create_against_a_local_endpoint_needs_no_aws_setup(
+        stack: LocalStack, tmp_path: Path) -> None:
+    # A new user with no AWS account: no AWS_* variables, no ~/.aws.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env["HOME"] = str(tmp_path)
+    tenant = unique("fresh-shop")
+    result = subprocess.run(
+        [sys.executable, "-m", "cashback.cli", "tenants", "create", "--tenant", tenant,
+         "--currency", "BRL", *_table_args(stack)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tenant"] == tenant
+    key = subprocess.run(
+        [sys.executable, "-m", "cashback.cli", "keys", "create", "--tenant", tenant,
+         "--scope", "storefront", *_table_args(stack)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert key.returncode == 0, key.stderr
+    assert Api(stack.url, key.stdout.strip()).get("/v1/customers/c1/balance").status_code == 200
+
+
+def test_help_describes_every_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "cashback.cli", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=True)
+    for command in ("serve", "tenants", "keys", "ledger", "model", "demo"):
+        (line,) = [line for line in result.stdout.splitlines()
+                   if line.split()[:1] == [command]]
+        assert len(line.split()) > 1, f"`{command}` has no description in --help"
+    # Every subcommand at every level says what it does.
+    pending = [cli.parser()]
+    while pending:
+        parser = pending.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                described = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, child in action.choices.items():
+                    assert described.get(name), f"{parser.prog} {name} has no help text"
+                    pending.append(child)
+
+
+def test_serve_and_tenants_create_start_storefronts_in_the_same_risk_mode() -> None:
+    serve = cli.parser().parse_args(["serve"])
+    create = cli.parser().parse_args(["tenants", "create", "--tenant", "t", "--currency", "BRL"])
+    assert serve.risk_mode == create.risk_mode == "shadow"
+    assert cli.parser().parse_args(["serve", "--risk-mode", "enforce"]).risk_mode == "enforce"
+    assert cli.parser().parse_args(["serve", "--port", "8080"]).port == 8080
+
+
+def test_make_serve_takes_a_port() -> None:
+    result = subprocess.run(["make", "-n", "serve", "PORT=8080"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert "cashback serve --port 8080 " in result.stdout

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,15 @@ from cashback.local.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE.document["Resources"]
+ALARMS = {name: r["Properties"] for name, r in RESOURCES.items()
+          if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _watched(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm reads: its own, or those of its metric math."""
+    if "MetricName" in alarm:
+        return [{key: alarm.get(key) for key in ("Namespace", "MetricName", "Dimensions")}]
+    return [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
 
 
 def test_template_passes_cfn_lint() -> None:
@@ -90,8 +100,8 @@ def test_lifecycle_job_runs_hourly_with_the_scheduled_time_and_a_dead_letter_que
     assert "<aws.scheduler.scheduled-time>" in schedule["Properties"]["Input"]
     assert schedule["Properties"]["DeadLetterConfig"]["Type"] == "SQS"
     assert job["ReservedConcurrentExecutions"] == 1
-    alarms = [r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert {a["Properties"]["MetricName"] for a in alarms} >= {"Errors", "LifecycleFailures"}
+    names = {metric["MetricName"] for alarm in ALARMS.values() for metric in _watched(alarm)}
+    assert names >= {"Errors", "LifecycleFailures"}
 
 
 def test_due_index_is_defined_in_the_template() -> None:

@@ -21,18 +21,29 @@ from typing import Any
 
 from cashback.clock import to_iso
 
+# New storefronts start in shadow mode (scored, never held) until the model is trusted.
+DEFAULT_RISK_MODE = "shadow"
+LOCAL_REGION = "us-east-1"  # what the local stack's DynamoDB is created in (any would do)
+
 
 def _store(args: argparse.Namespace) -> Any:
     import boto3
+    import boto3.session
 
     from cashback.store import Store
 
     table = args.table or os.environ.get("TABLE_NAME")
     if not table:
         sys.exit("say which table: --table NAME or TABLE_NAME in the environment")
-    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url) if args.endpoint_url \
-        else boto3.client("dynamodb")
-    return Store(table, client)
+    if not args.endpoint_url:
+        return Store(table, boto3.client("dynamodb"))
+    # A local endpoint (the local stack's DynamoDB) needs no AWS set-up: whatever region and
+    # credentials are configured are used, and a default region and dummy keys otherwise.
+    session = boto3.session.Session()
+    options: dict[str, str] = {"region_name": session.region_name or LOCAL_REGION}
+    if session.get_credentials() is None:
+        options.update(aws_access_key_id="local", aws_secret_access_key="local")
+    return Store(table, session.client("dynamodb", endpoint_url=args.endpoint_url, **options))
 
 
 def _now() -> str:
@@ -46,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stack = LocalStack(Path(args.template) if args.template else None,
                        tenants=tuple(args.tenant or ["demo"]), currency=args.currency,
                        backdate_days=args.backdate_days, store=args.store, port=args.port,
-                       quiet=args.quiet)
+                       quiet=args.quiet, risk_mode=args.risk_mode)
     try:
         stack.start()
     except StoreError as error:
@@ -134,12 +145,25 @@ def _table_options(parser: argparse.ArgumentParser) -> None:
                         help="DynamoDB endpoint, e.g. the local stack's")
 
 
+def _risk_mode_option(parser: argparse.ArgumentParser) -> None:
+    # One default for every new storefront, local or deployed: shadow, the safe start.
+    parser.add_argument("--risk-mode", choices=["enforce", "shadow", "off"],
+                        default=DEFAULT_RISK_MODE,
+                        help=f"{DEFAULT_RISK_MODE} (default): score and record, never hold, "
+                             "until you trust the model; enforce: hold and block; off: no "
+                             "scoring")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cashback", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the local stack on 127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    serve = commands.add_parser("serve", help="run the local stack on 127.0.0.1",
+                                description="Run the local stack on 127.0.0.1: the "
+                                            "template's API, Lambda's Invoke API and "
+                                            "DynamoDB Local.")
+    serve.add_argument("--port", type=int, default=3000,
+                       help="the API's port (default 3000; 0 picks a free port)")
     serve.add_argument("--tenant", action="append", help="create this tenant (repeatable)")
     serve.add_argument("--currency", default="BRL")
     serve.add_argument("--keys-file", help="write the tenants' fresh API keys here (JSON)")
@@ -149,9 +173,13 @@ def parser() -> argparse.ArgumentParser:
                        default="dynamodb-local", help="memory: moto's server, no Java needed")
     serve.add_argument("--template", help="template.yaml (default: found from here up)")
     serve.add_argument("--quiet", action="store_true", help="no request log")
+    _risk_mode_option(serve)
     serve.set_defaults(run=cmd_serve)
 
-    tenants = commands.add_parser("tenants").add_subparsers(dest="action", required=True)
+    tenants = commands.add_parser(
+        "tenants", help="create storefronts (tenants) in a table",
+        description="Storefronts (tenants) and their settings.",
+    ).add_subparsers(dest="action", required=True)
     create_tenant = tenants.add_parser("create", help="create a storefront")
     create_tenant.add_argument("--tenant", required=True)
     create_tenant.add_argument("--currency", required=True)
@@ -159,14 +187,14 @@ def parser() -> argparse.ArgumentParser:
     create_tenant.add_argument("--return-window-days", type=int, default=30)
     create_tenant.add_argument("--expiry-days", type=int, default=180)
     create_tenant.add_argument("--backdate-days", type=int, default=7)
-    create_tenant.add_argument("--risk-mode", choices=["enforce", "shadow", "off"],
-                               default="shadow",
-                               help="shadow (default): score and record, never hold, "
-                                    "until you trust the model; enforce: hold and block")
+    _risk_mode_option(create_tenant)
     _table_options(create_tenant)
     create_tenant.set_defaults(run=cmd_tenants_create)
 
-    keys = commands.add_parser("keys").add_subparsers(dest="action", required=True)
+    keys = commands.add_parser(
+        "keys", help="make and revoke API keys",
+        description="API keys: shown once, stored as SHA-256 hashes with tenant and scopes.",
+    ).add_subparsers(dest="action", required=True)
     create_key = keys.add_parser("create", help="make an API key (printed once)")
     create_key.add_argument("--tenant", required=True)
     create_key.add_argument("--scope", action="append", required=True,
@@ -178,7 +206,10 @@ def parser() -> argparse.ArgumentParser:
     _table_options(revoke_key)
     revoke_key.set_defaults(run=cmd_keys_revoke)
 
-    ledger = commands.add_parser("ledger").add_subparsers(dest="action", required=True)
+    ledger = commands.add_parser(
+        "ledger", help="audit the ledger's hash chains and balances",
+        description="Audit the ledger: hash chains, sequences, balances, conservation.",
+    ).add_subparsers(dest="action", required=True)
     verify = ledger.add_parser("verify", help="prove no entry was edited or removed")
     verify.add_argument("--tenant", required=True)
     verify.add_argument("--customer")

@@ -71,6 +71,9 @@ class RunReport:
     notices_published: int = 0
     failures: int = 0
     failed_items: list[str] = field(default_factory=list)
+    # cashback_ripened / cashback_expired by the storefronts' currency (what metrics emit:
+    # amounts of different currencies do not add up)
+    by_currency: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,19 +195,30 @@ class LifecycleRun:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
             self.accounts[(lot.tenant, lot.customer_id)] = step.account
-            self._count(step)
+            self._count(step, lot.tenant)
             return self._publish(list(step.notices), notices)
         raise RuntimeError(f"lot {item['sk']} of {lot.customer_id} kept changing under us")
 
-    def _count(self, step: ledger.Advance) -> None:
+    def _count(self, step: ledger.Advance, tenant: str) -> None:
         for entry in step.entries:
             if entry.kind == "ripen":
                 self.report.lots_ripened += 1
                 self.report.cashback_ripened += entry.deltas["available"]
+                self._count_money(tenant, "ripened", entry.deltas["available"])
             elif entry.kind == "expire":
                 self.report.lots_expired += 1
                 self.report.cashback_expired += entry.deltas["expired"]
+                self._count_money(tenant, "expired", entry.deltas["expired"])
         self.report.reminders += sum(n.kind == "cashback.expiring" for n in step.notices)
+
+    def _count_money(self, tenant: str, kind: str, amount: int) -> None:
+        try:
+            currency = self.currency_of(tenant)
+        except Exception:  # the lot is moved already: a count must never fail it
+            logger.exception("no currency for tenant", extra={"tenant": tenant})
+            currency = "unknown"
+        totals = self.report.by_currency.setdefault(currency, {"ripened": 0, "expired": 0})
+        totals[kind] += amount
 
     def _publish(self, notices: list[Notice], items: list[dict[str, Any]]) -> bool:
         if not notices:

@@ -7,6 +7,7 @@ the resolver's own validation errors, to `{"code", "message", "details"}` replie
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from cashback.clock import from_epoch_ms
 from cashback.errors import BadRequest, CashbackError, Forbidden, PayloadTooLarge
-from cashback.observability import logger
+from cashback.observability import count_by, logger
 
 MAX_BODY_BYTES = 32 * 1024
 
@@ -97,6 +98,9 @@ def make_resolver() -> CashbackResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
+        # Answered, so Lambda's Errors metric never sees it: the errors alarms count this.
+        count_by("InternalErrors", 1,
+                 function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"))
         return error_response(500, "internal_error", "something went wrong on our side")
 
     return app
