@@ -4,6 +4,7 @@ with fresh API keys, and the gateway serving the template's routes and the Invok
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +37,8 @@ class LocalStack:
                  currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
                  port: int = 0, quiet: bool = False,
                  risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
-                 settings: TenantSettings | None = None) -> None:
+                 settings: TenantSettings | None = None,
+                 function_env: Mapping[str, str] | None = None) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
         self.settings = settings or TenantSettings(currency=currency,
@@ -45,6 +47,8 @@ class LocalStack:
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet
+        # Extra variables for every function (on top of the template's and the stack's).
+        self.function_env = dict(function_env or {})
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
@@ -74,6 +78,7 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR" if self.quiet else "INFO",
+            **self.function_env,
         }
         # Each function runs in worker processes of its own with its own variables from the
         # template, this env and credentials that name it (cashback.local.gateway); tools
