@@ -108,6 +108,9 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+    def start(self) -> None:
+        self._deadline = time.monotonic() + self.timeout
+
     def fields(self) -> dict[str, Any]:
         """What the worker rebuilds its context object from."""
         return {
@@ -500,6 +503,7 @@ class _Worker:
                                 failure.get("stackTrace"), failure.get("trace", ""))
 
     def invoke(self, event: Any, context: LambdaContext, timeout: float | None) -> Any:
+        context.start()  # the function's clock starts now, after any wait or init
         try:
             write_message(self._requests, {"event": event, "context": context.fields()})
         except OSError as exc:
