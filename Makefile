@@ -6,9 +6,22 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup test unit integration demo serve lint bench model clean
+.PHONY: setup layers test unit integration demo serve lint bench layer-sizes model clean
 
 setup: $(STAMP) $(NODE_STAMP)
+
+# The local stack runs each function with only its layers, built here as `sam build` builds
+# them (pinned by constraints.txt), and the Lambda runtime's boto3: build/lambda/. Rebuilt
+# when what they are built from changes (cashback/local/build.py also checks, by content).
+LAYERS_STAMP := build/lambda/.built
+LAYER_INPUTS := $(wildcard layers/*/python/requirements*.txt layers/*/python/Makefile) \
+                constraints.txt template.yaml
+
+layers: $(LAYERS_STAMP)
+
+$(LAYERS_STAMP): $(STAMP) $(LAYER_INPUTS)
+	$(BIN)/python -m cashback.local.build
+	touch $@
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,21 +33,21 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup
+test: setup layers
 	$(BIN)/python -m pytest
 
-unit: setup
+unit: setup layers
 	$(BIN)/python -m pytest tests/unit
 
-integration: setup
+integration: setup layers
 	$(BIN)/python -m pytest tests/integration
 
-demo: setup
+demo: setup layers
 	$(BIN)/cashback demo
 
 # make serve PORT=8080 serves the API on another port.
 PORT ?= 3000
-serve: setup
+serve: setup layers
 	$(BIN)/cashback serve --port $(PORT) --tenant demo --keys-file .local/keys.json
 
 lint: setup
@@ -46,10 +59,16 @@ bench: setup
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.lifecycle
+	$(BIN)/python -m bench.layers
+
+# Each layer built for Lambda (arm64, Python 3.12) as `sam build` builds it: bytes unzipped
+# and zipped, against the budget.
+layer-sizes: setup
+	$(BIN)/python -m bench.layers
 
 model: setup
 	$(BIN)/cashback model train
 	$(BIN)/cashback model evaluate
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build/lambda

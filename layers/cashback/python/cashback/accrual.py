@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cashback import ledger, screening
 from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
@@ -21,7 +21,6 @@ from cashback.clock import to_iso
 from cashback.errors import Conflict, Contention, NotFound, Unprocessable
 from cashback.observability import logger
 from cashback.programs import BUDGET_SHARDS
-from cashback.risk.scorer import Scorer
 from cashback.rules import budget
 from cashback.rules import lifecycle as rules_lifecycle
 from cashback.rules import model as rules_model
@@ -40,6 +39,10 @@ from cashback.store import (
     request_hash,
 )
 from cashback.tenants import TenantSettings
+
+if TYPE_CHECKING:
+    # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
+    from cashback.risk.scorer import Scorer
 
 MAX_ATTEMPTS = 10
 

@@ -6,17 +6,21 @@ import threading
 import time
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from cashback import programs, risk
 from cashback.config import settings
 from cashback.errors import Forbidden
 from cashback.notifications import EventPublisher
 from cashback.observability import logger
-from cashback.risk.scorer import Scorer
 from cashback.rules.model import RuleSet
 from cashback.rules.versions import RuleBook
 from cashback.store import Store
 from cashback.tenants import TenantSettings
+
+if TYPE_CHECKING:
+    # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
+    from cashback.risk.scorer import Scorer
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cashback.api.models import PurchaseRequest
 from cashback.ledger import Account, RiskAction
@@ -25,8 +25,11 @@ from cashback.risk.features import (
     note_refund,
     shared_counts,
 )
-from cashback.risk.scorer import Scorer
 from cashback.tenants import TenantSettings
+
+if TYPE_CHECKING:
+    # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
+    from cashback.risk.scorer import Scorer
 
 Identity = tuple[str, str]  # (kind, key): ("device", id) or ("payment", fingerprint)
 

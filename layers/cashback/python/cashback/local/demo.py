@@ -56,8 +56,12 @@ def run(store: str = "dynamodb-local") -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     settings = TenantSettings(currency="BRL", backdate_days=45,
                               deny=RiskList(payments=("cartao-roubado",)))
+    # Each function runs in its own workers, as on Lambda, so the accrual function would see
+    # the program published below only when its cached version index expires (30 s when
+    # deployed); the demo buys at once, so its functions cache nothing.
     with LocalStack(tenants=("demo", "rival"), store=store, quiet=True,
-                    settings=settings) as stack:
+                    settings=settings,
+                    function_env={"SETTINGS_CACHE_SECONDS": "0"}) as stack:
         shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
         rival = Storefront(stack.url, stack.keys["rival"]["storefront"])
         _say(f"Local stack up: API {stack.url}, DynamoDB Local {stack.endpoint_url}")

@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
+import contextlib
 import json
 import os
 import re
+import select
+import subprocess
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self, cast
+from pathlib import Path
+from typing import IO, Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from cashback.local import build
 from cashback.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
+from cashback.local.worker import read_message, write_message
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
@@ -51,15 +56,36 @@ _IDENTITY_FIELDS = [
     "user",
     "userArn",
 ]
-Handler = Callable[[Any, Any], Any]
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+# Lambda's init phase; generous here, because a loaded test machine imports slowly.
+INIT_TIMEOUT = 60.0
+# What the Lambda Python runtime sets in every function's environment (sam local too).
+_LAMBDA_ENV = {
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_SAM_LOCAL": "true",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "TZ": ":UTC",
+    "LANG": "en_US.UTF-8",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    # No ~/.aws of the developer's, no instance metadata: only what the function is given.
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 class FunctionError(Exception):
-    """A failure of the Lambda runtime rather than of the handler's own code."""
+    """A function's error as Lambda reports it: the handler's exception, or a failure of the
+    runtime (init, timeout, exit)."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None,
+                 trace: str = "") -> None:
         super().__init__(message)
         self.error_type = error_type
+        self.stack_trace = stack_trace or []
+        self.trace = trace
 
 
 class LambdaContext:
@@ -81,6 +107,22 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def start(self) -> None:
+        self._deadline = time.monotonic() + self.timeout
+
+    def fields(self) -> dict[str, Any]:
+        """What the worker rebuilds its context object from."""
+        return {
+            "function_name": self.function_name,
+            "function_version": self.function_version,
+            "invoked_function_arn": self.invoked_function_arn,
+            "memory_limit_in_mb": self.memory_limit_in_mb,
+            "aws_request_id": self.aws_request_id,
+            "log_group_name": self.log_group_name,
+            "log_stream_name": self.log_stream_name,
+            "remaining_ms": self.get_remaining_time_in_millis(),
+        }
 
 
 @dataclass
@@ -108,12 +150,17 @@ class LocalGateway:
         *,
         quiet: bool = False,
         enforce_timeouts: bool = True,
+        refs: Mapping[str, str] | None = None,
+        workers_per_function: int = 4,
+        init_timeout: float = INIT_TIMEOUT,
     ) -> None:
         self.template = template
         self.env = dict(env)
         self.quiet = quiet
         self.enforce_timeouts = enforce_timeouts
-        self.functions = template.functions()
+        self.workers_per_function = workers_per_function
+        self.init_timeout = init_timeout
+        self.functions = template.functions(refs)
         self.stage = template.stage_name
         self.authorizer = template.authorizer()
         routes = template.api_routes()
@@ -127,8 +174,8 @@ class LocalGateway:
         if missing := needed - self.functions.keys():
             raise ValueError(f"the API refers to functions not in the template: {sorted(missing)}")
         self._address = (host, port)
-        self._handlers: dict[str, Handler] = {}
-        self._import_lock = threading.Lock()
+        self._pools: dict[str, _Pool] = {}
+        self._pools_lock = threading.Lock()
         self.events: list[dict[str, Any]] = []
         self._events_lock = threading.Lock()
         self._server: _Server | None = None
@@ -144,6 +191,8 @@ class LocalGateway:
     def start(self) -> Self:
         if self._server is not None:
             return self
+        # The layers the functions use, and the runtime's boto3 (built once, kept fresh).
+        build.ensure_for(self.template, self.functions, quiet=self.quiet)
         server = _Server(self._address, _RequestHandler)
         server.gateway = self
         self._saved_env = {key: os.environ.get(key) for key in self.env}
@@ -162,6 +211,10 @@ class LocalGateway:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -175,7 +228,8 @@ class LocalGateway:
         self.stop()
 
     def invoke(self, function: str, event: Any) -> Any:
-        """Run one function's handler in this process, as Lambda's Invoke would."""
+        """Run one function in its worker, as Lambda's Invoke would: its result, or
+        FunctionError with what Lambda would report."""
         spec = self.functions[function]
         return self._call(spec, event, LambdaContext(spec))
 
@@ -232,19 +286,14 @@ class LocalGateway:
         context = LambdaContext(spec)
         extra = [("X-Amz-Executed-Version", "$LATEST"), _JSON]
         try:
-            result = self._call(spec, event, context)
-            try:
-                payload = json.dumps(result).encode()
-            except (TypeError, ValueError) as exc:
-                message = f"Unable to marshal response: {exc}"
-                raise FunctionError("Runtime.MarshalError", message) from exc
-        except Exception as exc:  # noqa: BLE001 - any handler failure is the function's error
-            traceback.print_exc(file=sys.stderr)
+            # The worker marshalled it already (Runtime.MarshalError when it cannot).
+            payload = json.dumps(self._call(spec, event, context)).encode()
+        except FunctionError as exc:
             error = {
                 "errorMessage": str(exc),
-                "errorType": getattr(exc, "error_type", type(exc).__name__),
+                "errorType": exc.error_type,
                 "requestId": context.aws_request_id,
-                "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+                "stackTrace": exc.stack_trace,
             }
             extra.append(("X-Amz-Function-Error", "Unhandled"))
             return Reply(200, json.dumps(error).encode(), extra)
@@ -284,8 +333,7 @@ class LocalGateway:
         try:
             result = self._call(spec, event, LambdaContext(spec))
             return _proxy_reply(result, request_id)
-        except Exception:  # noqa: BLE001 - API Gateway turns any function error into a 502
-            traceback.print_exc(file=sys.stderr)
+        except FunctionError:  # API Gateway turns any function error into a 502
             body_out = json.dumps({"message": "Internal server error"}).encode()
             return Reply(502, body_out, _json_headers(request_id))
 
@@ -325,10 +373,9 @@ class LocalGateway:
         started = time.monotonic()
         try:
             answer = self._call(function, event, LambdaContext(function))
-        except Exception as exc:  # noqa: BLE001 - the authorizer's way to say 401 is to raise
+        except FunctionError as exc:  # the authorizer's way to say 401 is to raise
             if str(exc) == "Unauthorized":
                 return self._gateway_reply("UNAUTHORIZED", "Unauthorized", request_id)
-            traceback.print_exc(file=sys.stderr)
             return self._gateway_reply("AUTHORIZER_FAILURE", None, request_id)
         latency = int((time.monotonic() - started) * 1000)
         context = _authorizer_context(answer)
@@ -359,26 +406,232 @@ class LocalGateway:
         headers = [*_json_headers(request_id), ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind))]
         return Reply(status, body.encode(), headers)
 
-    # Running handlers
+    # Running functions: each in worker processes of its own (see worker.py)
 
     def _call(self, spec: FunctionSpec, event: Any, context: LambdaContext) -> Any:
-        handler = self._handler(spec)
-        started = time.monotonic()
-        result = handler(event, context)
-        # The handler cannot be stopped in-process, but its result is dropped as Lambda would.
-        if self.enforce_timeouts and time.monotonic() - started > spec.timeout:
+        """The function's result, run by a warm worker (or a new one, up to the cap); any
+        failure is a FunctionError, logged to stderr with the function's name."""
+        pool = self._pool(spec)
+        try:
+            worker = pool.acquire()
+            healthy = False
+            try:
+                result = worker.invoke(event, context, spec.timeout if self.enforce_timeouts
+                                       else None)
+                healthy = True
+                return result
+            except FunctionError:
+                healthy = worker.alive
+                raise
+            finally:
+                pool.release(worker, healthy)
+        except FunctionError as error:
+            if str(error) != "Unauthorized":  # an authorizer's 401, not a failure
+                _log_failure(spec.logical_id, error)
+            raise
+
+    def _pool(self, spec: FunctionSpec) -> _Pool:
+        with self._pools_lock:
+            if spec.logical_id not in self._pools:
+                self._pools[spec.logical_id] = _Pool(self, spec, self.workers_per_function)
+            return self._pools[spec.logical_id]
+
+    def worker_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """What Lambda sets, the function's variables from the template, the stack's, and
+        credentials that name the function (the contract with the local IAM check)."""
+        env = {
+            **_LAMBDA_ENV,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.logical_id}",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            **spec.environment,
+            **self.env,
+            "AWS_ACCESS_KEY_ID": spec.logical_id,
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+        if self._server is not None:
+            # PutEvents is recorded by this gateway (the stack may point it elsewhere).
+            env.setdefault("AWS_ENDPOINT_URL_EVENTBRIDGE", self.url)
+        env.pop("AWS_SESSION_TOKEN", None)
+        return env
+
+    def workers(self) -> dict[str, int]:
+        """How many workers each function has now (warm or busy)."""
+        with self._pools_lock:
+            return {name: pool.size for name, pool in self._pools.items()}
+
+
+class _Worker:
+    """One function's execution environment: a `python -I -S` process with the function's
+    import path, talking over two pipes of its own."""
+
+    def __init__(self, gateway: LocalGateway, spec: FunctionSpec) -> None:
+        self.spec = spec
+        to_worker, self._requests = os.pipe()
+        self._replies, from_worker = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own worker script
+                [sys.executable, "-I", "-S", str(WORKER_SCRIPT), str(to_worker),
+                 str(from_worker)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=gateway.worker_environment(spec), cwd=spec.code_dir,
+                pass_fds=(to_worker, from_worker), close_fds=True)
+        except BaseException:
+            for fd in (self._requests, self._replies):
+                os.close(fd)
+            raise
+        finally:
+            os.close(to_worker)
+            os.close(from_worker)
+        self.alive = True
+        assert self.process.stdout is not None
+        self._relay = threading.Thread(target=_relay, args=(spec.logical_id, self.process.stdout),
+                                       name=f"log-{spec.logical_id}", daemon=True)
+        self._relay.start()
+
+    def initialise(self, path: list[str], timeout: float) -> None:
+        """Lambda's init phase: import the handler. FunctionError if it cannot."""
+        write_message(self._requests, {"path": path, "task_root": str(self.spec.code_dir),
+                                       "handler": self.spec.handler})
+        reply = self._receive(timeout, None)
+        if "init_error" in reply:
+            self.kill()
+            failure = reply["init_error"]
+            raise FunctionError(failure["errorType"], failure["errorMessage"],
+                                failure.get("stackTrace"), failure.get("trace", ""))
+
+    def invoke(self, event: Any, context: LambdaContext, timeout: float | None) -> Any:
+        context.start()  # the function's clock starts now, after any wait or init
+        try:
+            write_message(self._requests, {"event": event, "context": context.fields()})
+        except OSError as exc:
+            self.kill()
+            raise self._exited(context) from exc
+        reply = self._receive(timeout, context)
+        if "error" in reply:
+            failure = reply["error"]
+            raise FunctionError(failure["errorType"], failure["errorMessage"],
+                                failure.get("stackTrace"), failure.get("trace", ""))
+        return json.loads(reply["result"])
+
+    def _receive(self, timeout: float | None, context: LambdaContext | None) -> dict[str, Any]:
+        ready, _, _ = select.select([self._replies], [], [], timeout)
+        if not ready:
+            self.kill()
+            if context is None:
+                raise FunctionError("Runtime.InitTimeout",
+                                    f"Init phase did not finish in {timeout:.0f} seconds")
             raise FunctionError(
                 "Sandbox.Timedout",
                 f"RequestId: {context.aws_request_id} Error: "
-                f"Task timed out after {spec.timeout:.2f} seconds",
-            )
-        return result
+                f"Task timed out after {self.spec.timeout:.2f} seconds")
+        reply = read_message(self._replies)
+        if reply is None:
+            self.kill()
+            raise self._exited(context)
+        return dict(reply)
 
-    def _handler(self, spec: FunctionSpec) -> Handler:
-        with self._import_lock:
-            if spec.logical_id not in self._handlers:
-                self._handlers[spec.logical_id] = _import_handler(spec)
-            return self._handlers[spec.logical_id]
+    def _exited(self, context: LambdaContext | None) -> FunctionError:
+        code = self.process.wait()
+        request = f"RequestId: {context.aws_request_id} " if context else ""
+        return FunctionError("Runtime.ExitError",
+                             f"{request}Error: Runtime exited with error: exit status {code}")
+
+    def kill(self, *, graceful: bool = False) -> None:
+        """Stop the process (at once, as Lambda does after a timeout or a crash; a graceful
+        stop lets an idle worker end by itself) and free its pipes."""
+        if not self.alive:
+            return
+        self.alive = False
+        with contextlib.suppress(OSError):
+            os.close(self._requests)  # a worker waiting for work ends by itself
+        if self.process.poll() is None:
+            try:
+                self.process.wait(timeout=2 if graceful else 0)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        with contextlib.suppress(OSError):
+            os.close(self._replies)
+        self._relay.join(timeout=2)
+
+
+class _Pool:
+    """A function's workers: a warm one is reused; with none free a new one starts, up to
+    `cap`; past that a request waits for a free one (as Lambda's reserved concurrency)."""
+
+    def __init__(self, gateway: LocalGateway, spec: FunctionSpec, cap: int) -> None:
+        self.gateway, self.spec, self.cap = gateway, spec, max(1, cap)
+        self.path = build.function_path(gateway.template, spec)
+        self.size = 0
+        self._idle: list[_Worker] = []
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def acquire(self) -> _Worker:
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise FunctionError("Runtime.Unavailable", "the local gateway is stopping")
+                if self._idle:
+                    return self._idle.pop()
+                if self.size < self.cap:
+                    self.size += 1
+                    break
+                self._changed.wait()
+        try:
+            worker = _Worker(self.gateway, self.spec)
+            worker.initialise(self.path, self.gateway.init_timeout)
+            return worker
+        except BaseException:
+            with self._changed:
+                self.size -= 1
+                self._changed.notify()
+            raise
+
+    def release(self, worker: _Worker, healthy: bool) -> None:
+        with self._changed:
+            if healthy and worker.alive and not self._closed:
+                self._idle.append(worker)
+                self._changed.notify()
+                return
+            self.size -= 1
+            self._changed.notify()
+        worker.kill()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self.size -= len(idle)
+            self._changed.notify_all()
+        for worker in idle:
+            worker.kill(graceful=True)
+
+
+def _relay(function: str, stream: IO[bytes]) -> None:
+    """A worker's prints and logs, line by line, to this process's stderr."""
+    with stream:
+        for line in stream:
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            with contextlib.suppress(Exception):  # a closed or swapped stderr loses the line
+                print(f"[{function}] {text}", file=sys.stderr, flush=True)
+
+
+def _log_failure(function: str, error: FunctionError) -> None:
+    """Loud, in the gateway's log: which function, which error (as Lambda's log would)."""
+    if error.error_type.startswith("Runtime.") and error.error_type not in (
+            "Runtime.MarshalError", "Runtime.Unavailable"):
+        banner = f"!!! {function} cannot run: {error.error_type}: {error}"
+    else:
+        banner = f"{function} failed: {error.error_type}: {error}"
+    lines = [banner]
+    if error.trace.strip():
+        lines.append(error.trace.rstrip())
+    with contextlib.suppress(Exception):
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 class _Server(ThreadingHTTPServer):
@@ -606,31 +859,3 @@ def _lambda_error(status: int, error_type: str, message: str) -> Reply:
 
 def _function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-
-
-def _module_name(spec: FunctionSpec) -> str:
-    base = spec.logical_id.removesuffix("Function") or spec.logical_id
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower()
-    module = spec.handler.rpartition(".")[0].replace(".", "_")
-    return f"cashback_fn_{snake}_{module}"
-
-
-def _import_handler(spec: FunctionSpec) -> Handler:
-    name = _module_name(spec)
-    module_path = spec.handler.rpartition(".")[0]
-    try:
-        loader_spec = importlib.util.spec_from_file_location(name, spec.module_file)
-        if loader_spec is None or loader_spec.loader is None:
-            raise ImportError(f"no module at {spec.module_file}")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[name] = module
-        loader_spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(name, None)
-        message = f"Unable to import module '{module_path}': {exc}"
-        raise FunctionError("Runtime.ImportModuleError", message) from exc
-    handler = getattr(module, spec.handler_name, None)
-    if not callable(handler):
-        message = f"Handler '{spec.handler_name}' missing on module '{module_path}'"
-        raise FunctionError("Runtime.HandlerNotFound", message)
-    return cast(Handler, handler)

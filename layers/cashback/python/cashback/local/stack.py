@@ -4,6 +4,7 @@ with fresh API keys, and the gateway serving the template's routes and the Invok
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +37,8 @@ class LocalStack:
                  currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
                  port: int = 0, quiet: bool = False,
                  risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
-                 settings: TenantSettings | None = None) -> None:
+                 settings: TenantSettings | None = None,
+                 function_env: Mapping[str, str] | None = None) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
         self.settings = settings or TenantSettings(currency=currency,
@@ -45,6 +47,8 @@ class LocalStack:
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet
+        # Extra variables for every function (on top of the template's and the stack's).
+        self.function_env = dict(function_env or {})
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
@@ -67,16 +71,18 @@ class LocalStack:
                 raise ValueError(f"tenant {tenant!r} must be lowercase letters, digits and '-'")
         self.template = load_template(self.template_path)
         self._dynamodb = start_store(self.store_kind, self.template.directory)
+        refs = {"LedgerTable": TABLE_NAME, "CashbackEventBus": EVENT_BUS_NAME}
         env = {
-            **self.template.environment({"LedgerTable": TABLE_NAME,
-                                         "CashbackEventBus": EVENT_BUS_NAME}),
             **self._dynamodb.env(),
             "TABLE_NAME": TABLE_NAME,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR" if self.quiet else "INFO",
+            **self.function_env,
         }
-        # Handlers run in this process and read their configuration from os.environ.
+        # Each function runs in worker processes of its own with its own variables from the
+        # template, this env and credentials that name it (cashback.local.gateway); tools
+        # and tests in this process read the table and the store from os.environ.
         os.environ.update(env)
         client = self._dynamodb.client()
         client.create_table(**self.template.table_create_params(table_name=TABLE_NAME))
@@ -85,10 +91,10 @@ class LocalStack:
         now = to_iso(datetime.now(UTC))
         for tenant in self.tenants:
             self.add_tenant(tenant, self.settings, now)
-        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet)
+        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet,
+                                     refs=refs)
         self._gateway.start()
-        # The gateway also records EventBridge's PutEvents; its address is known only now,
-        # and handlers make their EventBridge client on first use.
+        # The gateway also records EventBridge's PutEvents (its workers are pointed at it).
         os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self._gateway.url
         return self
 
@@ -104,7 +110,7 @@ class LocalStack:
         return list(self._gateway.events)
 
     def invoke(self, function: str, event: object) -> object:
-        """Run a function (e.g. a scheduled job) with any event, in this process."""
+        """Run a function (e.g. a scheduled job) with any event, in its worker."""
         assert self._gateway is not None, "the stack is not running"
         return self._gateway.invoke(function, event)
 

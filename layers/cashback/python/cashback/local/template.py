@@ -70,6 +70,17 @@ class FunctionSpec:
     timeout: int
     memory: int
     environment: dict[str, str]
+    # Logical ids of the layers, Globals' first, in the order Lambda applies them.
+    layers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    logical_id: str
+    content_dir: Path
+    # Metadata.BuildMethod: a runtime (python3.12: ContentUri + pip install -r
+    # requirements.txt), "makefile" (make build-<LogicalId>), or None (ContentUri as it is).
+    build_method: str | None
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,25 @@ class Template:
                 timeout=int(merged.get("Timeout", _DEFAULT_TIMEOUT)),
                 memory=int(merged.get("MemorySize", _DEFAULT_MEMORY)),
                 environment=environment,
+                layers=tuple(_layer_id(logical_id, layer) for layer in [
+                    *(defaults.get("Layers") or []), *(props.get("Layers") or [])]),
+            )
+        return specs
+
+    def layers(self) -> dict[str, LayerSpec]:
+        specs = {}
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") not in ("AWS::Serverless::LayerVersion",
+                                            "AWS::Lambda::LayerVersion"):
+                continue
+            props = resource.get("Properties") or {}
+            content = props.get("ContentUri") or props.get("Content")
+            if not isinstance(content, str):
+                raise TemplateError(f"{logical_id} needs a plain ContentUri (a folder)")
+            specs[logical_id] = LayerSpec(
+                logical_id=logical_id,
+                content_dir=(self.directory / content).resolve(),
+                build_method=(resource.get("Metadata") or {}).get("BuildMethod"),
             )
         return specs
 
@@ -263,6 +293,13 @@ def load_template(path: Path) -> Template:
     if not isinstance(document, dict):
         raise TemplateError(f"{path} is not a template")
     return Template(document=document, directory=Path(path).resolve().parent)
+
+
+def _layer_id(function: str, layer: Any) -> str:
+    if isinstance(layer, dict) and isinstance(layer.get("Ref"), str):
+        return str(layer["Ref"])
+    raise TemplateError(f"{function}: only layers of this template (!Ref) can run locally, "
+                        f"not {layer!r}")
 
 
 def _index(index: dict[str, Any]) -> dict[str, Any]:
