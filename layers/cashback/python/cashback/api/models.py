@@ -10,7 +10,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,6 +21,7 @@ from pydantic import (
 )
 
 from cashback import currencies
+from cashback.clock import Timestamp
 
 # Storefront ids: printable, no spaces, no control characters, no '#' (a key separator).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"
@@ -36,13 +36,6 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _timestamp_text(value: Any) -> Any:
-    # Only ISO 8601 text with a zone: a bare number would be read as epoch seconds.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 timestamp with a time zone, as a string")
-    return value
-
-
 class PurchaseLine(Request):
     sku: Id
     category: Id
@@ -55,7 +48,7 @@ class PurchaseRequest(Request):
     customer_id: Id
     amount: Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     channel: Literal["online", "store", "app"]
     lines: list[PurchaseLine] = Field(min_length=1, max_length=MAX_LINES)
     device_id: Id | None = None
@@ -63,8 +56,6 @@ class PurchaseRequest(Request):
     birthday: str | None = Field(
         default=None, pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
         description="The customer's birthday as MM-DD, if the storefront knows it")
-
-    _occurred_at_text = field_validator("occurred_at", mode="before")(_timestamp_text)
 
     @field_validator("currency")
     @classmethod
@@ -104,10 +95,8 @@ class RefundRequest(Request):
     refund_id: Id
     order_id: Id
     amount: Amount
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     lines: list[RefundLine] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
-
-    _occurred_at_text = field_validator("occurred_at", mode="before")(_timestamp_text)
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> RefundRequest:
