@@ -253,6 +253,53 @@ def make_resolver() -> CashbackResolver:
     return app
 
 
+# What a client can get back besides the success, for the OpenAPI document: the gateway's
+# own answers (template.yaml's GatewayResponses, same {code, message} shape), the edge's
+# (this module) and each route's domain errors. One table, so routes only name extras.
+_GATEWAY_ERRORS = {
+    401: "unauthorized: no key, or not a valid one (API Gateway)",
+    403: "forbidden: the key lacks the scope for this route (API Gateway); "
+         "tenant_not_configured",
+    429: "throttled: over the storefront's rate or burst (API Gateway); retry after "
+         "Retry-After seconds",
+}
+_BODY_ERRORS = {
+    400: "The body cannot be read: invalid_json, duplicate_key, json_too_deep, "
+         "invalid_encoding, empty_body",
+    413: f"body_too_large: over {MAX_BODY_BYTES} bytes (API Gateway's own limit is 10 MB)",
+    415: "unsupported_media_type: the body must be application/json (UTF-8)",
+    422: "validation_error: the body breaks the request model (details names each field)",
+}
+_PATH_ERRORS = {
+    404: "route_not_found: no route for this path, e.g. an empty path parameter",
+    422: "validation_error: a path parameter or the query breaks its pattern or range",
+}
+_QUERY_ERRORS = {422: _PATH_ERRORS[422]}
+
+
+def documented(status: int, model: Any, description: str, errors: dict[int, str] | None = None,
+               *, body: bool = False, path: bool = False, query: bool = False
+               ) -> dict[int, dict[str, Any]]:
+    """`responses=` for a route decorator: its success reply and every 4xx (and 503) it can
+    answer, each error in the one ErrorReply shape. Route-specific texts join the shared
+    ones for the same status."""
+    from cashback.api.models import ErrorReply
+
+    found: dict[int, list[str]] = {}
+    for table in (_GATEWAY_ERRORS, _BODY_ERRORS if body else {}, _PATH_ERRORS if path else {},
+                  _QUERY_ERRORS if query else {}, errors or {}):
+        for code, text in table.items():
+            if text not in found.setdefault(code, []):
+                found[code].append(text)
+    responses: dict[int, dict[str, Any]] = {
+        status: {"description": description,
+                 "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+    for code in sorted(found):
+        responses[code] = {"description": "; ".join(found[code]),
+                           "content": {content_types.APPLICATION_JSON: {"model": ErrorReply}}}
+    return responses
+
+
 @dataclass(frozen=True)
 class Caller:
     tenant: str

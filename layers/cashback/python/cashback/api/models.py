@@ -227,3 +227,15 @@ class DecisionReply(BaseModel):
     decision: Literal["approve", "reject"]
     status: Literal["pending", "no_cashback", "rejected"]
     cashback: int
+
+
+class PublishedReply(BaseModel):
+    version: int
+    effective_from: datetime
+    published_at: datetime
+    published_by: str
+
+
+class RulesInForce(BaseModel):
+    in_force: dict[str, Any] | None = Field(description="The version that applies now")
+    versions: list[dict[str, Any]] = Field(description="Every version, oldest first")
