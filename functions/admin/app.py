@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import programs, runtime
 from cashback.api.http import caller, documented, json_response, make_resolver
-from cashback.api.models import PublishedReply, RulesInForce
+from cashback.api.models import EXAMPLE_TIME, PublishedReply, RulesInForce
 from cashback.observability import logger, tracer
 from cashback.rules.model import RuleSet
 from cashback.rules.versions import in_force
@@ -20,7 +20,11 @@ app = make_resolver()
 @app.put("/v1/rules", responses=documented(
     201, PublishedReply, "Published as the next version",
     {422: "currency_mismatch, or the program breaks a rule of its schema"}, body=True))
-def publish_rules(rules: Annotated[RuleSet, Body()]) -> Response[Any]:
+def publish_rules(rules: Annotated[RuleSet, Body(openapi_examples={"program": {
+    "summary": "2% back, 5% on shoes", "value": {
+        "name": "Loja Teste", "currency": "BRL", "time_zone": "America/Sao_Paulo",
+        "effective_from": EXAMPLE_TIME, "base_rate": "0.02",
+        "category_rates": {"shoes": "0.05"}}}})]) -> Response[Any]:
     who = caller(app)
     published = programs.publish(runtime.store(), who.tenant,
                                  runtime.tenant_settings(who.tenant).currency, rules,

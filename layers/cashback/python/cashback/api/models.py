@@ -43,7 +43,17 @@ class PurchaseLine(Request):
     eco: StrictBool = False
 
 
+# The requests' examples in docs/openapi.json (the README's, and schemathesis' first cases).
+EXAMPLE_TIME = "2026-11-25T10:00:00-03:00"
+
+
 class PurchaseRequest(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "order_id": "ord-1001", "customer_id": "ana", "amount": 25990, "currency": "BRL",
+        "occurred_at": EXAMPLE_TIME, "channel": "online",
+        "lines": [{"sku": "tenis-42", "category": "shoes", "amount": 19990},
+                  {"sku": "meia-3", "category": "apparel", "amount": 6000, "eco": True}]}]})
+
     order_id: Id
     customer_id: Id
     amount: Amount
@@ -92,6 +102,10 @@ class RefundLine(Request):
 
 
 class RefundRequest(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "refund_id": "rfd-2001", "order_id": "ord-1001", "amount": 6000,
+        "occurred_at": EXAMPLE_TIME, "lines": [{"sku": "meia-3", "amount": 6000}]}]})
+
     refund_id: Id
     order_id: Id
     amount: Amount
@@ -192,6 +206,9 @@ class ErrorReply(BaseModel):
 
 
 class DecisionRequest(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "decision": "approve", "note": "known customer, gift orders before Christmas"}]})
+
     decision: Literal["approve", "reject"]
     note: str = Field(default="", max_length=1000,
                       description="Why, for the case file and the next model's labels")
