@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from cashback.api.models import ErrorReply
 from cashback.clock import from_epoch_ms
 from cashback.errors import (
     BadRequest,
@@ -283,8 +284,6 @@ def documented(status: int, model: Any, description: str, errors: dict[int, str]
     """`responses=` for a route decorator: its success reply and every 4xx (and 503) it can
     answer, each error in the one ErrorReply shape. Route-specific texts join the shared
     ones for the same status."""
-    from cashback.api.models import ErrorReply
-
     found: dict[int, list[str]] = {}
     for table in (_GATEWAY_ERRORS, _BODY_ERRORS if body else {}, _PATH_ERRORS if path else {},
                   _QUERY_ERRORS if query else {}, errors or {}):
