@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import accrual, runtime
-from cashback.api.http import caller, json_response, make_resolver
+from cashback.api.http import caller, documented, json_response, make_resolver
 from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
 from cashback.observability import count_money, logger, metrics, tracer
 
@@ -22,8 +22,16 @@ def _reply(reply: accrual.Reply) -> Response:
     return json_response(reply.status_code, reply.body, headers)
 
 
-@app.post("/v1/purchases", responses={
-    201: {"description": "Recorded", "content": {"application/json": {"model": PurchaseReply}}}})
+CONTENTION = {503: "contention: too many concurrent writes to this customer or order; safe "
+                   "to retry after Retry-After seconds"}
+TIMES = "occurred_at_in_future, occurred_at_too_old (the storefront's back-dating window)"
+
+
+@app.post("/v1/purchases", responses=documented(
+    201, PurchaseReply, "Recorded (a replay of the same request answers the same, with "
+    "Idempotent-Replayed: true)", {
+        409: "idempotency_conflict: this order_id was used with a different body",
+        422: f"currency_mismatch, {TIMES}", **CONTENTION}, body=True))
 def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
     who = caller(app)
     reply = accrual.record_purchase(runtime.store(), who.tenant,
@@ -45,8 +53,13 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
     return _reply(reply)
 
 
-@app.post("/v1/refunds", responses={
-    201: {"description": "Recorded", "content": {"application/json": {"model": RefundReply}}}})
+@app.post("/v1/refunds", responses=documented(
+    201, RefundReply, "Recorded (a replay of the same request answers the same, with "
+    "Idempotent-Replayed: true)", {
+        404: "order_not_found",
+        409: "idempotency_conflict: this refund_id was used with a different body",
+        422: f"refund_before_purchase, refund_exceeds_order, {TIMES}", **CONTENTION},
+    body=True))
 def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundReply]:
     who = caller(app)
     reply = accrual.record_refund(runtime.store(), who.tenant,

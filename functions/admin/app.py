@@ -8,7 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import programs, runtime
-from cashback.api.http import caller, json_response, make_resolver
+from cashback.api.http import caller, documented, json_response, make_resolver
+from cashback.api.models import EXAMPLE_TIME, PublishedReply, RulesInForce
 from cashback.observability import logger, tracer
 from cashback.rules.model import RuleSet
 from cashback.rules.versions import in_force
@@ -16,8 +17,14 @@ from cashback.rules.versions import in_force
 app = make_resolver()
 
 
-@app.put("/v1/rules")
-def publish_rules(rules: Annotated[RuleSet, Body()]) -> Response[Any]:
+@app.put("/v1/rules", responses=documented(
+    201, PublishedReply, "Published as the next version",
+    {422: "currency_mismatch, or the program breaks a rule of its schema"}, body=True))
+def publish_rules(rules: Annotated[RuleSet, Body(openapi_examples={"program": {
+    "summary": "2% back, 5% on shoes", "value": {
+        "name": "Loja Teste", "currency": "BRL", "time_zone": "America/Sao_Paulo",
+        "effective_from": EXAMPLE_TIME, "base_rate": "0.02",
+        "category_rates": {"shoes": "0.05"}}}})]) -> Response[Any]:
     who = caller(app)
     published = programs.publish(runtime.store(), who.tenant,
                                  runtime.tenant_settings(who.tenant).currency, rules,
@@ -27,7 +34,8 @@ def publish_rules(rules: Annotated[RuleSet, Body()]) -> Response[Any]:
     return json_response(201, published)
 
 
-@app.get("/v1/rules")
+@app.get("/v1/rules", responses=documented(
+    200, RulesInForce, "The version in force and every version published"))
 def rules_in_force() -> dict[str, Any]:
     who = caller(app)
     store = runtime.store()
@@ -40,7 +48,9 @@ def rules_in_force() -> dict[str, Any]:
     }
 
 
-@app.get("/v1/rules/<version>")
+@app.get("/v1/rules/<version>", responses=documented(
+    200, dict[str, Any], "One version: its rules and when it applies",
+    {404: "rules_version_not_found"}, path=True))
 def rules_version(version: Annotated[int, Path(ge=1, le=999_999)]) -> dict[str, Any]:
     who = caller(app)
     return programs.version_reply(runtime.store(), who.tenant, version)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import balances, runtime
-from cashback.api.http import caller, make_resolver
+from cashback.api.http import caller, documented, make_resolver
 from cashback.api.models import ID_PATTERN, BalanceReply, EntriesPage
 from cashback.observability import logger, tracer
 
@@ -17,14 +17,17 @@ app = make_resolver()
 CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-@app.get("/v1/customers/<customer_id>/balance")
+@app.get("/v1/customers/<customer_id>/balance",
+         responses=documented(200, BalanceReply, "The customer's balances", path=True))
 def get_balance(customer_id: CustomerId) -> BalanceReply:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
     return balances.balance(runtime.store(), who.tenant, currency, customer_id)
 
 
-@app.get("/v1/customers/<customer_id>/entries")
+@app.get("/v1/customers/<customer_id>/entries", responses=documented(
+    200, EntriesPage, "One page of the ledger, newest first",
+    {400: "invalid_cursor: not a cursor this API returned"}, path=True, query=True))
 def list_entries(
     customer_id: CustomerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import reviews, runtime
-from cashback.api.http import caller, make_resolver
+from cashback.api.http import caller, documented, make_resolver
 from cashback.api.models import (
     ID_PATTERN,
     DecisionReply,
@@ -23,7 +23,9 @@ app = make_resolver()
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-@app.get("/v1/reviews")
+@app.get("/v1/reviews", responses=documented(
+    200, ReviewPage, "One page of open cases, riskiest first",
+    {400: "invalid_cursor: not a cursor this API returned"}, query=True))
 def review_queue(
     status: Annotated[Literal["open"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -33,14 +35,19 @@ def review_queue(
     return reviews.queue(runtime.store(), who.tenant, limit, cursor)
 
 
-@app.get("/v1/reviews/<order_id>")
+@app.get("/v1/reviews/<order_id>", responses=documented(
+    200, ReviewCase, "The case", {404: "case_not_found"}, path=True))
 def review_case(order_id: OrderId) -> ReviewCase:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
     return reviews.case(runtime.store(), who.tenant, currency, order_id)
 
 
-@app.post("/v1/reviews/<order_id>/decision")
+@app.post("/v1/reviews/<order_id>/decision", responses=documented(
+    200, DecisionReply, "Decided", {
+        404: "case_not_found",
+        409: "case_closed: decided already, or closed by a refund; case_changed",
+        503: "contention: safe to retry after Retry-After seconds"}, body=True, path=True))
 def review_decision(order_id: OrderId,
                     decision: Annotated[DecisionRequest, Body()]) -> DecisionReply:
     who = caller(app)

@@ -50,8 +50,8 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     digits = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not re.fullmatch(r"[0-9]{1,12}", digits) \
-            or int(digits) < 2:
+    if not text.startswith(_CURSOR_PREFIX) or not re.fullmatch(r"[1-9][0-9]{0,11}", digits) \
+            or int(digits) < 2 or encode_cursor(int(digits)) != cursor:
         raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
     return int(digits)
 

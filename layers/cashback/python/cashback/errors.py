@@ -57,3 +57,8 @@ class Forbidden(CashbackError):
 class PayloadTooLarge(CashbackError):
     status = 413
     code = "body_too_large"
+
+
+class UnsupportedMediaType(CashbackError):
+    status = 415
+    code = "unsupported_media_type"

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from cashback import balances, ledger
-from cashback.api.models import DecisionReply, ReviewCase, ReviewItem, ReviewPage
-from cashback.clock import to_iso
+from cashback.api.models import ID_PATTERN, DecisionReply, ReviewCase, ReviewItem, ReviewPage
+from cashback.clock import from_iso, to_iso
 from cashback.errors import BadRequest, Conflict, NotFound
 from cashback.risk.features import CustomerAggregates
 from cashback.store import AccountMoved, Order, Store
@@ -37,16 +39,31 @@ def _cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
+_QUEUE_SK = re.compile(r"[0-9]{6}#([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)#("
+                       + ID_PATTERN.strip("^$") + ")")
+
+
 def _key(cursor: str, tenant: str) -> dict[str, Any]:
-    try:
+    """The queue position a cursor names. Only a cursor this API could have returned to
+    this tenant is one: the exact encoding, the four keys of an order's queue entry, each
+    in its format and agreeing with the others. Anything else is 400, never a query."""
+    plain: Any = None
+    with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = isinstance(plain, dict) and plain.get("queue_pk") == f"REVIEW#{tenant}" and \
-            set(plain) == {"pk", "sk", "queue_pk", "queue_sk"}
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        valid = False
-    if not valid:
+    found = _QUEUE_SK.fullmatch(plain.get("queue_sk", "")) if isinstance(plain, dict) \
+        and all(isinstance(value, str) for value in plain.values()) else None
+    valid = found is not None and plain == {
+        "pk": f"ORDER#{tenant}#{found.group(2)}", "sk": "ORDER",
+        "queue_pk": f"REVIEW#{tenant}", "queue_sk": found.group(0)}
+    if valid:
+        try:
+            from_iso(found.group(1))  # type: ignore[union-attr]
+        except ValueError:
+            valid = False
+    key = {name: {"S": value} for name, value in plain.items()} if valid else None
+    if key is None or _cursor(key) != cursor:
         raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
-    return {name: {"S": str(value)} for name, value in plain.items()}
+    return key
 
 
 def queue(store: Store, tenant: str, limit: int, cursor: str | None) -> ReviewPage:

@@ -6,6 +6,8 @@ the resolver's own validation errors, to `{"code", "message", "details"}` replie
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from dataclasses import dataclass
@@ -16,11 +18,22 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from cashback.api.models import ErrorReply
 from cashback.clock import from_epoch_ms
-from cashback.errors import BadRequest, CashbackError, Forbidden, PayloadTooLarge
+from cashback.errors import (
+    BadRequest,
+    CashbackError,
+    Forbidden,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from cashback.observability import count_by, logger
 
 MAX_BODY_BYTES = 32 * 1024
+# No request model nests deeper than a few levels; 32 leaves room and stays far below
+# Python's recursion limit (2,000 levels made the parser, then the validator, fail).
+MAX_JSON_DEPTH = 32
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -52,18 +65,157 @@ def _validation_reply(error: RequestValidationError) -> Response:
     return error_response(422, "validation_error", summary, details)
 
 
+class StrictJson:
+    """One JSON reader for every route: the edge checks the body with it and Powertools'
+    resolver parses the body with it too, so nothing reads the body another way.
+
+    Strict where `json.loads` is lenient: a key twice in one object (a proxy may read the
+    first, we would read the last), NaN/Infinity, numbers past Python's digit limit, lone
+    UTF-16 surrogates (DynamoDB refuses them), and nesting deeper than MAX_JSON_DEPTH."""
+
+    @staticmethod
+    def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise BadRequest(f"the key {key!r} appears twice in one object",
+                                 code="duplicate_key")
+            result[key] = value
+        return result
+
+    @staticmethod
+    def _no_constant(name: str) -> Any:
+        raise BadRequest(f"{name} is not JSON", code="invalid_json")
+
+    @staticmethod
+    def _depth(text: str) -> int:
+        deepest = depth = 0
+        in_string = escaped = False
+        for char in text:
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char in "]}":
+                depth -= 1
+        return deepest
+
+    @classmethod
+    def _check_text(cls, value: Any) -> None:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest("a string holds a lone UTF-16 surrogate",
+                                 code="invalid_json") from None
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                cls._check_text(key)
+                cls._check_text(item)
+        elif isinstance(value, list):
+            for item in value:
+                cls._check_text(item)
+
+    @classmethod
+    def loads(cls, text: str) -> Any:
+        if cls._depth(text) > MAX_JSON_DEPTH:
+            raise BadRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels",
+                             code="json_too_deep")
+        try:
+            value = json.loads(text, object_pairs_hook=cls._no_duplicates,
+                               parse_constant=cls._no_constant)
+        except (ValueError, RecursionError):  # JSONDecodeError, or too many digits
+            raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+        cls._check_text(value)
+        return value
+
+
+def _header_values(event: dict[str, Any], name: str) -> list[str]:
+    multi = event.get("multiValueHeaders") or {}
+    found = [value for key, values in multi.items() if key.lower() == name
+             for value in (values or [])]
+    if not found:
+        found = [value for key, value in (event.get("headers") or {}).items()
+                 if key.lower() == name and value is not None]
+    return found
+
+
+def _is_json(content_type: str) -> bool:
+    media, _, params = content_type.partition(";")
+    if media.strip().lower() != "application/json":
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return False
+    return True
+
+
 def _body_problem(event: dict[str, Any]) -> CashbackError | None:
-    body = event.get("body") or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
+    """Why the body cannot be read, or None. Every route goes through this once, before
+    Powertools parses anything (its validation runs before any middleware could)."""
+    if event.get("httpMethod") not in BODY_METHODS:
+        return None
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded") and raw:
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            return BadRequest("the body is not valid base64", code="invalid_encoding")
+    else:
+        data = raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_BODY_BYTES:
         return PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    if event.get("httpMethod") in ("POST", "PUT", "PATCH") and not body.strip():
+    if not data.strip():
+        if event.get("httpMethod") == "DELETE":
+            return None
         return BadRequest("this request needs a JSON body", code="empty_body")
+    content_types_sent = _header_values(event, "content-type")
+    if len(content_types_sent) != 1 or not _is_json(content_types_sent[0]):
+        sent = ", ".join(content_types_sent)[:100] or "none"
+        return UnsupportedMediaType(
+            f"the body must be sent as Content-Type: application/json (got {sent})")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return BadRequest("the body is not UTF-8", code="invalid_encoding")
+    try:
+        StrictJson.loads(text)
+    except BadRequest as problem:
+        return problem
     return None
 
 
+def _as_checked(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as Powertools should read a body _body_problem accepted: text, not base64,
+    and one plain Content-Type (it matches `application/json` case-sensitively)."""
+    if event.get("httpMethod") not in BODY_METHODS or not event.get("body"):
+        return event
+    event = dict(event)
+    if event.get("isBase64Encoded"):
+        event["body"] = base64.b64decode(event["body"]).decode("utf-8")
+        event["isBase64Encoded"] = False
+    for name in ("headers", "multiValueHeaders"):
+        if event.get(name):
+            event[name] = {key: value for key, value in event[name].items()
+                           if key.lower() != "content-type"}
+            event[name]["Content-Type"] = ("application/json" if name == "headers"
+                                           else ["application/json"])
+    return event
+
+
 class CashbackResolver(APIGatewayRestResolver):
-    """Powertools' REST resolver, refusing oversized or empty bodies before anything parses
-    them (its request validation runs before any middleware could)."""
+    """Powertools' REST resolver, refusing bodies it must not read (too large, empty, not
+    JSON, not UTF-8, not strict JSON) before anything parses them: its request validation
+    runs before any middleware could."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         problem = _body_problem(event)
@@ -72,11 +224,11 @@ class CashbackResolver(APIGatewayRestResolver):
                     "headers": {"Content-Type": content_types.APPLICATION_JSON},
                     "body": json.dumps({"code": problem.code, "message": problem.message}),
                     "isBase64Encoded": False}
-        return super().resolve(event, context)
+        return super().resolve(_as_checked(event), context)
 
 
 def make_resolver() -> CashbackResolver:
-    app = CashbackResolver(enable_validation=True)
+    app = CashbackResolver(enable_validation=True, json_body_deserializer=StrictJson.loads)
 
     @app.exception_handler(CashbackError)
     def _domain_error(error: CashbackError) -> Response:
@@ -104,6 +256,51 @@ def make_resolver() -> CashbackResolver:
         return error_response(500, "internal_error", "something went wrong on our side")
 
     return app
+
+
+# What a client can get back besides the success, for the OpenAPI document: the gateway's
+# own answers (template.yaml's GatewayResponses, same {code, message} shape), the edge's
+# (this module) and each route's domain errors. One table, so routes only name extras.
+_GATEWAY_ERRORS = {
+    401: "unauthorized: no key, or not a valid one (API Gateway)",
+    403: "forbidden: the key lacks the scope for this route (API Gateway); "
+         "tenant_not_configured",
+    429: "throttled: over the storefront's rate or burst (API Gateway); retry after "
+         "Retry-After seconds",
+}
+_BODY_ERRORS = {
+    400: "The body cannot be read: invalid_json, duplicate_key, json_too_deep, "
+         "invalid_encoding, empty_body",
+    413: f"body_too_large: over {MAX_BODY_BYTES} bytes (API Gateway's own limit is 10 MB)",
+    415: "unsupported_media_type: the body must be application/json (UTF-8)",
+    422: "validation_error: the body breaks the request model (details names each field)",
+}
+_PATH_ERRORS = {
+    404: "route_not_found: no route for this path, e.g. an empty path parameter",
+    422: "validation_error: a path parameter or the query breaks its pattern or range",
+}
+_QUERY_ERRORS = {422: _PATH_ERRORS[422]}
+
+
+def documented(status: int, model: Any, description: str, errors: dict[int, str] | None = None,
+               *, body: bool = False, path: bool = False, query: bool = False
+               ) -> dict[int, dict[str, Any]]:
+    """`responses=` for a route decorator: its success reply and every 4xx (and 503) it can
+    answer, each error in the one ErrorReply shape. Route-specific texts join the shared
+    ones for the same status."""
+    found: dict[int, list[str]] = {}
+    for table in (_GATEWAY_ERRORS, _BODY_ERRORS if body else {}, _PATH_ERRORS if path else {},
+                  _QUERY_ERRORS if query else {}, errors or {}):
+        for code, text in table.items():
+            if text not in found.setdefault(code, []):
+                found[code].append(text)
+    responses: dict[int, dict[str, Any]] = {
+        status: {"description": description,
+                 "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+    for code in sorted(found):
+        responses[code] = {"description": "; ".join(found[code]),
+                           "content": {content_types.APPLICATION_JSON: {"model": ErrorReply}}}
+    return responses
 
 
 @dataclass(frozen=True)

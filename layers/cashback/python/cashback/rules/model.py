@@ -20,7 +20,6 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +32,7 @@ from pydantic import (
 )
 
 from cashback import currencies
+from cashback.clock import Timestamp
 from cashback.rules.fields import (
     Channel,
     Days,
@@ -300,7 +300,7 @@ class RuleSet(Rules):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     time_zone: str = Field(examples=["America/Sao_Paulo"])
     """The storefront's IANA time zone: campaigns, months, birthdays and expiry use it."""
-    effective_from: AwareDatetime
+    effective_from: Timestamp
     """When this version starts to apply; never before it is published."""
     name: Label | None = None
     base_rate: Rate
