@@ -132,7 +132,7 @@ class LocalStore:
 class DynamoDBLocal(LocalStore):
     """Amazon's DynamoDB Local jar, in memory, as a child process."""
 
-    def __init__(self, project_root: Path, *, startup_timeout: float = 30.0) -> None:
+    def __init__(self, project_root: Path, *, startup_timeout: float = 180.0) -> None:
         self.project_root = Path(project_root).resolve()
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
