@@ -30,6 +30,7 @@ from cashback.rules.evaluation import Evaluation
 from cashback.rules.explain import customer_explanation
 from cashback.rules.model import RuleSet
 from cashback.store import (
+    BUDGET_ITEMS,
     AccountMoved,
     AlreadyRecorded,
     BudgetShort,
@@ -152,17 +153,41 @@ def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: E
     return replace(account, spend_days=spend, earned_months=months, last_activity_at=activity)
 
 
+def _budgeted(program: Program | None) -> set[str]:
+    return {c.id for c in program[1].campaigns if c.budget} if program else set()
+
+
+def _beyond_room(program: Program | None, earning: Earning, budget_left: dict[str, int]
+                 ) -> list[str]:
+    """Budgeted campaigns the purchase's transaction cannot also carry: past the first
+    BUDGET_ITEMS that may still take (stacking order). Publishing refuses a version where
+    this can happen; one stored before that limit gets them treated as spent."""
+    if earning.evaluation is None:
+        return []
+    budgeted = _budgeted(program)
+    live = [c for c in earning.evaluation.campaigns
+            if c in budgeted and budget_left.get(c) != 0]
+    return live[BUDGET_ITEMS:]
+
+
+def _max_takes(earning: Earning) -> int:
+    """How many shards each budget take may write, so all of them fit the transaction."""
+    drawn = len(earning.evaluation.budget_consumption) if earning.evaluation else 0
+    return max(1, BUDGET_ITEMS // max(drawn, 1))
+
+
 def _budget_takes(order_id: str, program: Program | None, earning: Earning,
                   planned: dict[str, budget.Plan]) -> tuple[tuple[str, int, int], ...]:
     if program is None or earning.evaluation is None:
         return ()
-    budgeted = {c.id for c in program[1].campaigns if c.budget is not None}
+    budgeted = _budgeted(program)
+    most = _max_takes(earning)
     takes: list[tuple[str, int, int]] = []
     for campaign, want in sorted(earning.evaluation.budget_consumption.items()):
         if not want or campaign not in budgeted:
             continue
         plan = planned.get(campaign)
-        if plan is None or sum(t.amount for t in plan.takes) != want:
+        if plan is None or sum(t.amount for t in plan.takes) != want or len(plan.takes) > most:
             plan = budget.first_take(want, order_id, BUDGET_SHARDS)
         takes += [(campaign, take.shard, take.amount) for take in plan.takes]
     return tuple(takes)
@@ -190,14 +215,20 @@ def _purchase_reply(request: PurchaseRequest, currency: str, earning: Earning,
 
 def _replan(store: Store, tenant: str, order_id: str, earning: Earning, short: BudgetShort,
             budget_left: dict[str, int], planned: dict[str, budget.Plan]) -> None:
-    """A budget shard ran short: spread the take over the shards, or, when all of them
-    together hold too little, remember what is left so the rules cut the campaign."""
+    """A budget shard ran short: spread the take over the shards (as many as the
+    transaction has room for), or, when they hold too little, remember what they can
+    give so the rules cut the campaign."""
+    most = _max_takes(earning)
     for campaign in short.campaigns:
         want = earning.evaluation.budget_consumption[campaign] if earning.evaluation else 0
         remaining = store.budget_remaining(tenant, campaign)
-        plan = budget.plan_take(want, remaining, budget.start_shard(order_id, len(remaining)))
+        if not remaining:  # no shards (never opened): nothing to take from
+            budget_left[campaign] = 0
+            continue
+        plan = budget.plan_take(want, remaining, budget.start_shard(order_id, len(remaining)),
+                                max_takes=most)
         if plan.short:
-            budget_left[campaign] = sum(remaining)
+            budget_left[campaign] = sum(take.amount for take in plan.takes)
         else:
             planned[campaign] = plan
 
@@ -233,6 +264,10 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
         check_occurred_at(request.occurred_at, now, settings, backdate)
 
         earning = _earn(request, account, settings, program, budget_left)
+        beyond = _beyond_room(program, earning, budget_left)
+        if beyond:
+            budget_left.update(dict.fromkeys(beyond, 0))
+            earning = _earn(request, account, settings, program, budget_left)
         breakdown = earning.breakdown
         screened = screening.screen(request, account, identities, earning.cashback,
                                     earning.available_at, settings, scorer)

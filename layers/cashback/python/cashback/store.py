@@ -42,6 +42,12 @@ from cashback.tenants import TenantSettings
 DUE_INDEX = "due"
 QUEUE_INDEX = "queue"
 DUE_SHARDS = 16
+# TransactWriteItems carries at most 100 items. A purchase writes its order, lot, entry and
+# account, and the aggregates of its device and payment fingerprint: what is left is for
+# the budget shards it takes (one per budgeted campaign at least; see accrual.py).
+TRANSACT_MAX_ITEMS = 100
+PURCHASE_ITEMS = 6
+BUDGET_ITEMS = TRANSACT_MAX_ITEMS - PURCHASE_ITEMS
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -359,6 +365,9 @@ class Store:
                 "ConditionExpression": "attribute_not_exists(pk) OR version = :v",
                 "ExpressionAttributeValues": to_item({":v": version}),
             }})
+        if len(items) > TRANSACT_MAX_ITEMS:  # accrual bounds the budget takes: never here
+            raise ValueError(f"a purchase of {len(items)} items exceeds a transaction's "
+                             f"{TRANSACT_MAX_ITEMS}")
         try:
             self._transact(items)
         except AccountMoved as moved:
