@@ -137,7 +137,10 @@ def _earn(request: PurchaseRequest, account: ledger.Account, settings: TenantSet
 def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: Earning,
                    program: Program | None, action: ledger.RiskAction) -> ledger.Account:
     """Keep what tiers and monthly caps read next time, trimmed to what they can need. A
-    blocked purchase raises no tier; only credited cashback counts towards a monthly cap."""
+    blocked purchase raises no tier. Credited cashback counts towards a monthly cap, and so
+    does held cashback, from the moment it is held: an analyst's approval then never takes
+    the month past its cap, whatever the order of holds and decisions; a rejection gives
+    the room back (ledger.reject)."""
     window = program[1].tiers.window_days if program and program[1].tiers else 0
     keep_from = to_iso(request.occurred_at - timedelta(days=max(window, 31) + 31))[:10]
     day = to_iso(request.occurred_at)[:10]
@@ -145,7 +148,7 @@ def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: E
     if action != "block":
         spend[day] = spend.get(day, 0) + request.amount
     months = dict(account.earned_months)
-    if earning.evaluation is not None and action == "allow":
+    if earning.evaluation is not None and action != "block":
         month = earning.evaluation.month
         months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
         months[month] = months.get(month, 0) + earning.cashback
@@ -277,7 +280,8 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             expires_at=earning.expires_at, never_expires=earning.expires_at is None,
             reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None,
             detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None,
-            risk=screened.action, inactivity=earning.inactivity)
+            risk=screened.action, inactivity=earning.inactivity,
+            month=earning.evaluation.month if earning.evaluation else None)
         lot = accrual.lot
         body = _purchase_reply(request, currency, earning, accrual, screened.action, program)
         record = Order(

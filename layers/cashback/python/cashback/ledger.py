@@ -111,6 +111,8 @@ class Lot:
     inactivity_days: int | None = None
     time_zone: str | None = None
     deadline: str | None = None
+    # The local month whose cap this lot's cashback counts towards (under a program).
+    month: str | None = None
 
     @property
     def credited(self) -> int:
@@ -195,7 +197,7 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
            reminder: timedelta | None = None, available_at: datetime | None = None,
            expires_at: datetime | None = None, never_expires: bool = False,
            detail: str | None = None, risk: RiskAction = "allow",
-           inactivity: tuple[int, str] | None = None) -> Accrual:
+           inactivity: tuple[int, str] | None = None, month: str | None = None) -> Accrual:
     """Credit an order's cashback as a pending lot, first repaying any debt from it.
 
     A purchase sent to review is HELD: its cashback shows as `held`, is not earned, repays
@@ -231,7 +233,7 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
                   expires_at=to_iso(expires_at) if expires_at else NEVER,
                   remind_at=to_iso(remind_at) if remind_at else None,
                   inactivity_days=inactivity[0] if inactivity else None,
-                  time_zone=inactivity[1] if inactivity else None)
+                  time_zone=inactivity[1] if inactivity else None, month=month)
     deltas = ({"held": cashback} if held else
               {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted})
     entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
@@ -346,12 +348,18 @@ def approve(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) 
 
 
 def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
-    """An analyst rejects held cashback: it was never earned and never will be."""
+    """An analyst rejects held cashback: it was never earned and never will be, so what it
+    counted towards its month's cap (all of it, from the moment it was held) is free
+    again."""
     if lot.status != "HELD":
         raise ValueError("only held cashback can be rejected")
     amount = lot.pending
     entry, after = _append(account, "reject", order_id, order_id, to_iso(decided_at),
                            {"held": -amount})
+    counted = after.earned_months.get(lot.month or "")
+    if counted is not None:
+        after = replace(after, earned_months={**after.earned_months,
+                                              lot.month: max(0, counted - lot.gross)})
     return Decided(replace(lot, pending=0, clawed_back=lot.clawed_back + amount,
                            status="VOIDED", version=lot.version + 1), entry, after)
 
