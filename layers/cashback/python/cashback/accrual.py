@@ -28,6 +28,7 @@ from cashback.rules import model as rules_model
 from cashback.rules.engine import Birthday, Context, evaluate
 from cashback.rules.evaluation import Evaluation
 from cashback.rules.explain import customer_explanation
+from cashback.rules.lines import allocate, line_cashback
 from cashback.rules.model import RuleSet
 from cashback.store import (
     BUDGET_ITEMS,
@@ -196,6 +197,41 @@ def _budget_takes(order_id: str, program: Program | None, earning: Earning,
     return tuple(takes)
 
 
+def _order_lines(request: PurchaseRequest, earning: Earning) -> dict[str, list[int]]:
+    """What each line earned (rules.lines; the flat rate: in proportion to amounts), per
+    SKU, for refunds that name lines: [amount, cashback, refunded]."""
+    shares = (line_cashback(earning.evaluation) if earning.evaluation is not None
+              else allocate(earning.cashback, [line.amount for line in request.lines]))
+    lines: dict[str, list[int]] = {}
+    for line, share in zip(request.lines, shares, strict=True):
+        amount, cashback, _ = lines.get(line.sku, (0, 0, 0))
+        lines[line.sku] = [amount + line.amount, cashback + share, 0]
+    return lines
+
+
+def _named_lines(request: RefundRequest, order: Order) -> dict[str, int] | None:
+    """The amount the refund gives back per SKU, checked against the order's lines: an
+    unknown SKU, or more than a line has left, is a 422 and nothing changes. None when the
+    refund names no line (or the order predates lines: then in proportion)."""
+    if request.lines is None or order.lines is None:
+        return None
+    named: dict[str, int] = {}
+    for i, line in enumerate(request.lines):
+        if line.sku not in order.lines:
+            raise Unprocessable(f"order {order.order_id} has no line with SKU {line.sku!r}",
+                                code="refund_line_unknown",
+                                details=[{"field": f"lines.{i}.sku", "problem": "unknown SKU"}])
+        named[line.sku] = named.get(line.sku, 0) + line.amount
+        amount, _, refunded = order.lines[line.sku]
+        if refunded + named[line.sku] > amount:
+            raise Unprocessable(
+                f"refund of {named[line.sku]} for SKU {line.sku!r} exceeds what is left of "
+                f"that line ({amount - refunded}) in order {order.order_id}",
+                code="refund_exceeds_line",
+                details=[{"field": f"lines.{i}.amount", "problem": "more than the line has left"}])
+    return named
+
+
 def _purchase_reply(request: PurchaseRequest, currency: str, earning: Earning,
                     accrual: ledger.Accrual, action: ledger.RiskAction,
                     program: Program | None) -> dict[str, Any]:
@@ -293,7 +329,8 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             rules_version=program[0] if program else None,
             refund_policy=program[1].refund_policy if program else "record_debt",
             status=body["status"], risk=screened.record(),
-            case_status="open" if screened.action == "review" else None)
+            case_status="open" if screened.action == "review" else None,
+            lines=_order_lines(request, earning))
         after = replace(
             _with_activity(accrual.account, request, earning, program, screened.action),
             risk=screened.aggregates)
@@ -334,10 +371,14 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
                 f"refund of {request.amount} exceeds what is left to refund ({left}) "
                 f"of order {order.order_id}", code="refund_exceeds_order")
 
+        named = _named_lines(request, order)
+
         lot, account = store.load_lot_and_account(order)
-        # A blocked purchase was never credited: its refund has no cashback to take back.
-        basis = 0 if order.status == "blocked" else order.cashback
-        amount = ledger.clawback_for(basis, order.amount, order.refunded, request.amount)
+        lines = {sku: (line[0], line[1], line[2]) for sku, line in (order.lines or {}).items()}
+        amount, lines_after = ledger.refund_clawback(order.cashback, order.amount, lines,
+                                                     order.refunded, request.amount, named)
+        if order.status == "blocked":  # never credited: nothing to take back
+            amount = 0
         policy = order.refund_policy
         balance_lots: tuple[ledger.Lot, ...] = ()
         if policy == "claw_back_within_balance" and ledger.chargeable(lot, amount):
@@ -372,7 +413,10 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
                                 request.occurred_at, amount, clawback.used))
             store.commit_refund(record, replace(order, refunded=refunded,
                                                 case_status="closed" if closes
-                                                else order.case_status),
+                                                else order.case_status,
+                                                lines={sku: list(line) for sku, line
+                                                       in lines_after.items()}
+                                                if order.lines is not None else None),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,
                                 after, now=to_iso(now), other_lots=clawback.other_lots)
         except (AlreadyRecorded, AccountMoved):

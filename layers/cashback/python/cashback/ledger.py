@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -50,6 +51,46 @@ def clawback_for(cashback: int, order_amount: int, refunded_before: int, refund:
     kept_before = cashback * (order_amount - refunded_before) // order_amount
     kept_after = cashback * (order_amount - refunded_before - refund) // order_amount
     return kept_before - kept_after
+
+
+# An order's line as the ledger keeps it for refunds: (amount, cashback, refunded), one per
+# SKU (lines of one SKU add up), whose cashback adds up to the order's.
+OrderLine = tuple[int, int, int]
+
+
+def kept_after_refunds(cashback: int, order_amount: int, lines: Mapping[str, OrderLine],
+                       refunded: int) -> int:
+    """What the customer keeps of an order's cashback once `refunded` of it came back.
+
+    Each line keeps floor(its cashback x its amount not refunded / its amount), so the
+    refunds that named a line take back what that line earned, never more, and all of it
+    once the line is fully refunded. Refunds that named no line (`refunded` beyond what
+    the lines were refunded) take the rest in proportion to the amount the lines have
+    left, rounded down. With no lines known (or none named), this is `clawback_for`'s
+    proportion: floor(cashback x amount left / amount)."""
+    if not lines:
+        lines = {"": (order_amount, cashback, 0)}
+    left = sum(amount - done for amount, _, done in lines.values())
+    unnamed = refunded - (order_amount - left)
+    if left <= 0:
+        return 0
+    by_lines = sum(earned * (amount - done) // amount for amount, earned, done in lines.values())
+    return by_lines * (left - unnamed) // left
+
+
+def refund_clawback(cashback: int, order_amount: int, lines: Mapping[str, OrderLine],
+                    refunded_before: int, refund: int, named: Mapping[str, int] | None = None
+                    ) -> tuple[int, dict[str, OrderLine]]:
+    """What a refund of `refund` takes back (what the customer kept before, less what they
+    keep after), and the lines after it. `named`: the amount refunded per SKU when the
+    refund names lines (the caller checked every SKU is a line with that much left)."""
+    after = dict(lines)
+    for sku, amount in (named or {}).items():
+        line_amount, earned, done = after[sku]
+        after[sku] = (line_amount, earned, done + amount)
+    before_kept = kept_after_refunds(cashback, order_amount, lines, refunded_before)
+    after_kept = kept_after_refunds(cashback, order_amount, after, refunded_before + refund)
+    return before_kept - after_kept, after
 
 
 @dataclass(frozen=True)

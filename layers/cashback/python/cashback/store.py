@@ -123,6 +123,9 @@ class Order:
     risk: dict[str, Any] | None = None  # the decision: score, model, reasons, rules fired
     case_status: str | None = None  # open while held for an analyst, then closed
     decision: dict[str, Any] | None = None  # the analyst's: approve or reject, who, note
+    # Per SKU: [amount, cashback it earned, refunded so far] (ledger.OrderLine), so a
+    # refund that names lines takes back what they earned. None: recorded before lines.
+    lines: dict[str, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -456,11 +459,15 @@ class Store:
                 "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
                 "UpdateExpression": "SET refunded = :new" + (
                     ", case_status = :case" if order.case_status else "") + (
+                    ", #lines = :lines" if order.lines is not None else "") + (
                     " REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
                 "ConditionExpression": "refunded = :old",
                 "ExpressionAttributeValues": to_item({":new": order.refunded,
                                                       ":old": refunded_before,
-                                                      ":case": order.case_status}),
+                                                      ":case": order.case_status,
+                                                      ":lines": order.lines}),
+                **({"ExpressionAttributeNames": {"#lines": "lines"}}
+                   if order.lines is not None else {}),
             }},
         ]
         if lot_before is not None and lot_after is not None and lot_after != lot_before:
