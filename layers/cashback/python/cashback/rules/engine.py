@@ -127,11 +127,12 @@ class Context:
     """What storage knows about the customer and the campaigns at the purchase.
 
     trailing_spend: the customer's purchases (minor units, net of refunds) in the tiers'
-        window ending at occurred_at. earned_this_month: cashback credited to the customer
-        for purchases in the same local calendar month (`Evaluation.month`), in ledger
-        units. budget_remaining: per campaign id, what its budget has left; absent or None
-        means unknown, and only the campaign's total budget bounds the purchase (storage's
-        conditional decrement of the shards is what enforces the remainder; see budget.py)."""
+        window ending at occurred_at. earned_this_month: cashback credited to the customer,
+        or held for review, for purchases in the same local calendar month
+        (`Evaluation.month`), in ledger units. budget_remaining: per campaign id, what
+        its budget has left; absent or None means unknown, and only the campaign's total
+        budget bounds the purchase (storage's conditional decrement of the shards is what
+        enforces the remainder; see budget.py)."""
 
     trailing_spend: int = 0
     earned_this_month: int = 0
