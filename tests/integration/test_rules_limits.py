@@ -119,6 +119,20 @@ def test_a_stored_version_with_more_budgets_than_a_transaction_carries_still_pay
     assert cut == {"b094", "b095", "b096"}
 
 
+def test_draining_budgets_are_spread_over_no_more_shards_than_the_transaction_carries(
+        stack: LocalStack, shop: Storefront) -> None:
+    """Seven budgets of 16, one unit left per shard: each purchase wanted 100 from each,
+    spread it over all 16 shards, and 7 x 16 shard writes made it a 500. Each take now
+    writes at most 94 // 7 = 13 shards, and the rules cut each campaign to what those
+    hold."""
+    shop.publish(program(campaigns=[_campaign(f"d{i}", budget=16) for i in range(7)]))
+    reply = shop.buy(unique("c"), [("books", 10000)])
+    assert reply["breakdown"]["budget_consumption"] == {f"d{i}": 13 for i in range(7)}
+    assert reply["cashback"] == 200 + 7 * 13
+    assert stack.store is not None
+    assert sum(stack.store.budget_remaining(shop.tenant, "d6")) == 3
+
+
 # --- finding 9 ----------------------------------------------------------------------
 
 POINTS = {"points_per_currency_unit": "9999999", "minor_units_per_point": "1"}

@@ -187,3 +187,40 @@ def test_worst_order_credit_bounds_every_evaluation(
 def test_effective_from_bound_leaves_room_for_a_lot_of_the_longest_life() -> None:
     last = datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert last + timedelta(days=3650 + 365 + 366) < datetime.max.replace(tzinfo=UTC)
+
+
+class _Client:
+    """Records the transactions the store sends (no AWS: only their size matters here)."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def transact_write_items(self, TransactItems: list[Any]) -> dict[str, Any]:  # noqa: N803
+        self.sent.append(len(TransactItems))
+        return {}
+
+
+def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() -> None:
+    """PURCHASE_ITEMS is what commit_purchase really writes besides budget shards: with a
+    lot, a device and a payment fingerprint and BUDGET_ITEMS shards it sends 100 items."""
+    from cashback import ledger
+    from cashback.store import Order, Store
+
+    client = _Client()
+    store = Store("table", client=client)
+    account = ledger.Account("t", "c")
+    accrual = ledger.accrue(account, order_id="o", cashback=100, occurred_at=T,
+                            available_at=T, expires_at=T + timedelta(days=30))
+    order = Order(tenant="t", order_id="o", customer_id="c", amount=1000, currency="BRL",
+                  cashback=100, refunded=0, lot_sk=None, occurred_at="2026-11-10T18:00:00Z",
+                  request_hash="h", reply="{}", status_code=201)
+    identities = (("device", "d", {}, 0), ("payment", "p", {}, 0))
+    takes = tuple((f"c{i}", 0, 1) for i in range(BUDGET_ITEMS))
+    store.commit_purchase(order, accrual.lot, accrual.entry, account, accrual.account,
+                          now="2026-11-10T18:00:00Z", budget_takes=takes,
+                          identities=identities)
+    assert client.sent == [TRANSACT_MAX_ITEMS]
+    with pytest.raises(ValueError, match="exceeds a transaction"):
+        store.commit_purchase(order, accrual.lot, accrual.entry, account, accrual.account,
+                              now="2026-11-10T18:00:00Z", budget_takes=(*takes, ("x", 0, 1)),
+                              identities=identities)
