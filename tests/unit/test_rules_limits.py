@@ -224,3 +224,58 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
         store.commit_purchase(order, accrual.lot, accrual.entry, account, accrual.account,
                               now="2026-11-10T18:00:00Z", budget_takes=(*takes, ("x", 0, 1)),
                               identities=identities)
+
+
+class _RefundStore:
+    """The reads a refund makes, for a customer with 200 small available lots; records the
+    size of the refund's transaction."""
+
+    def __init__(self, order: Any, lot: Any, account: Any, others: list[Any]) -> None:
+        self.order, self.lot, self.account, self.others = order, lot, account, others
+        self.items: list[int] = []
+
+    def load_refund(self, tenant: str, refund_id: str, order_id: str) -> Any:
+        return None, self.order
+
+    def load_lot_and_account(self, order: Any) -> Any:
+        return self.lot, self.account
+
+    def lots(self, tenant: str, customer_id: str) -> Any:
+        return iter(self.others)
+
+    def commit_refund(self, refund: Any, order: Any, refunded_before: int, lot_before: Any,
+                      lot_after: Any, entry: Any, before: Any, after: Any, now: str,
+                      other_lots: tuple[Any, ...] = ()) -> None:
+        self.items.append(5 + len(other_lots))  # refund, order, lot, entry, account
+
+
+def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
+    """Under claw_back_within_balance a refund takes what the customer already spent from
+    their other available lots, earliest deadline first: as many as the refund's
+    transaction can carry (REFUND_BALANCE_LOTS), the rest is let go."""
+    from dataclasses import replace
+
+    from cashback import ledger
+    from cashback.accrual import record_refund
+    from cashback.api.models import RefundRequest
+    from cashback.store import REFUND_BALANCE_LOTS, Order
+    from cashback.tenants import TenantSettings
+
+    account = ledger.Account("t", "c")
+    spent = replace(ledger.accrue(account, order_id="o", cashback=1000, occurred_at=T,
+                                  available_at=T, expires_at=T + timedelta(days=30)).lot,
+                    pending=0, spent=1000, status="CONSUMED")
+    others = [replace(spent, order_id=f"x{i:03d}", spent=0, available=1, status="AVAILABLE")
+              for i in range(200)]
+    order = Order(tenant="t", order_id="o", customer_id="c", amount=10000, currency="BRL",
+                  cashback=1000, refunded=0, lot_sk="LOT#x#o", occurred_at="2026-11-10T18:00:00Z",
+                  request_hash="h", reply="{}", status_code=201,
+                  refund_policy="claw_back_within_balance")
+    store = _RefundStore(order, spent, replace(account, values={
+        **account.values, "available": 200, "earned": 1200, "spent": 1000}), others)
+    request = RefundRequest(refund_id="r", order_id="o", amount=10000,
+                            occurred_at=T + timedelta(hours=1))
+    reply = record_refund(store, "t", TenantSettings(currency="BRL"), request,  # type: ignore[arg-type]
+                          T + timedelta(hours=1))
+    assert store.items == [TRANSACT_MAX_ITEMS] and REFUND_BALANCE_LOTS == 95
+    assert (reply.body["from_balance"], reply.body["forgiven"]) == (95, 1000 - 95)

@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from cashback import ledger, screening
@@ -32,6 +33,7 @@ from cashback.rules.lines import allocate, line_cashback
 from cashback.rules.model import RuleSet
 from cashback.store import (
     BUDGET_ITEMS,
+    REFUND_BALANCE_LOTS,
     AccountMoved,
     AlreadyRecorded,
     BudgetShort,
@@ -382,8 +384,10 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
         policy = order.refund_policy
         balance_lots: tuple[ledger.Lot, ...] = ()
         if policy == "claw_back_within_balance" and ledger.chargeable(lot, amount):
-            balance_lots = tuple(other for other in store.lots(tenant, order.customer_id)
-                                 if other.status == "AVAILABLE" and other.available)
+            # Earliest deadline first, as many as the refund's transaction can carry.
+            balance_lots = tuple(islice((other for other in store.lots(tenant, order.customer_id)
+                                         if other.status == "AVAILABLE" and other.available),
+                                        REFUND_BALANCE_LOTS))
         clawback = ledger.claw_back(account, lot, refund_id=request.refund_id,
                                     order_id=order.order_id, amount=amount,
                                     occurred_at=request.occurred_at,

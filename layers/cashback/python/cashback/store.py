@@ -48,6 +48,11 @@ DUE_SHARDS = 16
 TRANSACT_MAX_ITEMS = 100
 PURCHASE_ITEMS = 6
 BUDGET_ITEMS = TRANSACT_MAX_ITEMS - PURCHASE_ITEMS
+# A refund writes its record, the order, the order's lot, the entry and the account; under
+# claw_back_within_balance the customer's other lots it takes from fill the rest (one of
+# those read may be the order's own lot, which is not written twice).
+REFUND_ITEMS = 5
+REFUND_BALANCE_LOTS = TRANSACT_MAX_ITEMS - REFUND_ITEMS
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
