@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from cashback import ledger, screening
@@ -27,8 +28,11 @@ from cashback.rules import model as rules_model
 from cashback.rules.engine import Birthday, Context, evaluate
 from cashback.rules.evaluation import Evaluation
 from cashback.rules.explain import customer_explanation
+from cashback.rules.lines import allocate, line_cashback
 from cashback.rules.model import RuleSet
 from cashback.store import (
+    BUDGET_ITEMS,
+    REFUND_BALANCE_LOTS,
     AccountMoved,
     AlreadyRecorded,
     BudgetShort,
@@ -139,7 +143,10 @@ def _earn(request: PurchaseRequest, account: ledger.Account, settings: TenantSet
 def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: Earning,
                    program: Program | None, action: ledger.RiskAction) -> ledger.Account:
     """Keep what tiers and monthly caps read next time, trimmed to what they can need. A
-    blocked purchase raises no tier; only credited cashback counts towards a monthly cap."""
+    blocked purchase raises no tier. Credited cashback counts towards a monthly cap, and so
+    does held cashback, from the moment it is held: an analyst's approval then never takes
+    the month past its cap, whatever the order of holds and decisions; a rejection gives
+    the room back (ledger.reject)."""
     window = program[1].tiers.window_days if program and program[1].tiers else 0
     keep_from = to_iso(request.occurred_at - timedelta(days=max(window, 31) + 31))[:10]
     day = to_iso(request.occurred_at)[:10]
@@ -147,7 +154,7 @@ def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: E
     if action != "block":
         spend[day] = spend.get(day, 0) + request.amount
     months = dict(account.earned_months)
-    if earning.evaluation is not None and action == "allow":
+    if earning.evaluation is not None and action != "block":
         month = earning.evaluation.month
         months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
         months[month] = months.get(month, 0) + earning.cashback
@@ -155,20 +162,79 @@ def _with_activity(account: ledger.Account, request: PurchaseRequest, earning: E
     return replace(account, spend_days=spend, earned_months=months, last_activity_at=activity)
 
 
+def _budgeted(program: Program | None) -> set[str]:
+    return {c.id for c in program[1].campaigns if c.budget} if program else set()
+
+
+def _beyond_room(program: Program | None, earning: Earning, budget_left: dict[str, int]
+                 ) -> list[str]:
+    """Budgeted campaigns the purchase's transaction cannot also carry: past the first
+    BUDGET_ITEMS that may still take (stacking order). Publishing refuses a version where
+    this can happen; one stored before that limit gets them treated as spent."""
+    if earning.evaluation is None:
+        return []
+    budgeted = _budgeted(program)
+    live = [c for c in earning.evaluation.campaigns
+            if c in budgeted and budget_left.get(c) != 0]
+    return live[BUDGET_ITEMS:]
+
+
+def _max_takes(earning: Earning) -> int:
+    """How many shards each budget take may write, so all of them fit the transaction."""
+    drawn = len(earning.evaluation.budget_consumption) if earning.evaluation else 0
+    return max(1, BUDGET_ITEMS // max(drawn, 1))
+
+
 def _budget_takes(order_id: str, program: Program | None, earning: Earning,
                   planned: dict[str, budget.Plan]) -> tuple[tuple[str, int, int], ...]:
     if program is None or earning.evaluation is None:
         return ()
-    budgeted = {c.id for c in program[1].campaigns if c.budget is not None}
+    budgeted = _budgeted(program)
+    most = _max_takes(earning)
     takes: list[tuple[str, int, int]] = []
     for campaign, want in sorted(earning.evaluation.budget_consumption.items()):
         if not want or campaign not in budgeted:
             continue
         plan = planned.get(campaign)
-        if plan is None or sum(t.amount for t in plan.takes) != want:
+        if plan is None or sum(t.amount for t in plan.takes) != want or len(plan.takes) > most:
             plan = budget.first_take(want, order_id, BUDGET_SHARDS)
         takes += [(campaign, take.shard, take.amount) for take in plan.takes]
     return tuple(takes)
+
+
+def _order_lines(request: PurchaseRequest, earning: Earning) -> dict[str, list[int]]:
+    """What each line earned (rules.lines; the flat rate: in proportion to amounts), per
+    SKU, for refunds that name lines: [amount, cashback, refunded]."""
+    shares = (line_cashback(earning.evaluation) if earning.evaluation is not None
+              else allocate(earning.cashback, [line.amount for line in request.lines]))
+    lines: dict[str, list[int]] = {}
+    for line, share in zip(request.lines, shares, strict=True):
+        amount, cashback, _ = lines.get(line.sku, (0, 0, 0))
+        lines[line.sku] = [amount + line.amount, cashback + share, 0]
+    return lines
+
+
+def _named_lines(request: RefundRequest, order: Order) -> dict[str, int] | None:
+    """The amount the refund gives back per SKU, checked against the order's lines: an
+    unknown SKU, or more than a line has left, is a 422 and nothing changes. None when the
+    refund names no line (or the order predates lines: then in proportion)."""
+    if request.lines is None or order.lines is None:
+        return None
+    named: dict[str, int] = {}
+    for i, line in enumerate(request.lines):
+        if line.sku not in order.lines:
+            raise Unprocessable(f"order {order.order_id} has no line with SKU {line.sku!r}",
+                                code="refund_line_unknown",
+                                details=[{"field": f"lines.{i}.sku", "problem": "unknown SKU"}])
+        named[line.sku] = named.get(line.sku, 0) + line.amount
+        amount, _, refunded = order.lines[line.sku]
+        if refunded + named[line.sku] > amount:
+            raise Unprocessable(
+                f"refund of {named[line.sku]} for SKU {line.sku!r} exceeds what is left of "
+                f"that line ({amount - refunded}) in order {order.order_id}",
+                code="refund_exceeds_line",
+                details=[{"field": f"lines.{i}.amount", "problem": "more than the line has left"}])
+    return named
 
 
 def _purchase_reply(request: PurchaseRequest, currency: str, earning: Earning,
@@ -193,14 +259,20 @@ def _purchase_reply(request: PurchaseRequest, currency: str, earning: Earning,
 
 def _replan(store: Store, tenant: str, order_id: str, earning: Earning, short: BudgetShort,
             budget_left: dict[str, int], planned: dict[str, budget.Plan]) -> None:
-    """A budget shard ran short: spread the take over the shards, or, when all of them
-    together hold too little, remember what is left so the rules cut the campaign."""
+    """A budget shard ran short: spread the take over the shards (as many as the
+    transaction has room for), or, when they hold too little, remember what they can
+    give so the rules cut the campaign."""
+    most = _max_takes(earning)
     for campaign in short.campaigns:
         want = earning.evaluation.budget_consumption[campaign] if earning.evaluation else 0
         remaining = store.budget_remaining(tenant, campaign)
-        plan = budget.plan_take(want, remaining, budget.start_shard(order_id, len(remaining)))
+        if not remaining:  # no shards (never opened): nothing to take from
+            budget_left[campaign] = 0
+            continue
+        plan = budget.plan_take(want, remaining, budget.start_shard(order_id, len(remaining)),
+                                max_takes=most)
         if plan.short:
-            budget_left[campaign] = sum(remaining)
+            budget_left[campaign] = sum(take.amount for take in plan.takes)
         else:
             planned[campaign] = plan
 
@@ -236,6 +308,10 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
         check_occurred_at(request.occurred_at, now, settings, backdate)
 
         earning = _earn(request, account, settings, program, budget_left)
+        beyond = _beyond_room(program, earning, budget_left)
+        if beyond:
+            budget_left.update(dict.fromkeys(beyond, 0))
+            earning = _earn(request, account, settings, program, budget_left)
         breakdown = earning.breakdown
         screened = screening.screen(request, account, identities, earning.cashback,
                                     earning.available_at, settings, scorer)
@@ -245,7 +321,8 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             expires_at=earning.expires_at, never_expires=earning.expires_at is None,
             reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None,
             detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None,
-            risk=screened.action, inactivity=earning.inactivity)
+            risk=screened.action, inactivity=earning.inactivity,
+            month=earning.evaluation.month if earning.evaluation else None)
         lot = accrual.lot
         body = _purchase_reply(request, currency, earning, accrual, screened.action, program)
         record = Order(
@@ -257,7 +334,8 @@ def record_purchase(store: Store, tenant: str, settings: TenantSettings,
             rules_version=program[0] if program else None,
             refund_policy=program[1].refund_policy if program else "record_debt",
             status=body["status"], risk=screened.record(),
-            case_status="open" if screened.action == "review" else None)
+            case_status="open" if screened.action == "review" else None,
+            lines=_order_lines(request, earning))
         after = replace(
             _with_activity(accrual.account, request, earning, program, screened.action),
             risk=screened.aggregates)
@@ -298,15 +376,21 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
                 f"refund of {request.amount} exceeds what is left to refund ({left}) "
                 f"of order {order.order_id}", code="refund_exceeds_order")
 
+        named = _named_lines(request, order)
+
         lot, account = store.load_lot_and_account(order)
-        # A blocked purchase was never credited: its refund has no cashback to take back.
-        basis = 0 if order.status == "blocked" else order.cashback
-        amount = ledger.clawback_for(basis, order.amount, order.refunded, request.amount)
+        lines = {sku: (line[0], line[1], line[2]) for sku, line in (order.lines or {}).items()}
+        amount, lines_after = ledger.refund_clawback(order.cashback, order.amount, lines,
+                                                     order.refunded, request.amount, named)
+        if order.status == "blocked":  # never credited: nothing to take back
+            amount = 0
         policy = order.refund_policy
         balance_lots: tuple[ledger.Lot, ...] = ()
         if policy == "claw_back_within_balance" and ledger.chargeable(lot, amount):
-            balance_lots = tuple(other for other in store.lots(tenant, order.customer_id)
-                                 if other.status == "AVAILABLE" and other.available)
+            # Earliest deadline first, as many as the refund's transaction can carry.
+            balance_lots = tuple(islice((other for other in store.lots(tenant, order.customer_id)
+                                         if other.status == "AVAILABLE" and other.available),
+                                        REFUND_BALANCE_LOTS))
         clawback = ledger.claw_back(account, lot, refund_id=request.refund_id,
                                     order_id=order.order_id, amount=amount,
                                     occurred_at=request.occurred_at,
@@ -336,7 +420,10 @@ def record_refund(store: Store, tenant: str, settings: TenantSettings,
                                 request.occurred_at, amount, clawback.used))
             store.commit_refund(record, replace(order, refunded=refunded,
                                                 case_status="closed" if closes
-                                                else order.case_status),
+                                                else order.case_status,
+                                                lines={sku: list(line) for sku, line
+                                                       in lines_after.items()}
+                                                if order.lines is not None else None),
                                 order.refunded, lot, clawback.lot, clawback.entry, account,
                                 after, now=to_iso(now), other_lots=clawback.other_lots)
         except (AlreadyRecorded, AccountMoved):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -50,6 +51,46 @@ def clawback_for(cashback: int, order_amount: int, refunded_before: int, refund:
     kept_before = cashback * (order_amount - refunded_before) // order_amount
     kept_after = cashback * (order_amount - refunded_before - refund) // order_amount
     return kept_before - kept_after
+
+
+# An order's line as the ledger keeps it for refunds: (amount, cashback, refunded), one per
+# SKU (lines of one SKU add up), whose cashback adds up to the order's.
+OrderLine = tuple[int, int, int]
+
+
+def kept_after_refunds(cashback: int, order_amount: int, lines: Mapping[str, OrderLine],
+                       refunded: int) -> int:
+    """What the customer keeps of an order's cashback once `refunded` of it came back.
+
+    Each line keeps floor(its cashback x its amount not refunded / its amount), so the
+    refunds that named a line take back what that line earned, never more, and all of it
+    once the line is fully refunded. Refunds that named no line (`refunded` beyond what
+    the lines were refunded) take the rest in proportion to the amount the lines have
+    left, rounded down. With no lines known (or none named), this is `clawback_for`'s
+    proportion: floor(cashback x amount left / amount)."""
+    if not lines:
+        lines = {"": (order_amount, cashback, 0)}
+    left = sum(amount - done for amount, _, done in lines.values())
+    unnamed = refunded - (order_amount - left)
+    if left <= 0:
+        return 0
+    by_lines = sum(earned * (amount - done) // amount for amount, earned, done in lines.values())
+    return by_lines * (left - unnamed) // left
+
+
+def refund_clawback(cashback: int, order_amount: int, lines: Mapping[str, OrderLine],
+                    refunded_before: int, refund: int, named: Mapping[str, int] | None = None
+                    ) -> tuple[int, dict[str, OrderLine]]:
+    """What a refund of `refund` takes back (what the customer kept before, less what they
+    keep after), and the lines after it. `named`: the amount refunded per SKU when the
+    refund names lines (the caller checked every SKU is a line with that much left)."""
+    after = dict(lines)
+    for sku, amount in (named or {}).items():
+        line_amount, earned, done = after[sku]
+        after[sku] = (line_amount, earned, done + amount)
+    before_kept = kept_after_refunds(cashback, order_amount, lines, refunded_before)
+    after_kept = kept_after_refunds(cashback, order_amount, after, refunded_before + refund)
+    return before_kept - after_kept, after
 
 
 @dataclass(frozen=True)
@@ -111,6 +152,8 @@ class Lot:
     inactivity_days: int | None = None
     time_zone: str | None = None
     deadline: str | None = None
+    # The local month whose cap this lot's cashback counts towards (under a program).
+    month: str | None = None
 
     @property
     def credited(self) -> int:
@@ -195,7 +238,7 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
            reminder: timedelta | None = None, available_at: datetime | None = None,
            expires_at: datetime | None = None, never_expires: bool = False,
            detail: str | None = None, risk: RiskAction = "allow",
-           inactivity: tuple[int, str] | None = None) -> Accrual:
+           inactivity: tuple[int, str] | None = None, month: str | None = None) -> Accrual:
     """Credit an order's cashback as a pending lot, first repaying any debt from it.
 
     A purchase sent to review is HELD: its cashback shows as `held`, is not earned, repays
@@ -231,7 +274,7 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
                   expires_at=to_iso(expires_at) if expires_at else NEVER,
                   remind_at=to_iso(remind_at) if remind_at else None,
                   inactivity_days=inactivity[0] if inactivity else None,
-                  time_zone=inactivity[1] if inactivity else None)
+                  time_zone=inactivity[1] if inactivity else None, month=month)
     deltas = ({"held": cashback} if held else
               {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted})
     entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
@@ -346,12 +389,18 @@ def approve(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) 
 
 
 def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
-    """An analyst rejects held cashback: it was never earned and never will be."""
+    """An analyst rejects held cashback: it was never earned and never will be, so what it
+    counted towards its month's cap (all of it, from the moment it was held) is free
+    again."""
     if lot.status != "HELD":
         raise ValueError("only held cashback can be rejected")
     amount = lot.pending
     entry, after = _append(account, "reject", order_id, order_id, to_iso(decided_at),
                            {"held": -amount})
+    counted = after.earned_months.get(lot.month or "")
+    if counted is not None:
+        after = replace(after, earned_months={**after.earned_months,
+                                              lot.month: max(0, counted - lot.gross)})
     return Decided(replace(lot, pending=0, clawed_back=lot.clawed_back + amount,
                            status="VOIDED", version=lot.version + 1), entry, after)
 

@@ -15,20 +15,34 @@ from typing import Any
 
 from cashback.clock import to_iso
 from cashback.errors import NotFound, Unprocessable
-from cashback.rules import budget
+from cashback.rules import budget, limits
 from cashback.rules.model import RuleSet
 from cashback.rules.versions import VersionRecord, next_version
-from cashback.store import Store
+from cashback.store import BUDGET_ITEMS, Store
 
 BUDGET_SHARDS = 16
 # The longest tiers window a program may set, plus slack: older spend is forgotten.
 SPEND_DAYS_KEPT = 400
+
+
+def check(rules: RuleSet) -> None:
+    """Refuse what the platform cannot run (rules.limits): a 422 with the first problem's
+    code and every problem by field; nothing is published."""
+    found = limits.problems(rules, budget_items=BUDGET_ITEMS)
+    if found:
+        raise Unprocessable("; ".join(f"{p.field}: {p.message}" for p in found),
+                            code=found[0].code,
+                            details=[{"field": p.field, "problem": p.message, "code": p.code}
+                                     for p in found])
+
+
 def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_by: str,
             now: datetime) -> dict[str, Any]:
     """Validate against the storefront and publish the next version number."""
     if rules.currency != currency:
         raise Unprocessable(f"this storefront runs in {currency}, not {rules.currency}",
                             code="currency_mismatch", details=[{"field": "currency"}])
+    check(rules)
     record = {"rules": rules.model_dump(mode="json"),
               "effective_from": to_iso(rules.effective_from), "published_at": to_iso(now),
               "published_by": published_by}

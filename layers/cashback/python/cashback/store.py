@@ -42,6 +42,17 @@ from cashback.tenants import TenantSettings
 DUE_INDEX = "due"
 QUEUE_INDEX = "queue"
 DUE_SHARDS = 16
+# TransactWriteItems carries at most 100 items. A purchase writes its order, lot, entry and
+# account, and the aggregates of its device and payment fingerprint: what is left is for
+# the budget shards it takes (one per budgeted campaign at least; see accrual.py).
+TRANSACT_MAX_ITEMS = 100
+PURCHASE_ITEMS = 6
+BUDGET_ITEMS = TRANSACT_MAX_ITEMS - PURCHASE_ITEMS
+# A refund writes its record, the order, the order's lot, the entry and the account; under
+# claw_back_within_balance the customer's other lots it takes from fill the rest (one of
+# those read may be the order's own lot, which is not written twice).
+REFUND_ITEMS = 5
+REFUND_BALANCE_LOTS = TRANSACT_MAX_ITEMS - REFUND_ITEMS
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -117,6 +128,9 @@ class Order:
     risk: dict[str, Any] | None = None  # the decision: score, model, reasons, rules fired
     case_status: str | None = None  # open while held for an analyst, then closed
     decision: dict[str, Any] | None = None  # the analyst's: approve or reject, who, note
+    # Per SKU: [amount, cashback it earned, refunded so far] (ledger.OrderLine), so a
+    # refund that names lines takes back what they earned. None: recorded before lines.
+    lines: dict[str, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -359,6 +373,9 @@ class Store:
                 "ConditionExpression": "attribute_not_exists(pk) OR version = :v",
                 "ExpressionAttributeValues": to_item({":v": version}),
             }})
+        if len(items) > TRANSACT_MAX_ITEMS:  # accrual bounds the budget takes: never here
+            raise ValueError(f"a purchase of {len(items)} items exceeds a transaction's "
+                             f"{TRANSACT_MAX_ITEMS}")
         try:
             self._transact(items)
         except AccountMoved as moved:
@@ -447,11 +464,15 @@ class Store:
                 "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
                 "UpdateExpression": "SET refunded = :new" + (
                     ", case_status = :case" if order.case_status else "") + (
+                    ", #lines = :lines" if order.lines is not None else "") + (
                     " REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
                 "ConditionExpression": "refunded = :old",
                 "ExpressionAttributeValues": to_item({":new": order.refunded,
                                                       ":old": refunded_before,
-                                                      ":case": order.case_status}),
+                                                      ":case": order.case_status,
+                                                      ":lines": order.lines}),
+                **({"ExpressionAttributeNames": {"#lines": "lines"}}
+                   if order.lines is not None else {}),
             }},
         ]
         if lot_before is not None and lot_after is not None and lot_after != lot_before:

@@ -110,7 +110,12 @@ class RefundRequest(Request):
     order_id: Id
     amount: Amount
     occurred_at: Timestamp
-    lines: list[RefundLine] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
+    lines: list[RefundLine] | None = Field(
+        default=None, min_length=1, max_length=MAX_LINES,
+        description="The purchase's lines refunded, by SKU: each takes back what that line "
+                    "earned (422 refund_line_unknown for a SKU the order does not have, "
+                    "refund_exceeds_line for more than the line has left). Without lines, "
+                    "the refund takes back the order's cashback in proportion to the amount")
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> RefundRequest:

@@ -15,6 +15,11 @@ A purchase (the evaluation's `budget_consumption[campaign]`, here `want`):
 3. If all shards together hold less than `want` (`Plan.short > 0`), evaluate the
    purchase again with `budget_remaining[campaign] = sum(remaining)`: the rules then cut
    the campaign's part, and the new consumption fits.
+A purchase's transaction carries at most 100 items, so the shards one purchase writes are
+bounded: with n budgets drawn on and B items left for budgets, each take writes at most
+B // n shards (`max_takes`), and what those cannot reach counts as not left (step 3).
+Publishing refuses a version in which more than B budgeted campaigns run at once; one
+stored before that limit has its lowest-ranked budgets treated as spent (accrual.py).
 A refund does not return budget: a campaign's budget is what it may credit.
 """
 
@@ -73,12 +78,29 @@ def first_take(want: int, order_id: str, shards: int) -> Plan:
     return Plan((Take(start_shard(order_id, shards), want),), 0)
 
 
-def plan_take(want: int, remaining: Sequence[int], start: int) -> Plan:
-    """Take `want` from shards with the given `remaining`, probing from `start`."""
+def plan_take(want: int, remaining: Sequence[int], start: int,
+              max_takes: int | None = None) -> Plan:
+    """Take `want` from shards with the given `remaining`, probing from `start`.
+
+    `max_takes` bounds how many shards the plan writes (a purchase's transaction carries
+    few items when it draws on many budgets). When the walk from `start` cannot cover
+    `want` within that many shards, the fullest shards are taken instead, so the plan
+    reaches as much as any plan of that size can; `short` is what even they cannot cover."""
+    limit = len(remaining) if max_takes is None else max(1, max_takes)
+    walk = _walk(want, remaining, probe_order(start, len(remaining)), limit)
+    if walk.short == 0 or limit >= len(remaining):
+        return walk
+    position = {shard: i for i, shard in enumerate(probe_order(start, len(remaining)))}
+    fullest = sorted(range(len(remaining)), key=lambda s: (-remaining[s], position[s]))
+    chosen = sorted(fullest[:limit], key=lambda s: position[s])
+    return _walk(want, remaining, tuple(chosen), limit)
+
+
+def _walk(want: int, remaining: Sequence[int], shards: Sequence[int], limit: int) -> Plan:
     takes: list[Take] = []
     left = want
-    for shard in probe_order(start, len(remaining)):
-        if left <= 0:
+    for shard in shards:
+        if left <= 0 or len(takes) >= limit:
             break
         amount = min(left, max(remaining[shard], 0))
         if amount:

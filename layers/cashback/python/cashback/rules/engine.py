@@ -12,7 +12,8 @@ can earn. In points mode each value is converted to points as it is computed.
 
 Then, in this order: a channel that does not earn, or an order below the program's
 minimum, cuts everything; a campaign's remaining budget cuts that campaign's part; the
-per-order cap, then the monthly cap cut the total. Rounding: each rule's value is an
+per-order cap, then the monthly cap cut the total, and no order credits more than
+MAX_CREDIT (the bound of a request amount; rules.limits). Rounding: each rule's value is an
 exact `Decimal` (line amount x rate), the values are added up, the cuts subtracted, and
 the result is rounded DOWN to the ledger unit once. So the customer never gets more than
 the rules give, and loses less than one unit to rounding per order.
@@ -40,6 +41,7 @@ from typing import Protocol, cast
 from cashback.rules import lifecycle
 from cashback.rules.evaluation import Applied, Cut, Evaluation, LineResult, Missed, RuleKind
 from cashback.rules.explain import customer_explanation
+from cashback.rules.limits import MAX_CREDIT
 from cashback.rules.model import (
     ZERO,
     BirthdayBonus,
@@ -125,11 +127,12 @@ class Context:
     """What storage knows about the customer and the campaigns at the purchase.
 
     trailing_spend: the customer's purchases (minor units, net of refunds) in the tiers'
-        window ending at occurred_at. earned_this_month: cashback credited to the customer
-        for purchases in the same local calendar month (`Evaluation.month`), in ledger
-        units. budget_remaining: per campaign id, what its budget has left; absent or None
-        means unknown, and only the campaign's total budget bounds the purchase (storage's
-        conditional decrement of the shards is what enforces the remainder; see budget.py)."""
+        window ending at occurred_at. earned_this_month: cashback credited to the customer,
+        or held for review, for purchases in the same local calendar month
+        (`Evaluation.month`), in ledger units. budget_remaining: per campaign id, what
+        its budget has left; absent or None means unknown, and only the campaign's total
+        budget bounds the purchase (storage's conditional decrement of the shards is what
+        enforces the remainder; see budget.py)."""
 
     trailing_spend: int = 0
     earned_this_month: int = 0
@@ -291,6 +294,7 @@ def _cut(compiled: Compiled, purchase: PurchaseLike, context: Context,
     if rules.caps.per_customer_month is not None:
         room = max(rules.caps.per_customer_month - context.earned_this_month, 0)
         limits.append(("monthly_cap", room))
+    limits.append(("credit_limit", MAX_CREDIT))  # what one order may credit, whatever the rules
     for kind, limit in limits:
         if limit is not None and net > limit:
             cuts.append(Cut(kind, None, net - limit, limit))  # type: ignore[arg-type]

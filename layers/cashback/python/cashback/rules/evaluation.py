@@ -22,7 +22,8 @@ from cashback.rules.model import Expiry
 
 RuleKind = Literal["base", "category", "tier", "channel", "green", "birthday",
                    "first_purchase", "campaign_add", "campaign_replace", "campaign_exclusive"]
-CutKind = Literal["channel", "threshold", "budget", "order_cap", "monthly_cap"]
+CutKind = Literal["channel", "threshold", "budget", "order_cap", "monthly_cap",
+                  "credit_limit"]
 
 _EXPIRY: TypeAdapter[Expiry] = TypeAdapter(Expiry)
 

@@ -103,6 +103,9 @@ def _cut(cut: Cut, evaluation: Evaluation, fmt: _Format) -> str:
             return f"The {name} budget is almost used up, so it gave {less} less."
         case "order_cap":
             return f"Each order earns at most {fmt.ledger(cut.limit)}, so this one got {less} less."
+        case "credit_limit":
+            return (f"No order can earn more than {fmt.ledger(cut.limit)}, so this one got "
+                    f"{less} less.")
     return (f"The monthly limit had {fmt.ledger(cut.limit)} left this month, so this order got "
             f"{less} less.")
 

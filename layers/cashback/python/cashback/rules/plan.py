@@ -72,6 +72,21 @@ MAX_PLANNERS = 256
 MAX_PLANS = 4096  # per planner: distinct (category, eco, SKU campaigns) seen
 
 
+FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+
+
+def instant(local: datetime, tz: ZoneInfo) -> datetime:
+    """A local wall-clock time as a UTC instant. Publishing keeps campaign bounds within
+    the years 2000-2099 (rules.limits), but a version stored before that limit may hold
+    9999-12-31, past datetime.max in UTC: such a bound is clamped to the first or last
+    representable instant ("forever"), so no purchase fails on it."""
+    try:
+        return local.replace(tzinfo=tz).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return LAST_INSTANT if local.year > 1 else FIRST_INSTANT
+
+
 def compiled(rules: RuleSet) -> Compiled:
     """Once per rule set, cached by identity (a rule set is immutable, and the cache keeps
     it alive, so its id cannot be reused while cached)."""
@@ -84,8 +99,7 @@ def compiled(rules: RuleSet) -> Compiled:
         factor = rules.points.points_per_currency_unit.scaleb(-currencies.MINOR_UNITS[
             rules.currency])
     campaigns = tuple(
-        CampaignRule(c, c.starts_at.replace(tzinfo=tz).astimezone(UTC),
-                     c.ends_at.replace(tzinfo=tz).astimezone(UTC), frozenset(c.channels),
+        CampaignRule(c, instant(c.starts_at, tz), instant(c.ends_at, tz), frozenset(c.channels),
                      frozenset(c.categories), frozenset(c.skus), not (c.categories or c.skus),
                      (_KINDS[c.stacking], c.id, c.name, c.rate))
         for c in sorted(rules.campaigns, key=lambda c: c.rank))
