@@ -55,13 +55,13 @@ def _campaign(id: str, **changes: Any) -> dict[str, Any]:
 
 # --- finding 1 ----------------------------------------------------------------------
 
+# effective_from out of range never gets this far: the request's Timestamp type refuses it
+# (422 validation_error, tests/integration/test_strict_input.py).
 @pytest.mark.parametrize(("changes", "field"), [
     ({"campaigns": [_campaign("forever", ends_at="9999-12-31T23:00:00")]},
      "campaigns.0.ends_at"),
     ({"campaigns": [_campaign("always", starts_at="0001-01-01T00:00:00")]},
      "campaigns.0.starts_at"),
-    ({"effective_from": "9999-12-31T23:59:59-14:00"}, "effective_from"),
-    ({"effective_from": "0001-01-01T00:00:00+14:00"}, "effective_from"),
 ])
 def test_dates_beyond_what_the_platform_runs_are_422_and_nothing_is_published(
         shop: Storefront, changes: dict[str, Any], field: str) -> None:

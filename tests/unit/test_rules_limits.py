@@ -44,12 +44,12 @@ def _buy(amount: int, at: datetime = T, category: str = "misc") -> Purchase:
 
 # --- finding 1: dates ---------------------------------------------------------------
 
+# effective_from out of range never gets this far: the request's Timestamp type refuses it
+# (422 validation_error, tests/integration/test_strict_input.py).
 @pytest.mark.parametrize(("changes", "field"), [
     ({"campaigns": [_campaign(ends_at="9999-12-31T23:00:00")]}, "campaigns.0.ends_at"),
     ({"campaigns": [_campaign(starts_at="0001-01-01T00:00:00")]}, "campaigns.0.starts_at"),
     ({"campaigns": [_campaign(ends_at="2100-01-01T00:00:00")]}, "campaigns.0.ends_at"),
-    ({"effective_from": "9999-12-31T23:59:59-14:00"}, "effective_from"),
-    ({"effective_from": "0001-01-01T00:00:00+14:00"}, "effective_from"),
 ])
 def test_dates_outside_the_publishable_range_are_refused_by_field(
         changes: dict[str, Any], field: str) -> None:
