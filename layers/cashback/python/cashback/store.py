@@ -383,6 +383,9 @@ class Store:
                                 "sk": f"SEEN#{order.customer_id}"}),
                 "UpdateExpression": "SET #kind = :kind, #key = :key, customer_id = :customer, "
                                     "first_seen = if_not_exists(first_seen, :at)",
+                # Always true for this customer (the item is its own): no other customer's
+                # purchase can make it fail.
+                "ConditionExpression": "attribute_not_exists(pk) OR customer_id = :customer",
                 "ExpressionAttributeNames": {"#kind": "kind", "#key": "key"},
                 "ExpressionAttributeValues": to_item({":kind": kind, ":key": key,
                                                       ":customer": order.customer_id,
@@ -591,6 +594,18 @@ class Store:
                 TableName=self.table_name, Key=to_item({"pk": f"JOB#{job}", "sk": "CHECKPOINT"}),
                 UpdateExpression="SET through = :h",
                 ConditionExpression="attribute_not_exists(through) OR through < :h",
+                ExpressionAttributeValues=to_item({":h": through}),
+            )
+
+    def set_checkpoint(self, job: str, through: str) -> None:
+        """Move the checkpoint back to `through` (a run found it ahead of its own time; see
+        lifecycle). Only ever back: going back costs a rescan, never a missed day."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": f"JOB#{job}", "sk": "CHECKPOINT"}),
+                UpdateExpression="SET through = :h",
+                ConditionExpression="through > :h",
                 ExpressionAttributeValues=to_item({":h": through}),
             )
 
