@@ -56,8 +56,9 @@ def run(store: str = "dynamodb-local") -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     settings = TenantSettings(currency="BRL", backdate_days=45,
                               deny=RiskList(payments=("cartao-roubado",)))
+    # The month is run forward past today: the lifecycle job needs time travel for that.
     with LocalStack(tenants=("demo", "rival"), store=store, quiet=True,
-                    settings=settings) as stack:
+                    settings=settings, time_travel=True) as stack:
         shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
         rival = Storefront(stack.url, stack.keys["rival"]["storefront"])
         _say(f"Local stack up: API {stack.url}, DynamoDB Local {stack.endpoint_url}")

@@ -36,7 +36,7 @@ class LocalStack:
                  currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
                  port: int = 0, quiet: bool = False,
                  risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
-                 settings: TenantSettings | None = None) -> None:
+                 settings: TenantSettings | None = None, time_travel: bool = False) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
         self.settings = settings or TenantSettings(currency=currency,
@@ -45,6 +45,9 @@ class LocalStack:
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet
+        # Replaying history: ExpiryFunction accepts scheduled times ahead of its clock.
+        # Never on by default, never in template.yaml (`cashback serve --time-travel`).
+        self.time_travel = time_travel
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
@@ -75,6 +78,7 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR" if self.quiet else "INFO",
+            "CASHBACK_TIME_TRAVEL": "true" if self.time_travel else "false",
         }
         # Handlers run in this process and read their configuration from os.environ.
         os.environ.update(env)
