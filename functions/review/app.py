@@ -2,13 +2,14 @@
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import reviews, runtime
-from cashback.api.http import caller, make_resolver
+from cashback.api.http import caller, json_response, make_resolver
 from cashback.api.models import (
     ID_PATTERN,
     DecisionReply,
@@ -42,13 +43,15 @@ def review_case(order_id: OrderId) -> ReviewCase:
 
 @app.post("/v1/reviews/<order_id>/decision")
 def review_decision(order_id: OrderId,
-                    decision: Annotated[DecisionRequest, Body()]) -> DecisionReply:
+                    decision: Annotated[DecisionRequest, Body()]) -> Response[DecisionReply]:
     who = caller(app)
-    reply = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
-                           decision.note, who.key_id, who.now)
+    reply, replayed = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
+                                     decision.note, who.key_id, who.now)
+    if replayed:  # the same analyst's retry of the decision that closed the case
+        return json_response(200, reply.model_dump(mode="json"), {"Idempotent-Replayed": "true"})
     metrics.add_metric(name=f"Cases{decision.decision.capitalize()}d", unit=MetricUnit.Count,
                        value=1)
-    return reply
+    return json_response(200, reply.model_dump(mode="json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -84,6 +84,8 @@ def test_two_analysts_deciding_one_case_at_once(stack: LocalStack) -> None:
         analysts = (alice, bob)
         again = analysts[winner].post(path, bodies[winner])
         assert (again.status_code, again.json()) == (200, won)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert "Idempotent-Replayed" not in replies[winner].headers
         other = {"decision": "reject" if verdict == "approve" else "approve",
                  "note": bodies[winner]["note"]}
         changed = analysts[winner].post(path, other)

@@ -93,14 +93,15 @@ def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def decide(store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str,
-           now: datetime) -> DecisionReply:
+           now: datetime) -> tuple[DecisionReply, bool]:
     """Close a case with an analyst's decision, exactly once.
 
     Two analysts deciding one case at once race on the order's `case_status = open`
     condition: one transaction wins; the other reads again, finds the case closed and
     gets 409 `case_closed`. The winning request's fingerprint and reply stay on the
     decision, so the same request retried (a timeout, a double click) gets the first reply
-    again, as purchases do with their idempotency record."""
+    again, as purchases do with their idempotency record. Returns the reply and whether it
+    is that replay."""
     fingerprint = decision_fingerprint(order_id, verdict, note, analyst)
     for attempt in range(5):
         order = store.get_order(tenant, order_id)
@@ -109,7 +110,7 @@ def decide(store: Store, tenant: str, order_id: str, verdict: str, note: str, an
         if order.case_status != "open":
             decision = order.decision or {}
             if decision.get("request_hash") == fingerprint and decision.get("reply"):
-                return DecisionReply.model_validate_json(decision["reply"])
+                return DecisionReply.model_validate_json(decision["reply"]), True
             made = decision.get("decision", "closed by a refund")
             raise Conflict(f"this case is closed ({made})", code="case_closed")
         lot, account = store.load_lot_and_account(order)
@@ -134,7 +135,7 @@ def decide(store: Store, tenant: str, order_id: str, verdict: str, note: str, an
         except AccountMoved:
             _pause(attempt)
             continue  # a purchase, refund or another analyst got there first: look again
-        return reply
+        return reply, False
     raise Conflict("this case kept changing; look again", code="case_changed")
 
 
