@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from cashback.audit import verify
 from cashback.local.stack import LocalStack
 from cashback.risk.features import MAX_IDENTITY_CUSTOMERS
+from cashback.store import to_item
 
 from .client import Api, purchase_body, unique
 
@@ -56,3 +57,18 @@ def test_64_customers_on_one_device_and_card_buying_at_once_never_contend(
     assert any(f"device shared with {MAX_IDENTITY_CUSTOMERS} other customers" in reason
                for reason in case["reasons"]), case["reasons"]
     assert len(stack.store.identity_customers("acme", "device", device)) == CUSTOMERS + 1
+
+
+def test_customers_recorded_by_the_earlier_single_item_still_count(
+        stack: LocalStack, acme: Api) -> None:
+    """Earlier versions kept one item per device (sk IDENT) with its customers: they are
+    still counted, and new customers get markers beside it."""
+    assert stack.store is not None
+    device, first, second = unique("old-device"), unique("legacy"), unique("legacy")
+    stack.store.client.put_item(TableName=stack.store.table_name, Item=to_item({
+        "pk": f"IDENT#acme#device#{device}", "sk": "IDENT", "kind": "device", "key": device,
+        "customers": [first, second], "first_seen": 1767225600, "version": 2}))
+    newcomer = unique("new")
+    assert acme.purchase(newcomer, 10000, device_id=device).status_code == 201
+    assert acme.purchase(first, 10000, device_id=device).status_code == 201
+    assert stack.store.identity_customers("acme", "device", device) == [first, second, newcomer]

@@ -262,16 +262,25 @@ class Store:
                 _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))), seen)
 
     def _seen_on(self, tenant: str, kind: str, key: str, limit: int | None) -> list[str]:
-        """Customers with a marker on a device / payment fingerprint (up to `limit`)."""
+        """Customers seen on a device / payment fingerprint (up to `limit` markers): their
+        marker items, and the customers of the single aggregate item that earlier versions
+        kept under sk IDENT (it sorts before the markers; read, never written again)."""
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :seen)",
-            "ExpressionAttributeValues": to_item({":pk": _identity_pk(tenant, kind, key),
-                                                  ":seen": "SEEN#"}),
-            "ProjectionExpression": "customer_id", "ConsistentRead": True}
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": _identity_pk(tenant, kind, key)}),
+            "ProjectionExpression": "sk, customer_id, customers", "ConsistentRead": True}
         if limit is not None:
-            reply = self.client.query(TableName=self.table_name, Limit=limit, **kwargs)
-            return [from_item(raw)["customer_id"] for raw in reply["Items"]]
-        return [item["customer_id"] for item in self._query(**kwargs)]
+            reply = self.client.query(TableName=self.table_name, Limit=limit + 1, **kwargs)
+            items: Any = [from_item(raw) for raw in reply["Items"]]
+        else:
+            items = self._query(**kwargs)
+        customers: dict[str, None] = {}
+        for item in items:
+            if item["sk"] == "IDENT":
+                customers.update(dict.fromkeys(str(c) for c in item.get("customers", ())))
+            elif item["sk"].startswith("SEEN#"):
+                customers[item["customer_id"]] = None
+        return list(customers)
 
     def identity_customers(self, tenant: str, kind: str, key: str) -> list[str]:
         """Every customer seen on a device / payment fingerprint (audits and tests)."""
