@@ -17,7 +17,7 @@ from cashback.store import to_item
 from .client import Api, purchase_body, unique
 
 CUSTOMERS = 64
-IN_FLIGHT = 16
+IN_FLIGHT = 8
 
 
 def test_64_customers_on_one_device_and_card_buying_at_once_never_contend(
