@@ -69,7 +69,10 @@ def test_two_analysts_deciding_one_case_at_once(stack: LocalStack) -> None:
         replies = _at_once([(alice, path, bodies[0]), (bob, path, bodies[1])])
 
         statuses = sorted(reply.status_code for reply in replies)
-        assert statuses == [200, 409], [reply.text for reply in replies]
+        assert statuses == [200, 409], (  # and if not, what the ledger says happened
+            [reply.text for reply in replies],
+            [(e.seq, e.kind, e.ref) for e in stack.store.all_entries(tenant, customer)],
+            verify(stack.store, tenant, customer).problems)
         winner = next(i for i, reply in enumerate(replies) if reply.status_code == 200)
         loser = replies[1 - winner]
         assert loser.json()["code"] == "case_closed", loser.text
