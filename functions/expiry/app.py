@@ -1,22 +1,19 @@
 """The hourly lifecycle job: ripen, remind and expire cashback as of the event's time."""
 
+import os
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from cashback import runtime
-from cashback.lifecycle import LifecycleRun
+from cashback.lifecycle import LifecycleRun, check_schedule, scheduled_time
 from cashback.observability import count_money, logger, metrics, tracer
 
-
-class ScheduledRun(BaseModel):
-    """EventBridge Scheduler sends {"time": "<aws.scheduler.scheduled-time>"} (see
-    template.yaml); an EventBridge rule's event has `time` too. Anything else is ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-    time: AwareDatetime
+# Only a local stack that replays history sets this (`cashback serve --time-travel`);
+# template.yaml never does, so a deployed job refuses to run ahead of its clock.
+TIME_TRAVEL_ENV = "CASHBACK_TIME_TRAVEL"
 
 
 def _currency(tenant: str) -> str:
@@ -27,8 +24,14 @@ def _currency(tenant: str) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    run = ScheduledRun.model_validate(event)
-    report = LifecycleRun(runtime.store(), runtime.publisher(), _currency, run.time,
+    """EventBridge Scheduler sends {"time": "<aws.scheduler.scheduled-time>"} (see
+    template.yaml); an EventBridge rule's event has `time` too. A time that is not ISO 8601
+    with an offset, or is ahead of this function's clock, fails the invocation (the
+    schedule's retries and dead-letter queue see it) before anything is read or written."""
+    clock = datetime.now(UTC)  # the edge reads the clock; the job runs as of the event's time
+    now = scheduled_time(event.get("time") if isinstance(event, dict) else None)
+    check_schedule(now, clock, time_travel=os.environ.get(TIME_TRAVEL_ENV) == "true")
+    report = LifecycleRun(runtime.store(), runtime.publisher(), _currency, now,
                           context.get_remaining_time_in_millis).run()
     for name, value in (("LotsRipened", report.lots_ripened), ("LotsExpired", report.lots_expired),
                         ("RemindersSent", report.reminders),

@@ -2,13 +2,14 @@
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import reviews, runtime
-from cashback.api.http import caller, documented, make_resolver
+from cashback.api.http import caller, documented, json_response, make_resolver
 from cashback.api.models import (
     ID_PATTERN,
     DecisionReply,
@@ -49,15 +50,17 @@ def review_case(order_id: OrderId) -> ReviewCase:
         409: "case_closed: decided already, or closed by a refund; case_changed",
         503: "contention: safe to retry after Retry-After seconds"}, body=True, path=True))
 def review_decision(order_id: OrderId,
-                    decision: Annotated[DecisionRequest, Body()]) -> DecisionReply:
+                    decision: Annotated[DecisionRequest, Body()]) -> Response[DecisionReply]:
     who = caller(app)
-    reply = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
-                           decision.note, who.key_id, who.now)
+    reply, replayed = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
+                                     decision.note, who.key_id, who.now)
+    if replayed:  # the same analyst's retry of the decision that closed the case
+        return json_response(200, reply.model_dump(mode="json"), {"Idempotent-Replayed": "true"})
     if decision.decision == "approve":
         metrics.add_metric(name="CasesApproved", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="CasesRejected", unit=MetricUnit.Count, value=1)
-    return reply
+    return json_response(200, reply.model_dump(mode="json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

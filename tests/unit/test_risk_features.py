@@ -145,8 +145,12 @@ def test_shared_counts_exclude_the_customer_and_saturate() -> None:
     for i in range(MAX_IDENTITY_CUSTOMERS + 10):
         device = note_identity(device, f"c{i}", T0)
     device = note_identity(device, "c0", T0)
-    assert len(device.customers) == MAX_IDENTITY_CUSTOMERS
-    assert shared_counts("c0", device, None) == SharedCounts(MAX_IDENTITY_CUSTOMERS - 1, 0)
+    assert len(device.customers) == MAX_IDENTITY_CUSTOMERS + 1
+    # Saturated: a customer among those kept and one who is not both see the cap.
+    assert shared_counts("c0", device, None) == SharedCounts(MAX_IDENTITY_CUSTOMERS, 0)
+    assert shared_counts("c40", device, None) == SharedCounts(MAX_IDENTITY_CUSTOMERS, 0)
+    few = IdentityAggregates("device", "d2", customers=("a", "b", "c"))
+    assert shared_counts("a", few, None) == SharedCounts(2, 0)
     payment = note_identity(IdentityAggregates("payment", "p1"), "late", T0)
     assert shared_counts("late", device, payment).most == MAX_IDENTITY_CUSTOMERS
     assert shared_counts("late", None, payment) == SharedCounts(0, 0)

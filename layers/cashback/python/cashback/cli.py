@@ -57,7 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stack = LocalStack(Path(args.template) if args.template else None,
                        tenants=tuple(args.tenant or ["demo"]), currency=args.currency,
                        backdate_days=args.backdate_days, store=args.store, port=args.port,
-                       quiet=args.quiet, risk_mode=args.risk_mode)
+                       quiet=args.quiet, risk_mode=args.risk_mode,
+                       time_travel=args.time_travel)
     try:
         stack.start()
     except StoreError as error:
@@ -174,6 +175,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--template", help="template.yaml (default: found from here up)")
     serve.add_argument("--quiet", action="store_true", help="no request log")
     _risk_mode_option(serve)
+    serve.add_argument("--time-travel", action="store_true",
+                       help="let the lifecycle job run as of scheduled times ahead of the "
+                            "clock (replaying history, as the demo does); a deployment never "
+                            "allows it")
     serve.set_defaults(run=cmd_serve)
 
     tenants = commands.add_parser(

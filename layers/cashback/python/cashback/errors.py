@@ -42,11 +42,26 @@ class Unprocessable(CashbackError):
     code = "unprocessable"
 
 
-class Contention(CashbackError):
-    """Too many concurrent writers on one account; safe to retry."""
+class ServiceUnavailable(CashbackError):
+    """Try again shortly: nothing was changed. Every 503 tells the client when to retry
+    (the HTTP edge adds `Retry-After: <retry_after>` seconds)."""
 
     status = 503
+    code = "unavailable"
+    retry_after = 1
+
+
+class Contention(ServiceUnavailable):
+    """Too many concurrent writers on one account; safe to retry."""
+
     code = "contention"
+
+
+class Throttled(ServiceUnavailable):
+    """DynamoDB throttled us beyond the SDK's own retries; safe to retry."""
+
+    code = "throttled"
+    retry_after = 2
 
 
 class Forbidden(CashbackError):

@@ -13,11 +13,20 @@ nearly up; the next run picks up where it stopped (what it did not reach is stil
 index). Every lot moves in one conditional transaction, so overlapping runs, a rerun after
 a crash, or a replay of a past hour change nothing twice. A lot that keeps failing is
 counted and left for the next run; it never blocks the rest.
+
+The scheduled time is checked before anything runs (`scheduled_time`, `check_schedule`):
+ISO 8601 with an offset, and no more than MAX_AHEAD ahead of the function's own clock,
+which the handler reads and passes in; a run "as of" next year would expire cashback
+for good. Local stacks that replay history opt out (`time_travel`). The checkpoint never
+moves past the days a run's `now` has closed: a checkpoint found later than that (set by
+a run ahead of the clock) is not trusted; the run scans FIRST_LOOKBACK back and sets the
+checkpoint to what it closed.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +60,53 @@ RESCAN = timedelta(days=2)
 # Stop this long before the Lambda's limit: enough to finish the lot in hand.
 SAFETY_MS = 20_000
 ATTEMPTS = 5
+# How far ahead of the function's clock a scheduled time may be (clock skew, early delivery).
+MAX_AHEAD = timedelta(minutes=5)
+# How far behind: EventBridge Scheduler retries for at most a day, and a dead-letter queue
+# keeps a message at most 14 days; anything older is not a delivery of a real schedule.
+MAX_BEHIND = timedelta(days=14)
+_ISO_WITH_OFFSET = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+
+
+class ScheduleRefused(ValueError):
+    """The event's `time` is not one this job may run as of; nothing was changed."""
+
+
+def scheduled_time(value: object) -> datetime:
+    """The event's `time`: an ISO 8601 string with a UTC offset (as EventBridge writes it),
+    nothing else: no epoch numbers, no naive times, no garbage."""
+    if not isinstance(value, str) or not _ISO_WITH_OFFSET.fullmatch(value):
+        raise ScheduleRefused(f"the event's time must be ISO 8601 with an offset, e.g. "
+                              f"2026-11-29T12:00:00Z; got {value!r:.80}")
+    text = value.replace("Z", "+00:00")
+    if "." in text:  # Python 3.11 takes at most 6 fractional digits
+        head, tail = text.split(".", 1)
+        digits = re.match(r"\d+", tail).group()  # type: ignore[union-attr]
+        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+    try:
+        moment = datetime.fromisoformat(text)
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise ScheduleRefused(f"the event's time {value!r} is not a valid moment") from error
+    return moment
+
+
+def check_schedule(scheduled: datetime, clock: datetime, *, time_travel: bool = False) -> None:
+    """Refuse a run as of a moment more than MAX_AHEAD ahead of `clock` (the function's own
+    clock, read by the handler) or more than MAX_BEHIND behind it. `time_travel` (a local
+    stack replaying history, never a deployment) allows any moment."""
+    if time_travel:
+        return
+    if scheduled > clock + MAX_AHEAD:
+        raise ScheduleRefused(
+            f"the scheduled time {to_iso(scheduled)} is ahead of this function's clock "
+            f"({to_iso(clock)}) by more than {int(MAX_AHEAD.total_seconds() // 60)} minutes; "
+            "a run ahead of time would ripen and expire cashback early, for good")
+    if scheduled < clock - MAX_BEHIND:
+        raise ScheduleRefused(
+            f"the scheduled time {to_iso(scheduled)} is more than {MAX_BEHIND.days} days "
+            f"behind this function's clock ({to_iso(clock)})")
 
 
 @dataclass
@@ -102,7 +158,14 @@ class LifecycleRun:
     def _run(self) -> RunReport:
         checkpoint = self.store.checkpoint(JOB)
         self.report.started_after = checkpoint
-        if checkpoint:
+        resetting = checkpoint is not None and checkpoint > self._last_closable()
+        if resetting:
+            # Set by a run for a later moment: what lies between is unknown, so look back
+            # as a first run does and bring the checkpoint back to what this run closes.
+            logger.warning("lifecycle checkpoint is ahead of the run's time; rescanning",
+                           extra={"checkpoint": checkpoint, "now": self.now_iso})
+            day, checkpoint = _day(self.now - FIRST_LOOKBACK), None
+        elif checkpoint:
             after = datetime.strptime(checkpoint, DAY_FORMAT).replace(tzinfo=UTC)
             day = min(after + timedelta(days=1), _day(self.now - RESCAN))
         else:
@@ -118,7 +181,11 @@ class LifecycleRun:
             label = day.strftime(DAY_FORMAT)
             if closing and day + timedelta(days=1) + GRACE <= self.now and \
                     (checkpoint is None or label > checkpoint):  # rescanned days: closed
-                self.store.advance_checkpoint(JOB, label)
+                if resetting:
+                    self.store.set_checkpoint(JOB, label)
+                    resetting = False
+                else:
+                    self.store.advance_checkpoint(JOB, label)
                 self.report.checkpoint = label
             if self.report.stopped_early:
                 break
@@ -126,6 +193,10 @@ class LifecycleRun:
         else:
             self.report.complete = closing
         return self.report
+
+    def _last_closable(self) -> str:
+        """The last day a run at `now` may close (it ended GRACE ago)."""
+        return (_day(self.now - GRACE) - timedelta(days=1)).strftime(DAY_FORMAT)
 
     def _out_of_time(self) -> bool:
         if self.remaining_ms() < SAFETY_MS:

@@ -10,7 +10,9 @@ import base64
 import binascii
 import contextlib
 import json
+import random
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from cashback.api.models import ID_PATTERN, DecisionReply, ReviewCase, ReviewIte
 from cashback.clock import from_iso, to_iso
 from cashback.errors import BadRequest, Conflict, NotFound
 from cashback.risk.features import CustomerAggregates
-from cashback.store import AccountMoved, Order, Store
+from cashback.store import AccountMoved, Order, Store, request_hash
 
 
 def _item(order: Order) -> dict[str, Any]:
@@ -89,31 +91,70 @@ def case(store: Store, tenant: str, currency: str, order_id: str) -> ReviewCase:
         "refunded": history.refunded if history else 0,
     }
     return ReviewCase(**_item(order), status=order.status, case_status=order.case_status,
-                      decision=order.decision, refunded=order.refunded, customer=customer)
+                      decision=_public(order.decision), refunded=order.refunded,
+                      customer=customer)
+
+
+def decision_fingerprint(order_id: str, verdict: str, note: str, analyst: str) -> str:
+    """What makes two decision requests the same: the case, the verdict, the note and the
+    analyst's key. A retry of the request that closed a case gets its reply again."""
+    return request_hash({"order_id": order_id, "decision": verdict, "note": note,
+                         "by": analyst})
+
+
+def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The decision as the case file shows it (without the idempotency record)."""
+    if decision is None:
+        return None
+    return {k: v for k, v in decision.items() if k not in ("request_hash", "reply")}
 
 
 def decide(store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str,
-           now: datetime) -> DecisionReply:
-    for _ in range(5):
+           now: datetime) -> tuple[DecisionReply, bool]:
+    """Close a case with an analyst's decision, exactly once.
+
+    Two analysts deciding one case at once race on the order's `case_status = open`
+    condition: one transaction wins; the other reads again, finds the case closed and
+    gets 409 `case_closed`. The winning request's fingerprint and reply stay on the
+    decision, so the same request retried (a timeout, a double click) gets the first reply
+    again, as purchases do with their idempotency record. Returns the reply and whether it
+    is that replay."""
+    fingerprint = decision_fingerprint(order_id, verdict, note, analyst)
+    for attempt in range(5):
         order = store.get_order(tenant, order_id)
         if order is None or order.risk is None:
             raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
         if order.case_status != "open":
-            made = (order.decision or {}).get("decision", "closed by a refund")
+            decision = order.decision or {}
+            if decision.get("request_hash") == fingerprint and decision.get("reply"):
+                return DecisionReply.model_validate_json(decision["reply"]), True
+            made = decision.get("decision", "closed by a refund")
             raise Conflict(f"this case is closed ({made})", code="case_closed")
         lot, account = store.load_lot_and_account(order)
         if lot is None:
             raise Conflict("this case has no held cashback left", code="case_closed")
+        if lot.status != "HELD":
+            # Read between another decision's (or a refund's) commit and our order read:
+            # the case closed in that same transaction, so reading again says how.
+            _pause(attempt)
+            continue
         step = (ledger.approve if verdict == "approve" else ledger.reject)(
             account, lot, order_id=order_id, decided_at=now)
-        record = {"decision": verdict, "note": note, "by": analyst, "at": to_iso(now)}
+        status = "rejected" if verdict == "reject" else \
+            "pending" if step.lot.pending else "no_cashback"
+        reply = DecisionReply(order_id=order_id, decision=verdict,  # type: ignore[arg-type]
+                              status=status, cashback=lot.pending)  # type: ignore[arg-type]
+        record = {"decision": verdict, "note": note, "by": analyst, "at": to_iso(now),
+                  "request_hash": fingerprint, "reply": reply.model_dump_json()}
         try:
             store.commit_decision(order, record, lot, step.lot, step.entry, account,
                                   step.account, to_iso(now))
         except AccountMoved:
+            _pause(attempt)
             continue  # a purchase, refund or another analyst got there first: look again
-        status = "rejected" if verdict == "reject" else \
-            "pending" if step.lot.pending else "no_cashback"
-        return DecisionReply(order_id=order_id, decision=verdict,  # type: ignore[arg-type]
-                             status=status, cashback=lot.pending)  # type: ignore[arg-type]
+        return reply, False
     raise Conflict("this case kept changing; look again", code="case_changed")
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.005 * 2**attempt))

@@ -1,9 +1,11 @@
 """Refund-abuse screening of a purchase, before any cashback reaches a balance.
 
 Glue between the ledger's records and the risk package: the customer's aggregates live on
-the account item and the device / payment fingerprint aggregates in items of their own,
-all read in the purchase's one BatchGetItem and written in its one transaction, so the
-features cost no extra round trip and the scorer (numpy only) runs in microseconds.
+the account item, read in the purchase's BatchGetItem and written in its one transaction.
+The customers seen on a device / payment fingerprint are one marker item per customer
+(read with one bounded Query per identity, written in the same transaction without any
+condition), so customers who share a device never contend. The scorer (numpy only) runs
+in microseconds.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from cashback.risk.features import (
     IdentityAggregates,
     PurchaseFacts,
     RefundFacts,
-    note_identity,
     note_purchase,
     note_refund,
     shared_counts,
@@ -43,7 +44,7 @@ def identities_of(request: PurchaseRequest) -> tuple[Identity, ...]:
 class Screening:
     decision: Decision | None  # None: the storefront turned scoring off
     aggregates: dict[str, Any]  # the customer's aggregates after this purchase
-    identities: tuple[tuple[str, str, dict[str, Any], int], ...]  # to write, with versions
+    identities: tuple[Identity, ...]  # devices / payment fingerprints new to the customer
 
     @property
     def action(self) -> RiskAction:
@@ -84,13 +85,11 @@ def screen(request: PurchaseRequest, account: Account,
                                before.get(("payment", request.payment_fingerprint or "")))
         decision = decide(facts, aggregates, shared, request.occurred_at, scorer,
                           lists=_lists(settings), shadow=settings.risk_mode == "shadow")
-    writes = []
-    for pair, identity in before.items():
-        after = note_identity(identity, request.customer_id, request.occurred_at)
-        if after != identity:
-            version = int(found.get(pair, {}).get("version", 0))
-            writes.append((pair[0], pair[1], after.to_item(), version))
-    return Screening(decision, note_purchase(aggregates, facts).to_item(), tuple(writes))
+    # The customer's own marker on each device / fingerprint it is not known on yet
+    # (a commutative write: see Store.commit_purchase).
+    writes = tuple(pair for pair, identity in before.items()
+                   if request.customer_id not in identity.customers)
+    return Screening(decision, note_purchase(aggregates, facts).to_item(), writes)
 
 
 def after_refund(account: Account, order_id: str, amount: int, occurred_at: datetime,

@@ -11,7 +11,7 @@ Layout (one table, `pk`/`sk`; the `due` index is sparse):
     REFUND#<t>#<refund>   REFUND               idempotency record of a refund
     RULES#<t>             V#<version:06>       an immutable published rule-set version
     BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
-    IDENT#<t>#<kind>#<id> IDENT                customers seen on a device / payment fingerprint
+    IDENT#<t>#<kind>#<id> SEEN#<customer>      one customer seen on a device / payment fingerprint
     NOTICE#<t>            <kind>:<...>         a customer event, in the due index until sent
     JOB#lifecycle         CHECKPOINT           the last day the lifecycle job finished
 
@@ -19,6 +19,9 @@ Ids never contain '#' (the API's id pattern forbids it), so keys cannot collide.
 Every money movement is one TransactWriteItems whose conditions carry the invariants:
 the idempotency record must not exist yet, and the account must still be at the sequence
 number it was read at, so two writers can never both append to one customer's chain.
+What several customers share (a device's, a payment fingerprint's customers) is never
+under a condition: each customer writes only its own marker item, so different customers
+never make each other's transactions fail.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
 from cashback.ledger import FIELDS, Account, Entry, Lot
+from cashback.risk.features import MAX_IDENTITY_CUSTOMERS
 from cashback.tenants import TenantSettings
 
 DUE_INDEX = "due"
@@ -254,19 +258,47 @@ class Store:
     def load_purchase(self, tenant: str, order_id: str, customer_id: str,
                       identities: tuple[tuple[str, str], ...] = ()
                       ) -> tuple[Order | None, Account, dict[tuple[str, str], dict[str, Any]]]:
-        """In one read: the order's idempotency record, the customer's account (with the
-        risk aggregates), and the aggregates of the purchase's device and payment
-        fingerprint (`identities`: (kind, key) pairs; found ones by pair)."""
+        """In one read: the order's idempotency record and the customer's account (with the
+        risk aggregates); then, per device / payment fingerprint of the purchase
+        (`identities`: (kind, key) pairs), the customers seen on it as IdentityAggregates
+        items (found ones by pair; at most MAX_IDENTITY_CUSTOMERS + 1 customers each, which
+        is all a saturating count needs)."""
         order_key = {"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"}
         account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
-        identity_keys = [_identity_key(tenant, kind, key) for kind, key in identities]
-        found = self._get_many([order_key, account_key, *identity_keys])
+        found = self._get_many([order_key, account_key])
         order = found.get((order_key["pk"], "ORDER"))
-        seen = {pair: found[(k["pk"], k["sk"])] for pair, k in zip(identities, identity_keys,
-                                                                    strict=True)
-                if (k["pk"], k["sk"]) in found}
+        seen = {}
+        for kind, key in identities:
+            customers = self._seen_on(tenant, kind, key, MAX_IDENTITY_CUSTOMERS + 1)
+            if customers:
+                seen[(kind, key)] = {"kind": kind, "key": key, "customers": customers}
         return (_order(order) if order else None,
                 _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))), seen)
+
+    def _seen_on(self, tenant: str, kind: str, key: str, limit: int | None) -> list[str]:
+        """Customers seen on a device / payment fingerprint (up to `limit` markers): their
+        marker items, and the customers of the single aggregate item that earlier versions
+        kept under sk IDENT (it sorts before the markers; read, never written again)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": _identity_pk(tenant, kind, key)}),
+            "ProjectionExpression": "sk, customer_id, customers", "ConsistentRead": True}
+        if limit is not None:
+            reply = self.client.query(TableName=self.table_name, Limit=limit + 1, **kwargs)
+            items: Any = [from_item(raw) for raw in reply["Items"]]
+        else:
+            items = self._query(**kwargs)
+        customers: dict[str, None] = {}
+        for item in items:
+            if item["sk"] == "IDENT":
+                customers.update(dict.fromkeys(str(c) for c in item.get("customers", ())))
+            elif item["sk"].startswith("SEEN#"):
+                customers[item["customer_id"]] = None
+        return list(customers)
+
+    def identity_customers(self, tenant: str, kind: str, key: str) -> list[str]:
+        """Every customer seen on a device / payment fingerprint (audits and tests)."""
+        return self._seen_on(tenant, kind, key, None)
 
     def load_refund(self, tenant: str, refund_id: str,
                     order_id: str) -> tuple[Refund | None, Order | None]:
@@ -346,12 +378,14 @@ class Store:
     def commit_purchase(self, order: Order, lot: Lot | None, entry: Entry, before: Account,
                         after: Account, now: str,
                         budget_takes: tuple[tuple[str, int, int], ...] = (),
-                        identities: tuple[tuple[str, str, dict[str, Any], int], ...] = ()
+                        identities: tuple[tuple[str, str], ...] = ()
                         ) -> None:
         """Write a purchase; budget_takes are (campaign, shard, amount) decrements, each on
         the condition the shard still has the amount (BudgetShort names the campaigns
-        whose shard did not). identities are (kind, key, aggregates, version read) of the
-        purchase's device and payment fingerprint, written if nobody changed them since."""
+        whose shard did not). identities are the (kind, key) of the purchase's device and
+        payment fingerprint that have not seen this customer yet: each gets the customer's
+        own marker item, unconditionally (idempotent, and no other customer writes it), so
+        customers sharing a device never make each other's transactions fail."""
         items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
                            **asdict(order), **_queue_attributes(order), "version": 1})]
         if lot is not None:
@@ -366,12 +400,19 @@ class Store:
                 "ExpressionAttributeValues": to_item({":amount": amount}),
             }})
         first_identity = len(items)
-        for kind, key, aggregates, version in identities:
-            items.append({"Put": {
-                "Item": to_item({**_identity_key(order.tenant, kind, key), **aggregates,
-                                 "version": version + 1}),
-                "ConditionExpression": "attribute_not_exists(pk) OR version = :v",
-                "ExpressionAttributeValues": to_item({":v": version}),
+        for kind, key in identities:
+            items.append({"Update": {
+                "Key": to_item({"pk": _identity_pk(order.tenant, kind, key),
+                                "sk": f"SEEN#{order.customer_id}"}),
+                "UpdateExpression": "SET #kind = :kind, #key = :key, customer_id = :customer, "
+                                    "first_seen = if_not_exists(first_seen, :at)",
+                # Always true for this customer (the item is its own): no other customer's
+                # purchase can make it fail.
+                "ConditionExpression": "attribute_not_exists(pk) OR customer_id = :customer",
+                "ExpressionAttributeNames": {"#kind": "kind", "#key": "key"},
+                "ExpressionAttributeValues": to_item({":kind": kind, ":key": key,
+                                                      ":customer": order.customer_id,
+                                                      ":at": order.occurred_at}),
             }})
         if len(items) > TRANSACT_MAX_ITEMS:  # accrual bounds the budget takes: never here
             raise ValueError(f"a purchase of {len(items)} items exceeds a transaction's "
@@ -586,6 +627,18 @@ class Store:
                 ExpressionAttributeValues=to_item({":h": through}),
             )
 
+    def set_checkpoint(self, job: str, through: str) -> None:
+        """Move the checkpoint back to `through` (a run found it ahead of its own time; see
+        lifecycle). Only ever back: going back costs a rescan, never a missed day."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": f"JOB#{job}", "sk": "CHECKPOINT"}),
+                UpdateExpression="SET through = :h",
+                ConditionExpression="through > :h",
+                ExpressionAttributeValues=to_item({":h": through}),
+            )
+
     def _account_update(self, before: Account, after: Account) -> dict[str, Any]:
         values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
         values.update({":seq": after.seq, ":head": after.head, ":tenant": after.tenant,
@@ -638,8 +691,8 @@ def _queue_attributes(order: Order) -> dict[str, str]:
             "queue_sk": f"{inverted}#{order.occurred_at}#{order.order_id}"}
 
 
-def _identity_key(tenant: str, kind: str, key: str) -> dict[str, str]:
-    return {"pk": f"IDENT#{tenant}#{kind}#{key}", "sk": "IDENT"}
+def _identity_pk(tenant: str, kind: str, key: str) -> str:
+    return f"IDENT#{tenant}#{kind}#{key}"
 
 
 def _budget_key(tenant: str, campaign: str, shard: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import ClientError
 
 from cashback.api.models import ErrorReply
 from cashback.clock import from_epoch_ms
@@ -25,6 +26,8 @@ from cashback.errors import (
     CashbackError,
     Forbidden,
     PayloadTooLarge,
+    ServiceUnavailable,
+    Throttled,
     UnsupportedMediaType,
 )
 from cashback.observability import count_by, logger
@@ -35,13 +38,34 @@ MAX_BODY_BYTES = 32 * 1024
 MAX_JSON_DEPTH = 32
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
+# DynamoDB's answers that mean "too fast, later" (the SDK has already retried them).
+THROTTLING_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "Throttling", "TooManyRequestsException"})
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   retry_after: int | None = None) -> Response:
+    """The one error shape. Every 503 carries Retry-After (seconds): ServiceUnavailable's
+    own, or one second."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
+    headers = None
+    if status == 503:
+        headers = {"Retry-After": str(retry_after or ServiceUnavailable.retry_after)}
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body))
+                    body=json.dumps(body), headers=headers)
+
+
+def throttled(error: ClientError) -> bool:
+    """DynamoDB throttled the call, or a transaction whose items it throttled."""
+    response = error.response or {}
+    if response.get("Error", {}).get("Code") in THROTTLING_CODES:
+        return True
+    reasons = response.get("CancellationReasons") or []
+    return any(reason.get("Code") in ("ThrottlingError", "ProvisionedThroughputExceeded")
+               for reason in reasons)
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
@@ -232,7 +256,8 @@ def make_resolver() -> CashbackResolver:
 
     @app.exception_handler(CashbackError)
     def _domain_error(error: CashbackError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details)
+        return error_response(error.status, error.code, error.message, error.details,
+                              retry_after=getattr(error, "retry_after", None))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
@@ -246,6 +271,15 @@ def make_resolver() -> CashbackResolver:
             return error_response(422, "validation_error",
                                   "a path parameter holds characters an id may not contain")
         return error_response(404, "route_not_found", "no such route")
+
+    @app.exception_handler(ClientError)
+    def _aws_error(error: ClientError) -> Response:
+        if throttled(error):
+            logger.warning("throttled by AWS", extra={"error": str(error)})
+            busy = Throttled("the ledger is busy; retry after the time in Retry-After")
+            return error_response(busy.status, busy.code, busy.message,
+                                  retry_after=busy.retry_after)
+        return _unexpected(error)
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -58,9 +58,10 @@ def run(store: str = "dynamodb-local") -> int:
                               deny=RiskList(payments=("cartao-roubado",)))
     # Each function runs in its own workers, as on Lambda, so the accrual function would see
     # the program published below only when its cached version index expires (30 s when
-    # deployed); the demo buys at once, so its functions cache nothing.
+    # deployed); the demo buys at once, so its functions cache nothing. The month is run
+    # forward past today: the lifecycle job needs time travel for that.
     with LocalStack(tenants=("demo", "rival"), store=store, quiet=True,
-                    settings=settings,
+                    settings=settings, time_travel=True,
                     function_env={"SETTINGS_CACHE_SECONDS": "0"}) as stack:
         shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
         rival = Storefront(stack.url, stack.keys["rival"]["storefront"])

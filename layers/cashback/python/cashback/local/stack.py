@@ -38,7 +38,8 @@ class LocalStack:
                  port: int = 0, quiet: bool = False,
                  risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
                  settings: TenantSettings | None = None,
-                 function_env: Mapping[str, str] | None = None) -> None:
+                 function_env: Mapping[str, str] | None = None,
+                 time_travel: bool = False) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
         self.settings = settings or TenantSettings(currency=currency,
@@ -49,6 +50,9 @@ class LocalStack:
         self.quiet = quiet
         # Extra variables for every function (on top of the template's and the stack's).
         self.function_env = dict(function_env or {})
+        # Replaying history: ExpiryFunction accepts scheduled times ahead of its clock.
+        # Never on by default, never in template.yaml (`cashback serve --time-travel`).
+        self.time_travel = time_travel
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
@@ -79,6 +83,7 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR" if self.quiet else "INFO",
             **self.function_env,
+            "CASHBACK_TIME_TRAVEL": "true" if self.time_travel else "false",
         }
         # Each function runs in worker processes of its own with its own variables from the
         # template, this env and credentials that name it (cashback.local.gateway); tools

@@ -10,8 +10,11 @@ aggregates kept up to date as events arrive:
 * `CustomerAggregates` (one item per customer): lifetime counters plus the last
   `RECENT_ORDERS` orders, each with what happened to it (refunds, their timing, how much
   of its cashback had been spent when it was refunded).
-* `IdentityAggregates` (one item per device id and one per payment fingerprint): the
-  distinct customers seen on it, at most `MAX_IDENTITY_CUSTOMERS`.
+* `IdentityAggregates` (per device id and per payment fingerprint): the distinct
+  customers seen on it, enough of them (`MAX_IDENTITY_CUSTOMERS` + 1) to count the others
+  up to `MAX_IDENTITY_CUSTOMERS`, where the count saturates. The table keeps one marker
+  item per customer and identity (written without a condition, so customers who share a
+  device never contend) and reads back at most that many.
 
 All update functions are pure: they take a value and an event and return a new value.
 Money stays integer minor units and time is integer epoch seconds in the stored form;
@@ -206,9 +209,9 @@ IdentityKind = Literal["device", "payment"]
 
 @dataclass(frozen=True, slots=True)
 class IdentityAggregates:
-    """The customers seen on one device id or payment fingerprint (the first
-    MAX_IDENTITY_CUSTOMERS of them: beyond that the count saturates, which is plenty to
-    call it a ring)."""
+    """The customers seen on one device id or payment fingerprint (at most
+    MAX_IDENTITY_CUSTOMERS + 1 of them: the count of the others saturates at
+    MAX_IDENTITY_CUSTOMERS, which is plenty to call it a ring)."""
 
     kind: IdentityKind
     key: str
@@ -296,16 +299,20 @@ def note_identity(identity: IdentityAggregates, customer_id: str,
     at = epoch(now)
     first_seen = at if identity.first_seen is None else min(identity.first_seen, at)
     customers = identity.customers
-    if customer_id not in customers and len(customers) < MAX_IDENTITY_CUSTOMERS:
+    if customer_id not in customers and len(customers) <= MAX_IDENTITY_CUSTOMERS:
         customers = (*customers, customer_id)
     return replace(identity, customers=customers, first_seen=first_seen)
 
 
 def shared_counts(customer_id: str, device: IdentityAggregates | None = None,
                   payment: IdentityAggregates | None = None) -> SharedCounts:
-    """How many other customers share the purchase's device and payment fingerprint."""
+    """How many other customers share the purchase's device and payment fingerprint, up to
+    MAX_IDENTITY_CUSTOMERS (the same whichever MAX_IDENTITY_CUSTOMERS + 1 customers the
+    aggregate holds, so it never depends on who came first or on the order of writes)."""
     def others(identity: IdentityAggregates | None) -> int:
-        return 0 if identity is None else sum(c != customer_id for c in identity.customers)
+        if identity is None:
+            return 0
+        return min(MAX_IDENTITY_CUSTOMERS, sum(c != customer_id for c in identity.customers))
 
     return SharedCounts(device=others(device), payment=others(payment))
 
