@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from cashback.local.iam import Policies, access_key_id, event_bus_arn
 from cashback.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
 
 ACCOUNT_ID = "000000000000"
@@ -108,8 +109,11 @@ class LocalGateway:
         *,
         quiet: bool = False,
         enforce_timeouts: bool = True,
+        policies: Policies | None = None,
     ) -> None:
         self.template = template
+        # IAM for the AWS calls the gateway itself answers (EventBridge's PutEvents).
+        self.policies = policies
         self.env = dict(env)
         self.quiet = quiet
         self.enforce_timeouts = enforce_timeouts
@@ -187,7 +191,7 @@ class LocalGateway:
         if method == "POST" and invoke:
             return self._invoke_api(unquote(invoke.group(1)), headers, body)
         if method == "POST" and _header(headers, "X-Amz-Target") == "AWSEvents.PutEvents":
-            return self._put_events(body)
+            return self._put_events(headers, body)
         if method == "GET" and parts.path == "/_local/events":
             with self._events_lock:
                 return Reply(200, json.dumps(self.events).encode(), [_JSON])
@@ -196,8 +200,18 @@ class LocalGateway:
     # EventBridge's PutEvents (JSON 1.1), recorded so tests and the demo can see what
     # storefronts would receive.
 
-    def _put_events(self, body: bytes) -> Reply:
+    def _put_events(self, headers: list[tuple[str, str]], body: bytes) -> Reply:
         entries = json.loads(body).get("Entries", [])
+        if self.policies is not None:
+            caller = access_key_id(_header(headers, "Authorization"))
+            needs = [("events:PutEvents", event_bus_arn(entry.get("EventBusName")))
+                     for entry in entries]
+            denial = self.policies.check(caller, dict.fromkeys(needs))
+            if denial is not None:
+                payload = json.dumps({"__type": "AccessDeniedException",
+                                      "message": denial.message}).encode()
+                return Reply(400, payload, [("Content-Type", "application/x-amz-json-1.1"),
+                                            ("x-amzn-ErrorType", "AccessDeniedException")])
         results = []
         with self._events_lock:
             for entry in entries:

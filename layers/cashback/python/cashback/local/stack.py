@@ -13,6 +13,8 @@ from cashback import keys
 from cashback.clock import to_iso
 from cashback.local.dynamodb_local import LocalStore, start_store
 from cashback.local.gateway import LocalGateway
+from cashback.local.iam import Policies, event_bus_arn, table_arn
+from cashback.local.iam_proxy import IamProxy
 from cashback.local.template import Template, load_template
 from cashback.store import Store
 from cashback.tenants import TenantSettings
@@ -48,6 +50,8 @@ class LocalStack:
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
+        self._iam_proxy: IamProxy | None = None
+        self.policies: Policies | None = None
         self.template: Template | None = None
         self.store: Store | None = None
 
@@ -67,10 +71,18 @@ class LocalStack:
                 raise ValueError(f"tenant {tenant!r} must be lowercase letters, digits and '-'")
         self.template = load_template(self.template_path)
         self._dynamodb = start_store(self.store_kind, self.template.directory)
+        # Functions reach the table through the IAM-checking proxy: a call signed with a
+        # function's access key id (its logical id) gets only what its policy allows.
+        self.policies = Policies.from_template(self.template, {
+            "LedgerTable": TABLE_NAME, "LedgerTable.Arn": table_arn(TABLE_NAME),
+            "CashbackEventBus": EVENT_BUS_NAME,
+            "CashbackEventBus.Arn": event_bus_arn(EVENT_BUS_NAME)})
+        self._iam_proxy = IamProxy(self._dynamodb.endpoint_url, self.policies).start()
         env = {
             **self.template.environment({"LedgerTable": TABLE_NAME,
                                          "CashbackEventBus": EVENT_BUS_NAME}),
             **self._dynamodb.env(),
+            "AWS_ENDPOINT_URL_DYNAMODB": self._iam_proxy.url,
             "TABLE_NAME": TABLE_NAME,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -85,12 +97,25 @@ class LocalStack:
         now = to_iso(datetime.now(UTC))
         for tenant in self.tenants:
             self.add_tenant(tenant, self.settings, now)
-        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet)
+        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet,
+                                     policies=self.policies)
         self._gateway.start()
         # The gateway also records EventBridge's PutEvents; its address is known only now,
         # and handlers make their EventBridge client on first use.
         os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self._gateway.url
         return self
+
+    @property
+    def iam_endpoint_url(self) -> str:
+        """The IAM-checking DynamoDB endpoint the functions use."""
+        assert self._iam_proxy is not None, "the stack is not running"
+        return self._iam_proxy.url
+
+    @property
+    def iam_denials(self) -> list[dict[str, str]]:
+        """Every DynamoDB call IAM refused so far: principal, action, resource."""
+        assert self._iam_proxy is not None, "the stack is not running"
+        return list(self._iam_proxy.denials)
 
     def dynamodb_client(self) -> object:
         """A fresh boto3 DynamoDB client on the stack's store (for tools and tests)."""
@@ -120,6 +145,9 @@ class LocalStack:
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
+        if self._iam_proxy is not None:
+            self._iam_proxy.stop()
+            self._iam_proxy = None
         if self._dynamodb is not None:
             self._dynamodb.stop()
             self._dynamodb = None

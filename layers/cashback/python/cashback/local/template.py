@@ -143,6 +143,10 @@ class Template:
             }
         return params
 
+    def function_properties(self) -> dict[str, dict[str, Any]]:
+        """Each AWS::Serverless::Function's own Properties (Globals not merged in)."""
+        return self._of_type("AWS::Serverless::Function")
+
     def functions(self, refs: Mapping[str, str] | None = None) -> dict[str, FunctionSpec]:
         defaults = self._globals("Function")
         specs: dict[str, FunctionSpec] = {}
