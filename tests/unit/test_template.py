@@ -139,3 +139,20 @@ def test_the_model_ships_as_its_own_layer_on_the_accrual_function() -> None:
     assert layer["Properties"]["ContentUri"] == "layers/model/python/"
     assert layer["Properties"]["RetentionPolicy"] == "Retain"  # roll back to an old model
     assert {"Ref": "ModelLayer"} in RESOURCES["AccrualFunction"]["Properties"]["Layers"]
+
+
+def test_each_tenant_is_throttled_by_its_own_usage_plan_key() -> None:
+    api = RESOURCES["CashbackApi"]["Properties"]
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    assert api["Auth"]["ApiKeyRequired"] is True
+    plan = RESOURCES["TenantUsagePlan"]
+    assert plan["Type"] == "AWS::ApiGateway::UsagePlan"
+    assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "CashbackApi"},
+                                               "Stage": {"Ref": "CashbackApi.Stage"}}]
+    assert plan["Properties"]["Throttle"] == {"RateLimit": {"Ref": "TenantRateLimit"},
+                                              "BurstLimit": {"Ref": "TenantBurstLimit"}}
+    throttled = api["GatewayResponses"]["THROTTLED"]
+    assert throttled["StatusCode"] == 429
+    assert throttled["ResponseParameters"]["Headers"]["Retry-After"] == "'1'"
+    assert TEMPLATE.document["Outputs"]["TenantUsagePlanId"]["Value"] == {
+        "Ref": "TenantUsagePlan"}

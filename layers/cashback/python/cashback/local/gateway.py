@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cashback.local.iam import Policies, access_key_id, event_bus_arn
 from cashback.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
+from cashback.local.throttle import Clock, Throttle
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
@@ -39,6 +40,8 @@ _ERROR_TYPES = {
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
     "AUTHORIZER_FAILURE": "AuthorizerFailureException",
     "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
+    "THROTTLED": "TooManyRequestsException",
+    "INVALID_API_KEY": "ForbiddenException",
 }
 _IDENTITY_FIELDS = [
     "accessKey",
@@ -110,6 +113,8 @@ class LocalGateway:
         quiet: bool = False,
         enforce_timeouts: bool = True,
         policies: Policies | None = None,
+        throttling: bool = True,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.template = template
         # IAM for the AWS calls the gateway itself answers (EventBridge's PutEvents).
@@ -125,6 +130,20 @@ class LocalGateway:
         self.responses = {
             kind: template.gateway_response(kind) for kind in DEFAULT_GATEWAY_RESPONSES
         }
+        self.response_headers = {
+            kind: template.gateway_response_headers(kind)
+            or template.gateway_response_headers(
+                "DEFAULT_4XX" if self.responses[kind][0] < 500 else "DEFAULT_5XX")
+            for kind in DEFAULT_GATEWAY_RESPONSES
+        }
+        # Usage plans: a token bucket per API key, as API Gateway throttles each key on a
+        # plan (`throttling=False` lifts the limits, for tests that burst on purpose).
+        self.api_key_source = template.api_key_source
+        plans = template.usage_plans()
+        if len(plans) > 1:
+            raise ValueError("the local gateway puts every API key on the API's one usage "
+                             f"plan; the template has {[plan.name for plan in plans]}")
+        self.throttle = Throttle(plans[0], clock) if plans and throttling else None
         needed = {route.function for route in routes}
         if self.authorizer:
             needed.add(self.authorizer.function)
@@ -284,11 +303,21 @@ class LocalGateway:
         route, params = found
         path = unquote(raw_path)
         authorizer_context = None
+        usage_key = None
         if route.authorized:
             outcome = self._authorize(method, path, headers, request_id)
             if isinstance(outcome, Reply):
                 return outcome
-            authorizer_context = outcome
+            authorizer_context, usage_key = outcome
+        if route.api_key_required:
+            if self.api_key_source != "AUTHORIZER":
+                usage_key = _header(headers, "x-api-key")
+            if not usage_key:
+                return self._gateway_reply("INVALID_API_KEY", "Forbidden", request_id)
+            # API Gateway sends the THROTTLED response as the template defines it (its
+            # Retry-After header included); the wait itself is not exposed.
+            if self.throttle is not None and self.throttle.take(usage_key) is not None:
+                return self._gateway_reply("THROTTLED", "Too Many Requests", request_id)
         event = _proxy_event(
             route, method, path, query, params, headers, body, source_ip, request_id, self.stage
         )
@@ -322,7 +351,9 @@ class LocalGateway:
 
     def _authorize(
         self, method: str, path: str, headers: list[tuple[str, str]], request_id: str
-    ) -> dict[str, Any] | Reply:
+    ) -> tuple[dict[str, Any], str | None] | Reply:
+        """The authorizer's context for the handler and its usageIdentifierKey, or the
+        gateway's refusal."""
         spec = self.authorizer
         assert spec is not None
         token = _header(headers, spec.header)
@@ -355,7 +386,9 @@ class LocalGateway:
             if effect == "Deny":
                 message += " with an explicit deny"
             return self._gateway_reply("ACCESS_DENIED", message, request_id)
-        return {**context, "principalId": answer["principalId"], "integrationLatency": latency}
+        usage_key = answer.get("usageIdentifierKey")
+        context = {**context, "principalId": answer["principalId"], "integrationLatency": latency}
+        return context, usage_key if isinstance(usage_key, str) else None
 
     def _gateway_reply(self, kind: str, message: str | None, request_id: str) -> Reply:
         status, template = self.responses[kind]
@@ -370,7 +403,8 @@ class LocalGateway:
             lambda found: values.get(found.group(1), ""),
             template,
         )
-        headers = [*_json_headers(request_id), ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind))]
+        headers = [*_json_headers(request_id), ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
+                   *self.response_headers[kind]]
         return Reply(status, body.encode(), headers)
 
     # Running handlers

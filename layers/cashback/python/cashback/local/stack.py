@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from cashback import keys
 from cashback.clock import to_iso
@@ -38,7 +38,7 @@ class LocalStack:
                  currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
                  port: int = 0, quiet: bool = False,
                  risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
-                 settings: TenantSettings | None = None) -> None:
+                 settings: TenantSettings | None = None, throttling: bool = True) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
         self.settings = settings or TenantSettings(currency=currency,
@@ -47,10 +47,14 @@ class LocalStack:
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet
+        # The template's usage plan throttles each tenant; False lifts it (for tests that
+        # burst far above a storefront's limits on purpose).
+        self.throttling = throttling
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
         self._iam_proxy: IamProxy | None = None
+        self._env: dict[str, str] = {}
         self.policies: Policies | None = None
         self.template: Template | None = None
         self.store: Store | None = None
@@ -97,8 +101,8 @@ class LocalStack:
         now = to_iso(datetime.now(UTC))
         for tenant in self.tenants:
             self.add_tenant(tenant, self.settings, now)
-        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet,
-                                     policies=self.policies)
+        self._env = env
+        self._gateway = self.gateway(port=self.port, throttling=self.throttling)
         self._gateway.start()
         # The gateway also records EventBridge's PutEvents; its address is known only now,
         # and handlers make their EventBridge client on first use.
@@ -117,6 +121,13 @@ class LocalStack:
         assert self._iam_proxy is not None, "the stack is not running"
         return list(self._iam_proxy.denials)
 
+    def gateway(self, **options: Any) -> LocalGateway:
+        """A gateway (not started) on this stack's table and functions; the stack's own is
+        one. Options are LocalGateway's, e.g. a `clock` for its usage plan throttling."""
+        assert self.template is not None, "the stack is not running"
+        return LocalGateway(self.template, self._env, **{"quiet": self.quiet,
+                                                         "policies": self.policies, **options})
+
     def dynamodb_client(self) -> object:
         """A fresh boto3 DynamoDB client on the stack's store (for tools and tests)."""
         assert self._dynamodb is not None, "the stack is not running"
@@ -134,9 +145,11 @@ class LocalStack:
         return self._gateway.invoke(function, event)
 
     def add_tenant(self, tenant: str, settings: TenantSettings, now: str) -> dict[str, str]:
-        """Create a tenant with one fresh key per scope."""
+        """Create a tenant with one fresh key per scope. Its usage plan key is made up
+        here (on AWS, `cashback tenants create` makes a real API key): the local gateway
+        throttles every usage identifier key under the template's one usage plan."""
         assert self.store is not None
-        self.store.put_tenant(tenant, settings, now)
+        self.store.put_tenant(tenant, settings, now, usage_key=keys.new_usage_key())
         self.keys[tenant] = {scope: keys.create_key(self.store, tenant, [scope], now)
                              for scope in keys.SCOPES}
         return self.keys[tenant]
