@@ -62,7 +62,7 @@ def test_a_call_the_policy_does_not_allow_is_access_denied_as_on_aws(stack: Loca
 
 def test_the_balance_reader_cannot_update_and_reads_no_index(stack: LocalStack) -> None:
     reader = _client(stack.iam_endpoint_url, "RedemptionFunction")
-    with pytest.raises(ClientError) as denied:
+    with pytest.raises(ClientError) as denied:  # refused, so nothing is written
         reader.update_item(TableName=TABLE_NAME, Key=_account_key("acme", unique("c")),
                            UpdateExpression="SET pending = :z",
                            ExpressionAttributeValues={":z": {"N": "0"}})
@@ -84,10 +84,11 @@ def test_the_balance_reader_cannot_update_and_reads_no_index(stack: LocalStack) 
 
 
 def test_a_transaction_needs_every_items_action(stack: LocalStack) -> None:
-    tenant, customer = "acme", unique("c")
-    items = [{"Put": {"TableName": TABLE_NAME,
-                      "Item": to_item({"pk": f"PROBE#{unique('p')}", "sk": "PROBE"})}},
-             {"Update": {"TableName": TABLE_NAME, "Key": _account_key(tenant, customer),
+    # Items of no tenant's: the ledger audits of the shared tenants must not see them.
+    put_key, update_key = (to_item({"pk": f"PROBE#{unique('p')}", "sk": "PROBE"})
+                           for _ in range(2))
+    items = [{"Put": {"TableName": TABLE_NAME, "Item": put_key}},
+             {"Update": {"TableName": TABLE_NAME, "Key": update_key,
                          "UpdateExpression": "SET probe = :one",
                          "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
     # The authorizer may only read: the whole transaction is refused, nothing is written.
@@ -96,15 +97,16 @@ def test_a_transaction_needs_every_items_action(stack: LocalStack) -> None:
             TransactItems=items)
     assert "dynamodb:PutItem" in denied.value.response["Error"]["Message"]
     direct = _client(stack.endpoint_url, "local")
-    assert "Item" not in direct.get_item(TableName=TABLE_NAME, Key=_account_key(tenant, customer))
+    assert "Item" not in direct.get_item(TableName=TABLE_NAME, Key=update_key)
     # ConditionCheckItem is granted to no function: nothing here condition-checks alone.
-    check = [{"ConditionCheck": {"TableName": TABLE_NAME, "Key": _account_key(tenant, customer),
+    check = [{"ConditionCheck": {"TableName": TABLE_NAME, "Key": update_key,
                                  "ConditionExpression": "attribute_not_exists(pk)"}}]
     with pytest.raises(ClientError) as denied:
         _client(stack.iam_endpoint_url, "AccrualFunction").transact_write_items(
             TransactItems=check)
     assert "dynamodb:ConditionCheckItem" in denied.value.response["Error"]["Message"]
     _client(stack.iam_endpoint_url, "AccrualFunction").transact_write_items(TransactItems=items)
+    assert direct.get_item(TableName=TABLE_NAME, Key=update_key)["Item"]["probe"] == {"N": "1"}
 
 
 def test_the_event_bus_takes_events_only_from_the_lifecycle_job(stack: LocalStack) -> None:
