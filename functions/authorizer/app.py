@@ -31,6 +31,9 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         principal_id=principal.key_id, region=arn.region, aws_account_id=arn.aws_account_id,
         api_id=arn.api_id, stage=arn.stage,
         context={"tenant": principal.tenant, "scopes": " ".join(principal.scopes)},
+        # The tenant's API Gateway API key: its usage plan gives each tenant its own rate
+        # and burst (ApiKeySourceType AUTHORIZER). Without one, API Gateway answers 403.
+        usage_identifier_key=principal.usage_key,
     )
     # The policy lists every route the key's scopes allow (not only this one), because
     # API Gateway caches it for the key and reuses it on other routes.

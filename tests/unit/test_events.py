@@ -42,6 +42,7 @@ TEMPLATE = ROOT / "template.yaml"
 TABLE = "cashback-test-events"
 REGION = "us-east-1"
 TENANT = "acme"
+USAGE_KEY = "tenant-usage-plan-key-0123456789abcdefghij"
 
 EVENT_FILES = {
     ("POST", "/v1/purchases"): "accrual/purchase.json",
@@ -147,7 +148,8 @@ def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
             boto3.client("events", region_name=REGION).create_event_bus(Name=EVENT_BUS)
             store = Store(TABLE, client)
             settings = TenantSettings(currency="BRL", backdate_days=3650)
-            assert store.put_tenant(TENANT, settings, "2026-01-01T00:00:00Z")
+            assert store.put_tenant(TENANT, settings, "2026-01-01T00:00:00Z",
+                                    usage_key=USAGE_KEY)
             yield store
     finally:
         _clear_runtime_caches()
@@ -381,10 +383,16 @@ def test_authorizer_event_allows_the_route_for_a_storefront_key(functions: Funct
     key = keys.create_key(table, TENANT, ["storefront"], "2026-03-01T00:00:00Z")
     event = load_event(AUTHORIZER_EVENT)
     event["authorizationToken"] = f"Bearer {key}"
+    calls: list[str] = []
+    runtime.store().client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
     answer = functions.call("authorizer", event)
+    assert calls == ["GetItem"]  # the authorizer reads the key's one item, nothing else
     assert answer["principalId"] == key[:12]
     assert answer["context"]["tenant"] == "acme"
     assert answer["context"]["scopes"] == "storefront"
+    # The tenant's usage plan key, read from the key's own item: the tenant's own throttle.
+    assert answer["usageIdentifierKey"] == USAGE_KEY
     assert _allowed(answer["policyDocument"], event["methodArn"])
     # The policy is cached per key, so it must cover the key's other routes too, and only
     # those of its scope.

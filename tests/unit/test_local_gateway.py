@@ -13,7 +13,8 @@ from cashback.local.dynamodb_local import (
     JavaNotFound,
     start_store,
 )
-from cashback.local.template import Route
+from cashback.local.template import Route, UsagePlan, load_template
+from cashback.local.throttle import Throttle
 
 LIVE = "arn:aws:execute-api:*:*:local/live"
 ARN = "arn:aws:execute-api:us-east-1:000000000000:local/live/GET/v1/customers/c1/balance"
@@ -105,3 +106,25 @@ def test_store_errors_say_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         DynamoDBLocal(tmp_path).start()
     with pytest.raises(ValueError, match="unknown store"):
         start_store("sqlite", tmp_path)  # type: ignore[arg-type]
+
+
+def test_a_token_bucket_per_key_allows_the_burst_then_refills_at_the_rate() -> None:
+    now = [100.0]
+    throttle = Throttle(UsagePlan("Plan", rate=2.0, burst=3), clock=lambda: now[0])
+
+    assert [throttle.take("a") for _ in range(3)] == [None, None, None]
+    assert throttle.take("a") == pytest.approx(0.5)  # one token comes back in 1/rate s
+    assert throttle.take("b") is None  # another key has its own bucket
+    now[0] += 0.5
+    assert throttle.take("a") is None
+    assert throttle.take("a") is not None
+    now[0] += 60  # refills up to the burst, never beyond
+    assert [throttle.take("a") for _ in range(4)][-1] is not None
+
+
+def test_the_gateway_throttles_as_the_templates_usage_plan_says_unless_told_not_to() -> None:
+    template = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+    default = gateway.LocalGateway(template, {})
+    assert default.throttle is not None
+    assert default.throttle.plan == template.usage_plans()[0]
+    assert gateway.LocalGateway(template, {}, throttling=False).throttle is None

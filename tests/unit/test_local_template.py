@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cashback.local.template import Route, Template, TemplateError, load_template
+from cashback.local.template import Route, Template, TemplateError, UsagePlan, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -79,10 +79,10 @@ def test_routes_and_their_authorizer() -> None:
     routes = set(TEMPLATE.api_routes())
 
     assert {
-        Route("POST", "/v1/purchases", "AccrualFunction", True),
-        Route("POST", "/v1/refunds", "AccrualFunction", True),
-        Route("GET", "/v1/customers/{customer_id}/balance", "RedemptionFunction", True),
-        Route("GET", "/v1/customers/{customer_id}/entries", "RedemptionFunction", True),
+        Route("POST", "/v1/purchases", "AccrualFunction", True, True),
+        Route("POST", "/v1/refunds", "AccrualFunction", True, True),
+        Route("GET", "/v1/customers/{customer_id}/balance", "RedemptionFunction", True, True),
+        Route("GET", "/v1/customers/{customer_id}/entries", "RedemptionFunction", True, True),
     } <= routes
     authorizer = TEMPLATE.authorizer()
     assert authorizer is not None
@@ -103,6 +103,18 @@ def test_stage_and_gateway_responses() -> None:
     assert responses["THROTTLED"][0] == 429
     for kind, customised in responses.items():
         assert TEMPLATE.gateway_response(kind) == customised
+    assert TEMPLATE.gateway_response_headers("THROTTLED") == [("Retry-After", "1")]
+    assert TEMPLATE.gateway_response_headers("UNAUTHORIZED") == []
+
+
+def test_the_tenants_usage_plan_and_where_keys_come_from() -> None:
+    parameters = TEMPLATE.document["Parameters"]
+    [plan] = TEMPLATE.usage_plans()
+    assert plan == UsagePlan("TenantUsagePlan",
+                             rate=float(parameters["TenantRateLimit"]["Default"]),
+                             burst=int(parameters["TenantBurstLimit"]["Default"]))
+    assert TEMPLATE.api_key_source == "AUTHORIZER"
+    assert all(route.api_key_required for route in TEMPLATE.api_routes())
 
 
 FIXTURE = """\

@@ -53,28 +53,62 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
                          "ExpiryFunction", "AdminFunction", "ReviewFunction"}
 
 
-@pytest.mark.parametrize(("function", "actions"), [
-    ("AuthorizerFunction", {"dynamodb:GetItem"}),
-    ("RedemptionFunction", {"dynamodb:GetItem", "dynamodb:Query"}),
-    ("AccrualFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-                         "dynamodb:PutItem", "dynamodb:UpdateItem",
-                         "dynamodb:ConditionCheckItem"}),
-    ("AdminFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
-                       "dynamodb:ConditionCheckItem"}),
-    ("ReviewFunction", {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
-                        "dynamodb:PutItem", "dynamodb:UpdateItem",
-                        "dynamodb:ConditionCheckItem"}),
-    ("ExpiryFunction", {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
-                        "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                        "events:PutEvents"}),
-])
-def test_each_function_has_only_the_permissions_it_uses(function: str, actions: set[str]) -> None:
+TABLE, BUS = "table", "bus"
+
+
+def _grants(function: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs a function's policy statements allow; resources named
+    `table`, `index/<name>` or `bus`."""
     statements = [s for policy in RESOURCES[function]["Properties"]["Policies"]
                   for s in policy["Statement"]]
-    granted = {action for s in statements for action in s["Action"]}
-    assert granted == actions
+    assert all(s["Effect"] == "Allow" for s in statements)
+    grants = set()
+    for statement in statements:
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            for resource in resources if isinstance(resources, list) else [resources]:
+                grants.add((action, _resource_name(resource)))
+    return grants
+
+
+def _resource_name(resource: object) -> str:
+    if resource == {"Fn::GetAtt": ["LedgerTable", "Arn"]}:
+        return TABLE
+    if resource == {"Fn::GetAtt": ["CashbackEventBus", "Arn"]}:
+        return BUS
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        prefix = "${LedgerTable.Arn}/"
+        text = resource["Fn::Sub"]
+        assert text.startswith(prefix), text
+        return text.removeprefix(prefix)
+    raise AssertionError(f"unexpected resource {resource!r}")
+
+
+def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
+    return {(f"dynamodb:{action}", resource) for action in actions}
+
+
+# Exactly what each handler's code path calls (see the README's "IAM" section): Store
+# methods map to GetItem, BatchGetItem, Query (table or index), PutItem / UpdateItem
+# (alone or inside TransactWriteItems). Nothing deletes, nothing condition-checks alone.
+@pytest.mark.parametrize(("function", "grants"), [
+    ("AuthorizerFunction", _on(TABLE, "GetItem")),
+    ("RedemptionFunction", _on(TABLE, "GetItem", "Query")),
+    ("AccrualFunction", _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem",
+                            "UpdateItem")),
+    # UpdateItem: publishing a version that changes a campaign's budget resizes its shards.
+    ("AdminFunction", _on(TABLE, "GetItem", "Query", "PutItem", "UpdateItem")),
+    ("ReviewFunction", _on(TABLE, "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")
+     | _on("index/queue", "Query")),
+    ("ExpiryFunction", _on(TABLE, "GetItem", "PutItem", "UpdateItem")
+     | _on("index/due", "Query") | {("events:PutEvents", BUS)}),
+])
+def test_each_function_has_only_the_permissions_it_uses(
+        function: str, grants: set[tuple[str, str]]) -> None:
+    assert _grants(function) == grants
     # No function may delete anything: ledger entries are never updated or deleted.
-    assert not any("Delete" in action for action in granted)
+    assert not any("Delete" in action for action, _ in grants)
 
 
 def test_every_route_goes_through_the_key_authorizer() -> None:
@@ -115,3 +149,20 @@ def test_the_model_ships_as_its_own_layer_on_the_accrual_function() -> None:
     assert layer["Properties"]["ContentUri"] == "layers/model/python/"
     assert layer["Properties"]["RetentionPolicy"] == "Retain"  # roll back to an old model
     assert {"Ref": "ModelLayer"} in RESOURCES["AccrualFunction"]["Properties"]["Layers"]
+
+
+def test_each_tenant_is_throttled_by_its_own_usage_plan_key() -> None:
+    api = RESOURCES["CashbackApi"]["Properties"]
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    assert api["Auth"]["ApiKeyRequired"] is True
+    plan = RESOURCES["TenantUsagePlan"]
+    assert plan["Type"] == "AWS::ApiGateway::UsagePlan"
+    assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "CashbackApi"},
+                                               "Stage": {"Ref": "CashbackApi.Stage"}}]
+    assert plan["Properties"]["Throttle"] == {"RateLimit": {"Ref": "TenantRateLimit"},
+                                              "BurstLimit": {"Ref": "TenantBurstLimit"}}
+    throttled = api["GatewayResponses"]["THROTTLED"]
+    assert throttled["StatusCode"] == 429
+    assert throttled["ResponseParameters"]["Headers"]["Retry-After"] == "'1'"
+    assert TEMPLATE.document["Outputs"]["TenantUsagePlanId"]["Value"] == {
+        "Ref": "TenantUsagePlan"}

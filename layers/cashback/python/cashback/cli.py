@@ -92,11 +92,42 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
                               return_window_days=args.return_window_days,
                               expiry_days=args.expiry_days, backdate_days=args.backdate_days,
                               risk_mode=args.risk_mode)
-    if not _store(args).put_tenant(args.tenant, settings, _now()):
+    store = _store(args)
+    if store.get_tenant(args.tenant) is not None:
+        print(f"tenant {args.tenant} already exists; nothing changed", file=sys.stderr)
+        return 1
+    usage_key, undo = _usage_plan_key(args)
+    if not store.put_tenant(args.tenant, settings, _now(), usage_key=usage_key):
+        undo()
         print(f"tenant {args.tenant} already exists; nothing changed", file=sys.stderr)
         return 1
     print(json.dumps({"tenant": args.tenant, **settings.model_dump(mode="json")}))
     return 0
+
+
+def _usage_plan_key(args: argparse.Namespace) -> tuple[str, Any]:
+    """The tenant's API Gateway API key on the tenants' usage plan (its own rate and burst),
+    and how to take it back. Against the local stack (--endpoint-url without a plan) a
+    made-up value: the local gateway throttles any key under the template's plan."""
+    from cashback.keys import new_usage_key
+
+    if not args.usage_plan_id:
+        if args.endpoint_url:
+            return new_usage_key(), lambda: None
+        sys.exit("say which usage plan the tenant joins: --usage-plan-id ID (the stack's "
+                 "TenantUsagePlanId output) or $USAGE_PLAN_ID")
+    import boto3
+
+    gateway = boto3.client("apigateway")
+    key = gateway.create_api_key(name=f"cashback-{args.tenant}", enabled=True,
+                                 description=f"usage plan key of cashback tenant {args.tenant}")
+    try:
+        gateway.create_usage_plan_key(usagePlanId=args.usage_plan_id, keyId=key["id"],
+                                      keyType="API_KEY")
+    except Exception:
+        gateway.delete_api_key(apiKey=key["id"])
+        raise
+    return key["value"], lambda: gateway.delete_api_key(apiKey=key["id"])
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
@@ -193,6 +224,10 @@ def parser() -> argparse.ArgumentParser:
     create_tenant.add_argument("--expiry-days", type=int, default=180)
     create_tenant.add_argument("--backdate-days", type=int, default=7)
     _risk_mode_option(create_tenant)
+    create_tenant.add_argument("--usage-plan-id", default=os.environ.get("USAGE_PLAN_ID"),
+                               help="API Gateway usage plan for the tenant's own API key "
+                                    "(the stack's TenantUsagePlanId output; "
+                                    "default $USAGE_PLAN_ID)")
     _table_options(create_tenant)
     create_tenant.set_defaults(run=cmd_tenants_create)
 

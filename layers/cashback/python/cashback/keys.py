@@ -51,6 +51,9 @@ class Principal:
     tenant: str
     scopes: tuple[str, ...]
     key_id: str
+    # The tenant's API Gateway API key value: the authorizer returns it as the
+    # usageIdentifierKey, so the tenant's usage plan throttles the request.
+    usage_key: str | None = None
 
 
 def key_hash(key: str) -> str:
@@ -65,11 +68,19 @@ def create_key(store: Store, tenant: str, scopes: list[str], created_at: str) ->
     if store.get_tenant(tenant) is None:
         raise NotFound(f"no tenant {tenant}", code="tenant_not_found")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
+    # Copied onto the key, so the authorizer learns it from the one item it reads.
+    usage_key = store.tenant_usage_key(tenant)
     store.put_api_key(key_hash(key), {
         "tenant": tenant, "scopes": sorted(set(scopes)), "key_id": key[:12],
-        "created_at": created_at,
+        "created_at": created_at, "usage_key": usage_key,
     })
     return key
+
+
+def new_usage_key() -> str:
+    """A value for a tenant's API Gateway API key (its usage plan key), shaped like the
+    ones API Gateway generates. Clients never send it: the authorizer returns it."""
+    return secrets.token_urlsafe(30)
 
 
 def authenticate(store: Store, authorization: str) -> Principal | None:
@@ -80,7 +91,8 @@ def authenticate(store: Store, authorization: str) -> Principal | None:
     record = store.get_api_key(key_hash(key))
     if record is None or record.get("revoked_at"):
         return None
-    return Principal(record["tenant"], tuple(record["scopes"]), record["key_id"])
+    return Principal(record["tenant"], tuple(record["scopes"]), record["key_id"],
+                     record.get("usage_key"))
 
 
 def allowed_routes(scopes: tuple[str, ...]) -> list[tuple[str, str]]:

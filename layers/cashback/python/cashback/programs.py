@@ -46,15 +46,32 @@ def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_
     record = {"rules": rules.model_dump(mode="json"),
               "effective_from": to_iso(rules.effective_from), "published_at": to_iso(now),
               "published_by": published_by}
-    while True:  # two publishers at once: one takes the number, the other the next one
-        version = next_version(r["version"] for r in store.rule_versions(tenant))
-        if store.put_rule_version(tenant, version, record):
-            break
+    # A retry of a publish that failed after its version was written (a timeout, a lost
+    # reply) must not publish the same program again: the latest version, if it is this
+    # very program, is the answer.
+    versions = store.rule_versions(tenant)
+    if versions:
+        latest = store.rule_version(tenant, max(r["version"] for r in versions))
+        if latest is not None and (latest["rules"], latest["effective_from"]) == (
+                record["rules"], record["effective_from"]):
+            return _published(latest)
+    # Budgets first, the version last: a failure in between leaves no version behind, and
+    # the retry converges on the same budgets (opening is conditional, resizing computes
+    # the difference afresh).
     for campaign in rules.campaigns:
         if campaign.budget is not None and not store.open_budget(
                 tenant, campaign.id, budget.split(campaign.budget, BUDGET_SHARDS)):
             resize_budget(store, tenant, campaign.id, campaign.budget)
-    return {"version": version, **{k: v for k, v in record.items() if k != "rules"}}
+    while True:  # two publishers at once: one takes the number, the other the next one
+        version = next_version(r["version"] for r in versions)
+        if store.put_rule_version(tenant, version, record):
+            break
+        versions = store.rule_versions(tenant)
+    return _published({"version": version, **record})
+
+
+def _published(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in ("version", "effective_from", "published_at", "published_by")}
 
 
 def resize_budget(store: Store, tenant: str, campaign: str, total: int) -> None:

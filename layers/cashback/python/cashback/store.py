@@ -183,20 +183,27 @@ class Store:
             return None
         return TenantSettings.model_validate(item["settings"])
 
-    def put_tenant(self, tenant: str, settings: TenantSettings, created_at: str) -> bool:
-        """Create a tenant; False when it already exists (nothing is changed)."""
+    def put_tenant(self, tenant: str, settings: TenantSettings, created_at: str,
+                   usage_key: str | None = None) -> bool:
+        """Create a tenant; False when it already exists (nothing is changed). `usage_key`
+        is the value of the tenant's API Gateway API key: its usage plan throttles it."""
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item=to_item({"pk": f"TENANT#{tenant}", "sk": "SETTINGS", "tenant": tenant,
                               "settings": settings.model_dump(mode="json"),
-                              "created_at": created_at}),
+                              "created_at": created_at, "usage_key": usage_key}),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         self._start_checkpoint(created_at)
         return True
+
+    def tenant_usage_key(self, tenant: str) -> str | None:
+        """The tenant's API Gateway API key value (None: none was made for it)."""
+        item = self._get({"pk": f"TENANT#{tenant}", "sk": "SETTINGS"})
+        return item.get("usage_key") if item else None
 
     def _start_checkpoint(self, created_at: str) -> None:
         """The first tenant tells the lifecycle job where its work can begin: nothing can

@@ -28,7 +28,9 @@ from typing import IO, Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cashback.local import build
+from cashback.local.iam import Policies, access_key_id, event_bus_arn
 from cashback.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
+from cashback.local.throttle import Clock, Throttle
 from cashback.local.worker import read_message, write_message
 
 ACCOUNT_ID = "000000000000"
@@ -43,6 +45,8 @@ _ERROR_TYPES = {
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
     "AUTHORIZER_FAILURE": "AuthorizerFailureException",
     "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
+    "THROTTLED": "TooManyRequestsException",
+    "INVALID_API_KEY": "ForbiddenException",
 }
 _IDENTITY_FIELDS = [
     "accessKey",
@@ -153,8 +157,13 @@ class LocalGateway:
         refs: Mapping[str, str] | None = None,
         workers_per_function: int = 4,
         init_timeout: float = INIT_TIMEOUT,
+        policies: Policies | None = None,
+        throttling: bool = True,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.template = template
+        # IAM for the AWS calls the gateway itself answers (EventBridge's PutEvents).
+        self.policies = policies
         self.env = dict(env)
         self.quiet = quiet
         self.enforce_timeouts = enforce_timeouts
@@ -168,6 +177,20 @@ class LocalGateway:
         self.responses = {
             kind: template.gateway_response(kind) for kind in DEFAULT_GATEWAY_RESPONSES
         }
+        self.response_headers = {
+            kind: template.gateway_response_headers(kind)
+            or template.gateway_response_headers(
+                "DEFAULT_4XX" if self.responses[kind][0] < 500 else "DEFAULT_5XX")
+            for kind in DEFAULT_GATEWAY_RESPONSES
+        }
+        # Usage plans: a token bucket per API key, as API Gateway throttles each key on a
+        # plan (`throttling=False` lifts the limits, for tests that burst on purpose).
+        self.api_key_source = template.api_key_source
+        plans = template.usage_plans()
+        if len(plans) > 1:
+            raise ValueError("the local gateway puts every API key on the API's one usage "
+                             f"plan; the template has {[plan.name for plan in plans]}")
+        self.throttle = Throttle(plans[0], clock) if plans and throttling else None
         needed = {route.function for route in routes}
         if self.authorizer:
             needed.add(self.authorizer.function)
@@ -241,7 +264,7 @@ class LocalGateway:
         if method == "POST" and invoke:
             return self._invoke_api(unquote(invoke.group(1)), headers, body)
         if method == "POST" and _header(headers, "X-Amz-Target") == "AWSEvents.PutEvents":
-            return self._put_events(body)
+            return self._put_events(headers, body)
         if method == "GET" and parts.path == "/_local/events":
             with self._events_lock:
                 return Reply(200, json.dumps(self.events).encode(), [_JSON])
@@ -250,8 +273,18 @@ class LocalGateway:
     # EventBridge's PutEvents (JSON 1.1), recorded so tests and the demo can see what
     # storefronts would receive.
 
-    def _put_events(self, body: bytes) -> Reply:
+    def _put_events(self, headers: list[tuple[str, str]], body: bytes) -> Reply:
         entries = json.loads(body).get("Entries", [])
+        if self.policies is not None:
+            caller = access_key_id(_header(headers, "Authorization"))
+            needs = [("events:PutEvents", event_bus_arn(entry.get("EventBusName")))
+                     for entry in entries]
+            denial = self.policies.check(caller, dict.fromkeys(needs))
+            if denial is not None:
+                payload = json.dumps({"__type": "AccessDeniedException",
+                                      "message": denial.message}).encode()
+                return Reply(400, payload, [("Content-Type", "application/x-amz-json-1.1"),
+                                            ("x-amzn-ErrorType", "AccessDeniedException")])
         results = []
         with self._events_lock:
             for entry in entries:
@@ -319,11 +352,21 @@ class LocalGateway:
         route, params = found
         path = unquote(raw_path)
         authorizer_context = None
+        usage_key = None
         if route.authorized:
             outcome = self._authorize(method, path, headers, request_id)
             if isinstance(outcome, Reply):
                 return outcome
-            authorizer_context = outcome
+            authorizer_context, usage_key = outcome
+        if route.api_key_required:
+            if self.api_key_source != "AUTHORIZER":
+                usage_key = _header(headers, "x-api-key")
+            if not usage_key:
+                return self._gateway_reply("INVALID_API_KEY", "Forbidden", request_id)
+            # API Gateway sends the THROTTLED response as the template defines it (its
+            # Retry-After header included); the wait itself is not exposed.
+            if self.throttle is not None and self.throttle.take(usage_key) is not None:
+                return self._gateway_reply("THROTTLED", "Too Many Requests", request_id)
         event = _proxy_event(
             route, method, path, query, params, headers, body, source_ip, request_id, self.stage
         )
@@ -356,7 +399,9 @@ class LocalGateway:
 
     def _authorize(
         self, method: str, path: str, headers: list[tuple[str, str]], request_id: str
-    ) -> dict[str, Any] | Reply:
+    ) -> tuple[dict[str, Any], str | None] | Reply:
+        """The authorizer's context for the handler and its usageIdentifierKey, or the
+        gateway's refusal."""
         spec = self.authorizer
         assert spec is not None
         token = _header(headers, spec.header)
@@ -388,7 +433,9 @@ class LocalGateway:
             if effect == "Deny":
                 message += " with an explicit deny"
             return self._gateway_reply("ACCESS_DENIED", message, request_id)
-        return {**context, "principalId": answer["principalId"], "integrationLatency": latency}
+        usage_key = answer.get("usageIdentifierKey")
+        context = {**context, "principalId": answer["principalId"], "integrationLatency": latency}
+        return context, usage_key if isinstance(usage_key, str) else None
 
     def _gateway_reply(self, kind: str, message: str | None, request_id: str) -> Reply:
         status, template = self.responses[kind]
@@ -403,7 +450,8 @@ class LocalGateway:
             lambda found: values.get(found.group(1), ""),
             template,
         )
-        headers = [*_json_headers(request_id), ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind))]
+        headers = [*_json_headers(request_id), ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
+                   *self.response_headers[kind]]
         return Reply(status, body.encode(), headers)
 
     # Running functions: each in worker processes of its own (see worker.py)

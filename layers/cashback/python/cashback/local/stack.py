@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from cashback import keys
 from cashback.clock import to_iso
 from cashback.local.dynamodb_local import LocalStore, start_store
 from cashback.local.gateway import LocalGateway
+from cashback.local.iam import Policies, event_bus_arn, table_arn
+from cashback.local.iam_proxy import IamProxy
 from cashback.local.template import Template, load_template
 from cashback.store import Store
 from cashback.tenants import TenantSettings
@@ -39,7 +41,7 @@ class LocalStack:
                  risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
                  settings: TenantSettings | None = None,
                  function_env: Mapping[str, str] | None = None,
-                 time_travel: bool = False) -> None:
+                 time_travel: bool = False, throttling: bool = True) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
         self.settings = settings or TenantSettings(currency=currency,
@@ -53,9 +55,15 @@ class LocalStack:
         # Replaying history: ExpiryFunction accepts scheduled times ahead of its clock.
         # Never on by default, never in template.yaml (`cashback serve --time-travel`).
         self.time_travel = time_travel
+        # The template's usage plan throttles each tenant; False lifts it (for tests that
+        # burst far above a storefront's limits on purpose).
+        self.throttling = throttling
         self.keys: dict[str, dict[str, str]] = {}
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
+        self._iam_proxy: IamProxy | None = None
+        self._env: dict[str, str] = {}
+        self.policies: Policies | None = None
         self.template: Template | None = None
         self.store: Store | None = None
 
@@ -75,9 +83,17 @@ class LocalStack:
                 raise ValueError(f"tenant {tenant!r} must be lowercase letters, digits and '-'")
         self.template = load_template(self.template_path)
         self._dynamodb = start_store(self.store_kind, self.template.directory)
-        refs = {"LedgerTable": TABLE_NAME, "CashbackEventBus": EVENT_BUS_NAME}
+        self._refs = {"LedgerTable": TABLE_NAME, "CashbackEventBus": EVENT_BUS_NAME}
+        # Functions reach the table through the IAM-checking proxy: a call signed with a
+        # function's access key id (its logical id) gets only what its policy allows.
+        self.policies = Policies.from_template(self.template, {
+            "LedgerTable": TABLE_NAME, "LedgerTable.Arn": table_arn(TABLE_NAME),
+            "CashbackEventBus": EVENT_BUS_NAME,
+            "CashbackEventBus.Arn": event_bus_arn(EVENT_BUS_NAME)})
+        self._iam_proxy = IamProxy(self._dynamodb.endpoint_url, self.policies).start()
         env = {
             **self._dynamodb.env(),
+            "AWS_ENDPOINT_URL_DYNAMODB": self._iam_proxy.url,
             "TABLE_NAME": TABLE_NAME,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -96,12 +112,31 @@ class LocalStack:
         now = to_iso(datetime.now(UTC))
         for tenant in self.tenants:
             self.add_tenant(tenant, self.settings, now)
-        self._gateway = LocalGateway(self.template, env, port=self.port, quiet=self.quiet,
-                                     refs=refs)
+        self._env = env
+        self._gateway = self.gateway(port=self.port, throttling=self.throttling)
         self._gateway.start()
         # The gateway also records EventBridge's PutEvents (its workers are pointed at it).
         os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self._gateway.url
         return self
+
+    @property
+    def iam_endpoint_url(self) -> str:
+        """The IAM-checking DynamoDB endpoint the functions use."""
+        assert self._iam_proxy is not None, "the stack is not running"
+        return self._iam_proxy.url
+
+    @property
+    def iam_denials(self) -> list[dict[str, str]]:
+        """Every DynamoDB call IAM refused so far: principal, action, resource."""
+        assert self._iam_proxy is not None, "the stack is not running"
+        return list(self._iam_proxy.denials)
+
+    def gateway(self, **options: Any) -> LocalGateway:
+        """A gateway (not started) on this stack's table and functions; the stack's own is
+        one. Options are LocalGateway's, e.g. a `clock` for its usage plan throttling."""
+        assert self.template is not None, "the stack is not running"
+        return LocalGateway(self.template, self._env, **{"quiet": self.quiet, "refs": self._refs,
+                                                         "policies": self.policies, **options})
 
     def dynamodb_client(self) -> object:
         """A fresh boto3 DynamoDB client on the stack's store (for tools and tests)."""
@@ -120,9 +155,11 @@ class LocalStack:
         return self._gateway.invoke(function, event)
 
     def add_tenant(self, tenant: str, settings: TenantSettings, now: str) -> dict[str, str]:
-        """Create a tenant with one fresh key per scope."""
+        """Create a tenant with one fresh key per scope. Its usage plan key is made up
+        here (on AWS, `cashback tenants create` makes a real API key): the local gateway
+        throttles every usage identifier key under the template's one usage plan."""
         assert self.store is not None
-        self.store.put_tenant(tenant, settings, now)
+        self.store.put_tenant(tenant, settings, now, usage_key=keys.new_usage_key())
         self.keys[tenant] = {scope: keys.create_key(self.store, tenant, [scope], now)
                              for scope in keys.SCOPES}
         return self.keys[tenant]
@@ -131,6 +168,9 @@ class LocalStack:
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
+        if self._iam_proxy is not None:
+            self._iam_proxy.stop()
+            self._iam_proxy = None
         if self._dynamodb is not None:
             self._dynamodb.stop()
             self._dynamodb = None

@@ -29,6 +29,7 @@ DEFAULT_GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
     "AUTHORIZER_FAILURE": (500, _DEFAULT_BODY),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, _DEFAULT_BODY),
     "THROTTLED": (429, _DEFAULT_BODY),
+    "INVALID_API_KEY": (403, _DEFAULT_BODY),
     "DEFAULT_4XX": (400, _DEFAULT_BODY),
     "DEFAULT_5XX": (500, _DEFAULT_BODY),
 }
@@ -89,6 +90,17 @@ class Route:
     path: str
     function: str
     authorized: bool
+    api_key_required: bool = False
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """An AWS::ApiGateway::UsagePlan on the API: every API key on it gets its own token
+    bucket of `burst` tokens refilled at `rate` per second."""
+
+    name: str
+    rate: float
+    burst: int
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,10 @@ class Template:
                 "StreamViewType": stream["StreamViewType"],
             }
         return params
+
+    def function_properties(self) -> dict[str, dict[str, Any]]:
+        """Each AWS::Serverless::Function's own Properties (Globals not merged in)."""
+        return self._of_type("AWS::Serverless::Function")
 
     def functions(self, refs: Mapping[str, str] | None = None) -> dict[str, FunctionSpec]:
         defaults = self._globals("Function")
@@ -249,22 +265,46 @@ class Template:
 
     def api_routes(self) -> list[Route]:
         has_default = self.authorizer() is not None
+        key_default = bool((self._api().get("Auth") or {}).get("ApiKeyRequired", False))
         routes = []
         for logical_id, props in self._of_type("AWS::Serverless::Function").items():
             for event in (props.get("Events") or {}).values():
                 if event.get("Type") != "Api":
                     continue
                 details = event.get("Properties") or {}
-                opted_out = (details.get("Auth") or {}).get("Authorizer") == "NONE"
+                auth = details.get("Auth") or {}
+                opted_out = auth.get("Authorizer") == "NONE"
                 routes.append(
                     Route(
                         method=str(details["Method"]).upper(),
                         path=str(details["Path"]),
                         function=logical_id,
                         authorized=has_default and not opted_out,
+                        api_key_required=bool(auth.get("ApiKeyRequired", key_default)),
                     )
                 )
         return routes
+
+    @property
+    def api_key_source(self) -> str:
+        """Where API Gateway takes a method's API key from: HEADER (x-api-key) or
+        AUTHORIZER (the authorizer's usageIdentifierKey)."""
+        return str(self._api().get("ApiKeySourceType", "HEADER"))
+
+    def usage_plans(self) -> list[UsagePlan]:
+        """The usage plans that name the API (by !Ref) among their ApiStages."""
+        api_ids = set(self._of_type("AWS::Serverless::Api"))
+        plans = []
+        for logical_id, props in self._of_type("AWS::ApiGateway::UsagePlan").items():
+            stages = props.get("ApiStages") or []
+            if not any((stage.get("ApiId") or {}).get("Ref") in api_ids for stage in stages):
+                continue
+            throttle = props.get("Throttle") or {}
+            rate, burst = (self.resolve(throttle.get(key)) for key in ("RateLimit", "BurstLimit"))
+            if rate is None or burst is None:
+                raise TemplateError(f"{logical_id}: Throttle needs RateLimit and BurstLimit")
+            plans.append(UsagePlan(name=logical_id, rate=float(rate), burst=int(burst)))
+        return plans
 
     def gateway_responses(self) -> dict[str, tuple[int, str]]:
         """The Api's GatewayResponses as (status, JSON body template), defaults filled in."""
@@ -276,6 +316,13 @@ class Template:
             templates = config.get("ResponseTemplates") or {}
             responses[kind] = (status, templates.get("application/json", body))
         return responses
+
+    def gateway_response_headers(self, kind: str) -> list[tuple[str, str]]:
+        """The static headers a gateway response sets (ResponseParameters: 'value')."""
+        config = (self._api().get("GatewayResponses") or {}).get(kind) or {}
+        headers = (config.get("ResponseParameters") or {}).get("Headers") or {}
+        return [(name, value[1:-1]) for name, value in headers.items()
+                if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"]
 
     def gateway_response(self, kind: str) -> tuple[int, str]:
         """What API Gateway answers for a response type, falling back like it does."""
