@@ -82,7 +82,8 @@ def traveller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traveller]:
         # A storefront replaying a year of history, scored in shadow mode (never held).
         now = to_iso(datetime.now(UTC))
         store.put_tenant("replay", TenantSettings(currency="BRL", backdate_days=400,
-                                                  risk_mode="shadow"), now)
+                                                  risk_mode="shadow"), now,
+                         usage_key=keys.new_usage_key())
         key = keys.create_key(store, "replay", ["storefront"], now)
         yield Traveller(url, store, Api(url, key))
     finally:

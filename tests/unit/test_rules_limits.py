@@ -214,7 +214,7 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
     order = Order(tenant="t", order_id="o", customer_id="c", amount=1000, currency="BRL",
                   cashback=100, refunded=0, lot_sk=None, occurred_at="2026-11-10T18:00:00Z",
                   request_hash="h", reply="{}", status_code=201)
-    identities = (("device", "d", {}, 0), ("payment", "p", {}, 0))
+    identities = (("device", "d"), ("payment", "p"))
     takes = tuple((f"c{i}", 0, 1) for i in range(BUDGET_ITEMS))
     store.commit_purchase(order, accrual.lot, accrual.entry, account, accrual.account,
                           now="2026-11-10T18:00:00Z", budget_takes=takes,
