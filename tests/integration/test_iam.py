@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cashback import programs
+from cashback.local.gateway import LocalGateway
 from cashback.local.iam import Policies, event_bus_arn, table_arn
 from cashback.local.iam_proxy import IamProxy
 from cashback.local.stack import TABLE_NAME, LocalStack
@@ -164,6 +165,36 @@ def _without_update_item(template: Template) -> Template:
         for statement in policy["Statement"]:
             statement["Action"] = [a for a in statement["Action"] if a != "dynamodb:UpdateItem"]
     return Template(document=document, directory=template.directory)
+
+
+def test_over_http_a_function_without_an_action_its_code_calls_fails_as_on_aws(
+        stack: LocalStack) -> None:
+    """The whole path, as a storefront saw it on AWS before the fix: the local stack's
+    functions under the template as it was (AdminFunction without dynamodb:UpdateItem).
+    Publishing a budget change is denied at DynamoDB and answered 500; nothing of the new
+    version is written, and the stack records which call IAM refused."""
+    assert stack.template is not None
+    old = _without_update_item(stack.template)
+    policies = Policies.from_template(old, {"LedgerTable.Arn": TABLE_ARN,
+                                            "CashbackEventBus.Arn": event_bus_arn("x")})
+    tenant = unique("shop")
+    admin_key = stack.add_tenant(tenant, stack.settings, now_iso())["admin"]
+    with IamProxy(stack.endpoint_url, policies) as proxy, LocalGateway(
+            old, {**stack.function_environment, "AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
+            quiet=True, refs={"LedgerTable": TABLE_NAME}, policies=policies,
+            throttling=False) as gateway:
+        admin = Api(gateway.url, admin_key)
+        first = admin.session.put(f"{gateway.url}/v1/rules", json=program(campaigns=[
+            {**FLASH, "budget": 1000}]), timeout=60)
+        assert first.status_code == 201, first.text
+        bigger = admin.session.put(f"{gateway.url}/v1/rules", json=program(campaigns=[
+            {**FLASH, "budget": 3000}]), timeout=60)
+        assert (bigger.status_code, bigger.json()["code"]) == (500, "internal_error")
+        assert [(d["principal"], d["action"]) for d in proxy.denials] == [
+            ("AdminFunction", "dynamodb:UpdateItem")]
+    assert stack.store is not None
+    assert [v["version"] for v in stack.store.rule_versions(tenant)] == [1]
+    assert sum(s["allowance"] for s in stack.store.budget_shards(tenant, "flash")) == 1000
 
 
 @pytest.mark.parametrize("old_policy", [True, False], ids=["old-policy", "template"])

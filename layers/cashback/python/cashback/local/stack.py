@@ -120,6 +120,12 @@ class LocalStack:
         return self
 
     @property
+    def function_environment(self) -> dict[str, str]:
+        """What the stack adds to every function's environment (table, endpoints, flags)."""
+        assert self._gateway is not None, "the stack is not running"
+        return dict(self._env)
+
+    @property
     def iam_endpoint_url(self) -> str:
         """The IAM-checking DynamoDB endpoint the functions use."""
         assert self._iam_proxy is not None, "the stack is not running"
