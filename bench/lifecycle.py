@@ -76,8 +76,9 @@ GOAL = 1.2
 
 
 # -- building the ledger with the layer's own functions --------------------------------
-def _grow(account: Account, order_id: str, cashback: int, kind: str, due: datetime
-          ) -> tuple[Account, Lot, list[Entry], datetime]:
+def _grow(
+    account: Account, order_id: str, cashback: int, kind: str, due: datetime
+) -> tuple[Account, Lot, list[Entry], datetime]:
     """One lot as the job last left it: the account after it, the lot, its entries and
     when the lot was last written (the store files overdue work under that day).
 
@@ -86,15 +87,17 @@ def _grow(account: Account, order_id: str, cashback: int, kind: str, due: dateti
     windows = {"return_window": RETURN_WINDOW, "expiry": EXPIRY, "reminder": REMINDER}
     if kind in ("ripen", "pending"):
         occurred = due - RETURN_WINDOW
-        bought = ledger.accrue(account, order_id=order_id, cashback=cashback,
-                               occurred_at=occurred, **windows)
+        bought = ledger.accrue(
+            account, order_id=order_id, cashback=cashback, occurred_at=occurred, **windows
+        )
         assert bought.lot is not None
         account, lot, entries, written = bought.account, bought.lot, [bought.entry], occurred
     else:
         expires = due if kind == "expire" else due + REMINDER
         occurred = expires - EXPIRY
-        bought = ledger.accrue(account, order_id=order_id, cashback=cashback,
-                               occurred_at=occurred, **windows)
+        bought = ledger.accrue(
+            account, order_id=order_id, cashback=cashback, occurred_at=occurred, **windows
+        )
         assert bought.lot is not None
         written = occurred + RETURN_WINDOW
         ripe = ledger.advance(bought.account, bought.lot, written)
@@ -110,28 +113,36 @@ def _grow(account: Account, order_id: str, cashback: int, kind: str, due: dateti
 def _account_item(account: Account) -> dict[str, Any]:
     """The ACCOUNT item as the store's account update leaves it: every field of the
     account, with the balances and totals as attributes of their own."""
-    fields = {f.name: getattr(account, f.name) for f in dataclasses.fields(account)
-              if f.name != "values"}
-    return {"pk": customer_pk(account.tenant, account.customer_id), "sk": "ACCOUNT",
-            **fields, **account.values}
+    fields = {
+        f.name: getattr(account, f.name) for f in dataclasses.fields(account) if f.name != "values"
+    }
+    return {
+        "pk": customer_pk(account.tenant, account.customer_id),
+        "sk": "ACCOUNT",
+        **fields,
+        **account.values,
+    }
 
 
-def _customer(customer_id: str, lots: list[tuple[str, datetime]], rng: random.Random,
-              with_entries: bool) -> Iterator[dict[str, Any]]:
+def _customer(
+    customer_id: str, lots: list[tuple[str, datetime]], rng: random.Random, with_entries: bool
+) -> Iterator[dict[str, Any]]:
     """A customer's items: its lots, its ledger entries (when asked) and its account,
     whose balances are the sum of what its lots hold."""
     account = Account(TENANT, customer_id)
     for n, (kind, due) in enumerate(lots):
-        account, lot, entries, written = _grow(account, f"{customer_id}-o{n}",
-                                               rng.randrange(50, 5000), kind, due)
+        account, lot, entries, written = _grow(
+            account, f"{customer_id}-o{n}", rng.randrange(50, 5000), kind, due
+        )
         yield _lot_item(lot, to_iso(written))
         if with_entries:
             yield from (_entry_item(entry) for entry in entries)
     yield _account_item(account)
 
 
-def _due_customers(prefix: str, customers: int, per_customer: int, now: datetime
-                   ) -> tuple[list[str], list[dict[str, Any]]]:
+def _due_customers(
+    prefix: str, customers: int, per_customer: int, now: datetime
+) -> tuple[list[str], list[dict[str, Any]]]:
     """`customers` x `per_customer` lots due in the hour up to `now`, half ripening and
     half expiring, with the customers' entries (so their ledgers can be verified)."""
     rng = random.Random(f"{prefix}-{customers}-{per_customer}")
@@ -142,8 +153,12 @@ def _due_customers(prefix: str, customers: int, per_customer: int, now: datetime
         lots = []
         for j in range(per_customer):
             k = j * customers + c  # spreads every customer's lots over the hour
-            lots.append(("ripen" if (j + c) % 2 == 0 else "expire",
-                         now - timedelta(seconds=k * 3599 // total)))
+            lots.append(
+                (
+                    "ripen" if (j + c) % 2 == 0 else "expire",
+                    now - timedelta(seconds=k * 3599 // total),
+                )
+            )
         items += _customer(customer_id, lots, rng, with_entries=True)
     return ids, items
 
@@ -162,8 +177,7 @@ def _other_customers(lots: int) -> Iterator[dict[str, Any]]:
             if j % 2 == 0:
                 plan.append(("pending", start + timedelta(seconds=rng.randrange(pending_span))))
             else:
-                plan.append(("available",
-                             start + timedelta(seconds=rng.randrange(available_span))))
+                plan.append(("available", start + timedelta(seconds=rng.randrange(available_span))))
         yield from _customer(f"cust-{c:07d}", plan, rng, with_entries=False)
 
 
@@ -219,8 +233,10 @@ class Seeder:
                     _progress(f"  seeded {written:,}/{total:,} items ({rate:,.0f}/s)")
                     if now > deadline:
                         pool.shutdown(wait=True, cancel_futures=True)
-                        raise SeedTimeout(f"seeding stopped after {now - started:.0f} s at "
-                                          f"{written:,} of {total:,} items ({rate:,.0f}/s)")
+                        raise SeedTimeout(
+                            f"seeding stopped after {now - started:.0f} s at "
+                            f"{written:,} of {total:,} items ({rate:,.0f}/s)"
+                        )
             if batch:
                 slots.acquire()
                 pool.submit(self._put, batch).add_done_callback(done)
@@ -262,8 +278,10 @@ class CallCounter:
 
     @contextlib.contextmanager
     def on(self, client: Any) -> Iterator[CallCounter]:
-        hooks = (("before-call.dynamodb.*", self.before_call),
-                 ("before-send.dynamodb.*", self.before_send))
+        hooks = (
+            ("before-call.dynamodb.*", self.before_call),
+            ("before-send.dynamodb.*", self.before_send),
+        )
         for name, hook in hooks:
             client.meta.events.register(name, hook)
         try:
@@ -308,20 +326,25 @@ def _run(store: Store, now: datetime) -> tuple[RunReport, Counter[str], int, flo
     return report, counter.calls, counter.requests, wall, events.events
 
 
-def _measure(store: Store, size: int, now: datetime, customers: list[str], due: int
-             ) -> Measured:
+def _measure(store: Store, size: int, now: datetime, customers: list[str], due: int) -> Measured:
     report, calls, requests, wall, events = _run(store, now)
     expected = due // 2
     problems = []
     if report.failures or not report.complete or report.stopped_early:
-        problems.append(f"failures={report.failures} complete={report.complete} "
-                        f"stopped_early={report.stopped_early} {report.failed_items[:3]}")
+        problems.append(
+            f"failures={report.failures} complete={report.complete} "
+            f"stopped_early={report.stopped_early} {report.failed_items[:3]}"
+        )
     if (report.lots_ripened, report.lots_expired) != (expected, expected):
-        problems.append(f"ripened {report.lots_ripened} and expired {report.lots_expired}, "
-                        f"expected {expected} each")
+        problems.append(
+            f"ripened {report.lots_ripened} and expired {report.lots_expired}, "
+            f"expected {expected} each"
+        )
     if events != due or report.notices_published != due:
-        problems.append(f"{events} events sent, {report.notices_published} notices "
-                        f"marked published, expected {due}")
+        problems.append(
+            f"{events} events sent, {report.notices_published} notices "
+            f"marked published, expected {due}"
+        )
     for customer in customers:
         audit = verify(store, TENANT, customer)
         if not audit.ok:
@@ -331,8 +354,18 @@ def _measure(store: Store, size: int, now: datetime, customers: list[str], due: 
     changed = again.lots_ripened + again.lots_expired + again.notices_published
     if problems:
         raise AssertionError(f"N={size:,} run at {to_iso(now)}: " + "; ".join(problems))
-    return Measured(size, due, len(customers), report, calls, requests, wall, events,
-                    again.index_items_read, changed)
+    return Measured(
+        size,
+        due,
+        len(customers),
+        report,
+        calls,
+        requests,
+        wall,
+        events,
+        again.index_items_read,
+        changed,
+    )
 
 
 # -- one size ------------------------------------------------------------------------
@@ -351,16 +384,21 @@ class Seeded:
 
 def _counts(client: Any, table: str) -> tuple[int | None, int | None]:
     described = client.describe_table(TableName=table)["Table"]
-    index = next((i for i in described.get("GlobalSecondaryIndexes", [])
-                  if i["IndexName"] == "due"), {})
+    index = next(
+        (i for i in described.get("GlobalSecondaryIndexes", []) if i["IndexName"] == "due"), {}
+    )
     return described.get("ItemCount"), index.get("ItemCount")
 
 
-def bench_size(local: Any, template: Any, size: int, due: int, deadline_s: float
-               ) -> tuple[Seeded, list[Measured]]:
+def bench_size(
+    local: Any, template: Any, size: int, due: int, deadline_s: float
+) -> tuple[Seeded, list[Measured]]:
     table = f"lifecycle-bench-{size}"
-    admin = local.client(parameter_validation=False, max_pool_connections=WRITERS + 2,
-                         retries={"mode": "standard", "max_attempts": 10})
+    admin = local.client(
+        parameter_validation=False,
+        max_pool_connections=WRITERS + 2,
+        retries={"mode": "standard", "max_attempts": 10},
+    )
     admin.create_table(**template.table_create_params(table_name=table))
     admin.get_waiter("table_exists").wait(TableName=table)
     try:
@@ -375,25 +413,33 @@ def bench_size(local: Any, template: Any, size: int, due: int, deadline_s: float
         others = size - 2 * due
         other_customers = -(-others // OTHER_LOTS_PER_CUSTOMER)
         total = len(a_items) + len(b_items) + others + other_customers
-        _progress(f"N={size:,}: seeding {total:,} items ({size:,} lots, "
-                  f"{2 * due:,} of them due in the two runs' hours) ...")
+        _progress(
+            f"N={size:,}: seeding {total:,} items ({size:,} lots, "
+            f"{2 * due:,} of them due in the two runs' hours) ..."
+        )
         seeder = Seeder(admin, table)
         started = time.monotonic()
-        written = seeder.write(_chain(a_items, b_items, _other_customers(others)), total,
-                               started + deadline_s)
+        written = seeder.write(
+            _chain(a_items, b_items, _other_customers(others)), total, started + deadline_s
+        )
         seconds = time.monotonic() - started
         seeded = Seeded(size, written, seconds, *_counts(admin, table))
-        _progress(f"  seeded {written:,} items in {seconds:.0f} s ({seeded.rate:,.0f}/s); "
-                  f"table {seeded.table_items}, due index {seeded.index_items}")
+        _progress(
+            f"  seeded {written:,} items in {seconds:.0f} s ({seeded.rate:,.0f}/s); "
+            f"table {seeded.table_items}, due index {seeded.index_items}"
+        )
 
         runs = []
         for label, now, ids in (("A", NOW_A, a_ids), ("B", NOW_B, b_ids)):
-            _progress(f"  run {label} at {to_iso(now)} ({due:,} due lots, "
-                      f"{len(ids):,} customers) ...")
+            _progress(
+                f"  run {label} at {to_iso(now)} ({due:,} due lots, {len(ids):,} customers) ..."
+            )
             measured = _measure(store, size, now, ids, due)
-            _progress(f"    read {measured.report.index_items_read:,} index items + "
-                      f"{measured.report.account_reads:,} accounts, "
-                      f"{sum(measured.calls.values()):,} calls, {measured.wall_s:.2f} s")
+            _progress(
+                f"    read {measured.report.index_items_read:,} index items + "
+                f"{measured.report.account_reads:,} accounts, "
+                f"{sum(measured.calls.values()):,} calls, {measured.wall_s:.2f} s"
+            )
             runs.append(measured)
         return seeded, runs
     finally:
@@ -416,12 +462,19 @@ def _ops(calls: Counter[str]) -> str:
     return " + ".join(f"{calls[name]:,} {name}" for name in names if calls[name])
 
 
-def render(due: int, seeded: list[Seeded], runs: list[Measured],
-           skipped: list[tuple[int, str]], jar_version: str) -> str:
-    machine = (f"{platform.system()} {platform.release()} {platform.machine()}, "
-               f"{cpu_model()}, {os.cpu_count()} CPUs, "
-               f"{platform.python_implementation()} {platform.python_version()}, "
-               f"DynamoDB Local {jar_version} (in memory, Java {java_version()})")
+def render(
+    due: int,
+    seeded: list[Seeded],
+    runs: list[Measured],
+    skipped: list[tuple[int, str]],
+    jar_version: str,
+) -> str:
+    machine = (
+        f"{platform.system()} {platform.release()} {platform.machine()}, "
+        f"{cpu_model()}, {os.cpu_count()} CPUs, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"DynamoDB Local {jar_version} (in memory, Java {java_version()})"
+    )
     days = max((m.report.days_scanned for m in runs), default=0)
     lines = [
         "### Lifecycle run: items read as the ledger grows",
@@ -452,7 +505,8 @@ def render(due: int, seeded: list[Seeded], runs: list[Measured],
             f"| {r.index_items_read:,} | {r.account_reads:,} | {m.total_read:,} "
             f"| {r.index_items_read / m.due:.2f}x | {m.total_read / m.due:.2f}x "
             f"| {r.lots_ripened:,} / {r.lots_expired:,} | {sum(m.calls.values()):,} "
-            f"| {m.wall_s:.2f} s |")
+            f"| {m.wall_s:.2f} s |"
+        )
     lines += ["", "DynamoDB calls per run, by operation:", ""]
     shapes: dict[str, list[str]] = {}
     for m in runs:
@@ -472,20 +526,29 @@ def render(due: int, seeded: list[Seeded], runs: list[Measured],
         "another (the shards' first pages in parallel), so the wall time is mostly "
         f"round trips to DynamoDB Local (about {_ms_per_call(runs):.1f} ms a call here).",
         "",
-        "Seeding: " + "; ".join(
+        "Seeding: "
+        + "; ".join(
             f"{s.size:,} lots = {s.items:,} items in {s.seconds:.0f} s ({s.rate:,.0f}/s)"
-            for s in seeded) + " (lots, accounts, the due customers' ledger entries). Other "
+            for s in seeded
+        )
+        + " (lots, accounts, the due customers' ledger entries). Other "
         "customers' entries are not written: the job never reads entries, and a real "
         "ledger's entries are outside the `due` index.",
     ]
     reruns = {(m.rerun_read, m.rerun_changed) for m in runs}
     if reruns == {(0, 0)}:
-        lines.append("A second run at each `now` read 0 index items and changed nothing; "
-                     "every due customer's ledger verified (chain, balances, conservation).")
+        lines.append(
+            "A second run at each `now` read 0 index items and changed nothing; "
+            "every due customer's ledger verified (chain, balances, conservation)."
+        )
     else:
-        lines.append("Second run at the same `now` (index items read, changes): "
-                     + ", ".join(f"{m.size:,}/{m.customers:,}: {m.rerun_read}/"
-                                 f"{m.rerun_changed}" for m in runs) + ".")
+        lines.append(
+            "Second run at the same `now` (index items read, changes): "
+            + ", ".join(
+                f"{m.size:,}/{m.customers:,}: {m.rerun_read}/{m.rerun_changed}" for m in runs
+            )
+            + "."
+        )
     for size, why in skipped:
         lines.append(f"Skipped {size:,} live lots: {why}.")
     lines += ["", _conclusion(runs)]
@@ -504,8 +567,13 @@ def _conclusion(runs: list[Measured]) -> str:
     sizes = sorted({m.size for m in runs})
     per = {k: (min(v), max(v)) for k, v in _by_share(runs).items()}
     totals = ", ".join(
-        f"{lo:.2f}x" + (f"-{hi:.2f}x" if hi != lo else "") + f" at {k} due lot"
-        + ("s" if k > 1 else "") + " per customer" for k, (lo, hi) in sorted(per.items()))
+        f"{lo:.2f}x"
+        + (f"-{hi:.2f}x" if hi != lo else "")
+        + f" at {k} due lot"
+        + ("s" if k > 1 else "")
+        + " per customer"
+        for k, (lo, hi) in sorted(per.items())
+    )
     if len(sizes) == 1:
         where, flat = f"at {sizes[0]:,}", ""
     else:
@@ -513,9 +581,11 @@ def _conclusion(runs: list[Measured]) -> str:
         where = f"from {sizes[0]:,} to {sizes[-1]:,}"
         flat = ", the same counts at every size" if same else ", NOT flat across sizes"
     verdict = "met" if index_ratio <= GOAL else "not met"
-    return (f"Conclusion: {where} live lots a run reads at most {index_ratio:.2f}x the due "
-            f"lots from the index (goal <= {GOAL}x: {verdict}){flat}; with one account read "
-            f"per customer that has something due, the total is {totals}.")
+    return (
+        f"Conclusion: {where} live lots a run reads at most {index_ratio:.2f}x the due "
+        f"lots from the index (goal <= {GOAL}x: {verdict}){flat}; with one account read "
+        f"per customer that has something due, the total is {totals}."
+    )
 
 
 def _by_share(runs: list[Measured]) -> dict[int, set[float]]:
@@ -544,9 +614,11 @@ def run(sizes: list[int], due: int, budget_s: float) -> str:
             items = size + size // OTHER_LOTS_PER_CUSTOMER + 3 * due
             projected = items / rate
             if projected > budget_s:
-                why = (f"seeding {items:,} items would take about {projected:.0f} s at "
-                       f"{rate:,.0f} items/s, over the {budget_s:.0f} s budget per size "
-                       "(--seed-budget)")
+                why = (
+                    f"seeding {items:,} items would take about {projected:.0f} s at "
+                    f"{rate:,.0f} items/s, over the {budget_s:.0f} s budget per size "
+                    "(--seed-budget)"
+                )
                 _progress(f"N={size:,}: skipped, {why}")
                 skipped.append((size, why))
                 continue
@@ -571,20 +643,34 @@ def _sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.lifecycle",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=_sizes, default=[10_000, 100_000, 1_000_000],
-                        help="live lots per table, comma-separated (default 10000,100000,"
-                             "1000000)")
-    parser.add_argument("--due", type=int, default=1000,
-                        help="lots due in each run (default 1000; a multiple of 10)")
-    parser.add_argument("--seed-budget", type=float, default=480.0,
-                        help="seconds of seeding allowed per size; a size projected to take "
-                             "longer is skipped (default 480)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.lifecycle", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=[10_000, 100_000, 1_000_000],
+        help="live lots per table, comma-separated (default 10000,100000,1000000)",
+    )
+    parser.add_argument(
+        "--due",
+        type=int,
+        default=1000,
+        help="lots due in each run (default 1000; a multiple of 10)",
+    )
+    parser.add_argument(
+        "--seed-budget",
+        type=float,
+        default=480.0,
+        help="seconds of seeding allowed per size; a size projected to take "
+        "longer is skipped (default 480)",
+    )
     args = parser.parse_args(argv)
     if args.due < PER_CUSTOMER_B or args.due % PER_CUSTOMER_B:
-        parser.error(f"--due must be a positive multiple of {PER_CUSTOMER_B} (run B gives "
-                     f"each customer {PER_CUSTOMER_B} due lots, half ripening, half expiring)")
+        parser.error(
+            f"--due must be a positive multiple of {PER_CUSTOMER_B} (run B gives "
+            f"each customer {PER_CUSTOMER_B} due lots, half ripening, half expiring)"
+        )
     for size in args.sizes:
         if size < 2 * args.due:
             parser.error(f"size {size} is smaller than the {2 * args.due} due lots of two runs")

@@ -54,7 +54,8 @@ class LambdaContext:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}")
+            f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+        )
         self.memory_limit_in_mb = "512"
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
@@ -143,8 +144,10 @@ def _breakdown(counts: Counter[str]) -> str:
 
 def _calls_summary(per_request: list[Counter[str]]) -> str:
     shapes = Counter(_breakdown(c) for c in per_request)
-    parts = [f"{shape} ({k}/{len(per_request)})" if len(shapes) > 1 else shape
-             for shape, k in shapes.most_common()]
+    parts = [
+        f"{shape} ({k}/{len(per_request)})" if len(shapes) > 1 else shape
+        for shape, k in shapes.most_common()
+    ]
     return "; ".join(parts)
 
 
@@ -156,15 +159,17 @@ def run(n: int) -> str:
     print("starting DynamoDB Local ...", file=sys.stderr, flush=True)
     local = DynamoDBLocal(ROOT).start()
     try:
-        os.environ.update({
-            **template.environment({"LedgerTable": TABLE}),
-            **local.env(),
-            "TABLE_NAME": TABLE,
-            # As deployed, except that there is no X-Ray daemon here. Metrics stay on: their
-            # EMF line goes to stdout as on Lambda, and is discarded below.
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        })
+        os.environ.update(
+            {
+                **template.environment({"LedgerTable": TABLE}),
+                **local.env(),
+                "TABLE_NAME": TABLE,
+                # As deployed, except that there is no X-Ray daemon here. Metrics stay on: their
+                # EMF line goes to stdout as on Lambda, and is discarded below.
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            }
+        )
         client = local.client()
         client.create_table(**template.table_create_params(table_name=TABLE))
         client.get_waiter("table_exists").wait(TableName=TABLE)
@@ -175,14 +180,16 @@ def run(n: int) -> str:
 
         accrual = _import_handler("accrual")
         store = runtime.store()
-        store.put_tenant(TENANT, TenantSettings(currency="BRL", backdate_days=3650),
-                         "2026-01-01T00:00:00Z")
+        store.put_tenant(
+            TENANT, TenantSettings(currency="BRL", backdate_days=3650), "2026-01-01T00:00:00Z"
+        )
 
         log = CallLog()
         store.client.meta.events.register("before-call.dynamodb.*", log.before_call)
         store.client.meta.events.register("after-call.dynamodb.*", log.after_call)
-        store.client.meta.events.register("before-call.dynamodb.TransactWriteItems",
-                                          log.before_transact)
+        store.client.meta.events.register(
+            "before-call.dynamodb.TransactWriteItems", log.before_transact
+        )
 
         purchase = _event("accrual/purchase.json")
         refund = _event("accrual/refund.json")
@@ -193,13 +200,17 @@ def run(n: int) -> str:
         in_calls_ms: list[float] = []
         order_ids: list[str] = []
         clock = time.perf_counter
-        print(f"{WARMUP} warm-up + {n} purchases, each followed by its baseline ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"{WARMUP} warm-up + {n} purchases, each followed by its baseline ...",
+            file=sys.stderr,
+            flush=True,
+        )
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             for i in range(WARMUP + n):
                 order_id = f"bench-{run_id}-{i:06d}"
-                event = _with_body(purchase, order_id=order_id,
-                                   customer_id=f"bench-cust-{i % CUSTOMERS:04d}")
+                event = _with_body(
+                    purchase, order_id=order_id, customer_id=f"bench-cust-{i % CUSTOMERS:04d}"
+                )
                 context = LambdaContext("AccrualFunction")
                 log.capturing = log.counting = True
                 started = clock()
@@ -226,8 +237,9 @@ def run(n: int) -> str:
             refund_ms: list[float] = []
             refund_calls: list[Counter[str]] = []
             for k, order_id in enumerate(order_ids[:REFUNDS]):
-                event = _with_body(refund, refund_id=f"bench-rfd-{run_id}-{k:06d}",
-                                   order_id=order_id)
+                event = _with_body(
+                    refund, refund_id=f"bench-rfd-{run_id}-{k:06d}", order_id=order_id
+                )
                 log.counting = True
                 started = clock()
                 reply = accrual.lambda_handler(event, LambdaContext("AccrualFunction"))
@@ -250,11 +262,13 @@ def run(n: int) -> str:
     def verdict(ratio: float) -> str:
         return "met" if ratio <= GOAL else "not met"
 
-    machine = (f"{platform.system()} {platform.release()} {platform.machine()}, "
-               f"{cpu_model()}, {os.cpu_count()} CPUs, "
-               f"{platform.python_implementation()} {platform.python_version()}, "
-               f"DynamoDB Local {jar.parent.name.removeprefix('dynamodb_local_')} "
-               f"(in memory, Java {java_version()})")
+    machine = (
+        f"{platform.system()} {platform.release()} {platform.machine()}, "
+        f"{cpu_model()}, {os.cpu_count()} CPUs, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"DynamoDB Local {jar.parent.name.removeprefix('dynamodb_local_')} "
+        f"(in memory, Java {java_version()})"
+    )
     lines = [
         "### Purchase latency: accrual handler vs. a bare TransactWriteItems",
         "",
@@ -287,8 +301,9 @@ def run(n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.purchase",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.purchase", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--n", type=int, default=300, help="measured purchases (default 300)")
     args = parser.parse_args(argv)
     if args.n < 1:

@@ -31,8 +31,18 @@ from cashback.rules.model import RuleSet
 from cashback.rules.plan import compiled
 
 ROOT = Path(__file__).resolve().parents[1]
-CATEGORIES = ["fashion", "shoes", "electronics", "smartphones", "beauty", "home", "sports",
-              "toys", "books", "clearance"]
+CATEGORIES = [
+    "fashion",
+    "shoes",
+    "electronics",
+    "smartphones",
+    "beauty",
+    "home",
+    "sports",
+    "toys",
+    "books",
+    "clearance",
+]
 AT = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)  # Black Friday afternoon in São Paulo
 WARMUP = 200
 
@@ -43,10 +53,15 @@ def program() -> RuleSet:
         # Mostly add-on campaigns; narrow exclusive ones (a few SKUs), category replacements.
         stacking = ("add", "add", "add", "replace", "exclusive")[i % 5]
         campaign: dict[str, Any] = {
-            "id": f"campaign-{i:02d}", "name": f"Campaign {i}", "rate": f"0.0{i % 9 + 1}",
-            "starts_at": "2026-11-27T00:00:00", "ends_at": "2026-11-30T00:00:00",
-            "stacking": stacking, "priority": i % 4 if stacking != "add" else None,
-            "budget": 10_000_000 if i % 2 else None}
+            "id": f"campaign-{i:02d}",
+            "name": f"Campaign {i}",
+            "rate": f"0.0{i % 9 + 1}",
+            "starts_at": "2026-11-27T00:00:00",
+            "ends_at": "2026-11-30T00:00:00",
+            "stacking": stacking,
+            "priority": i % 4 if stacking != "add" else None,
+            "budget": 10_000_000 if i % 2 else None,
+        }
         if stacking == "exclusive":
             campaign["skus"] = [f"SKU-{j:03d}" for j in range(i, 50, 17)]
         elif stacking == "replace" or i % 3 == 0:
@@ -56,23 +71,35 @@ def program() -> RuleSet:
         if i % 4 == 0:
             campaign["channels"] = ["online", "app"]
         campaigns.append(campaign)
-    return RuleSet.model_validate({
-        "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-11-01T00:00:00-03:00", "base_rate": "0.03",
-        "category_rates": {"fashion": "0.05", "electronics": "0.02", "smartphones": "0.01"},
-        "excluded_categories": ["gift-cards"],
-        "tiers": {"levels": [{"name": "Bronze", "min_spend": 0, "extra_rate": "0"},
-                             {"name": "Prata", "min_spend": 200000, "extra_rate": "0.01"},
-                             {"name": "Ouro", "min_spend": 1000000, "extra_rate": "0.02"}]},
-        "campaigns": campaigns, "green": {"extra_rate": "0.02"},
-        "birthday": {"extra_rate": "0.05"}, "first_purchase": {"fixed": 1000},
-        "channels": {"app": {"extra_rate": "0.01"}},
-        "caps": {"per_order": 500000, "per_customer_month": 1000000}})
+    return RuleSet.model_validate(
+        {
+            "currency": "BRL",
+            "time_zone": "America/Sao_Paulo",
+            "effective_from": "2026-11-01T00:00:00-03:00",
+            "base_rate": "0.03",
+            "category_rates": {"fashion": "0.05", "electronics": "0.02", "smartphones": "0.01"},
+            "excluded_categories": ["gift-cards"],
+            "tiers": {
+                "levels": [
+                    {"name": "Bronze", "min_spend": 0, "extra_rate": "0"},
+                    {"name": "Prata", "min_spend": 200000, "extra_rate": "0.01"},
+                    {"name": "Ouro", "min_spend": 1000000, "extra_rate": "0.02"},
+                ]
+            },
+            "campaigns": campaigns,
+            "green": {"extra_rate": "0.02"},
+            "birthday": {"extra_rate": "0.05"},
+            "first_purchase": {"fixed": 1000},
+            "channels": {"app": {"extra_rate": "0.01"}},
+            "caps": {"per_order": 500000, "per_customer_month": 1000000},
+        }
+    )
 
 
 def basket() -> Purchase:
-    lines = tuple(Line(f"SKU-{i:03d}", CATEGORIES[i % 10], 1990 + 137 * i, i % 5 == 0)
-                  for i in range(50))
+    lines = tuple(
+        Line(f"SKU-{i:03d}", CATEGORIES[i % 10], 1990 + 137 * i, i % 5 == 0) for i in range(50)
+    )
     return Purchase(sum(line.amount for line in lines), "BRL", AT, "online", lines)
 
 
@@ -94,19 +121,23 @@ def _p99(samples: list[float]) -> float:
 
 def _row(name: str, samples: list[float], baseline: float) -> str:
     median = statistics.median(samples)
-    return (f"| {name} | {median:,.1f} | {statistics.fmean(samples):,.1f} | "
-            f"{_p99(samples):,.1f} | {median / baseline:,.0f}x |")
+    return (
+        f"| {name} | {median:,.1f} | {statistics.fmean(samples):,.1f} | "
+        f"{_p99(samples):,.1f} | {median / baseline:,.0f}x |"
+    )
 
 
 def evaluation_table(n: int) -> str:
     rules, purchase = program(), basket()
-    context = Context(trailing_spend=250000, birthday=Birthday(11, 3),
-                      budget_remaining={f"campaign-{i:02d}": 5_000_000 for i in range(20)})
+    context = Context(
+        trailing_spend=250000,
+        birthday=Birthday(11, 3),
+        budget_remaining={f"campaign-{i:02d}": 5_000_000 for i in range(20)},
+    )
     result = evaluate(rules, purchase, context, version=1)
     rate = Decimal("0.05")
     flat_order = _time(lambda: cashback_for(purchase.amount, rate), n)
-    flat_lines = _time(lambda: sum(cashback_for(line.amount, rate) for line in purchase.lines),
-                       n)
+    flat_lines = _time(lambda: sum(cashback_for(line.amount, rate) for line in purchase.lines), n)
     engine = _time(lambda: evaluate(rules, purchase, context, version=1), n)
 
     def cold() -> object:
@@ -121,56 +152,71 @@ def evaluation_table(n: int) -> str:
     base = statistics.median(flat_order)
     applied = sum(len(line.items) for line in result.lines)
     size = len(json.dumps(result.to_json()).encode())
-    return "\n".join([
-        f"Basket: 50 lines, {len(result.campaigns)} of 20 running campaigns applied, "
-        f"{applied} rule applications; cashback {result.cashback} (minor units).",
-        "",
-        "| per order | median µs | mean µs | p99 µs | vs flat rate |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        _row("flat rate on the order amount (`ledger.cashback_for`, baseline)", flat_order,
-             base),
-        _row("flat rate per line (50 × `cashback_for`)", flat_lines, base),
-        _row("**rules engine: `evaluate`**", engine, base),
-        _row("`evaluate`, first order of its situation (rate plans not cached yet)", first,
-             base),
-        _row("breakdown to JSON (`to_json` + `json.dumps`)", breakdown, base),
-        _row("`customer_explanation`", explain, base),
-        _row("validate the example program (cold start / publish, not per order)", parse,
-             base),
-        "",
-        f"The breakdown of this order is {size:,} bytes of JSON (DynamoDB items hold 400 KB).",
-    ])
+    return "\n".join(
+        [
+            f"Basket: 50 lines, {len(result.campaigns)} of 20 running campaigns applied, "
+            f"{applied} rule applications; cashback {result.cashback} (minor units).",
+            "",
+            "| per order | median µs | mean µs | p99 µs | vs flat rate |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            _row(
+                "flat rate on the order amount (`ledger.cashback_for`, baseline)", flat_order, base
+            ),
+            _row("flat rate per line (50 × `cashback_for`)", flat_lines, base),
+            _row("**rules engine: `evaluate`**", engine, base),
+            _row(
+                "`evaluate`, first order of its situation (rate plans not cached yet)", first, base
+            ),
+            _row("breakdown to JSON (`to_json` + `json.dumps`)", breakdown, base),
+            _row("`customer_explanation`", explain, base),
+            _row("validate the example program (cold start / publish, not per order)", parse, base),
+            "",
+            f"The breakdown of this order is {size:,} bytes of JSON (DynamoDB items hold 400 KB).",
+        ]
+    )
 
 
 def layout_table() -> str:
-    rows = ["| shards | purchases/s on paper | budget writes, on demand, per million "
-            "purchases | provisioned for that peak, per month |",
-            "| ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| shards | purchases/s on paper | budget writes, on demand, per million "
+        "purchases | provisioned for that peak, per month |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     for shards in (1, 2, 4, 8, 16, 32, 64, 128):
         plan = budget.layout(shards)
-        rows.append(f"| {shards} | {plan.purchases_per_second:,} | "
-                    f"${plan.usd_per_million_purchases:,.2f} | "
-                    f"${plan.usd_per_month_provisioned:,.2f} |")
-    peaks = ", ".join(f"{peak:,}/s → {budget.shards_for(peak)} shards"
-                      for peak in (1_000, 5_000, 20_000, 100_000))
-    return "\n".join([
-        *rows, "",
-        f"Each budgeted purchase updates one shard item inside its transaction: "
-        f"{budget.WCU_PER_TRANSACTIONAL_WRITE} WCU per write against an item's "
-        f"{budget.ITEM_WCU_PER_SECOND:,} WCU/s, so one shard admits "
-        f"{budget.ITEM_WCU_PER_SECOND // budget.WCU_PER_TRANSACTIONAL_WRITE} purchases/s. "
-        f"On demand the cost is per purchase (${budget.USD_PER_MILLION_WRITE_REQUEST_UNITS} per "
-        "million write units, us-east-1) whatever the shard count; provisioned, the peak "
-        f"costs ${budget.USD_PER_PROVISIONED_WCU_HOUR} per WCU-hour. Only a failed optimistic "
-        "take reads the shards (N reads; near the end of a budget). Shards for a peak at 70% "
-        f"of each shard's ceiling: {peaks}."])
+        rows.append(
+            f"| {shards} | {plan.purchases_per_second:,} | "
+            f"${plan.usd_per_million_purchases:,.2f} | "
+            f"${plan.usd_per_month_provisioned:,.2f} |"
+        )
+    peaks = ", ".join(
+        f"{peak:,}/s → {budget.shards_for(peak)} shards" for peak in (1_000, 5_000, 20_000, 100_000)
+    )
+    return "\n".join(
+        [
+            *rows,
+            "",
+            f"Each budgeted purchase updates one shard item inside its transaction: "
+            f"{budget.WCU_PER_TRANSACTIONAL_WRITE} WCU per write against an item's "
+            f"{budget.ITEM_WCU_PER_SECOND:,} WCU/s, so one shard admits "
+            f"{budget.ITEM_WCU_PER_SECOND // budget.WCU_PER_TRANSACTIONAL_WRITE} purchases/s. "
+            "On demand the cost is per purchase "
+            f"(${budget.USD_PER_MILLION_WRITE_REQUEST_UNITS} per "
+            "million write units, us-east-1) whatever the shard count; provisioned, the peak "
+            f"costs ${budget.USD_PER_PROVISIONED_WCU_HOUR} per WCU-hour. Only a failed optimistic "
+            "take reads the shards (N reads; near the end of a budget). Shards for a peak at 70% "
+            f"of each shard's ceiling: {peaks}.",
+        ]
+    )
 
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
-    return (f"{platform.system()} {platform.release()} {platform.machine()} ({cpu}), "
-            f"{os.cpu_count()} CPUs, {platform.python_implementation()} "
-            f"{platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()} ({cpu}), "
+        f"{os.cpu_count()} CPUs, {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
 
 
 def main() -> None:

@@ -33,27 +33,26 @@ ESTIMATOR = ROOT / "models" / "refund_abuse" / "artifacts" / "estimator.skops"
 GOAL = 100.0
 ACCRUAL = ROOT / "functions" / "accrual" / "app.py"
 
+_RISK = "import cashback.risk, cashback.risk.features, cashback.risk.decision, cashback.risk.scorer"
+_ACCRUAL = (
+    "import os; os.environ.setdefault('TABLE_NAME', 'cashback-bench'); "
+    "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1'); "
+    "os.environ.setdefault('POWERTOOLS_TRACE_DISABLED', 'true'); "
+    "import importlib.util; "
+    f"spec = importlib.util.spec_from_file_location('app', {str(ACCRUAL)!r}); "
+    "app = importlib.util.module_from_spec(spec); spec.loader.exec_module(app); "
+    "from cashback import runtime; runtime.scorer()"
+)
 IMPORTS = {
     "import boto3": "import boto3",
-    "import cashback.risk runtime modules (features, decision, scorer)":
-        "import cashback.risk, cashback.risk.features, cashback.risk.decision, "
-        "cashback.risk.scorer",
-    "... plus load_scorer() (numpy, model.npz, metadata)":
-        "import cashback.risk, cashback.risk.features, cashback.risk.decision, "
-        "cashback.risk.scorer; cashback.risk.load_scorer()",
-    "import boto3 and the risk modules, load_scorer()":
-        "import boto3, cashback.risk, cashback.risk.decision; cashback.risk.load_scorer()",
-    "import the accrual handler (functions/accrual/app.py), load the model":
-        "import os; os.environ.setdefault('TABLE_NAME', 'cashback-bench'); "
-        "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1'); "
-        "os.environ.setdefault('POWERTOOLS_TRACE_DISABLED', 'true'); "
-        "import importlib.util; "
-        f"spec = importlib.util.spec_from_file_location('app', {str(ACCRUAL)!r}); "
-        "app = importlib.util.module_from_spec(spec); spec.loader.exec_module(app); "
-        "from cashback import runtime; runtime.scorer()",
+    "import cashback.risk runtime modules (features, decision, scorer)": _RISK,
+    "... plus load_scorer() (numpy, model.npz, metadata)": _RISK + "; cashback.risk.load_scorer()",
+    "import boto3 and the risk modules, load_scorer()": (
+        "import boto3, cashback.risk, cashback.risk.decision; cashback.risk.load_scorer()"
+    ),
+    "import the accrual handler (functions/accrual/app.py), load the model": _ACCRUAL,
 }
-PROBE = ("import time; t = time.perf_counter(); {code}; "
-         "print(time.perf_counter() - t)")
+PROBE = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
 
 
 def per_call(function: Callable[[], object], calls: int, repeats: int) -> float:
@@ -73,8 +72,14 @@ def import_seconds(code: str, repeats: int) -> float:
     env = {**os.environ, "CASHBACK_MODEL_DIR": str(MODEL_DIR)}
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", PROBE.format(code=code)], env=env,
-                             cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE.format(code=code)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(runs)
 
@@ -88,18 +93,20 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scoring",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scoring", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     if not (MODEL_DIR / "model.npz").is_file() or not ESTIMATOR.is_file():
-        print("no trained model: run `python -m models.refund_abuse.train` first",
-              file=sys.stderr)
+        print("no trained model: run `python -m models.refund_abuse.train` first", file=sys.stderr)
         return 2
 
     import numpy as np
@@ -127,28 +134,37 @@ def main(argv: list[str] | None = None) -> int:
 
     runtime = per_call(lambda: scorer.score_samples(one), 2000, args.repeats)
     reference = per_call(lambda: estimator.score_samples(one), 40, args.repeats)
-    decision = per_call(lambda: decide(order, aggregates, SharedCounts(), at, scorer), 1000,
-                        args.repeats)
+    decision = per_call(
+        lambda: decide(order, aggregates, SharedCounts(), at, scorer), 1000, args.repeats
+    )
     ratio = reference / runtime
 
     imports = {label: import_seconds(code, args.repeats) for label, code in IMPORTS.items()}
     boto3 = imports["import boto3"]
 
-    print(f"Machine: {machine()}; numpy {np.__version__}, scikit-learn {sklearn.__version__}; "
-          f"model `{scorer.model_version}` ({scorer.n_trees} trees, "
-          f"{scorer.metadata['estimator']['max_samples']} samples each).")
+    print(
+        f"Machine: {machine()}; numpy {np.__version__}, scikit-learn {sklearn.__version__}; "
+        f"model `{scorer.model_version}` ({scorer.n_trees} trees, "
+        f"{scorer.metadata['estimator']['max_samples']} samples each)."
+    )
     print()
     print("| Single-purchase scoring (one row) | median per call | vs sklearn |")
     print("|---|--:|--:|")
     print(f"| sklearn `Pipeline.score_samples` | {reference * 1e6:,.0f} us | 1x |")
-    print(f"| runtime scorer `score_samples` (numpy) | {runtime * 1e6:,.1f} us | "
-          f"{ratio:,.0f}x faster |")
-    print(f"| full `decide()`: features, rules, score, reasons | {decision * 1e6:,.1f} us | "
-          f"{reference / decision:,.0f}x faster |")
+    print(
+        f"| runtime scorer `score_samples` (numpy) | {runtime * 1e6:,.1f} us | "
+        f"{ratio:,.0f}x faster |"
+    )
+    print(
+        f"| full `decide()`: features, rules, score, reasons | {decision * 1e6:,.1f} us | "
+        f"{reference / decision:,.0f}x faster |"
+    )
     print()
-    print(f"Same score: runtime {runtime_score!r}, sklearn {sklearn_score!r} "
-          f"(difference {abs(runtime_score - sklearn_score):.1e}). Goal: >= {GOAL:.0f}x: "
-          f"{'met' if ratio >= GOAL else 'NOT met'}.")
+    print(
+        f"Same score: runtime {runtime_score!r}, sklearn {sklearn_score!r} "
+        f"(difference {abs(runtime_score - sklearn_score):.1e}). Goal: >= {GOAL:.0f}x: "
+        f"{'met' if ratio >= GOAL else 'NOT met'}."
+    )
     print()
     print(f"| Import in a fresh interpreter (median of {args.repeats}) | time | vs boto3 |")
     print("|---|--:|--:|")

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import settings
 
 settings.register_profile("dev", deadline=None, print_blob=True)
-settings.register_profile("ci", deadline=None, print_blob=True, derandomize=True,
-                          database=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or
-                      ("ci" if os.environ.get("CI") else "dev"))
+settings.register_profile("ci", deadline=None, print_blob=True, derandomize=True, database=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 # How many requests schemathesis made (tests/integration/test_schemathesis.py counts them),
@@ -23,9 +23,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or
 SCHEMATHESIS_CASES = pytest.StashKey[int]()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     cases = config.stash.get(SCHEMATHESIS_CASES, 0)
     if cases:
-        terminalreporter.write_line(f"schemathesis: {cases} generated requests, every reply "
-                                    "documented, none a 5xx")
+        terminalreporter.write_line(
+            f"schemathesis: {cases} generated requests, every reply documented, none a 5xx"
+        )

@@ -1,6 +1,5 @@
 """Purchases and refunds from storefronts."""
 
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -22,22 +21,38 @@ def _reply(reply: accrual.Reply) -> Response:
     return json_response(reply.status_code, reply.body, headers)
 
 
-CONTENTION = {503: "contention: too many concurrent writes to this customer or order; safe "
-                   "to retry after Retry-After seconds"}
+CONTENTION = {
+    503: "contention: too many concurrent writes to this customer or order; safe "
+    "to retry after Retry-After seconds"
+}
 TIMES = "occurred_at_in_future, occurred_at_too_old (the storefront's back-dating window)"
 
 
-@app.post("/v1/purchases", responses=documented(
-    201, PurchaseReply, "Recorded (a replay of the same request answers the same, with "
-    "Idempotent-Replayed: true)", {
-        409: "idempotency_conflict: this order_id was used with a different body",
-        422: f"currency_mismatch, {TIMES}", **CONTENTION}, body=True))
+@app.post(
+    "/v1/purchases",
+    responses=documented(
+        201,
+        PurchaseReply,
+        "Recorded (a replay of the same request answers the same, with Idempotent-Replayed: true)",
+        {
+            409: "idempotency_conflict: this order_id was used with a different body",
+            422: f"currency_mismatch, {TIMES}",
+            **CONTENTION,
+        },
+        body=True,
+    ),
+)
 def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
     who = caller(app)
-    reply = accrual.record_purchase(runtime.store(), who.tenant,
-                                    runtime.tenant_settings(who.tenant), purchase, who.now,
-                                    runtime.program_at(who.tenant, purchase.occurred_at),
-                                    runtime.scorer())
+    reply = accrual.record_purchase(
+        runtime.store(),
+        who.tenant,
+        runtime.tenant_settings(who.tenant),
+        purchase,
+        who.now,
+        runtime.program_at(who.tenant, purchase.occurred_at),
+        runtime.scorer(),
+    )
     if reply.replayed:
         metrics.add_metric(name="PurchasesReplayed", unit=MetricUnit.Count, value=1)
     else:
@@ -53,17 +68,26 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
     return _reply(reply)
 
 
-@app.post("/v1/refunds", responses=documented(
-    201, RefundReply, "Recorded (a replay of the same request answers the same, with "
-    "Idempotent-Replayed: true)", {
-        404: "order_not_found",
-        409: "idempotency_conflict: this refund_id was used with a different body",
-        422: f"refund_before_purchase, refund_exceeds_order, {TIMES}", **CONTENTION},
-    body=True))
+@app.post(
+    "/v1/refunds",
+    responses=documented(
+        201,
+        RefundReply,
+        "Recorded (a replay of the same request answers the same, with Idempotent-Replayed: true)",
+        {
+            404: "order_not_found",
+            409: "idempotency_conflict: this refund_id was used with a different body",
+            422: f"refund_before_purchase, refund_exceeds_order, {TIMES}",
+            **CONTENTION,
+        },
+        body=True,
+    ),
+)
 def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundReply]:
     who = caller(app)
-    reply = accrual.record_refund(runtime.store(), who.tenant,
-                                  runtime.tenant_settings(who.tenant), refund, who.now)
+    reply = accrual.record_refund(
+        runtime.store(), who.tenant, runtime.tenant_settings(who.tenant), refund, who.now
+    )
     if reply.replayed:
         metrics.add_metric(name="RefundsReplayed", unit=MetricUnit.Count, value=1)
     else:

@@ -17,40 +17,75 @@ from cashback.rules.versions import in_force
 app = make_resolver()
 
 
-@app.put("/v1/rules", responses=documented(
-    201, PublishedReply, "Published as the next version",
-    {422: "currency_mismatch, or the program breaks a rule of its schema"}, body=True))
-def publish_rules(rules: Annotated[RuleSet, Body(openapi_examples={"program": {
-    "summary": "2% back, 5% on shoes", "value": {
-        "name": "Loja Teste", "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": EXAMPLE_TIME, "base_rate": "0.02",
-        "category_rates": {"shoes": "0.05"}}}})]) -> Response[Any]:
+@app.put(
+    "/v1/rules",
+    responses=documented(
+        201,
+        PublishedReply,
+        "Published as the next version",
+        {422: "currency_mismatch, or the program breaks a rule of its schema"},
+        body=True,
+    ),
+)
+def publish_rules(
+    rules: Annotated[
+        RuleSet,
+        Body(
+            openapi_examples={
+                "program": {
+                    "summary": "2% back, 5% on shoes",
+                    "value": {
+                        "name": "Loja Teste",
+                        "currency": "BRL",
+                        "time_zone": "America/Sao_Paulo",
+                        "effective_from": EXAMPLE_TIME,
+                        "base_rate": "0.02",
+                        "category_rates": {"shoes": "0.05"},
+                    },
+                }
+            }
+        ),
+    ],
+) -> Response[Any]:
     who = caller(app)
-    published = programs.publish(runtime.store(), who.tenant,
-                                 runtime.tenant_settings(who.tenant).currency, rules,
-                                 who.key_id, who.now)
+    published = programs.publish(
+        runtime.store(),
+        who.tenant,
+        runtime.tenant_settings(who.tenant).currency,
+        rules,
+        who.key_id,
+        who.now,
+    )
     runtime.rulebook().published(who.tenant)
     logger.info("rules published", extra={"tenant": who.tenant, **published})
     return json_response(201, published)
 
 
-@app.get("/v1/rules", responses=documented(
-    200, RulesInForce, "The version in force and every version published"))
+@app.get(
+    "/v1/rules",
+    responses=documented(200, RulesInForce, "The version in force and every version published"),
+)
 def rules_in_force() -> dict[str, Any]:
     who = caller(app)
     store = runtime.store()
     records = programs.records(store, who.tenant)
     current = in_force(records, who.now)
     return {
-        "in_force": programs.version_reply(store, who.tenant, current.version)
-        if current else None,
+        "in_force": programs.version_reply(store, who.tenant, current.version) if current else None,
         "versions": sorted(store.rule_versions(who.tenant), key=lambda r: r["version"]),
     }
 
 
-@app.get("/v1/rules/<version>", responses=documented(
-    200, dict[str, Any], "One version: its rules and when it applies",
-    {404: "rules_version_not_found"}, path=True))
+@app.get(
+    "/v1/rules/<version>",
+    responses=documented(
+        200,
+        dict[str, Any],
+        "One version: its rules and when it applies",
+        {404: "rules_version_not_found"},
+        path=True,
+    ),
+)
 def rules_version(version: Annotated[int, Path(ge=1, le=999_999)]) -> dict[str, Any]:
     who = caller(app)
     return programs.version_reply(runtime.store(), who.tenant, version)

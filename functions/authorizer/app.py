@@ -1,6 +1,5 @@
 """API Gateway TOKEN authorizer: Bearer API key -> tenant, scopes and the routes allowed."""
 
-
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,8 +27,11 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         raise Exception("Unauthorized")
     arn = event.parsed_arn
     policy = APIGatewayAuthorizerResponse(
-        principal_id=principal.key_id, region=arn.region, aws_account_id=arn.aws_account_id,
-        api_id=arn.api_id, stage=arn.stage,
+        principal_id=principal.key_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
         context={"tenant": principal.tenant, "scopes": " ".join(principal.scopes)},
         # The tenant's API Gateway API key: its usage plan gives each tenant its own rate
         # and burst (ApiKeySourceType AUTHORIZER). Without one, API Gateway answers 403.

@@ -31,15 +31,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     clock = datetime.now(UTC)  # the edge reads the clock; the job runs as of the event's time
     now = scheduled_time(event.get("time") if isinstance(event, dict) else None)
     check_schedule(now, clock, time_travel=os.environ.get(TIME_TRAVEL_ENV) == "true")
-    report = LifecycleRun(runtime.store(), runtime.publisher(), _currency, now,
-                          context.get_remaining_time_in_millis).run()
-    for name, value in (("LotsRipened", report.lots_ripened), ("LotsExpired", report.lots_expired),
-                        ("RemindersSent", report.reminders),
-                        ("LifecycleFailures", report.failures),
-                        ("DueItemsRead", report.index_items_read)):
+    report = LifecycleRun(
+        runtime.store(), runtime.publisher(), _currency, now, context.get_remaining_time_in_millis
+    ).run()
+    for name, value in (
+        ("LotsRipened", report.lots_ripened),
+        ("LotsExpired", report.lots_expired),
+        ("RemindersSent", report.reminders),
+        ("LifecycleFailures", report.failures),
+        ("DueItemsRead", report.index_items_read),
+    ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name="RunStoppedEarly", unit=MetricUnit.Count,
-                       value=int(report.stopped_early))
+    metrics.add_metric(
+        name="RunStoppedEarly", unit=MetricUnit.Count, value=int(report.stopped_early)
+    )
     for currency, amounts in report.by_currency.items():
         count_money("CashbackRipened", amounts["ripened"], currency)
         count_money("CashbackExpired", amounts["expired"], currency)

@@ -1,6 +1,5 @@
 """A customer's balance and ledger history (checkout holds arrive with the money-out work)."""
 
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -17,17 +16,27 @@ app = make_resolver()
 CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-@app.get("/v1/customers/<customer_id>/balance",
-         responses=documented(200, BalanceReply, "The customer's balances", path=True))
+@app.get(
+    "/v1/customers/<customer_id>/balance",
+    responses=documented(200, BalanceReply, "The customer's balances", path=True),
+)
 def get_balance(customer_id: CustomerId) -> BalanceReply:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
     return balances.balance(runtime.store(), who.tenant, currency, customer_id)
 
 
-@app.get("/v1/customers/<customer_id>/entries", responses=documented(
-    200, EntriesPage, "One page of the ledger, newest first",
-    {400: "invalid_cursor: not a cursor this API returned"}, path=True, query=True))
+@app.get(
+    "/v1/customers/<customer_id>/entries",
+    responses=documented(
+        200,
+        EntriesPage,
+        "One page of the ledger, newest first",
+        {400: "invalid_cursor: not a cursor this API returned"},
+        path=True,
+        query=True,
+    ),
+)
 def list_entries(
     customer_id: CustomerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

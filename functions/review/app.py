@@ -24,9 +24,16 @@ app = make_resolver()
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-@app.get("/v1/reviews", responses=documented(
-    200, ReviewPage, "One page of open cases, riskiest first",
-    {400: "invalid_cursor: not a cursor this API returned"}, query=True))
+@app.get(
+    "/v1/reviews",
+    responses=documented(
+        200,
+        ReviewPage,
+        "One page of open cases, riskiest first",
+        {400: "invalid_cursor: not a cursor this API returned"},
+        query=True,
+    ),
+)
 def review_queue(
     status: Annotated[Literal["open"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -36,24 +43,38 @@ def review_queue(
     return reviews.queue(runtime.store(), who.tenant, limit, cursor)
 
 
-@app.get("/v1/reviews/<order_id>", responses=documented(
-    200, ReviewCase, "The case", {404: "case_not_found"}, path=True))
+@app.get(
+    "/v1/reviews/<order_id>",
+    responses=documented(200, ReviewCase, "The case", {404: "case_not_found"}, path=True),
+)
 def review_case(order_id: OrderId) -> ReviewCase:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
     return reviews.case(runtime.store(), who.tenant, currency, order_id)
 
 
-@app.post("/v1/reviews/<order_id>/decision", responses=documented(
-    200, DecisionReply, "Decided", {
-        404: "case_not_found",
-        409: "case_closed: decided already, or closed by a refund; case_changed",
-        503: "contention: safe to retry after Retry-After seconds"}, body=True, path=True))
-def review_decision(order_id: OrderId,
-                    decision: Annotated[DecisionRequest, Body()]) -> Response[DecisionReply]:
+@app.post(
+    "/v1/reviews/<order_id>/decision",
+    responses=documented(
+        200,
+        DecisionReply,
+        "Decided",
+        {
+            404: "case_not_found",
+            409: "case_closed: decided already, or closed by a refund; case_changed",
+            503: "contention: safe to retry after Retry-After seconds",
+        },
+        body=True,
+        path=True,
+    ),
+)
+def review_decision(
+    order_id: OrderId, decision: Annotated[DecisionRequest, Body()]
+) -> Response[DecisionReply]:
     who = caller(app)
-    reply, replayed = reviews.decide(runtime.store(), who.tenant, order_id, decision.decision,
-                                     decision.note, who.key_id, who.now)
+    reply, replayed = reviews.decide(
+        runtime.store(), who.tenant, order_id, decision.decision, decision.note, who.key_id, who.now
+    )
     if replayed:  # the same analyst's retry of the decision that closed the case
         return json_response(200, reply.model_dump(mode="json"), {"Idempotent-Replayed": "true"})
     if decision.decision == "approve":

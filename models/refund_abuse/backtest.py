@@ -61,9 +61,15 @@ class Backtest:
     sides: tuple[Side, Side]
 
 
-def candidate_thresholds(scorer: Scorer, risk: np.ndarray, *, review: float | None = None,
-                         block: float | None = None, review_share: float | None = None,
-                         block_share: float | None = None) -> Thresholds:
+def candidate_thresholds(
+    scorer: Scorer,
+    risk: np.ndarray,
+    *,
+    review: float | None = None,
+    block: float | None = None,
+    review_share: float | None = None,
+    block_share: float | None = None,
+) -> Thresholds:
     """Explicit thresholds win; else shares of the replayed purchases; else the model's."""
     own = Thresholds.from_metadata(scorer.metadata)
     if review is None and review_share is not None:
@@ -80,24 +86,39 @@ def window(traffic: Traffic, last_days: int) -> list[Step]:
     return [step for step in replay(traffic) if step.now >= begin]
 
 
-def run_backtest(traffic: Traffic, steps: list[Step], current: Side,
-                 candidate: Side) -> Backtest:
+def run_backtest(traffic: Traffic, steps: list[Step], current: Side, candidate: Side) -> Backtest:
     kinds = traffic.kinds()
 
     def decide_all(side: Side) -> list[Decision]:
-        return [decide(s.facts, s.aggregates, s.shared, s.now, side.scorer,
-                       thresholds=side.thresholds, rules=side.rules) for s in steps]
+        return [
+            decide(
+                s.facts,
+                s.aggregates,
+                s.shared,
+                s.now,
+                side.scorer,
+                thresholds=side.thresholds,
+                rules=side.rules,
+            )
+            for s in steps
+        ]
 
-    return Backtest(steps, [kinds.get(s.purchase.customer_id, "unknown") for s in steps],
-                    decide_all(current), decide_all(candidate), (current, candidate))
+    return Backtest(
+        steps,
+        [kinds.get(s.purchase.customer_id, "unknown") for s in steps],
+        decide_all(current),
+        decide_all(candidate),
+        (current, candidate),
+    )
 
 
 def _rates(result: Backtest, decisions: list[Decision]) -> dict[str, float]:
     held = np.asarray([d.action != "allow" for d in decisions])
     kinds = np.asarray(result.kinds)
-    out = {"held": float(held.mean()) if len(held) else 0.0,
-           "blocked": float(np.mean([d.action == "block" for d in decisions]))
-           if decisions else 0.0}
+    out = {
+        "held": float(held.mean()) if len(held) else 0.0,
+        "blocked": float(np.mean([d.action == "block" for d in decisions])) if decisions else 0.0,
+    }
     labelled = np.isin(kinds, ABUSE_KINDS + HONEST_KINDS)
     if labelled.any():
         abusive = np.isin(kinds, ABUSE_KINDS)
@@ -112,8 +133,9 @@ def _rates(result: Backtest, decisions: list[Decision]) -> dict[str, float]:
 
 def report(result: Backtest, examples: int = 10) -> str:
     current, candidate = result.sides
-    moves = Counter((a.action, b.action) for a, b in zip(result.current, result.candidate,
-                                                         strict=True))
+    moves = Counter(
+        (a.action, b.action) for a, b in zip(result.current, result.candidate, strict=True)
+    )
     changed = sum(n for (a, b), n in moves.items() if a != b)
     lines = [
         "# Backtest",
@@ -125,15 +147,20 @@ def report(result: Backtest, examples: int = 10) -> str:
         "|---|---|--:|--:|---|",
     ]
     for side in (current, candidate):
-        lines.append(f"| {side.name} | `{side.scorer.model_version}` | "
-                     f"{side.thresholds.review:.4f} | {side.thresholds.block:.4f} | "
-                     f"{'on' if side.rules.enabled else 'off'} |")
-    lines += ["", "Current (rows) against candidate (columns):", "",
-              "| current \\ candidate | " + " | ".join(ACTIONS) + " |",
-              "|---|" + "--:|" * len(ACTIONS)]
+        lines.append(
+            f"| {side.name} | `{side.scorer.model_version}` | "
+            f"{side.thresholds.review:.4f} | {side.thresholds.block:.4f} | "
+            f"{'on' if side.rules.enabled else 'off'} |"
+        )
+    lines += [
+        "",
+        "Current (rows) against candidate (columns):",
+        "",
+        "| current \\ candidate | " + " | ".join(ACTIONS) + " |",
+        "|---|" + "--:|" * len(ACTIONS),
+    ]
     for a in ACTIONS:
-        lines.append(f"| {a} | " + " | ".join(f"{moves.get((a, b), 0):,}" for b in ACTIONS)
-                     + " |")
+        lines.append(f"| {a} | " + " | ".join(f"{moves.get((a, b), 0):,}" for b in ACTIONS) + " |")
     rates = [_rates(result, result.current), _rates(result, result.candidate)]
     names = sorted(set(rates[0]) & set(rates[1]), key=list(rates[0]).index)
     lines += ["", "| | " + " | ".join(names) + " |", "|---|" + "--:|" * len(names)]
@@ -142,43 +169,75 @@ def report(result: Backtest, examples: int = 10) -> str:
         lines.append(f"| {side.name} | " + " | ".join(cells) + " |")
     shown = 0
     lines += ["", "Examples of changed decisions:", ""]
-    for step, kind, a, b in zip(result.steps, result.kinds, result.current, result.candidate,
-                                strict=True):
+    for step, kind, a, b in zip(
+        result.steps, result.kinds, result.current, result.candidate, strict=True
+    ):
         if a.action == b.action or shown >= examples:
             continue
         shown += 1
         why = "; ".join(b.reasons or a.reasons) or "-"
-        lines.append(f"- `{step.purchase.order_id}` ({kind}): {a.action} -> {b.action}, "
-                     f"risk {b.score:.3f}: {why}")
+        lines.append(
+            f"- `{step.purchase.order_id}` ({kind}): {a.action} -> {b.action}, "
+            f"risk {b.score:.3f}: {why}"
+        )
     if not shown:
         lines.append("- none")
     return "\n".join(lines) + "\n"
 
 
 def changed_records(result: Backtest) -> list[dict[str, object]]:
-    return [{"order_id": s.purchase.order_id, "customer_id": s.purchase.customer_id,
-             "kind": kind, "current": a.to_record(), "candidate": b.to_record()}
-            for s, kind, a, b in zip(result.steps, result.kinds, result.current,
-                                     result.candidate, strict=True) if a.action != b.action]
+    return [
+        {
+            "order_id": s.purchase.order_id,
+            "customer_id": s.purchase.customer_id,
+            "kind": kind,
+            "current": a.to_record(),
+            "candidate": b.to_record(),
+        }
+        for s, kind, a, b in zip(
+            result.steps, result.kinds, result.current, result.candidate, strict=True
+        )
+        if a.action != b.action
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
-    traffic = (read_jsonl(args.traffic) if args.traffic else simulate(SimulationConfig(
-        seed=args.seed, months=args.months, honest_customers=args.customers)))
+    traffic = (
+        read_jsonl(args.traffic)
+        if args.traffic
+        else simulate(
+            SimulationConfig(seed=args.seed, months=args.months, honest_customers=args.customers)
+        )
+    )
     clear_cache()
     current_scorer = load_scorer(args.model_dir or MODEL_LAYER)
-    candidate_scorer = (load_scorer(args.candidate_model_dir) if args.candidate_model_dir
-                        else current_scorer)
+    candidate_scorer = (
+        load_scorer(args.candidate_model_dir) if args.candidate_model_dir else current_scorer
+    )
     steps = window(traffic, args.last_days)
-    risk = (-candidate_scorer.score_samples(
-        [features(s.aggregates, s.facts, s.now, s.shared) for s in steps])
-        if steps else np.zeros(0))
-    current = Side("current", current_scorer, Thresholds.from_metadata(current_scorer.metadata),
-                   RulePolicy())
-    candidate = Side("candidate", candidate_scorer, candidate_thresholds(
-        candidate_scorer, risk, review=args.review_threshold, block=args.block_threshold,
-        review_share=args.review_share, block_share=args.block_share),
-        RulePolicy(enabled=not args.no_rules))
+    risk = (
+        -candidate_scorer.score_samples(
+            [features(s.aggregates, s.facts, s.now, s.shared) for s in steps]
+        )
+        if steps
+        else np.zeros(0)
+    )
+    current = Side(
+        "current", current_scorer, Thresholds.from_metadata(current_scorer.metadata), RulePolicy()
+    )
+    candidate = Side(
+        "candidate",
+        candidate_scorer,
+        candidate_thresholds(
+            candidate_scorer,
+            risk,
+            review=args.review_threshold,
+            block=args.block_threshold,
+            review_share=args.review_share,
+            block_share=args.block_share,
+        ),
+        RulePolicy(enabled=not args.no_rules),
+    )
     result = run_backtest(traffic, steps, current, candidate)
     text = report(result)
     print(text)

@@ -118,18 +118,23 @@ def methods(month: Month, scorer: Scorer) -> list[Method]:
         fired = np.asarray([bool(d.rules_fired) for d in decisions], dtype=float)
         return held, blocked, score + fired
 
-    rules_held, rules_blocked, rules_score = from_decisions(month.rules_only,
-                                                            np.zeros(len(X)))
+    rules_held, rules_blocked, rules_score = from_decisions(month.rules_only, np.zeros(len(X)))
     shipped_held, shipped_blocked, shipped_score = from_decisions(month.decisions, month.risk)
     return [
-        Method(f"Rules baseline (refunded >= {BASELINE_SHARE:.0%} of 90 days' orders)",
-               baseline, np.zeros(len(X), dtype=bool),
-               X[:, REFUNDED_SHARE] * (X[:, REFUNDED_ORDERS] >= enough_refunds)),
+        Method(
+            f"Rules baseline (refunded >= {BASELINE_SHARE:.0%} of 90 days' orders)",
+            baseline,
+            np.zeros(len(X), dtype=bool),
+            X[:, REFUNDED_SHARE] * (X[:, REFUNDED_ORDERS] >= enough_refunds),
+        ),
         Method("Readable rules only", rules_held, rules_blocked, rules_score),
-        Method("Model alone (isolation forest)", month.risk >= limits.review,
-               month.risk >= limits.block, month.risk),
-        Method("Shipped decision (rules + model)", shipped_held, shipped_blocked,
-               shipped_score),
+        Method(
+            "Model alone (isolation forest)",
+            month.risk >= limits.review,
+            month.risk >= limits.block,
+            month.risk,
+        ),
+        Method("Shipped decision (rules + model)", shipped_held, shipped_blocked, shipped_score),
     ]
 
 
@@ -162,13 +167,18 @@ def per_kind(month: Month, method: Method, kind: str) -> dict[str, Any]:
     everyone = set(customers[mine])
     caught = set(customers[mine & held])
     versus_honest = mine | ~month.abusive
-    return {"purchases": int(mine.sum()), "customers": len(everyone), "caught": len(caught),
-            "recall": held[mine].mean() if mine.any() else float("nan"),
-            "pr_auc": _ap(mine[versus_honest], method.score[versus_honest]),
-            "kept": int(data.cashback[mine & held].sum())}
+    return {
+        "purchases": int(mine.sum()),
+        "customers": len(everyone),
+        "caught": len(caught),
+        "recall": held[mine].mean() if mine.any() else float("nan"),
+        "pr_auc": _ap(mine[versus_honest], method.score[versus_honest]),
+        "kept": int(data.cashback[mine & held].sum()),
+    }
 
 
 # -- masking stress test --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StressResult:
@@ -184,40 +194,53 @@ def flooded(window: Dataset, kinds: tuple[str, ...], copies: int) -> tuple[Datas
     `copies` more times: a bot or ring replaying one pattern until it looks normal."""
     flood = np.flatnonzero(np.isin(window.kinds, kinds) & ~window.known_abuser)
     index = np.concatenate([np.arange(len(window))] + [flood] * copies)
-    rows = replace(window, X=window.X[index],
-                   order_ids=[window.order_ids[i] for i in index],
-                   customer_ids=[window.customer_ids[i] for i in index],
-                   kinds=window.kinds[index], months=window.months[index],
-                   days=window.days[index], cashback=window.cashback[index],
-                   devices=[window.devices[i] for i in index],
-                   payments=[window.payments[i] for i in index],
-                   known_abuser=window.known_abuser[index])
+    rows = replace(
+        window,
+        X=window.X[index],
+        order_ids=[window.order_ids[i] for i in index],
+        customer_ids=[window.customer_ids[i] for i in index],
+        kinds=window.kinds[index],
+        months=window.months[index],
+        days=window.days[index],
+        cashback=window.cashback[index],
+        devices=[window.devices[i] for i in index],
+        payments=[window.payments[i] for i in index],
+        known_abuser=window.known_abuser[index],
+    )
     return rows, len(flood) * copies
 
 
-def stress_test(month: Month, config: TrainConfig,
-                kinds: tuple[str, ...] = ("serial_refunder", "velocity_burst"),
-                copies: int = 40) -> list[StressResult]:
+def stress_test(
+    month: Month,
+    config: TrainConfig,
+    kinds: tuple[str, ...] = ("serial_refunder", "velocity_burst"),
+    copies: int = 40,
+) -> list[StressResult]:
     window = training_window(dataset(simulate(config.simulation())), config.warmup_months)
     flood, added = flooded(window, kinds, copies)
     results = []
     for name, guards in (("guards on", Guards()), ("guards off", Guards.off())):
         index, stats = training_sample(flood, guards, config.seed)
         estimator = fit(flood.X[index], config)
-        limit = thresholds(risk_scores(estimator, window.X), config.review_share,
-                           config.block_share)["review"]
+        limit = thresholds(
+            risk_scores(estimator, window.X), config.review_share, config.block_share
+        )["review"]
         held = risk_scores(estimator, month.data.X) >= limit
         method = Method(name, held, held, held.astype(float))
         kinds_out = {}
         for kind in ABUSE_KINDS:
             row = per_kind(month, method, kind)
             kinds_out[kind] = (row["recall"], row["caught"], row["customers"])
-        results.append(StressResult(name, stats.sample_rows, added, kinds_out,
-                                    summary(month, method)["false_hold"]))
+        results.append(
+            StressResult(
+                name, stats.sample_rows, added, kinds_out, summary(month, method)["false_hold"]
+            )
+        )
     return results
 
 
 # -- plots ----------------------------------------------------------------------------------
+
 
 def plot_scores(month: Month, limits: Thresholds, path: Path) -> None:
     import matplotlib
@@ -226,15 +249,26 @@ def plot_scores(month: Month, limits: Thresholds, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    bins = np.linspace(min(0.3, float(month.risk.min())), max(0.85, float(month.risk.max())),
-                       60)
-    ax.hist(month.risk[~month.abusive], bins=bins, density=True, histtype="stepfilled",
-            color="0.8", label="honest")
+    bins = np.linspace(min(0.3, float(month.risk.min())), max(0.85, float(month.risk.max())), 60)
+    ax.hist(
+        month.risk[~month.abusive],
+        bins=bins,
+        density=True,
+        histtype="stepfilled",
+        color="0.8",
+        label="honest",
+    )
     for kind in ABUSE_KINDS:
         mine = month.data.kinds == kind
         if mine.any():
-            ax.hist(month.risk[mine], bins=bins, density=True, histtype="step", linewidth=1.4,
-                    label=kind.replace("_", " "))
+            ax.hist(
+                month.risk[mine],
+                bins=bins,
+                density=True,
+                histtype="step",
+                linewidth=1.4,
+                label=kind.replace("_", " "),
+            )
     ax.axvline(limits.review, color="tab:orange", linestyle="--", label="review threshold")
     ax.axvline(limits.block, color="tab:red", linestyle="--", label="block threshold")
     ax.set_yscale("log")
@@ -256,13 +290,19 @@ def plot_pr(month: Month, all_methods: list[Method], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for method in all_methods:
         precision, recall, _ = precision_recall_curve(month.abusive, method.score)
-        line, = ax.step(recall, precision, where="post", linewidth=1.3,
-                        label=f"{method.name.split(' (')[0]} "
-                              f"(AP {_ap(month.abusive, method.score):.2f})")
+        (line,) = ax.step(
+            recall,
+            precision,
+            where="post",
+            linewidth=1.3,
+            label=f"{method.name.split(' (')[0]} (AP {_ap(month.abusive, method.score):.2f})",
+        )
         held = method.held
         if held.any():
-            point = ((held & month.abusive).sum() / month.abusive.sum(),
-                     (held & month.abusive).sum() / held.sum())
+            point = (
+                (held & month.abusive).sum() / month.abusive.sum(),
+                (held & month.abusive).sum() / held.sum(),
+            )
             ax.plot(*point, "o", color=line.get_color())
     ax.set_xlabel("recall (abusers' purchases)")
     ax.set_ylabel("precision")
@@ -277,13 +317,16 @@ def plot_pr(month: Month, all_methods: list[Method], path: Path) -> None:
 
 # -- the report -----------------------------------------------------------------------------
 
+
 def _pct(value: float, digits: int = 1) -> str:
     return "n/a" if value != value else f"{value:.{digits}%}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "--:" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "--:" for i in range(len(header))) + "|",
+    ]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
@@ -291,13 +334,33 @@ def headline_table(month: Month, all_methods: list[Method]) -> list[str]:
     rows = []
     for method in all_methods:
         s = summary(month, method)
-        rows.append([method.name, _pct(s["review_share"], 2), _pct(s["block_share"], 2),
-                     _pct(s["precision"]),
-                     _pct(s["recall"]), f"{s['pr_auc']:.3f}", _pct(s["false_hold"], 2),
-                     _pct(s["honest_customers_held"], 2),
-                     f"{money(s['kept'])} ({_pct(s['kept'] / s['abusive_cashback'], 0)})"])
-    return _table(["Method", "Held", "Blocked", "Precision", "Recall", "PR-AUC", "False-hold rate",
-                   "Honest customers held", "Cashback kept from abusers"], rows)
+        rows.append(
+            [
+                method.name,
+                _pct(s["review_share"], 2),
+                _pct(s["block_share"], 2),
+                _pct(s["precision"]),
+                _pct(s["recall"]),
+                f"{s['pr_auc']:.3f}",
+                _pct(s["false_hold"], 2),
+                _pct(s["honest_customers_held"], 2),
+                f"{money(s['kept'])} ({_pct(s['kept'] / s['abusive_cashback'], 0)})",
+            ]
+        )
+    return _table(
+        [
+            "Method",
+            "Held",
+            "Blocked",
+            "Precision",
+            "Recall",
+            "PR-AUC",
+            "False-hold rate",
+            "Honest customers held",
+            "Cashback kept from abusers",
+        ],
+        rows,
+    )
 
 
 def kinds_table(month: Month, all_methods: list[Method]) -> list[str]:
@@ -305,25 +368,46 @@ def kinds_table(month: Month, all_methods: list[Method]) -> list[str]:
     rows = []
     for kind in ABUSE_KINDS:
         b, m, s = (per_kind(month, x, kind) for x in (baseline, model, shipped))
-        rows.append([kind.replace("_", " "), str(m["purchases"]), str(m["customers"]),
-                     f"{b['caught']} ({_pct(b['recall'], 0)})",
-                     f"{m['caught']} ({_pct(m['recall'], 0)})", f"{m['pr_auc']:.2f}",
-                     f"{s['caught']} ({_pct(s['recall'], 0)})", f"{s['pr_auc']:.2f}",
-                     money(m["kept"]), money(s["kept"])])
-    return _table(["Abuse kind", "Purchases", "Customers",
-                   "Baseline: caught (recall)", "Model: caught (recall)", "Model PR-AUC",
-                   "Shipped: caught (recall)", "Shipped PR-AUC", "Kept (model)",
-                   "Kept (shipped)"], rows)
+        rows.append(
+            [
+                kind.replace("_", " "),
+                str(m["purchases"]),
+                str(m["customers"]),
+                f"{b['caught']} ({_pct(b['recall'], 0)})",
+                f"{m['caught']} ({_pct(m['recall'], 0)})",
+                f"{m['pr_auc']:.2f}",
+                f"{s['caught']} ({_pct(s['recall'], 0)})",
+                f"{s['pr_auc']:.2f}",
+                money(m["kept"]),
+                money(s["kept"]),
+            ]
+        )
+    return _table(
+        [
+            "Abuse kind",
+            "Purchases",
+            "Customers",
+            "Baseline: caught (recall)",
+            "Model: caught (recall)",
+            "Model PR-AUC",
+            "Shipped: caught (recall)",
+            "Shipped PR-AUC",
+            "Kept (model)",
+            "Kept (shipped)",
+        ],
+        rows,
+    )
 
 
 def honest_table(month: Month, all_methods: list[Method]) -> list[str]:
     rows = []
     for kind in HONEST_KINDS:
         mine = month.data.kinds == kind
-        rows.append([kind.replace("_", " "), str(int(mine.sum()))]
-                    + [_pct(m.held[mine].mean(), 2) for m in all_methods])
-    return _table(["Honest kind", "Purchases"]
-                  + [m.name.split(" (")[0] for m in all_methods], rows)
+        rows.append(
+            [kind.replace("_", " "), str(int(mine.sum()))]
+            + [_pct(m.held[mine].mean(), 2) for m in all_methods]
+        )
+    return _table(["Honest kind", "Purchases"] + [m.name.split(" (")[0] for m in all_methods], rows)
 
 
 def checks(month: Month, all_methods: list[Method]) -> list[tuple[str, bool]]:
@@ -333,22 +417,35 @@ def checks(month: Month, all_methods: list[Method]) -> list[tuple[str, bool]]:
         s, b = summary(month, method), summary(month, baseline)
         caught = [per_kind(month, method, k) for k in ABUSE_KINDS]
         out += [
-            (f"{method.name}: every abuse kind caught (>= {CAUGHT_BAR:.0%} of its customers "
-             "held at least once)",
-             all(c["customers"] and c["caught"] / c["customers"] >= CAUGHT_BAR
-                 for c in caught)),
-            (f"{method.name}: review share within the 2% budget (+/- 0.5 point)",
-             s["review_share"] <= 0.025),
-            (f"{method.name}: false-hold rate on honest purchases under "
-             f"{FALSE_HOLD_BAR:.0%}", s["false_hold"] < FALSE_HOLD_BAR),
-            (f"{method.name}: beats the rules baseline on recall, PR-AUC and cashback kept",
-             s["recall"] > b["recall"] and s["pr_auc"] > b["pr_auc"] and s["kept"] > b["kept"]),
+            (
+                f"{method.name}: every abuse kind caught (>= {CAUGHT_BAR:.0%} of its customers "
+                "held at least once)",
+                all(c["customers"] and c["caught"] / c["customers"] >= CAUGHT_BAR for c in caught),
+            ),
+            (
+                f"{method.name}: review share within the 2% budget (+/- 0.5 point)",
+                s["review_share"] <= 0.025,
+            ),
+            (
+                f"{method.name}: false-hold rate on honest purchases under {FALSE_HOLD_BAR:.0%}",
+                s["false_hold"] < FALSE_HOLD_BAR,
+            ),
+            (
+                f"{method.name}: beats the rules baseline on recall, PR-AUC and cashback kept",
+                s["recall"] > b["recall"] and s["pr_auc"] > b["pr_auc"] and s["kept"] > b["kept"],
+            ),
         ]
     return out
 
 
-def report(month: Month, traffic: Traffic, scorer: Scorer, all_methods: list[Method],
-           stress: list[StressResult] | None, max_difference: float) -> str:
+def report(
+    month: Month,
+    traffic: Traffic,
+    scorer: Scorer,
+    all_methods: list[Method],
+    stress: list[StressResult] | None,
+    max_difference: float,
+) -> str:
     meta = scorer.metadata
     limits = Thresholds.from_metadata(meta)
     training = meta["training_data"]
@@ -415,8 +512,10 @@ def report(month: Month, traffic: Traffic, scorer: Scorer, all_methods: list[Met
         "share alone: one late return of one order would otherwise look exactly like a "
         "habit, and 'no refunds' would need an arbitrary fill value for the median.",
         "",
-        *_table(["Feature", "Meaning"],
-                [[f"`{name}`", FEATURE_DESCRIPTIONS[name]] for name in FEATURE_NAMES]),
+        *_table(
+            ["Feature", "Meaning"],
+            [[f"`{name}`", FEATURE_DESCRIPTIONS[name]] for name in FEATURE_NAMES],
+        ),
         "",
         "## Guarding against masking",
         "",
@@ -442,12 +541,20 @@ def report(month: Month, traffic: Traffic, scorer: Scorer, all_methods: list[Met
             "trained with and without the guards (same thresholds rule, same held-out "
             "month). Caught customers and purchase recall per kind:",
             "",
-            *_table(["Training", "Sample rows"] + [k.replace("_", " ") for k in ABUSE_KINDS]
-                    + ["False-hold rate"],
-                    [[r.name, f"{r.sample_rows:,}"]
-                     + [f"{caught}/{total} ({_pct(recall, 0)})"
-                        for recall, caught, total in r.per_kind.values()]
-                     + [_pct(r.false_hold, 2)] for r in stress]),
+            *_table(
+                ["Training", "Sample rows"]
+                + [k.replace("_", " ") for k in ABUSE_KINDS]
+                + ["False-hold rate"],
+                [
+                    [r.name, f"{r.sample_rows:,}"]
+                    + [
+                        f"{caught}/{total} ({_pct(recall, 0)})"
+                        for recall, caught, total in r.per_kind.values()
+                    ]
+                    + [_pct(r.false_hold, 2)]
+                    for r in stress
+                ],
+            ),
             "",
         ]
     lines += [
@@ -475,8 +582,9 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> in
     model_dir, artifacts = args.model_dir or MODEL_LAYER, args.artifacts or ARTIFACTS
     clear_cache()
     scorer = load_scorer(model_dir)
-    traffic = simulate(SimulationConfig(seed=args.seed, months=args.months,
-                                        honest_customers=args.customers))
+    traffic = simulate(
+        SimulationConfig(seed=args.seed, months=args.months, honest_customers=args.customers)
+    )
     progress(f"held-out traffic: {traffic.summary()['events']}")
     month = evaluated_month(traffic, scorer)
     estimator = load_estimator(artifacts / "estimator.skops")
@@ -486,14 +594,18 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> in
     if not args.skip_stress:
         progress("masking stress test (two extra fits)...")
         meta = scorer.metadata
-        config = TrainConfig(seed=meta["estimator"]["random_state"],
-                             months=args.months, customers=args.customers,
-                             trees=meta["estimator"]["n_estimators"],
-                             max_samples=meta["estimator"]["max_samples"])
+        config = TrainConfig(
+            seed=meta["estimator"]["random_state"],
+            months=args.months,
+            customers=args.customers,
+            trees=meta["estimator"]["n_estimators"],
+            max_samples=meta["estimator"]["max_samples"],
+        )
         stress = stress_test(month, config)
     artifacts.mkdir(parents=True, exist_ok=True)
-    plot_scores(month, Thresholds.from_metadata(scorer.metadata),
-                artifacts / "score_distribution.png")
+    plot_scores(
+        month, Thresholds.from_metadata(scorer.metadata), artifacts / "score_distribution.png"
+    )
     plot_pr(month, all_methods, artifacts / "pr_curve.png")
     text = report(month, traffic, scorer, all_methods, stress, max_difference)
     (artifacts / "report.md").write_text(text)

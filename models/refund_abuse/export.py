@@ -51,8 +51,9 @@ def export_arrays(estimator: Any) -> dict[str, np.ndarray]:
 
     features, thresholds, lefts, rights, path_lengths, roots = [], [], [], [], [], []
     offset, max_depth = 0, 0
-    for index, (tree, columns) in enumerate(zip(forest.estimators_, forest.estimators_features_,
-                                                strict=True)):
+    for index, (tree, columns) in enumerate(
+        zip(forest.estimators_, forest.estimators_features_, strict=True)
+    ):
         t = tree.tree_
         leaf = t.children_left == -1
         nodes = np.arange(t.node_count)
@@ -63,16 +64,17 @@ def export_arrays(estimator: Any) -> dict[str, np.ndarray]:
         lefts.append(offset + np.where(leaf, nodes, t.children_left))
         rights.append(offset + np.where(leaf, nodes, t.children_right))
         # sklearn adds, per tree: decision_path_lengths[leaf] + average_path_length[leaf] - 1
-        contribution = (forest._decision_path_lengths[index]
-                        + forest._average_path_length_per_tree[index] - 1.0)
+        contribution = (
+            forest._decision_path_lengths[index] + forest._average_path_length_per_tree[index] - 1.0
+        )
         path_lengths.append(np.where(leaf, contribution, 0.0))
         roots.append(offset)
         max_depth = max(max_depth, int(t.max_depth))
         offset += t.node_count
-    denominator = len(forest.estimators_) * float(
-        _average_path_length([forest._max_samples])[0])
+    denominator = len(forest.estimators_) * float(_average_path_length([forest._max_samples])[0])
     return {
-        "mean": mean, "scale": scale,
+        "mean": mean,
+        "scale": scale,
         "feature": np.concatenate(features).astype(np.int16),
         "threshold": np.concatenate(thresholds).astype(np.float64),
         "left": np.concatenate(lefts).astype(np.int32),

@@ -32,11 +32,17 @@ from models.refund_abuse.simulator import MONTH, Purchase, Redemption, Refund, T
 
 
 def purchase_facts(purchase: Purchase) -> PurchaseFacts:
-    return PurchaseFacts(order_id=purchase.order_id, customer_id=purchase.customer_id,
-                         amount=purchase.amount, cashback=purchase.cashback,
-                         occurred_at=purchase.at, spendable_at=purchase.spendable_at,
-                         channel=purchase.channel, device_id=purchase.device_id,
-                         payment_fingerprint=purchase.payment_fingerprint)
+    return PurchaseFacts(
+        order_id=purchase.order_id,
+        customer_id=purchase.customer_id,
+        amount=purchase.amount,
+        cashback=purchase.cashback,
+        occurred_at=purchase.at,
+        spendable_at=purchase.spendable_at,
+        channel=purchase.channel,
+        device_id=purchase.device_id,
+        payment_fingerprint=purchase.payment_fingerprint,
+    )
 
 
 @dataclass(frozen=True)
@@ -60,26 +66,37 @@ def replay(traffic: Traffic) -> Iterator[Step]:
         cid = event.customer_id
         aggregates = customers.get(cid) or CustomerAggregates(cid)
         if isinstance(event, Refund):
-            customers[cid] = note_refund(aggregates, RefundFacts(
-                order_id=event.order_id, amount=event.amount, occurred_at=event.at,
-                clawed_back=event.clawed_back, debt=event.debt))
+            customers[cid] = note_refund(
+                aggregates,
+                RefundFacts(
+                    order_id=event.order_id,
+                    amount=event.amount,
+                    occurred_at=event.at,
+                    clawed_back=event.clawed_back,
+                    debt=event.debt,
+                ),
+            )
         elif isinstance(event, Redemption):
-            customers[cid] = note_redemption(aggregates, RedemptionFacts(
-                amount=event.amount, occurred_at=event.at, method=event.method))
+            customers[cid] = note_redemption(
+                aggregates,
+                RedemptionFacts(amount=event.amount, occurred_at=event.at, method=event.method),
+            )
         else:
             facts = purchase_facts(event)
             device = devices.get(event.device_id) if event.device_id else None
-            payment = (payments.get(event.payment_fingerprint)
-                       if event.payment_fingerprint else None)
+            payment = payments.get(event.payment_fingerprint) if event.payment_fingerprint else None
             yield Step(event, facts, aggregates, shared_counts(cid, device, payment), event.at)
             customers[cid] = note_purchase(aggregates, facts)
             if event.device_id:
                 devices[event.device_id] = note_identity(
-                    device or IdentityAggregates("device", event.device_id), cid, event.at)
+                    device or IdentityAggregates("device", event.device_id), cid, event.at
+                )
             if event.payment_fingerprint:
                 payments[event.payment_fingerprint] = note_identity(
-                    payment or IdentityAggregates("payment", event.payment_fingerprint), cid,
-                    event.at)
+                    payment or IdentityAggregates("payment", event.payment_fingerprint),
+                    cid,
+                    event.at,
+                )
 
 
 @dataclass(frozen=True)
@@ -99,11 +116,18 @@ class Dataset:
 
     def rows(self, mask: np.ndarray) -> Dataset:
         index = np.flatnonzero(mask)
-        return Dataset(self.X[index], [self.order_ids[i] for i in index],
-                       [self.customer_ids[i] for i in index], self.kinds[index],
-                       self.months[index], self.days[index], self.cashback[index],
-                       [self.devices[i] for i in index], [self.payments[i] for i in index],
-                       self.known_abuser[index])
+        return Dataset(
+            self.X[index],
+            [self.order_ids[i] for i in index],
+            [self.customer_ids[i] for i in index],
+            self.kinds[index],
+            self.months[index],
+            self.days[index],
+            self.cashback[index],
+            [self.devices[i] for i in index],
+            [self.payments[i] for i in index],
+            self.known_abuser[index],
+        )
 
     def __len__(self) -> int:
         return len(self.order_ids)
@@ -128,6 +152,15 @@ def dataset(traffic: Traffic) -> Dataset:
         payments.append(p.payment_fingerprint)
         known.append(customer.known_abuser)
     X = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
-    return Dataset(X, order_ids, customer_ids, np.asarray(kinds), np.asarray(months),
-                   np.asarray(days), np.asarray(cashback, dtype=np.int64), devices, payments,
-                   np.asarray(known, dtype=bool))
+    return Dataset(
+        X,
+        order_ids,
+        customer_ids,
+        np.asarray(kinds),
+        np.asarray(months),
+        np.asarray(days),
+        np.asarray(cashback, dtype=np.int64),
+        devices,
+        payments,
+        np.asarray(known, dtype=bool),
+    )

@@ -35,14 +35,23 @@ import numpy as np
 from cashback.ledger import cashback_for, clawback_for
 
 HONEST_KINDS = ("regular", "big_loyal", "campaign_shopper", "honest_returner")
-ABUSE_KINDS = ("serial_refunder", "refund_churn", "redeem_then_refund", "velocity_burst",
-               "account_farming")
+ABUSE_KINDS = (
+    "serial_refunder",
+    "refund_churn",
+    "redeem_then_refund",
+    "velocity_burst",
+    "account_farming",
+)
 KINDS = HONEST_KINDS + ABUSE_KINDS
 HONEST = "honest"
 
 CATEGORY_RATES: Mapping[str, Decimal] = {
-    "grocery": Decimal("0.01"), "electronics": Decimal("0.02"), "home": Decimal("0.04"),
-    "fashion": Decimal("0.05"), "sports": Decimal("0.05"), "beauty": Decimal("0.08"),
+    "grocery": Decimal("0.01"),
+    "electronics": Decimal("0.02"),
+    "home": Decimal("0.04"),
+    "fashion": Decimal("0.05"),
+    "sports": Decimal("0.05"),
+    "beauty": Decimal("0.08"),
 }
 CATEGORIES = tuple(CATEGORY_RATES)
 POPULARITY = np.array([0.22, 0.14, 0.16, 0.24, 0.10, 0.14])
@@ -62,11 +71,23 @@ class SimulationConfig:
     start: datetime = datetime(2026, 1, 5, tzinfo=UTC)
     months: int = 5
     honest_customers: int = 10000
-    honest_mix: Mapping[str, float] = field(default_factory=lambda: {
-        "regular": 0.72, "big_loyal": 0.05, "campaign_shopper": 0.13, "honest_returner": 0.10})
-    abusers: Mapping[str, int] = field(default_factory=lambda: {
-        "serial_refunder": 20, "refund_churn": 20, "redeem_then_refund": 20,
-        "velocity_burst": 40, "account_farming": 30})
+    honest_mix: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "regular": 0.72,
+            "big_loyal": 0.05,
+            "campaign_shopper": 0.13,
+            "honest_returner": 0.10,
+        }
+    )
+    abusers: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "serial_refunder": 20,
+            "refund_churn": 20,
+            "redeem_then_refund": 20,
+            "velocity_burst": 40,
+            "account_farming": 30,
+        }
+    )
     known_abuser_share: float = 0.5  # confirmed by analysts before training (chargebacks...)
     return_window_days: int = 14  # cashback becomes spendable after it
     store_return_days: int = 30  # the store accepts refunds this long
@@ -83,12 +104,22 @@ class SimulationConfig:
     @classmethod
     def small(cls, seed: int = 3, months: int = 3) -> SimulationConfig:
         """A quick population for tests: every kind present, a few hundred customers."""
-        return cls(seed=seed, months=months, honest_customers=400, abusers={
-            "serial_refunder": 4, "refund_churn": 4, "redeem_then_refund": 4,
-            "velocity_burst": 4, "account_farming": 2})
+        return cls(
+            seed=seed,
+            months=months,
+            honest_customers=400,
+            abusers={
+                "serial_refunder": 4,
+                "refund_churn": 4,
+                "redeem_then_refund": 4,
+                "velocity_burst": 4,
+                "account_farming": 2,
+            },
+        )
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Line:
@@ -166,12 +197,17 @@ class Traffic:
 
     def summary(self) -> dict[str, Any]:
         counts = Counter(type(e).__name__.lower() for e in self.events)
-        return {"seed": self.seed, "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "customers": dict(sorted(Counter(c.kind for c in self.customers).items())),
-                "events": dict(sorted(counts.items()))}
+        return {
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "customers": dict(sorted(Counter(c.kind for c in self.customers).items())),
+            "events": dict(sorted(counts.items())),
+        }
 
 
 # -- the program's cashback ---------------------------------------------------------------
+
 
 def campaigns(config: SimulationConfig) -> list[tuple[datetime, datetime, str]]:
     """One ten-day campaign a month, on a category drawn from the seed."""
@@ -197,6 +233,7 @@ def line_cashback(line: Line, campaign: str | None) -> int:
 
 # -- one customer's plan ------------------------------------------------------------------
 
+
 @dataclass
 class PlannedOrder:
     at: datetime
@@ -213,15 +250,22 @@ class Plan:
     orders: list[PlannedOrder] = field(default_factory=list)
     # (when, share of the available balance, method); checkout redemptions at purchases
     redemptions: list[tuple[datetime, float, Literal["checkout", "withdrawal"]]] = field(
-        default_factory=list)
+        default_factory=list
+    )
 
 
 class Shopper:
     """Draws one customer's behaviour from its own generator."""
 
-    def __init__(self, config: SimulationConfig, customer: Customer, index: int,
-                 schedule: list[tuple[datetime, datetime, str]],
-                 devices: tuple[str, ...], cards: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        config: SimulationConfig,
+        customer: Customer,
+        index: int,
+        schedule: list[tuple[datetime, datetime, str]],
+        devices: tuple[str, ...],
+        cards: tuple[str, ...],
+    ) -> None:
         self.config = config
         self.customer = customer
         self.rng = np.random.default_rng([config.seed, index])
@@ -241,16 +285,22 @@ class Shopper:
             return favourite
         return str(self.rng.choice(CATEGORIES, p=POPULARITY))
 
-    def lines(self, total_median: float, sigma: float, category: str,
-              mixed: float = 0.3) -> tuple[Line, ...]:
+    def lines(
+        self, total_median: float, sigma: float, category: str, mixed: float = 0.3
+    ) -> tuple[Line, ...]:
         count = 1 + int(self.rng.poisson(0.6))
         out = []
         for _ in range(count):
             chosen = category if self.rng.random() > mixed else self.category()
             self.sku_counter += 1
-            out.append(Line(sku=f"SKU-{chosen[:3].upper()}-{int(self.rng.integers(1, 5000))}",
-                            category=chosen, amount=self.price(total_median / count, sigma),
-                            eco=bool(self.rng.random() < 0.05)))
+            out.append(
+                Line(
+                    sku=f"SKU-{chosen[:3].upper()}-{int(self.rng.integers(1, 5000))}",
+                    category=chosen,
+                    amount=self.price(total_median / count, sigma),
+                    eco=bool(self.rng.random() < 0.05),
+                )
+            )
         return tuple(out)
 
     def channel(self, store_share: float = 0.2) -> Literal["online", "store", "app"]:
@@ -259,13 +309,24 @@ class Shopper:
             return "store"
         return "app" if draw < store_share + 0.3 else "online"
 
-    def order(self, at: datetime, total_median: float, sigma: float, category: str,
-              store_share: float = 0.2, mixed: float = 0.3) -> PlannedOrder:
+    def order(
+        self,
+        at: datetime,
+        total_median: float,
+        sigma: float,
+        category: str,
+        store_share: float = 0.2,
+        mixed: float = 0.3,
+    ) -> PlannedOrder:
         channel = self.channel(store_share)
         device = None if channel == "store" else str(self.rng.choice(self.devices))
-        return PlannedOrder(at=at, lines=self.lines(total_median, sigma, category, mixed),
-                            channel=channel, device_id=device,
-                            payment_fingerprint=str(self.rng.choice(self.cards)))
+        return PlannedOrder(
+            at=at,
+            lines=self.lines(total_median, sigma, category, mixed),
+            channel=channel,
+            device_id=device,
+            payment_fingerprint=str(self.rng.choice(self.cards)),
+        )
 
     def poisson_times(self, begin: datetime, end: datetime, per_month: float) -> list[datetime]:
         """Arrival times of a Poisson process, during waking hours mostly."""
@@ -278,20 +339,25 @@ class Shopper:
 
     def daytime(self, at: datetime) -> datetime:
         hour = int(self.rng.choice(24, p=HOURS))
-        return at.replace(hour=hour, minute=int(self.rng.integers(60)),
-                          second=int(self.rng.integers(60)))
+        return at.replace(
+            hour=hour, minute=int(self.rng.integers(60)), second=int(self.rng.integers(60))
+        )
 
     def active_from(self) -> datetime:
         return max(self.customer.joined_at, self.config.start)
 
-    def honest_refund(self, order: PlannedOrder, probability: float,
-                      median_days: float = 6.0) -> None:
+    def honest_refund(
+        self, order: PlannedOrder, probability: float, median_days: float = 6.0
+    ) -> None:
         if self.rng.random() < probability:
-            days = min(float(self.rng.lognormal(np.log(median_days), 0.7)),
-                       self.config.store_return_days - 1)
+            days = min(
+                float(self.rng.lognormal(np.log(median_days), 0.7)),
+                self.config.store_return_days - 1,
+            )
             order.refund_at = order.at + timedelta(days=max(0.2, days))
-            order.refund_share = 1.0 if self.rng.random() < 0.6 else float(
-                self.rng.uniform(0.2, 0.8))
+            order.refund_share = (
+                1.0 if self.rng.random() < 0.6 else float(self.rng.uniform(0.2, 0.8))
+            )
 
     def checkout_redemptions(self, plan: Plan, probability: float) -> None:
         for order in plan.orders:
@@ -305,8 +371,9 @@ class Shopper:
     def plan(self) -> Plan:
         return getattr(self, f"plan_{self.customer.kind}")()
 
-    def plan_regular(self, per_month: float | None = None, refund_p: float = 0.03,
-                     median_days: float = 6.0) -> Plan:
+    def plan_regular(
+        self, per_month: float | None = None, refund_p: float = 0.03, median_days: float = 6.0
+    ) -> Plan:
         plan = Plan()
         rate = per_month if per_month is not None else float(self.rng.uniform(0.7, 3.0))
         median = float(self.rng.uniform(50, 250))
@@ -322,8 +389,9 @@ class Shopper:
         plan = Plan()
         median = float(self.rng.uniform(600, 2500))
         favourite = str(self.rng.choice(["electronics", "home", "fashion", "beauty"]))
-        for at in self.poisson_times(self.active_from(), self.config.end,
-                                     float(self.rng.uniform(3, 8))):
+        for at in self.poisson_times(
+            self.active_from(), self.config.end, float(self.rng.uniform(3, 8))
+        ):
             order = self.order(at, median, 0.5, self.category(favourite, 0.6))
             self.honest_refund(order, 0.04)
             plan.orders.append(order)
@@ -341,8 +409,9 @@ class Shopper:
         for start, end, category in self.schedule:
             if end <= begin or start >= self.config.end or self.rng.random() < 0.2:
                 continue
-            for at in self.poisson_times(max(start, begin), min(end, self.config.end),
-                                         float(self.rng.uniform(6, 15))):
+            for at in self.poisson_times(
+                max(start, begin), min(end, self.config.end), float(self.rng.uniform(6, 15))
+            ):
                 order = self.order(at, median * 1.3, 0.5, category, mixed=0.1)
                 self.honest_refund(order, 0.03)
                 plan.orders.append(order)
@@ -351,21 +420,26 @@ class Shopper:
         return plan
 
     def plan_honest_returner(self) -> Plan:
-        return self.plan_regular(float(self.rng.uniform(1.0, 3.5)),
-                                 refund_p=float(self.rng.uniform(0.15, 0.35)), median_days=5.0)
+        return self.plan_regular(
+            float(self.rng.uniform(1.0, 3.5)),
+            refund_p=float(self.rng.uniform(0.15, 0.35)),
+            median_days=5.0,
+        )
 
     def plan_serial_refunder(self) -> Plan:
         """Wardrobing: buy, wear or use, return almost everything within days."""
         plan = Plan()
         median = float(self.rng.uniform(80, 350))
         refund_p = float(self.rng.uniform(0.6, 0.9))
-        for at in self.poisson_times(self.active_from(), self.config.end,
-                                     float(self.rng.uniform(4, 9))):
+        for at in self.poisson_times(
+            self.active_from(), self.config.end, float(self.rng.uniform(4, 9))
+        ):
             order = self.order(at, median, 0.5, self.category("fashion", 0.7), store_share=0.1)
             if self.rng.random() < refund_p:
                 order.refund_at = at + timedelta(days=float(self.rng.uniform(0.3, 4.0)))
-                order.refund_share = 1.0 if self.rng.random() < 0.85 else float(
-                    self.rng.uniform(0.5, 0.9))
+                order.refund_share = (
+                    1.0 if self.rng.random() < 0.85 else float(self.rng.uniform(0.5, 0.9))
+                )
             plan.orders.append(order)
         self.checkout_redemptions(plan, 0.5)
         return plan
@@ -376,16 +450,21 @@ class Shopper:
         plan = Plan()
         median = float(self.rng.uniform(1500, 4000))
         refund_p = float(self.rng.uniform(0.75, 0.95))
-        for at in self.poisson_times(self.active_from(), self.config.end,
-                                     float(self.rng.uniform(2, 4))):
+        for at in self.poisson_times(
+            self.active_from(), self.config.end, float(self.rng.uniform(2, 4))
+        ):
             category = campaign_on(self.schedule, at) or "beauty"
             order = self.order(at, median, 0.3, category, store_share=0.0, mixed=0.05)
             if self.rng.random() < refund_p:
                 ripe = self.spendable(at)
                 if self.rng.random() < 0.5:
-                    plan.redemptions.append((ripe + timedelta(hours=float(
-                        self.rng.uniform(1, 12))), float(self.rng.uniform(0.5, 1.0)),
-                        "checkout"))
+                    plan.redemptions.append(
+                        (
+                            ripe + timedelta(hours=float(self.rng.uniform(1, 12))),
+                            float(self.rng.uniform(0.5, 1.0)),
+                            "checkout",
+                        )
+                    )
                 order.refund_at = ripe + timedelta(hours=float(self.rng.uniform(13, 48)))
             plan.orders.append(order)
         return plan
@@ -396,14 +475,16 @@ class Shopper:
         plan = Plan()
         median = float(self.rng.uniform(100, 450))
         refund_p = float(self.rng.uniform(0.7, 0.95))
-        for at in self.poisson_times(self.active_from(), self.config.end,
-                                     float(self.rng.uniform(2, 5))):
+        for at in self.poisson_times(
+            self.active_from(), self.config.end, float(self.rng.uniform(2, 5))
+        ):
             category = campaign_on(self.schedule, at) or self.category("beauty", 0.5)
             order = self.order(at, median, 0.5, category, store_share=0.05)
             if self.rng.random() < refund_p:
                 ripe = self.spendable(at)
-                plan.redemptions.append((ripe + timedelta(hours=float(self.rng.uniform(0, 8))),
-                                         1.0, "withdrawal"))
+                plan.redemptions.append(
+                    (ripe + timedelta(hours=float(self.rng.uniform(0, 8))), 1.0, "withdrawal")
+                )
                 order.refund_at = ripe + timedelta(days=float(self.rng.uniform(1, 12)))
             plan.orders.append(order)
         return plan
@@ -424,10 +505,10 @@ class Shopper:
                 order = self.order(at, median, 0.4, category, store_share=0.0, mixed=0.1)
                 if self.rng.random() < 0.5:
                     order.refund_at = self.spendable(at) + timedelta(
-                        days=float(self.rng.uniform(0.5, 5)))
+                        days=float(self.rng.uniform(0.5, 5))
+                    )
                 plan.orders.append(order)
-            plan.redemptions.append((self.spendable(begin) + timedelta(hours=2), 1.0,
-                                     "withdrawal"))
+            plan.redemptions.append((self.spendable(begin) + timedelta(hours=2), 1.0, "withdrawal"))
         return plan
 
     def plan_account_farming(self) -> Plan:
@@ -440,21 +521,23 @@ class Shopper:
             category = campaign_on(self.schedule, at) or self.category("beauty", 0.5)
             order = self.order(at, median, 0.3, category, store_share=0.0, mixed=0.0)
             if self.rng.random() < 0.3:
-                order.refund_at = self.spendable(at) + timedelta(days=float(
-                    self.rng.uniform(1, 10)))
+                order.refund_at = self.spendable(at) + timedelta(
+                    days=float(self.rng.uniform(1, 10))
+                )
             plan.orders.append(order)
-            plan.redemptions.append((self.spendable(at) + timedelta(hours=1), 1.0,
-                                     "withdrawal"))
+            plan.redemptions.append((self.spendable(at) + timedelta(hours=1), 1.0, "withdrawal"))
             at += timedelta(days=float(self.rng.uniform(1, 8)))
         return plan
 
 
-HOURS = np.array([1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 8, 8, 9, 8, 7, 7, 7, 8, 9, 10, 10, 8, 5, 3],
-                 dtype=float)
+HOURS = np.array(
+    [1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 8, 8, 9, 8, 7, 7, 7, 8, 9, 10, 10, 8, 5, 3], dtype=float
+)
 HOURS /= HOURS.sum()
 
 
 # -- settling a plan into events ------------------------------------------------------------
+
 
 @dataclass
 class _Lot:
@@ -468,8 +551,12 @@ class _Lot:
     refunded: int = 0
 
 
-def settle(config: SimulationConfig, customer: Customer, plan: Plan,
-           schedule: list[tuple[datetime, datetime, str]]) -> list[Event]:
+def settle(
+    config: SimulationConfig,
+    customer: Customer,
+    plan: Plan,
+    schedule: list[tuple[datetime, datetime, str]],
+) -> list[Event]:
     """Turn a plan into events with the amounts the ledger would produce: cashback per line
     (plus the first-purchase bonus), redemptions of what is spendable, clawbacks that take
     unspent cashback first and record the spent rest as debt. Events past the end of the
@@ -481,7 +568,8 @@ def settle(config: SimulationConfig, customer: Customer, plan: Plan,
     for number, order in enumerate(orders):
         steps.append((order.at, 1, (number, order)))
         if order.refund_at is not None and order.refund_at - order.at <= timedelta(
-                days=config.store_return_days):
+            days=config.store_return_days
+        ):
             steps.append((order.refund_at, 2, (number, order)))
     for when, share, method in plan.redemptions:
         steps.append((when, 0, (share, method)))
@@ -517,9 +605,20 @@ def settle(config: SimulationConfig, customer: Customer, plan: Plan,
             order_id = f"{cid}-o{number + 1}"
             spendable = at + timedelta(days=config.return_window_days)
             lots[number] = _Lot(order_id, amount, cashback, spendable, cashback)
-            events.append(Purchase(order_id, cid, at, amount, cashback, spendable,
-                                   order.channel, order.lines, order.device_id,
-                                   order.payment_fingerprint))
+            events.append(
+                Purchase(
+                    order_id,
+                    cid,
+                    at,
+                    amount,
+                    cashback,
+                    spendable,
+                    order.channel,
+                    order.lines,
+                    order.device_id,
+                    order.payment_fingerprint,
+                )
+            )
         else:
             number, order = payload
             lot = lots[number]
@@ -530,12 +629,12 @@ def settle(config: SimulationConfig, customer: Customer, plan: Plan,
             lot.unspent -= from_unspent
             lot.debited += debt
             lot.refunded += refund
-            events.append(Refund(f"{lot.order_id}-f1", lot.order_id, cid, at, refund, clawed,
-                                 debt))
+            events.append(Refund(f"{lot.order_id}-f1", lot.order_id, cid, at, refund, clawed, debt))
     return events
 
 
 # -- the population -------------------------------------------------------------------------
+
 
 def simulate(config: SimulationConfig) -> Traffic:
     """The storefront's traffic over `config.months`, every event in time order."""
@@ -551,8 +650,11 @@ def simulate(config: SimulationConfig) -> Traffic:
     weights = np.array([config.honest_mix[k] for k in kinds], dtype=float)
     for number in range(config.honest_customers):
         kind = str(master.choice(kinds, p=weights / weights.sum()))
-        joined = (config.start - timedelta(days=float(master.uniform(30, 900)))
-                  if kind == "big_loyal" or master.random() < 0.6 else join(0.0, 0.97))
+        joined = (
+            config.start - timedelta(days=float(master.uniform(30, 900)))
+            if kind == "big_loyal" or master.random() < 0.6
+            else join(0.0, 0.97)
+        )
         cid = f"c{number:05d}"
         devices = tuple(f"dev-{cid}-{i}" for i in range(1 + int(master.random() < 0.4)))
         cards = tuple(f"card-{cid}-{i}" for i in range(1 + int(master.random() < 0.3)))
@@ -594,12 +696,17 @@ def simulate(config: SimulationConfig) -> Traffic:
             if event.at >= config.start:
                 events.append((event.at, index, order, event))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
-    return Traffic(customers=tuple(c for c, _, _ in customers),
-                   events=tuple(e for _, _, _, e in events), start=config.start,
-                   end=config.end, seed=config.seed)
+    return Traffic(
+        customers=tuple(c for c, _, _ in customers),
+        events=tuple(e for _, _, _, e in events),
+        start=config.start,
+        end=config.end,
+        seed=config.seed,
+    )
 
 
 # -- recorded traffic as JSON lines -----------------------------------------------------------
+
 
 def _event_json(event: Event) -> dict[str, Any]:
     body = asdict(event)
@@ -612,11 +719,22 @@ def _event_json(event: Event) -> dict[str, Any]:
 def write_jsonl(traffic: Traffic, path: Path) -> None:
     """One JSON object a line: a header, the customers (with their labels), the events."""
     with path.open("w") as out:
-        out.write(json.dumps({"type": "traffic", "start": traffic.start.isoformat(),
-                              "end": traffic.end.isoformat(), "seed": traffic.seed}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "type": "traffic",
+                    "start": traffic.start.isoformat(),
+                    "end": traffic.end.isoformat(),
+                    "seed": traffic.seed,
+                }
+            )
+            + "\n"
+        )
         for customer in traffic.customers:
-            body = asdict(customer) | {"type": "customer",
-                                       "joined_at": customer.joined_at.isoformat()}
+            body = asdict(customer) | {
+                "type": "customer",
+                "joined_at": customer.joined_at.isoformat(),
+            }
             out.write(json.dumps(body) + "\n")
         for event in traffic.events:
             out.write(json.dumps(_event_json(event)) + "\n")
@@ -665,15 +783,17 @@ def purchases(traffic: Traffic) -> Iterator[Purchase]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.refund_abuse.simulator",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m models.refund_abuse.simulator", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--months", type=int, default=5)
     parser.add_argument("--customers", type=int, default=10000, help="honest customers")
     parser.add_argument("--out", type=Path, help="write the traffic here as JSON lines")
     args = parser.parse_args(argv)
-    traffic = simulate(SimulationConfig(seed=args.seed, months=args.months,
-                                        honest_customers=args.customers))
+    traffic = simulate(
+        SimulationConfig(seed=args.seed, months=args.months, honest_customers=args.customers)
+    )
     if args.out:
         write_jsonl(traffic, args.out)
     print(json.dumps(traffic.summary(), indent=2))

@@ -79,8 +79,7 @@ class TrainConfig:
     guards: Guards = field(default_factory=Guards)
 
     def simulation(self) -> SimulationConfig:
-        return SimulationConfig(seed=self.seed, months=self.months,
-                                honest_customers=self.customers)
+        return SimulationConfig(seed=self.seed, months=self.months, honest_customers=self.customers)
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,8 @@ def training_sample(data: Dataset, guards: Guards, seed: int) -> tuple[np.ndarra
             seen.add(key)
         limits: list[tuple[tuple[Any, ...], int | None]] = [
             (("customer", customer), guards.per_customer),
-            (("day", customer, int(data.days[i])), guards.per_customer_day)]
+            (("day", customer, int(data.days[i])), guards.per_customer_day),
+        ]
         for kind, identity in (("device", data.devices[i]), ("payment", data.payments[i])):
             if identity is not None:
                 limits.append(((kind, identity), guards.per_identity))
@@ -144,9 +144,12 @@ def training_sample(data: Dataset, guards: Guards, seed: int) -> tuple[np.ndarra
 
 
 def fit(X: np.ndarray, config: TrainConfig) -> Pipeline:
-    forest = IsolationForest(n_estimators=config.trees,
-                             max_samples=min(config.max_samples, len(X)),
-                             contamination="auto", random_state=config.seed)
+    forest = IsolationForest(
+        n_estimators=config.trees,
+        max_samples=min(config.max_samples, len(X)),
+        contamination="auto",
+        random_state=config.seed,
+    )
     return Pipeline([("scale", StandardScaler()), ("forest", forest)]).fit(X)
 
 
@@ -157,18 +160,22 @@ def risk_scores(estimator: Pipeline, X: np.ndarray) -> np.ndarray:
 
 def thresholds(risk: np.ndarray, review_share: float, block_share: float) -> dict[str, Any]:
     """Risk scores above which `review_share` / `block_share` of the traffic would fall."""
-    return {"review": float(np.quantile(risk, 1.0 - review_share)),
-            "block": float(np.quantile(risk, 1.0 - block_share)),
-            "review_share": review_share, "block_share": block_share,
-            "computed_on_purchases": int(len(risk))}
+    return {
+        "review": float(np.quantile(risk, 1.0 - review_share)),
+        "block": float(np.quantile(risk, 1.0 - block_share)),
+        "review_share": review_share,
+        "block_share": block_share,
+        "computed_on_purchases": int(len(risk)),
+    }
 
 
 def feature_quantiles(X: np.ndarray) -> dict[str, list[float]]:
     """Percentiles of every feature over the training traffic (rounded: they only rank
     how rare a value is when writing reasons)."""
     points = np.quantile(X, np.linspace(0, 1, QUANTILES), axis=0)
-    return {name: [round(float(v), 5) for v in points[:, j]]
-            for j, name in enumerate(FEATURE_NAMES)}
+    return {
+        name: [round(float(v), 5) for v in points[:, j]] for j, name in enumerate(FEATURE_NAMES)
+    }
 
 
 def training_window(data: Dataset, warmup_months: int) -> Dataset:
@@ -204,10 +211,13 @@ def train(config: TrainConfig, traffic: Traffic | None = None) -> Trained:
         "feature_descriptions": {name: FEATURE_DESCRIPTIONS[name] for name in FEATURE_NAMES},
         "thresholds": thresholds(risk, config.review_share, config.block_share),
         "feature_quantiles": feature_quantiles(window.X),
-        "estimator": {"pipeline": ["StandardScaler", "IsolationForest"],
-                      "n_estimators": config.trees,
-                      "max_samples": int(estimator[-1].max_samples_),
-                      "contamination": "auto", "random_state": config.seed},
+        "estimator": {
+            "pipeline": ["StandardScaler", "IsolationForest"],
+            "n_estimators": config.trees,
+            "max_samples": int(estimator[-1].max_samples_),
+            "contamination": "auto",
+            "random_state": config.seed,
+        },
         "training_data": {
             "traffic": traffic.summary(),
             "warmup_months": config.warmup_months,
@@ -218,13 +228,20 @@ def train(config: TrainConfig, traffic: Traffic | None = None) -> Trained:
             "sample_rows": stats.sample_rows,
             "guards": asdict(config.guards),
             "sample_feature_summary": {
-                name: {"mean": round(float(sample[:, j].mean()), 5),
-                       "p50": round(float(np.median(sample[:, j])), 5),
-                       "p99": round(float(np.quantile(sample[:, j], 0.99)), 5)}
-                for j, name in enumerate(FEATURE_NAMES)},
+                name: {
+                    "mean": round(float(sample[:, j].mean()), 5),
+                    "p50": round(float(np.median(sample[:, j])), 5),
+                    "p99": round(float(np.quantile(sample[:, j], 0.99)), 5),
+                }
+                for j, name in enumerate(FEATURE_NAMES)
+            },
         },
-        "libraries": {"python": platform.python_version(), "numpy": np.__version__,
-                      "scikit-learn": version("scikit-learn"), "skops": version("skops")},
+        "libraries": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scikit-learn": version("scikit-learn"),
+            "skops": version("skops"),
+        },
     }
     return Trained(estimator, arrays, metadata, window, index)
 
@@ -235,28 +252,43 @@ def save(trained: Trained, model_dir: Path, artifacts: Path) -> None:
 
     write_model(model_dir, trained.arrays, trained.metadata)
     artifacts.mkdir(parents=True, exist_ok=True)
-    skops.io.dump(trained.estimator, artifacts / ESTIMATOR_FILE,
-                  compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    skops.io.dump(
+        trained.estimator,
+        artifacts / ESTIMATOR_FILE,
+        compression=zipfile.ZIP_DEFLATED,
+        compresslevel=9,
+    )
     (artifacts / METADATA_FILE).write_text(
-        json.dumps(trained.metadata, indent=2, sort_keys=True) + "\n")
+        json.dumps(trained.metadata, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrainConfig(seed=args.seed, months=args.months, customers=args.customers,
-                         trees=args.trees, max_samples=args.max_samples,
-                         review_share=args.review_share, block_share=args.block_share)
+    config = TrainConfig(
+        seed=args.seed,
+        months=args.months,
+        customers=args.customers,
+        trees=args.trees,
+        max_samples=args.max_samples,
+        review_share=args.review_share,
+        block_share=args.block_share,
+    )
     traffic = read_jsonl(args.traffic) if args.traffic else None
     trained = train(config, traffic)
     model_dir, artifacts = args.model_dir or MODEL_LAYER, args.artifacts or ARTIFACTS
     save(trained, model_dir, artifacts)
     meta = trained.metadata
     data = meta["training_data"]
-    print(f"model {meta['model_version']}: {config.trees} trees of "
-          f"{meta['estimator']['max_samples']} rows, {data['sample_rows']} sample rows of "
-          f"{data['window_purchases']} purchases")
-    print(f"thresholds: review at risk >= {meta['thresholds']['review']:.4f} "
-          f"({config.review_share:.1%}), block at >= {meta['thresholds']['block']:.4f} "
-          f"({config.block_share:.1%})")
+    print(
+        f"model {meta['model_version']}: {config.trees} trees of "
+        f"{meta['estimator']['max_samples']} rows, {data['sample_rows']} sample rows of "
+        f"{data['window_purchases']} purchases"
+    )
+    print(
+        f"thresholds: review at risk >= {meta['thresholds']['review']:.4f} "
+        f"({config.review_share:.1%}), block at >= {meta['thresholds']['block']:.4f} "
+        f"({config.block_share:.1%})"
+    )
     print(f"wrote {model_dir} and {artifacts / ESTIMATOR_FILE}")
     return 0
 

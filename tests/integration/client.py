@@ -43,8 +43,13 @@ class Api:
         return self.post("/v1/purchases", purchase_body(customer_id, amount, **fields))
 
     def refund(self, order_id: str, amount: int, **fields: Any) -> requests.Response:
-        body = {"refund_id": unique("r"), "order_id": order_id, "amount": amount,
-                "occurred_at": now_iso(), **fields}
+        body = {
+            "refund_id": unique("r"),
+            "order_id": order_id,
+            "amount": amount,
+            "occurred_at": now_iso(),
+            **fields,
+        }
         return self.post("/v1/refunds", body)
 
     def balance(self, customer_id: str) -> dict[str, Any]:
@@ -58,8 +63,12 @@ class Api:
 
 def purchase_body(customer_id: str, amount: int, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "order_id": unique("o"), "customer_id": customer_id, "amount": amount,
-        "currency": "BRL", "occurred_at": now_iso(), "channel": "online",
+        "order_id": unique("o"),
+        "customer_id": customer_id,
+        "amount": amount,
+        "currency": "BRL",
+        "occurred_at": now_iso(),
+        "channel": "online",
         "lines": [{"sku": "sku-1", "category": "shoes", "amount": amount}],
     }
     body.update(fields)

@@ -22,12 +22,14 @@ def stack() -> Iterator[LocalStack]:
     # They also burst far above a storefront's rate on purpose (races, schemathesis), so
     # this stack lifts the usage plan's limits; test_throttling.py checks them on a
     # gateway that follows the template, as `cashback serve` and the demo do.
-    with LocalStack(tenants=TENANTS, quiet=True, risk_mode="shadow",
-                    throttling=False) as running:
+    with LocalStack(tenants=TENANTS, quiet=True, risk_mode="shadow", throttling=False) as running:
         assert running.store is not None
         # A tenant that replays history: occurred_at may be a year old.
-        running.add_tenant("replay", TenantSettings(currency="BRL", backdate_days=400,
-                                                    risk_mode="shadow"), now_iso())
+        running.add_tenant(
+            "replay",
+            TenantSettings(currency="BRL", backdate_days=400, risk_mode="shadow"),
+            now_iso(),
+        )
         yield running
 
 

@@ -13,8 +13,12 @@ from cashback.local.stack import LocalStack
 
 from .client import Api, unique
 
-ROUTES = [("POST", "/v1/purchases"), ("POST", "/v1/refunds"),
-          ("GET", "/v1/customers/c1/balance"), ("GET", "/v1/customers/c1/entries")]
+ROUTES = [
+    ("POST", "/v1/purchases"),
+    ("POST", "/v1/refunds"),
+    ("GET", "/v1/customers/c1/balance"),
+    ("GET", "/v1/customers/c1/entries"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -24,11 +28,20 @@ def test_no_key_is_401(stack: LocalStack, method: str, path: str) -> None:
     assert reply.json()["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("header", ["Bearer cbk_not-a-real-key", "Bearer", "Basic dXNlcjpwdw==",
-                                    "cbk_no-scheme", "Bearer has spaces in it"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cbk_not-a-real-key",
+        "Bearer",
+        "Basic dXNlcjpwdw==",
+        "cbk_no-scheme",
+        "Bearer has spaces in it",
+    ],
+)
 def test_unknown_or_malformed_key_is_401(stack: LocalStack, header: str) -> None:
-    reply = requests.get(stack.url + "/v1/customers/c1/balance",
-                         headers={"Authorization": header}, timeout=10)
+    reply = requests.get(
+        stack.url + "/v1/customers/c1/balance", headers={"Authorization": header}, timeout=10
+    )
     assert reply.status_code == 401
 
 
@@ -43,7 +56,8 @@ def test_revoked_key_is_401(stack: LocalStack) -> None:
 
 @pytest.mark.parametrize("scope", ["admin", "review"])
 def test_key_without_the_storefront_scope_cannot_report_purchases(
-        stack: LocalStack, scope: str) -> None:
+    stack: LocalStack, scope: str
+) -> None:
     api = Api(stack.url, stack.keys["acme"][scope])
     reply = api.purchase(unique("cust"), 10000)
     assert reply.status_code == 403
@@ -63,8 +77,7 @@ def test_keys_are_stored_only_as_hashes(stack: LocalStack) -> None:
     assert key not in str(stored)
 
 
-def test_another_tenant_cannot_see_a_customers_balance_or_history(
-        acme: Api, globex: Api) -> None:
+def test_another_tenant_cannot_see_a_customers_balance_or_history(acme: Api, globex: Api) -> None:
     customer = unique("shared-name")
     acme.purchase(customer, 100000)
     assert acme.balance(customer)["pending"] == 5000

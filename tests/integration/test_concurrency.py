@@ -24,7 +24,8 @@ def test_many_threads_retrying_one_purchase_credit_it_once(stack: LocalStack, ac
 
 
 def test_concurrent_purchases_of_one_customer_all_land_on_one_chain(
-        stack: LocalStack, acme: Api) -> None:
+    stack: LocalStack, acme: Api
+) -> None:
     customer = unique("cust")
     bodies = [purchase_body(customer, 1000 * (i + 1)) for i in range(16)]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -41,7 +42,8 @@ def test_concurrent_purchases_of_one_customer_all_land_on_one_chain(
 
 
 def test_concurrent_refunds_of_one_order_never_refund_more_than_was_paid(
-        stack: LocalStack, acme: Api) -> None:
+    stack: LocalStack, acme: Api
+) -> None:
     customer = unique("cust")
     order = acme.purchase(customer, 10000).json()
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -50,7 +52,6 @@ def test_concurrent_refunds_of_one_order_never_refund_more_than_was_paid(
     refused = [r for r in replies if r.status_code == 422]
     assert len(accepted) == 3 and len(refused) == 5, [(r.status_code, r.text) for r in replies]
     assert {r.json()["code"] for r in refused} == {"refund_exceeds_order"}
-    assert acme.balance(customer)["pending"] == 500 - sum(r.json()["clawed_back"]
-                                                          for r in accepted)
+    assert acme.balance(customer)["pending"] == 500 - sum(r.json()["clawed_back"] for r in accepted)
     assert stack.store is not None
     assert verify(stack.store, "acme", customer).ok

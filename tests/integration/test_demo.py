@@ -8,8 +8,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
-    result = subprocess.run([sys.executable, "-m", "cashback.cli", "demo"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "cashback.cli", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "same order id, different body: 409 idempotency_conflict" in out

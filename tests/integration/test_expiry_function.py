@@ -21,15 +21,19 @@ def replay(stack: LocalStack) -> Api:
 
 
 def _invoke(stack: LocalStack, event: dict[str, object]) -> dict[str, object]:
-    client = boto3.client("lambda", endpoint_url=stack.url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
+    client = boto3.client(
+        "lambda",
+        endpoint_url=stack.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     reply = client.invoke(FunctionName="ExpiryFunction", Payload=json.dumps(event).encode())
     assert "FunctionError" not in reply, reply["Payload"].read()
     return json.loads(reply["Payload"].read())  # type: ignore[no-any-return]
 
 
-def test_scheduled_run_ripens_and_expires_replayed_history(stack: LocalStack,
-                                                           replay: Api) -> None:
+def test_scheduled_run_ripens_and_expires_replayed_history(stack: LocalStack, replay: Api) -> None:
     old, recent = unique("old"), unique("recent")
     # A storefront replaying history: one purchase 200 days ago, one 35 days ago.
     assert replay.purchase(old, 10000, occurred_at=now_iso(timedelta(days=-200))).ok
@@ -44,26 +48,42 @@ def test_scheduled_run_ripens_and_expires_replayed_history(stack: LocalStack,
     assert replay.balance(recent)["available"] == 1000
     kinds = [entry["kind"] for entry in replay.entries(old).json()["items"]]
     assert kinds == ["expire", "ripen", "purchase"]
-    published = [(e["detail-type"], e["detail"]["amount"]) for e in stack.events
-                 if e["detail"]["customer_id"] in (old, recent)]
-    assert sorted(published) == [("cashback.available", 500), ("cashback.available", 1000),
-                                 ("cashback.expired", 500)]
+    published = [
+        (e["detail-type"], e["detail"]["amount"])
+        for e in stack.events
+        if e["detail"]["customer_id"] in (old, recent)
+    ]
+    assert sorted(published) == [
+        ("cashback.available", 500),
+        ("cashback.available", 1000),
+        ("cashback.expired", 500),
+    ]
 
     again = _invoke(stack, {"time": at})
     assert again["lots_ripened"] == again["lots_expired"] == again["notices_published"] == 0
 
 
 def test_a_scheduled_event_without_a_time_is_an_error_not_a_guess(stack: LocalStack) -> None:
-    client = boto3.client("lambda", endpoint_url=stack.url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
+    client = boto3.client(
+        "lambda",
+        endpoint_url=stack.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     reply = client.invoke(FunctionName="ExpiryFunction", Payload=b'{"detail": {}}')
     assert reply["FunctionError"] == "Unhandled"
     assert "time" in json.loads(reply["Payload"].read())["errorMessage"]
 
 
 def _refused(stack: LocalStack, event: dict[str, object]) -> str:
-    client = boto3.client("lambda", endpoint_url=stack.url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
+    client = boto3.client(
+        "lambda",
+        endpoint_url=stack.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     reply = client.invoke(FunctionName="ExpiryFunction", Payload=json.dumps(event).encode())
     assert reply["FunctionError"] == "Unhandled"  # the schedule's retries and DLQ see it
     error = json.loads(reply["Payload"].read())
@@ -77,7 +97,8 @@ def _checkpoint(stack: LocalStack) -> str | None:
 
 
 def test_a_time_ahead_of_the_clock_is_refused_and_changes_nothing(
-        stack: LocalStack, replay: Api) -> None:
+    stack: LocalStack, replay: Api
+) -> None:
     """Finding 8: invoked with now + 200 days, the job expired every tenant's cashback."""
     customer = unique("early")
     assert replay.purchase(customer, 10000, occurred_at=now_iso(timedelta(days=-100))).ok
@@ -96,11 +117,22 @@ def test_a_time_ahead_of_the_clock_is_refused_and_changes_nothing(
     assert replay.balance(customer)["available"] == 500
 
 
-@pytest.mark.parametrize("time", [1767225600, "1767225600", 1767225600.5, "garbage",
-                                  "2026-11-29T12:00:00", None, ["2026-11-29T12:00:00Z"],
-                                  "9999-12-31T23:59:59-14:00"])
-def test_a_time_that_is_not_iso_8601_with_an_offset_is_refused(stack: LocalStack,
-                                                               time: object) -> None:
+@pytest.mark.parametrize(
+    "time",
+    [
+        1767225600,
+        "1767225600",
+        1767225600.5,
+        "garbage",
+        "2026-11-29T12:00:00",
+        None,
+        ["2026-11-29T12:00:00Z"],
+        "9999-12-31T23:59:59-14:00",
+    ],
+)
+def test_a_time_that_is_not_iso_8601_with_an_offset_is_refused(
+    stack: LocalStack, time: object
+) -> None:
     before = (_checkpoint(stack), len(stack.events))
     assert "time" in _refused(stack, {"time": time})
     assert (_checkpoint(stack), len(stack.events)) == before

@@ -145,8 +145,13 @@ def lambda_handler(event, context):
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fidelity")
     (root / "template.yaml").write_text(TEMPLATE, encoding="utf-8")
-    for folder, source in [("uses_tools", USES_TOOLS), ("uses_numpy", USES_NUMPY),
-                           ("uses_pytest", USES_PYTEST), ("probe", PROBE), ("slow", SLOW)]:
+    for folder, source in [
+        ("uses_tools", USES_TOOLS),
+        ("uses_numpy", USES_NUMPY),
+        ("uses_pytest", USES_PYTEST),
+        ("probe", PROBE),
+        ("slow", SLOW),
+    ]:
         (root / folder).mkdir()
         (root / folder / "app.py").write_text(source, encoding="utf-8")
     package = root / "tools" / "python" / "tools_pkg"
@@ -158,8 +163,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def gateway(project: Path) -> Iterator[LocalGateway]:
     template = load_template(project / "template.yaml")
-    with LocalGateway(template, {"FROM_STACK": "stack"}, quiet=True,
-                      workers_per_function=2) as running:
+    with LocalGateway(
+        template, {"FROM_STACK": "stack"}, quiet=True, workers_per_function=2
+    ) as running:
         yield running
 
 
@@ -168,9 +174,14 @@ def get(gateway: LocalGateway, path: str) -> requests.Response:
 
 
 def lambda_client(gateway: LocalGateway) -> Any:
-    return boto3.client("lambda", endpoint_url=gateway.url, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local",
-                        config=Config(retries={"max_attempts": 1}, read_timeout=30))
+    return boto3.client(
+        "lambda",
+        endpoint_url=gateway.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"max_attempts": 1}, read_timeout=30),
+    )
 
 
 def gone(pid: int) -> bool:
@@ -182,7 +193,8 @@ def gone(pid: int) -> bool:
 
 
 def test_a_function_gets_its_layer_and_one_without_it_cannot_start(
-        gateway: LocalGateway, capfd: pytest.CaptureFixture[str]) -> None:
+    gateway: LocalGateway, capfd: pytest.CaptureFixture[str]
+) -> None:
     with_layer = get(gateway, "/with-layer")
     without = get(gateway, "/without-layer")
 
@@ -195,20 +207,25 @@ def test_a_function_gets_its_layer_and_one_without_it_cannot_start(
     assert "No module named 'tools_pkg'" in err
 
 
-@pytest.mark.parametrize(("path", "function", "module"), [
-    ("/numpy", "NumpyFunction", "numpy"),  # installed in the dev venv, in no layer
-    ("/pytest", "DevToolFunction", "pytest"),
-])
+@pytest.mark.parametrize(
+    ("path", "function", "module"),
+    [
+        ("/numpy", "NumpyFunction", "numpy"),  # installed in the dev venv, in no layer
+        ("/pytest", "DevToolFunction", "pytest"),
+    ],
+)
 def test_what_only_the_dev_venv_has_is_not_there(
-        gateway: LocalGateway, capfd: pytest.CaptureFixture[str], path: str, function: str,
-        module: str) -> None:
+    gateway: LocalGateway, capfd: pytest.CaptureFixture[str], path: str, function: str, module: str
+) -> None:
     response = get(gateway, path)
 
     assert response.status_code == 502
     assert response.json() == {"message": "Internal server error"}
     err = capfd.readouterr().err
-    assert f"{function} cannot run: Runtime.ImportModuleError: Unable to import module " \
-           f"'app': No module named '{module}'" in err
+    assert (
+        f"{function} cannot run: Runtime.ImportModuleError: Unable to import module "
+        f"'app': No module named '{module}'" in err
+    )
 
 
 def test_invoke_reports_the_import_error_as_lambda_does(gateway: LocalGateway) -> None:
@@ -224,15 +241,18 @@ def test_invoke_reports_the_import_error_as_lambda_does(gateway: LocalGateway) -
     assert raised.value.error_type == "Runtime.ImportModuleError"
 
 
-def test_the_import_path_is_code_layers_and_runtime_only(gateway: LocalGateway,
-                                                        project: Path) -> None:
+def test_the_import_path_is_code_layers_and_runtime_only(
+    gateway: LocalGateway, project: Path
+) -> None:
     seen = json.loads(get(gateway, "/probe").text)
 
     runtime = str(build.runtime_path())
     assert seen["path"][:2] == [str(project / "probe"), runtime]
-    assert all(entry.startswith(os.path.dirname(os.__file__).rsplit("/", 1)[0]) or
-               entry.startswith(("/usr/lib", "/usr/local/lib"))
-               for entry in seen["path"][2:]), seen["path"]  # the standard library
+    assert all(
+        entry.startswith(os.path.dirname(os.__file__).rsplit("/", 1)[0])
+        or entry.startswith(("/usr/lib", "/usr/local/lib"))
+        for entry in seen["path"][2:]
+    ), seen["path"]  # the standard library
     assert not any("site-packages" in entry for entry in seen["path"])
     assert seen["boto3"].startswith(runtime)
     assert seen["cwd"] == str(project / "probe")  # Lambda's /var/task
@@ -243,14 +263,21 @@ def test_the_environment_is_the_functions_and_names_it(gateway: LocalGateway) ->
     invoked = gateway.invoke("ProbeFunction", {})["env"]
 
     for env in (probe, invoked):
-        assert env == {"AWS_ACCESS_KEY_ID": "ProbeFunction", "AWS_SECRET_ACCESS_KEY": "local",
-                       "FROM_TEMPLATE": "yes", "ONLY_PROBE": "probe", "FROM_STACK": "stack",
-                       "AWS_LAMBDA_FUNCTION_NAME": "ProbeFunction", "VIRTUAL_ENV": None,
-                       "PYTHONPATH": None}
+        assert env == {
+            "AWS_ACCESS_KEY_ID": "ProbeFunction",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "FROM_TEMPLATE": "yes",
+            "ONLY_PROBE": "probe",
+            "FROM_STACK": "stack",
+            "AWS_LAMBDA_FUNCTION_NAME": "ProbeFunction",
+            "VIRTUAL_ENV": None,
+            "PYTHONPATH": None,
+        }
 
 
-def test_prints_go_to_the_log_not_into_replies(gateway: LocalGateway,
-                                               capfd: pytest.CaptureFixture[str]) -> None:
+def test_prints_go_to_the_log_not_into_replies(
+    gateway: LocalGateway, capfd: pytest.CaptureFixture[str]
+) -> None:
     response = get(gateway, "/probe")
 
     assert response.status_code == 200
@@ -267,8 +294,7 @@ def test_warm_workers_are_reused_up_to_the_cap(gateway: LocalGateway) -> None:
     first = json.loads(get(gateway, "/probe").text)["pid"]
     second = json.loads(get(gateway, "/probe").text)["pid"]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        pids = set(pool.map(lambda _: json.loads(get(gateway, "/probe").text)["pid"],
-                            range(12)))
+        pids = set(pool.map(lambda _: json.loads(get(gateway, "/probe").text)["pid"], range(12)))
 
     assert first == second  # one request at a time: the same warm worker
     assert len(pids) <= 2  # workers_per_function=2: the others waited for a free one

@@ -28,8 +28,13 @@ TABLE_ARN = table_arn(TABLE_NAME)
 
 
 def _client(endpoint: str, access_key_id: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=access_key_id, aws_secret_access_key="local")
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key="local",
+    )
 
 
 def _account_key(tenant: str, customer: str) -> dict[str, Any]:
@@ -41,12 +46,18 @@ def test_a_call_the_policy_does_not_allow_is_access_denied_as_on_aws(stack: Loca
     key = to_item({"pk": f"PROBE#{unique('p')}", "sk": "PROBE"})
     # Allowed by AdminFunction's statements: forwarded to DynamoDB Local as they are.
     admin.put_item(TableName=TABLE_NAME, Item={**key, "n": {"N": "1"}})
-    admin.update_item(TableName=TABLE_NAME, Key=key, UpdateExpression="SET n = n + :one",
-                      ExpressionAttributeValues={":one": {"N": "1"}})
+    admin.update_item(
+        TableName=TABLE_NAME,
+        Key=key,
+        UpdateExpression="SET n = n + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
     assert admin.get_item(TableName=TABLE_NAME, Key=key)["Item"]["n"] == {"N": "2"}
     # Not allowed: what DynamoDB answers, and nothing changes.
-    for call in (lambda: admin.delete_item(TableName=TABLE_NAME, Key=key),
-                 lambda: admin.batch_get_item(RequestItems={TABLE_NAME: {"Keys": [key]}})):
+    for call in (
+        lambda: admin.delete_item(TableName=TABLE_NAME, Key=key),
+        lambda: admin.batch_get_item(RequestItems={TABLE_NAME: {"Keys": [key]}}),
+    ):
         with pytest.raises(ClientError) as denied:
             call()
         error = denied.value.response
@@ -55,56 +66,86 @@ def test_a_call_the_policy_does_not_allow_is_access_denied_as_on_aws(stack: Loca
     assert error["Error"]["Message"] == (
         "User: arn:aws:sts::000000000000:assumed-role/AdminFunction-role/AdminFunction is not "
         f"authorized to perform: dynamodb:BatchGetItem on resource: {TABLE_ARN} because no "
-        "identity-based policy allows the dynamodb:BatchGetItem action")
+        "identity-based policy allows the dynamodb:BatchGetItem action"
+    )
     assert admin.get_item(TableName=TABLE_NAME, Key=key)["Item"]["n"] == {"N": "2"}
-    assert {"principal": "AdminFunction", "action": "dynamodb:DeleteItem",
-            "resource": TABLE_ARN} in stack.iam_denials
+    assert {
+        "principal": "AdminFunction",
+        "action": "dynamodb:DeleteItem",
+        "resource": TABLE_ARN,
+    } in stack.iam_denials
 
 
 def test_the_balance_reader_cannot_update_and_reads_no_index(stack: LocalStack) -> None:
     reader = _client(stack.iam_endpoint_url, "RedemptionFunction")
     with pytest.raises(ClientError) as denied:  # refused, so nothing is written
-        reader.update_item(TableName=TABLE_NAME, Key=_account_key("acme", unique("c")),
-                           UpdateExpression="SET pending = :z",
-                           ExpressionAttributeValues={":z": {"N": "0"}})
+        reader.update_item(
+            TableName=TABLE_NAME,
+            Key=_account_key("acme", unique("c")),
+            UpdateExpression="SET pending = :z",
+            ExpressionAttributeValues={":z": {"N": "0"}},
+        )
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "dynamodb:UpdateItem" in denied.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as denied:
-        reader.query(TableName=TABLE_NAME, IndexName="queue",
-                     KeyConditionExpression="queue_pk = :q",
-                     ExpressionAttributeValues={":q": {"S": "REVIEW#acme"}})
+        reader.query(
+            TableName=TABLE_NAME,
+            IndexName="queue",
+            KeyConditionExpression="queue_pk = :q",
+            ExpressionAttributeValues={":q": {"S": "REVIEW#acme"}},
+        )
     assert f"on resource: {TABLE_ARN}/index/queue " in denied.value.response["Error"]["Message"]
     # The analysts' function reads that index, and only that one.
     review = _client(stack.iam_endpoint_url, "ReviewFunction")
-    review.query(TableName=TABLE_NAME, IndexName="queue", KeyConditionExpression="queue_pk = :q",
-                 ExpressionAttributeValues={":q": {"S": "REVIEW#acme"}})
+    review.query(
+        TableName=TABLE_NAME,
+        IndexName="queue",
+        KeyConditionExpression="queue_pk = :q",
+        ExpressionAttributeValues={":q": {"S": "REVIEW#acme"}},
+    )
     with pytest.raises(ClientError):
-        review.query(TableName=TABLE_NAME, IndexName="due",
-                     KeyConditionExpression="due_bucket = :b",
-                     ExpressionAttributeValues={":b": {"S": "DUE#2026-01-01#00"}})
+        review.query(
+            TableName=TABLE_NAME,
+            IndexName="due",
+            KeyConditionExpression="due_bucket = :b",
+            ExpressionAttributeValues={":b": {"S": "DUE#2026-01-01#00"}},
+        )
 
 
 def test_a_transaction_needs_every_items_action(stack: LocalStack) -> None:
     # Items of no tenant's: the ledger audits of the shared tenants must not see them.
-    put_key, update_key = (to_item({"pk": f"PROBE#{unique('p')}", "sk": "PROBE"})
-                           for _ in range(2))
-    items = [{"Put": {"TableName": TABLE_NAME, "Item": put_key}},
-             {"Update": {"TableName": TABLE_NAME, "Key": update_key,
-                         "UpdateExpression": "SET probe = :one",
-                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    put_key, update_key = (to_item({"pk": f"PROBE#{unique('p')}", "sk": "PROBE"}) for _ in range(2))
+    items = [
+        {"Put": {"TableName": TABLE_NAME, "Item": put_key}},
+        {
+            "Update": {
+                "TableName": TABLE_NAME,
+                "Key": update_key,
+                "UpdateExpression": "SET probe = :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+    ]
     # The authorizer may only read: the whole transaction is refused, nothing is written.
     with pytest.raises(ClientError) as denied:
         _client(stack.iam_endpoint_url, "AuthorizerFunction").transact_write_items(
-            TransactItems=items)
+            TransactItems=items
+        )
     assert "dynamodb:PutItem" in denied.value.response["Error"]["Message"]
     direct = _client(stack.endpoint_url, "local")
     assert "Item" not in direct.get_item(TableName=TABLE_NAME, Key=update_key)
     # ConditionCheckItem is granted to no function: nothing here condition-checks alone.
-    check = [{"ConditionCheck": {"TableName": TABLE_NAME, "Key": update_key,
-                                 "ConditionExpression": "attribute_not_exists(pk)"}}]
+    check = [
+        {
+            "ConditionCheck": {
+                "TableName": TABLE_NAME,
+                "Key": update_key,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+    ]
     with pytest.raises(ClientError) as denied:
-        _client(stack.iam_endpoint_url, "AccrualFunction").transact_write_items(
-            TransactItems=check)
+        _client(stack.iam_endpoint_url, "AccrualFunction").transact_write_items(TransactItems=check)
     assert "dynamodb:ConditionCheckItem" in denied.value.response["Error"]["Message"]
     _client(stack.iam_endpoint_url, "AccrualFunction").transact_write_items(TransactItems=items)
     assert direct.get_item(TableName=TABLE_NAME, Key=update_key)["Item"]["probe"] == {"N": "1"}
@@ -112,24 +153,41 @@ def test_a_transaction_needs_every_items_action(stack: LocalStack) -> None:
 
 def test_the_event_bus_takes_events_only_from_the_lifecycle_job(stack: LocalStack) -> None:
     def events(access_key_id: str) -> Any:
-        return boto3.client("events", endpoint_url=stack.url, region_name="us-east-1",
-                            aws_access_key_id=access_key_id, aws_secret_access_key="local")
+        return boto3.client(
+            "events",
+            endpoint_url=stack.url,
+            region_name="us-east-1",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key="local",
+        )
 
-    entry = {"Source": "cashback", "DetailType": "probe", "Detail": "{}",
-             "EventBusName": "cashback-local"}
+    entry = {
+        "Source": "cashback",
+        "DetailType": "probe",
+        "Detail": "{}",
+        "EventBusName": "cashback-local",
+    }
     with pytest.raises(ClientError) as denied:
         events("AccrualFunction").put_events(Entries=[entry])
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert (f"events:PutEvents on resource: {event_bus_arn('cashback-local')}"
-            in denied.value.response["Error"]["Message"])
+    assert (
+        f"events:PutEvents on resource: {event_bus_arn('cashback-local')}"
+        in denied.value.response["Error"]["Message"]
+    )
     assert events("ExpiryFunction").put_events(Entries=[entry])["FailedEntryCount"] == 0
     # The job's policy names its own bus, not the account's default one.
     with pytest.raises(ClientError):
         events("ExpiryFunction").put_events(Entries=[{**entry, "EventBusName": "default"}])
 
 
-FLASH = {"id": "flash", "name": "Flash", "starts_at": _naive(timedelta(days=-1)),
-         "ends_at": _naive(timedelta(days=1)), "rate": "0.10", "stacking": "add"}
+FLASH = {
+    "id": "flash",
+    "name": "Flash",
+    "starts_at": _naive(timedelta(days=-1)),
+    "ends_at": _naive(timedelta(days=1)),
+    "rate": "0.10",
+    "stacking": "add",
+}
 
 
 def test_publishing_a_new_budget_resizes_the_shards_through_the_api(stack: LocalStack) -> None:
@@ -139,11 +197,13 @@ def test_publishing_a_new_budget_resizes_the_shards_through_the_api(stack: Local
     tenant = unique("shop")
     admin = Api(stack.url, stack.add_tenant(tenant, stack.settings, now_iso())["admin"])
     denied_before = len(stack.iam_denials)
-    first = admin.session.put(f"{stack.url}/v1/rules", json=program(campaigns=[
-        {**FLASH, "budget": 1000}]), timeout=30)
+    first = admin.session.put(
+        f"{stack.url}/v1/rules", json=program(campaigns=[{**FLASH, "budget": 1000}]), timeout=30
+    )
     assert first.status_code == 201, first.text
-    second = admin.session.put(f"{stack.url}/v1/rules", json=program(campaigns=[
-        {**FLASH, "budget": 2500}]), timeout=30)
+    second = admin.session.put(
+        f"{stack.url}/v1/rules", json=program(campaigns=[{**FLASH, "budget": 2500}]), timeout=30
+    )
     assert second.status_code == 201, second.text
     assert second.json()["version"] == 2
     assert stack.store is not None
@@ -151,8 +211,9 @@ def test_publishing_a_new_budget_resizes_the_shards_through_the_api(stack: Local
     assert sum(s["allowance"] for s in shards) == 2500
     assert sum(s["remaining"] for s in shards) == 2500
     # The same program again (a retry after a lost reply) is the same version, not a third.
-    again = admin.session.put(f"{stack.url}/v1/rules", json=program(campaigns=[
-        {**FLASH, "budget": 2500}]), timeout=30)
+    again = admin.session.put(
+        f"{stack.url}/v1/rules", json=program(campaigns=[{**FLASH, "budget": 2500}]), timeout=30
+    )
     assert again.status_code == 201 and again.json() == second.json()
     assert [v["version"] for v in stack.store.rule_versions(tenant)] == [1, 2]
     assert stack.iam_denials[denied_before:] == []
@@ -168,30 +229,46 @@ def _without_update_item(template: Template) -> Template:
 
 
 def test_over_http_a_function_without_an_action_its_code_calls_fails_as_on_aws(
-        stack: LocalStack) -> None:
+    stack: LocalStack,
+) -> None:
     """The whole path, as a storefront saw it on AWS before the fix: the local stack's
     functions under the template as it was (AdminFunction without dynamodb:UpdateItem).
     Publishing a budget change is denied at DynamoDB and answered 500; nothing of the new
     version is written, and the stack records which call IAM refused."""
     assert stack.template is not None
     old = _without_update_item(stack.template)
-    policies = Policies.from_template(old, {"LedgerTable.Arn": TABLE_ARN,
-                                            "CashbackEventBus.Arn": event_bus_arn("x")})
+    policies = Policies.from_template(
+        old, {"LedgerTable.Arn": TABLE_ARN, "CashbackEventBus.Arn": event_bus_arn("x")}
+    )
     tenant = unique("shop")
     admin_key = stack.add_tenant(tenant, stack.settings, now_iso())["admin"]
-    with IamProxy(stack.endpoint_url, policies) as proxy, LocalGateway(
-            old, {**stack.function_environment, "AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
-            quiet=True, refs={"LedgerTable": TABLE_NAME}, policies=policies,
-            throttling=False) as gateway:
+    with (
+        IamProxy(stack.endpoint_url, policies) as proxy,
+        LocalGateway(
+            old,
+            {**stack.function_environment, "AWS_ENDPOINT_URL_DYNAMODB": proxy.url},
+            quiet=True,
+            refs={"LedgerTable": TABLE_NAME},
+            policies=policies,
+            throttling=False,
+        ) as gateway,
+    ):
         admin = Api(gateway.url, admin_key)
-        first = admin.session.put(f"{gateway.url}/v1/rules", json=program(campaigns=[
-            {**FLASH, "budget": 1000}]), timeout=60)
+        first = admin.session.put(
+            f"{gateway.url}/v1/rules",
+            json=program(campaigns=[{**FLASH, "budget": 1000}]),
+            timeout=60,
+        )
         assert first.status_code == 201, first.text
-        bigger = admin.session.put(f"{gateway.url}/v1/rules", json=program(campaigns=[
-            {**FLASH, "budget": 3000}]), timeout=60)
+        bigger = admin.session.put(
+            f"{gateway.url}/v1/rules",
+            json=program(campaigns=[{**FLASH, "budget": 3000}]),
+            timeout=60,
+        )
         assert (bigger.status_code, bigger.json()["code"]) == (500, "internal_error")
         assert [(d["principal"], d["action"]) for d in proxy.denials] == [
-            ("AdminFunction", "dynamodb:UpdateItem")]
+            ("AdminFunction", "dynamodb:UpdateItem")
+        ]
     assert stack.store is not None
     assert [v["version"] for v in stack.store.rule_versions(tenant)] == [1]
     assert sum(s["allowance"] for s in stack.store.budget_shards(tenant, "flash")) == 1000
@@ -203,8 +280,9 @@ def test_the_rules_publisher_under_its_policy(stack: LocalStack, old_policy: boo
     budget resize is AccessDenied, and (budgets first) no version was written."""
     assert stack.template is not None
     template = _without_update_item(stack.template) if old_policy else stack.template
-    policies = Policies.from_template(template, {"LedgerTable.Arn": TABLE_ARN,
-                                                 "CashbackEventBus.Arn": event_bus_arn("x")})
+    policies = Policies.from_template(
+        template, {"LedgerTable.Arn": TABLE_ARN, "CashbackEventBus.Arn": event_bus_arn("x")}
+    )
     tenant = unique("shop")
     stack.add_tenant(tenant, stack.settings, now_iso())
     with IamProxy(stack.endpoint_url, policies) as proxy:

@@ -41,8 +41,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert reply.status_code == 201, reply.text
         cashback = cashback_for(amount, DEFAULT_RATE)
         assert reply.json()["cashback"] == cashback
-        self.orders[body["order_id"]] = {"amount": amount, "refunded": 0,
-                                         "cashback": cashback, "clawed": 0}
+        self.orders[body["order_id"]] = {
+            "amount": amount,
+            "refunded": 0,
+            "cashback": cashback,
+            "clawed": 0,
+        }
         self.sent.append(("/v1/purchases", body, reply.json()))
         self.effects += 1
 
@@ -53,8 +57,12 @@ class LedgerMachine(RuleBasedStateMachine):
         order_id = data.draw(st.sampled_from(open_orders))
         order = self.orders[order_id]
         amount = data.draw(st.integers(1, order["amount"] - order["refunded"]))
-        body = {"refund_id": unique("r"), "order_id": order_id, "amount": amount,
-                "occurred_at": now_iso()}
+        body = {
+            "refund_id": unique("r"),
+            "order_id": order_id,
+            "amount": amount,
+            "occurred_at": now_iso(),
+        }
         reply = self.api.post("/v1/refunds", body)
         assert reply.status_code == 201, reply.text
         expected = clawback_for(order["cashback"], order["amount"], order["refunded"], amount)
@@ -103,6 +111,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
 def test_ledger_promises_hold_under_random_operations(stack: LocalStack, acme: Api) -> None:
     machine = type("Machine", (LedgerMachine,), {"api": acme, "stack": stack})
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=20, stateful_step_count=15, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow]))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

@@ -49,28 +49,41 @@ class Ledger:
         self.client.create_table(**stack.template.table_create_params(table_name=self.table))
         self.store = Store(self.table, self.client)
         self.store.put_tenant(tenant, SETTINGS, to_iso(T0))
-        events = boto3.client("events", endpoint_url=stack.url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")
+        events = boto3.client(
+            "events",
+            endpoint_url=stack.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
         self.publisher = EventPublisher(EVENT_BUS_NAME, events)
         self.orders = 0
 
-    def buy(self, customer: str, amount: int, at: datetime,
-            program: tuple[int, RuleSet] | None = None) -> dict[str, Any]:
+    def buy(
+        self, customer: str, amount: int, at: datetime, program: tuple[int, RuleSet] | None = None
+    ) -> dict[str, Any]:
         self.orders += 1
         request = PurchaseRequest(
-            order_id=f"o-{self.orders}", customer_id=customer, amount=amount, currency="BRL",
-            occurred_at=at, channel="online",
-            lines=[{"sku": "s", "category": "c", "amount": amount}])  # type: ignore[list-item]
-        return accrual.record_purchase(self.store, self.tenant, SETTINGS, request, at,
-                                       program).body
+            order_id=f"o-{self.orders}",
+            customer_id=customer,
+            amount=amount,
+            currency="BRL",
+            occurred_at=at,
+            channel="online",
+            lines=[{"sku": "s", "category": "c", "amount": amount}],
+        )  # type: ignore[list-item]
+        return accrual.record_purchase(self.store, self.tenant, SETTINGS, request, at, program).body
 
     def refund(self, order_id: str, amount: int, at: datetime) -> dict[str, Any]:
-        request = RefundRequest(refund_id=f"r-{order_id}-{to_iso(at)}".replace(":", ""),
-                                order_id=order_id, amount=amount, occurred_at=at)
+        request = RefundRequest(
+            refund_id=f"r-{order_id}-{to_iso(at)}".replace(":", ""),
+            order_id=order_id,
+            amount=amount,
+            occurred_at=at,
+        )
         return accrual.record_refund(self.store, self.tenant, SETTINGS, request, at).body
 
-    def run(self, at: datetime, remaining: Callable[[], int] = lambda: PLENTY_OF_TIME
-            ) -> RunReport:
+    def run(self, at: datetime, remaining: Callable[[], int] = lambda: PLENTY_OF_TIME) -> RunReport:
         return LifecycleRun(self.store, self.publisher, lambda _: "BRL", at, remaining).run()
 
     def balance(self, customer: str) -> dict[str, int]:
@@ -83,8 +96,11 @@ class Ledger:
         return sorted(items, key=lambda item: (item["pk"], item["sk"]))
 
     def events(self, customer: str) -> list[tuple[str, int]]:
-        return [(e["detail-type"], e["detail"]["amount"]) for e in self.stack.events
-                if e["detail"].get("customer_id") == customer]
+        return [
+            (e["detail-type"], e["detail"]["amount"])
+            for e in self.stack.events
+            if e["detail"].get("customer_id") == customer
+        ]
 
     def drop(self) -> None:
         self.client.delete_table(TableName=self.table)
@@ -123,8 +139,10 @@ def test_overlapping_runs_move_each_lot_once(shop: Ledger) -> None:
     for i, customer in enumerate(customers):
         shop.buy(customer, 1000 * (i + 1), T0)
     reports: list[RunReport] = []
-    runs = [threading.Thread(target=lambda: reports.append(shop.run(T0 + timedelta(days=31))))
-            for _ in range(3)]
+    runs = [
+        threading.Thread(target=lambda: reports.append(shop.run(T0 + timedelta(days=31))))
+        for _ in range(3)
+    ]
     for run in runs:
         run.start()
     for run in runs:
@@ -143,8 +161,11 @@ def test_reminds_once_before_the_deadline_with_amount_and_date(shop: Ledger) -> 
     assert shop.run(T0 + timedelta(days=173, seconds=-1)).reminders == 0
     assert shop.run(T0 + timedelta(days=173)).reminders == 1
     assert shop.run(T0 + timedelta(days=174)).reminders == 0
-    expiring = [e for e in shop.stack.events if e["detail-type"] == "cashback.expiring"
-                and e["detail"]["customer_id"] == ana]
+    expiring = [
+        e
+        for e in shop.stack.events
+        if e["detail-type"] == "cashback.expiring" and e["detail"]["customer_id"] == ana
+    ]
     assert len(expiring) == 1
     assert expiring[0]["detail"]["at"] == purchase["expires_at"]
     assert (expiring[0]["detail"]["amount"], expiring[0]["detail"]["currency"]) == (500, "BRL")
@@ -221,12 +242,14 @@ def test_a_run_killed_midway_then_rerun_ends_as_one_clean_run(stack: LocalStack)
             if writes["n"] > 5:
                 raise Crash()
 
-        crashed.client.meta.events.register("before-call.dynamodb.TransactWriteItems",
-                                            die_after_five)
+        crashed.client.meta.events.register(
+            "before-call.dynamodb.TransactWriteItems", die_after_five
+        )
         with pytest.raises(Crash):
             crashed.run(at)
-        crashed.client.meta.events.unregister("before-call.dynamodb.TransactWriteItems",
-                                              die_after_five)
+        crashed.client.meta.events.unregister(
+            "before-call.dynamodb.TransactWriteItems", die_after_five
+        )
         assert crashed.items() != clean.items()  # it really stopped half way
         crashed.run(at)
         assert crashed.items() == clean.items()  # same lots, entries, hashes, balances
@@ -261,10 +284,16 @@ def test_one_bad_item_never_blocks_the_rest(shop: Ledger) -> None:
     shop.buy(bia, 20000, T0)
     # A damaged lot (its amounts unreadable) sits in the same bucket as a good one.
     good = next(i for i in shop.items() if i["sk"].startswith("LOT#"))
-    shop.client.put_item(TableName=shop.table, Item={
-        "pk": {"S": "CUST#shop#broken"}, "sk": {"S": "LOT#x#o-broken"},
-        "due_bucket": {"S": good["due_bucket"]}, "due_at": {"S": good["due_at"]},
-        "status": {"S": "PENDING"}})
+    shop.client.put_item(
+        TableName=shop.table,
+        Item={
+            "pk": {"S": "CUST#shop#broken"},
+            "sk": {"S": "LOT#x#o-broken"},
+            "due_bucket": {"S": good["due_bucket"]},
+            "due_at": {"S": good["due_at"]},
+            "status": {"S": "PENDING"},
+        },
+    )
     report = shop.run(T0 + timedelta(days=31))
     assert report.lots_ripened == 2 and report.failures == 1
     assert report.failed_items == ["CUST#shop#broken|LOT#x#o-broken"]
@@ -281,10 +310,13 @@ def test_throttling_is_retried_with_backoff_and_costs_nothing(shop: Ledger) -> N
     def throttle_twice(request: Any, **_: Any) -> AWSResponse | None:
         if throttled["n"] < 2:
             throttled["n"] += 1
-            body = (b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
-                    b'"message":"Rate of requests exceeds the allowed throughput."}')
-            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"},
-                               _Raw(body))
+            body = (
+                b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
+                b'"message":"Rate of requests exceeds the allowed throughput."}'
+            )
+            return AWSResponse(
+                request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body)
+            )
         return None
 
     shop.client.meta.events.register("before-send.dynamodb.TransactWriteItems", throttle_twice)
@@ -302,17 +334,29 @@ class _Raw:
 
 
 def test_cashback_expiring_after_inactivity_lives_as_long_as_the_customer_is_active(
-        shop: Ledger) -> None:
-    program = (1, RuleSet.model_validate({
-        "name": "Inactivity", "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-01-01T00:00:00-03:00", "base_rate": "0.05",
-        "lifecycle": {"return_window_days": 7, "expiry": {"kind": "inactivity", "days": 90}}}))
+    shop: Ledger,
+) -> None:
+    program = (
+        1,
+        RuleSet.model_validate(
+            {
+                "name": "Inactivity",
+                "currency": "BRL",
+                "time_zone": "America/Sao_Paulo",
+                "effective_from": "2026-01-01T00:00:00-03:00",
+                "base_rate": "0.05",
+                "lifecycle": {
+                    "return_window_days": 7,
+                    "expiry": {"kind": "inactivity", "days": 90},
+                },
+            }
+        ),
+    )
     ana = unique("ana")
     first = shop.buy(ana, 10000, T0, program)
     shop.run(T0 + timedelta(days=8))
     shop.buy(ana, 2000, T0 + timedelta(days=60), program)  # activity moves every deadline
-    at_first_deadline = shop.run(datetime.fromisoformat(first["expires_at"]) +
-                                 timedelta(hours=1))
+    at_first_deadline = shop.run(datetime.fromisoformat(first["expires_at"]) + timedelta(hours=1))
     assert at_first_deadline.lots_expired == 0 and shop.balance(ana)["available"] == 600
     assert shop.run(T0 + timedelta(days=146)).reminders == 2  # before the moved deadline
     late = shop.run(T0 + timedelta(days=160))

@@ -404,7 +404,9 @@ def test_dynamodb_local_creates_the_template_table() -> None:
         assert client.list_tables()["TableNames"] == ["cashback-it"]
         table = client.describe_table(TableName="cashback-it")["Table"]
         assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [
-            "due", "queue"]
+            "due",
+            "queue",
+        ]
         # -sharedDb: other credentials and regions see the same tables.
         other = boto3.client(
             "dynamodb",

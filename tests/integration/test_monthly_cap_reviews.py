@@ -27,10 +27,17 @@ class Desk:
         self.shop = Api(stack.url, keys["storefront"])
         self.analyst = Api(stack.url, keys["review"])
         admin = Api(stack.url, keys["admin"])
-        reply = admin.session.put(admin.base_url + "/v1/rules", timeout=30, json={
-            "currency": "BRL", "time_zone": "America/Sao_Paulo",
-            "effective_from": now_iso(timedelta(days=-1)), "base_rate": "0.10",
-            "caps": {"per_customer_month": CAP}})
+        reply = admin.session.put(
+            admin.base_url + "/v1/rules",
+            timeout=30,
+            json={
+                "currency": "BRL",
+                "time_zone": "America/Sao_Paulo",
+                "effective_from": now_iso(timedelta(days=-1)),
+                "base_rate": "0.10",
+                "caps": {"per_customer_month": CAP},
+            },
+        )
         assert reply.status_code == 201, reply.text
 
     def buy(self, customer: str) -> dict[str, Any]:
@@ -39,8 +46,9 @@ class Desk:
         return reply.json()  # type: ignore[no-any-return]
 
     def decide(self, order_id: str, decision: str) -> dict[str, Any]:
-        reply = self.analyst.post(f"/v1/reviews/{order_id}/decision",
-                                  {"decision": decision, "note": "cap test"})
+        reply = self.analyst.post(
+            f"/v1/reviews/{order_id}/decision", {"decision": decision, "note": "cap test"}
+        )
         assert reply.status_code == 200, reply.text
         return reply.json()  # type: ignore[no-any-return]
 
@@ -51,8 +59,7 @@ class Desk:
         return int(balance["pending"] + balance["held"])
 
 
-def test_holds_approvals_and_rejections_never_take_a_month_past_its_cap(
-        stack: LocalStack) -> None:
+def test_holds_approvals_and_rejections_never_take_a_month_past_its_cap(stack: LocalStack) -> None:
     desk, customer = Desk(stack), unique("capped")
     replies = []
     for _ in range(10):  # each earns 5,000 uncapped; a fresh account's burst gets held

@@ -38,7 +38,8 @@ def test_tiny_purchase_earns_nothing_and_says_so(acme: Api, customer: str) -> No
 
 
 def test_retrying_a_purchase_returns_the_first_reply_and_credits_once(
-        acme: Api, customer: str) -> None:
+    acme: Api, customer: str
+) -> None:
     body = purchase_body(customer, 20000)
     first = acme.post("/v1/purchases", body)
     second = acme.post("/v1/purchases", body)
@@ -50,7 +51,8 @@ def test_retrying_a_purchase_returns_the_first_reply_and_credits_once(
 
 
 def test_retry_spelling_the_same_moment_in_another_zone_is_the_same_request(
-        acme: Api, customer: str) -> None:
+    acme: Api, customer: str
+) -> None:
     body = purchase_body(customer, 20000, occurred_at=now_iso(timedelta(hours=-3)))
     first = acme.post("/v1/purchases", body)
     moment = datetime.strptime(body["occurred_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -63,8 +65,11 @@ def test_retry_spelling_the_same_moment_in_another_zone_is_the_same_request(
 def test_same_order_id_with_a_different_body_is_a_conflict(acme: Api, customer: str) -> None:
     body = purchase_body(customer, 20000)
     assert acme.post("/v1/purchases", body).status_code == 201
-    changed = {**body, "amount": 30000,
-               "lines": [{"sku": "sku-1", "category": "shoes", "amount": 30000}]}
+    changed = {
+        **body,
+        "amount": 30000,
+        "lines": [{"sku": "sku-1", "category": "shoes", "amount": 30000}],
+    }
     reply = acme.post("/v1/purchases", changed)
     assert reply.status_code == 409
     assert reply.json()["code"] == "idempotency_conflict"
@@ -72,7 +77,8 @@ def test_same_order_id_with_a_different_body_is_a_conflict(acme: Api, customer: 
 
 
 def test_partial_refund_claws_back_in_proportion_rounding_for_the_program(
-        acme: Api, customer: str) -> None:
+    acme: Api, customer: str
+) -> None:
     order = acme.purchase(customer, 12990).json()
     reply = acme.refund(order["order_id"], 6495)
     assert reply.status_code == 201, reply.text
@@ -82,20 +88,23 @@ def test_partial_refund_claws_back_in_proportion_rounding_for_the_program(
     assert acme.balance(customer)["pending"] == 324
 
 
-def test_successive_refunds_claw_back_exactly_the_whole_cashback(
-        acme: Api, customer: str) -> None:
+def test_successive_refunds_claw_back_exactly_the_whole_cashback(acme: Api, customer: str) -> None:
     order = acme.purchase(customer, 10001).json()  # cashback 500
-    clawed = [acme.refund(order["order_id"], part).json()["clawed_back"]
-              for part in (3333, 3333, 3335)]
+    clawed = [
+        acme.refund(order["order_id"], part).json()["clawed_back"] for part in (3333, 3333, 3335)
+    ]
     assert sum(clawed) == 500
     assert acme.balance(customer)["pending"] == 0
 
 
-def test_refund_retry_returns_the_first_reply_and_claws_back_once(
-        acme: Api, customer: str) -> None:
+def test_refund_retry_returns_the_first_reply_and_claws_back_once(acme: Api, customer: str) -> None:
     order = acme.purchase(customer, 10000).json()
-    body = {"refund_id": unique("r"), "order_id": order["order_id"], "amount": 5000,
-            "occurred_at": now_iso()}
+    body = {
+        "refund_id": unique("r"),
+        "order_id": order["order_id"],
+        "amount": 5000,
+        "occurred_at": now_iso(),
+    }
     first, second = acme.post("/v1/refunds", body), acme.post("/v1/refunds", body)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
@@ -104,8 +113,12 @@ def test_refund_retry_returns_the_first_reply_and_claws_back_once(
 
 def test_refund_id_reused_with_a_different_body_is_a_conflict(acme: Api, customer: str) -> None:
     order = acme.purchase(customer, 10000).json()
-    body = {"refund_id": unique("r"), "order_id": order["order_id"], "amount": 5000,
-            "occurred_at": now_iso()}
+    body = {
+        "refund_id": unique("r"),
+        "order_id": order["order_id"],
+        "amount": 5000,
+        "occurred_at": now_iso(),
+    }
     assert acme.post("/v1/refunds", body).status_code == 201
     reply = acme.post("/v1/refunds", {**body, "amount": 4000})
     assert (reply.status_code, reply.json()["code"]) == (409, "idempotency_conflict")
@@ -117,8 +130,7 @@ def test_refund_of_an_unknown_order_is_404(acme: Api) -> None:
     assert (reply.status_code, reply.json()["code"]) == (404, "order_not_found")
 
 
-def test_refunding_more_than_was_paid_is_422_and_changes_nothing(
-        acme: Api, customer: str) -> None:
+def test_refunding_more_than_was_paid_is_422_and_changes_nothing(acme: Api, customer: str) -> None:
     order = acme.purchase(customer, 10000).json()
     assert acme.refund(order["order_id"], 6000).status_code == 201
     reply = acme.refund(order["order_id"], 4001)
@@ -136,8 +148,9 @@ def test_refund_dated_before_its_purchase_is_422(acme: Api, customer: str) -> No
 
 def test_balance_of_an_unknown_customer_is_all_zero(acme: Api) -> None:
     balance = acme.balance(unique("nobody"))
-    assert {k: balance[k] for k in ("pending", "available", "held", "reserved", "debt")} == \
-        dict.fromkeys(("pending", "available", "held", "reserved", "debt"), 0)
+    assert {
+        k: balance[k] for k in ("pending", "available", "held", "reserved", "debt")
+    } == dict.fromkeys(("pending", "available", "held", "reserved", "debt"), 0)
     assert balance["next_expiry"] is None
 
 
@@ -149,8 +162,7 @@ def test_balance_shows_the_next_deadline_and_what_falls_due(acme: Api, customer:
     assert balance["pending"] == 1500
 
 
-def test_entries_are_newest_first_and_pages_never_repeat_or_skip(
-        acme: Api, customer: str) -> None:
+def test_entries_are_newest_first_and_pages_never_repeat_or_skip(acme: Api, customer: str) -> None:
     orders = [acme.purchase(customer, 1000 * (i + 1)).json()["order_id"] for i in range(5)]
     first = acme.entries(customer, limit=2).json()
     assert [e["ref"] for e in first["items"]] == [orders[4], orders[3]]

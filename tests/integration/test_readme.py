@@ -14,18 +14,26 @@ from .client import now_iso, unique
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_readme_curl_example_works_against_the_local_stack(stack: LocalStack,
-                                                           tmp_path: Path) -> None:
+def test_readme_curl_example_works_against_the_local_stack(
+    stack: LocalStack, tmp_path: Path
+) -> None:
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- curl-example.*?```sh\n(.*?)```", readme, re.S)
     assert block, "the README lost its curl example"
     keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps({"demo": stack.add_tenant("demo", stack.settings,
-                                                              now_iso())}))
-    script = block.group(1).replace("http://127.0.0.1:3000", stack.url).replace(
-        ".local/keys.json", str(keys_file))
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
-                            text=True, timeout=60, check=False)
+    keys_file.write_text(json.dumps({"demo": stack.add_tenant("demo", stack.settings, now_iso())}))
+    script = (
+        block.group(1)
+        .replace("http://127.0.0.1:3000", stack.url)
+        .replace(".local/keys.json", str(keys_file))
+    )
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     replies, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
     while text:  # curl prints the JSON replies back to back
@@ -39,20 +47,29 @@ def test_readme_curl_example_works_against_the_local_stack(stack: LocalStack,
     assert [e["kind"] for e in entries["items"]] == ["refund", "purchase"]
 
 
-def test_readme_rules_example_publishes_with_the_admin_key_it_defines(stack: LocalStack,
-                                                                       tmp_path: Path) -> None:
+def test_readme_rules_example_publishes_with_the_admin_key_it_defines(
+    stack: LocalStack, tmp_path: Path
+) -> None:
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- rules-example.*?```sh\n(.*?)```", readme, re.S)
     assert block, "the README lost its rules example"
     tenant = unique("rules-readme")
     keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps({"demo": stack.add_tenant(tenant, stack.settings,
-                                                              now_iso())}))
-    script = block.group(1).replace("http://127.0.0.1:3000", stack.url).replace(
-        ".local/keys.json", str(keys_file))
+    keys_file.write_text(json.dumps({"demo": stack.add_tenant(tenant, stack.settings, now_iso())}))
+    script = (
+        block.group(1)
+        .replace("http://127.0.0.1:3000", stack.url)
+        .replace(".local/keys.json", str(keys_file))
+    )
     # -u: a variable the block uses without defining it fails here, as it would a reader.
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     reply = json.loads(result.stdout)
     assert reply["version"] == 1

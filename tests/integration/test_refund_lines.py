@@ -25,19 +25,27 @@ def shop(stack: LocalStack) -> Storefront:
 
 def _order(shop: Storefront) -> dict[str, Any]:
     body = purchase_body(unique("c"), 20000)
-    body["lines"] = [{"sku": "phone", "category": "tech", "amount": 10000},
-                     {"sku": "shirt", "category": "apparel", "amount": 10000}]
+    body["lines"] = [
+        {"sku": "phone", "category": "tech", "amount": 10000},
+        {"sku": "shirt", "category": "apparel", "amount": 10000},
+    ]
     reply = shop.api.post("/v1/purchases", body)
     assert reply.status_code == 201 and reply.json()["cashback"] == 2100, reply.text
     return reply.json()  # type: ignore[no-any-return]
 
 
-def _refund(shop: Storefront, order: dict[str, Any], lines: list[tuple[str, int]] | None,
-            amount: int | None = None) -> Any:
-    body: dict[str, Any] = {"refund_id": unique("r"), "order_id": order["order_id"],
-                            "amount": amount if amount is not None else
-                            sum(part for _, part in lines or []),
-                            "occurred_at": now_iso()}
+def _refund(
+    shop: Storefront,
+    order: dict[str, Any],
+    lines: list[tuple[str, int]] | None,
+    amount: int | None = None,
+) -> Any:
+    body: dict[str, Any] = {
+        "refund_id": unique("r"),
+        "order_id": order["order_id"],
+        "amount": amount if amount is not None else sum(part for _, part in lines or []),
+        "occurred_at": now_iso(),
+    }
     if lines is not None:
         body["lines"] = [{"sku": sku, "amount": part} for sku, part in lines]
     return shop.api.post("/v1/refunds", body)
@@ -54,11 +62,11 @@ def test_refunding_the_phone_line_takes_back_what_the_phone_earned(shop: Storefr
     assert shop.api.balance(order["customer_id"])["pending"] == 0
 
 
-def test_partial_refunds_of_a_line_take_back_its_earning_in_proportion(
-        shop: Storefront) -> None:
+def test_partial_refunds_of_a_line_take_back_its_earning_in_proportion(shop: Storefront) -> None:
     order = _order(shop)
-    taken = [_refund(shop, order, [("phone", part)]).json()["clawed_back"]
-             for part in (3333, 3333, 3334)]
+    taken = [
+        _refund(shop, order, [("phone", part)]).json()["clawed_back"] for part in (3333, 3333, 3334)
+    ]
     assert taken == [667, 667, 666] and sum(taken) == 2000
     assert shop.api.balance(order["customer_id"])["pending"] == 100
 
@@ -70,20 +78,25 @@ def test_a_refund_naming_no_line_is_in_proportion_as_before(shop: Storefront) ->
     assert _refund(shop, order, [("phone", 10000)]).json()["clawed_back"] == 1050
 
 
-@pytest.mark.parametrize(("lines", "status", "code"), [
-    ([("tablet", 100)], 422, "refund_line_unknown"),
-    ([("phone", 10001)], 422, "refund_exceeds_line"),
-    ([("phone", 6000), ("phone", 4001)], 422, "refund_exceeds_line"),  # one SKU twice
-])
+@pytest.mark.parametrize(
+    ("lines", "status", "code"),
+    [
+        ([("tablet", 100)], 422, "refund_line_unknown"),
+        ([("phone", 10001)], 422, "refund_exceeds_line"),
+        ([("phone", 6000), ("phone", 4001)], 422, "refund_exceeds_line"),  # one SKU twice
+    ],
+)
 def test_an_unknown_sku_or_more_than_a_line_has_is_422_and_changes_nothing(
-        shop: Storefront, lines: list[tuple[str, int]], status: int, code: str) -> None:
+    shop: Storefront, lines: list[tuple[str, int]], status: int, code: str
+) -> None:
     order = _order(shop)
     reply = _refund(shop, order, lines)
     assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text
     assert reply.json()["details"][0]["field"].startswith("lines.")
     assert shop.api.balance(order["customer_id"])["pending"] == 2100
-    assert _refund(shop, order, [("phone", 10000), ("shirt", 10000)]).json()[
-        "clawed_back"] == 2100  # nothing was refunded by the refused one
+    assert (
+        _refund(shop, order, [("phone", 10000), ("shirt", 10000)]).json()["clawed_back"] == 2100
+    )  # nothing was refunded by the refused one
 
 
 def test_more_than_a_line_has_left_across_several_refunds_is_422(shop: Storefront) -> None:
@@ -98,13 +111,17 @@ def test_more_than_a_line_has_left_across_several_refunds_is_422(shop: Storefron
 
 def test_a_retried_line_refund_replays_and_a_changed_one_conflicts(shop: Storefront) -> None:
     order = _order(shop)
-    body = {"refund_id": unique("r"), "order_id": order["order_id"], "amount": 10000,
-            "occurred_at": now_iso(), "lines": [{"sku": "phone", "amount": 10000}]}
+    body = {
+        "refund_id": unique("r"),
+        "order_id": order["order_id"],
+        "amount": 10000,
+        "occurred_at": now_iso(),
+        "lines": [{"sku": "phone", "amount": 10000}],
+    }
     first = shop.api.post("/v1/refunds", body)
     again = shop.api.post("/v1/refunds", body)
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
-    changed = shop.api.post("/v1/refunds", {**body, "lines": [{"sku": "shirt",
-                                                               "amount": 10000}]})
+    changed = shop.api.post("/v1/refunds", {**body, "lines": [{"sku": "shirt", "amount": 10000}]})
     assert changed.status_code == 409
     assert shop.api.balance(order["customer_id"])["pending"] == 100

@@ -23,8 +23,9 @@ def _held_cases(shop: Api, wanted: int) -> list[dict[str, Any]]:
     held: list[dict[str, Any]] = []
     while len(held) < wanted:
         customer = unique("race-burst")
-        replies = [shop.purchase(customer, 30000 + i, device_id=unique("dev")).json()
-                   for i in range(8)]
+        replies = [
+            shop.purchase(customer, 30000 + i, device_id=unique("dev")).json() for i in range(8)
+        ]
         held += [reply for reply in replies if reply["status"] == "held"]
     return held[:wanted]
 
@@ -63,8 +64,10 @@ def test_two_analysts_deciding_one_case_at_once(stack: LocalStack) -> None:
         customers.add(customer)
         path = f"/v1/reviews/{order_id}/decision"
         first, second = verdicts[round_ % len(verdicts)]
-        bodies = [{"decision": first, "note": "alice looked"},
-                  {"decision": second, "note": "bob looked"}]
+        bodies = [
+            {"decision": first, "note": "alice looked"},
+            {"decision": second, "note": "bob looked"},
+        ]
         before = shop.balance(customer)
         replies = _at_once([(alice, path, bodies[0]), (bob, path, bodies[1])])
 
@@ -72,15 +75,19 @@ def test_two_analysts_deciding_one_case_at_once(stack: LocalStack) -> None:
         assert statuses == [200, 409], (  # and if not, what the ledger says happened
             [reply.text for reply in replies],
             [(e.seq, e.kind, e.ref) for e in stack.store.all_entries(tenant, customer)],
-            verify(stack.store, tenant, customer).problems)
+            verify(stack.store, tenant, customer).problems,
+        )
         winner = next(i for i, reply in enumerate(replies) if reply.status_code == 200)
         loser = replies[1 - winner]
         assert loser.json()["code"] == "case_closed", loser.text
         won = replies[winner].json()
         verdict = bodies[winner]["decision"]
-        assert won == {"order_id": order_id, "decision": verdict,
-                       "status": "pending" if verdict == "approve" else "rejected",
-                       "cashback": held["cashback"]}
+        assert won == {
+            "order_id": order_id,
+            "decision": verdict,
+            "status": "pending" if verdict == "approve" else "rejected",
+            "cashback": held["cashback"],
+        }
 
         # The winner's retry (same analyst, same body) gets the first reply again; any
         # other decision on the closed case is 409 case_closed; nothing moves twice.
@@ -89,19 +96,22 @@ def test_two_analysts_deciding_one_case_at_once(stack: LocalStack) -> None:
         assert (again.status_code, again.json()) == (200, won)
         assert again.headers["Idempotent-Replayed"] == "true"
         assert "Idempotent-Replayed" not in replies[winner].headers
-        other = {"decision": "reject" if verdict == "approve" else "approve",
-                 "note": bodies[winner]["note"]}
+        other = {
+            "decision": "reject" if verdict == "approve" else "approve",
+            "note": bodies[winner]["note"],
+        }
         changed = analysts[winner].post(path, other)
         assert (changed.status_code, changed.json()["code"]) == (409, "case_closed")
         retried_loser = analysts[1 - winner].post(path, bodies[1 - winner])
-        assert (retried_loser.status_code, retried_loser.json()["code"]) == \
-            (409, "case_closed")
+        assert (retried_loser.status_code, retried_loser.json()["code"]) == (409, "case_closed")
 
         after = shop.balance(customer)
         assert after["held"] == before["held"] - held["cashback"]
         credited = held["cashback"] if verdict == "approve" else 0
-        assert after["pending"] + after["available"] == \
-            before["pending"] + before["available"] + credited
+        assert (
+            after["pending"] + after["available"]
+            == before["pending"] + before["available"] + credited
+        )
         case = alice.get(f"/v1/reviews/{order_id}").json()
         assert case["case_status"] == "closed"
         assert set(case["decision"]) == {"decision", "note", "by", "at"}

@@ -24,8 +24,9 @@ class Desk:
 
     def held(self, orders: int = 8) -> list[dict[str, Any]]:
         customer = unique("burst")
-        replies = [self.shop.purchase(customer, 30000 + i, device_id="dev-1").json()
-                   for i in range(orders)]
+        replies = [
+            self.shop.purchase(customer, 30000 + i, device_id="dev-1").json() for i in range(orders)
+        ]
         held = [reply for reply in replies if reply["status"] == "held"]
         assert held, "the burst should have been held"
         return held
@@ -51,8 +52,9 @@ def test_queue_lists_held_purchases_riskiest_first_with_reasons(desk: Desk) -> N
 def test_queue_pages_with_a_cursor(desk: Desk) -> None:
     held = desk.held()
     first = desk.analyst.get("/v1/reviews", params={"limit": 2}).json()
-    second = desk.analyst.get("/v1/reviews", params={"limit": 50,
-                                                     "cursor": first["next_cursor"]}).json()
+    second = desk.analyst.get(
+        "/v1/reviews", params={"limit": 50, "cursor": first["next_cursor"]}
+    ).json()
     seen = [i["order_id"] for i in first["items"] + second["items"]]
     assert sorted(seen) == sorted(r["order_id"] for r in held)
 
@@ -67,14 +69,19 @@ def test_case_shows_the_score_reasons_and_the_customers_history(desk: Desk) -> N
 
 
 def test_approving_credits_the_held_cashback_and_closes_the_case(
-        stack: LocalStack, desk: Desk) -> None:
+    stack: LocalStack, desk: Desk
+) -> None:
     held = desk.held()[0]
     customer = held["customer_id"]
     before = desk.shop.balance(customer)
     reply = desk.decide(held["order_id"], {"decision": "approve", "note": "known customer"})
     assert reply.status_code == 200, reply.text
-    assert reply.json() == {"order_id": held["order_id"], "decision": "approve",
-                            "status": "pending", "cashback": held["cashback"]}
+    assert reply.json() == {
+        "order_id": held["order_id"],
+        "decision": "approve",
+        "status": "pending",
+        "cashback": held["cashback"],
+    }
     after = desk.shop.balance(customer)
     assert after["held"] == before["held"] - held["cashback"]
     assert after["pending"] == before["pending"] + held["cashback"]
@@ -113,14 +120,18 @@ def test_a_refund_of_a_held_purchase_takes_it_out_of_the_queue(desk: Desk) -> No
     assert (closed.status_code, closed.json()["code"]) == (409, "case_closed")
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"decision": "maybe"}, 422, "validation_error"),
-    ({"decision": "approve", "amount": 10}, 422, "validation_error"),
-    ({"decision": "approve", "note": "x" * 1001}, 422, "validation_error"),
-    ({}, 422, "validation_error"),
-])
-def test_bad_decisions_are_refused_and_change_nothing(desk: Desk, body: Any, status: int,
-                                                      code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"decision": "maybe"}, 422, "validation_error"),
+        ({"decision": "approve", "amount": 10}, 422, "validation_error"),
+        ({"decision": "approve", "note": "x" * 1001}, 422, "validation_error"),
+        ({}, 422, "validation_error"),
+    ],
+)
+def test_bad_decisions_are_refused_and_change_nothing(
+    desk: Desk, body: Any, status: int, code: str
+) -> None:
     held = desk.held()[0]
     reply = desk.decide(held["order_id"], body)
     assert (reply.status_code, reply.json()["code"]) == (status, code)
@@ -140,5 +151,9 @@ def test_unknown_cases_cursors_and_filters_are_4xx(desk: Desk) -> None:
 def test_only_review_keys_work_the_queue(desk: Desk) -> None:
     assert desk.shop.get("/v1/reviews").status_code == 403
     held = desk.held()[0]
-    assert desk.shop.post(f"/v1/reviews/{held['order_id']}/decision",
-                          {"decision": "approve"}).status_code == 403
+    assert (
+        desk.shop.post(
+            f"/v1/reviews/{held['order_id']}/decision", {"decision": "approve"}
+        ).status_code
+        == 403
+    )

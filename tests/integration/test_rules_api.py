@@ -23,8 +23,11 @@ def _naive(delta: timedelta) -> str:
 
 def program(**changes: Any) -> dict[str, Any]:
     rules: dict[str, Any] = {
-        "name": "Loja Teste", "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": YESTERDAY, "base_rate": "0.02",
+        "name": "Loja Teste",
+        "currency": "BRL",
+        "time_zone": "America/Sao_Paulo",
+        "effective_from": YESTERDAY,
+        "base_rate": "0.02",
         "category_rates": {"shoes": "0.05"},
     }
     rules.update(changes)
@@ -45,8 +48,10 @@ class Storefront:
 
     def buy(self, customer: str, lines: list[tuple[str, int]], **fields: Any) -> dict[str, Any]:
         body = purchase_body(customer, sum(amount for _, amount in lines), **fields)
-        body["lines"] = [{"sku": f"sku-{i}", "category": category, "amount": amount}
-                         for i, (category, amount) in enumerate(lines)]
+        body["lines"] = [
+            {"sku": f"sku-{i}", "category": category, "amount": amount}
+            for i, (category, amount) in enumerate(lines)
+        ]
         reply = self.api.post("/v1/purchases", body)
         assert reply.status_code == 201, reply.text
         return reply.json()  # type: ignore[no-any-return]
@@ -87,19 +92,33 @@ def test_a_version_published_ahead_waits_for_its_start(shop: Storefront) -> None
     assert shop.buy(unique("c"), [("books", 10000)])["cashback"] == 200  # still version 1
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"base_rate": 0.05}, "base_rate"),  # a float: rates are strings, never binary floats
-    ({"currency": "USD"}, "currency"),
-    ({"time_zone": "Mars/Olympus"}, "time_zone"),
-    ({"tiers": {"levels": [{"name": "A", "min_spend": 500, "extra_rate": "0.01"},
-                           {"name": "B", "min_spend": 100, "extra_rate": "0.02"}]}}, "tiers"),
-    ({"lifecycle": {"expiry": {"kind": "inactivity", "days": 0}}}, "lifecycle.expiry"),
-    ({"surprise": True}, "surprise"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"base_rate": 0.05}, "base_rate"),  # a float: rates are strings, never binary floats
+        ({"currency": "USD"}, "currency"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        (
+            {
+                "tiers": {
+                    "levels": [
+                        {"name": "A", "min_spend": 500, "extra_rate": "0.01"},
+                        {"name": "B", "min_spend": 100, "extra_rate": "0.02"},
+                    ]
+                }
+            },
+            "tiers",
+        ),
+        ({"lifecycle": {"expiry": {"kind": "inactivity", "days": 0}}}, "lifecycle.expiry"),
+        ({"surprise": True}, "surprise"),
+    ],
+)
 def test_a_program_that_does_not_validate_is_422_naming_the_field_and_not_published(
-        shop: Storefront, changes: dict[str, Any], field: str) -> None:
-    reply = shop.admin.session.put(shop.admin.base_url + "/v1/rules",
-                                   json=program(**changes), timeout=30)
+    shop: Storefront, changes: dict[str, Any], field: str
+) -> None:
+    reply = shop.admin.session.put(
+        shop.admin.base_url + "/v1/rules", json=program(**changes), timeout=30
+    )
     assert reply.status_code == 422, reply.text
     assert field in reply.text
     assert shop.admin.get("/v1/rules").json()["versions"] == []
@@ -111,9 +130,17 @@ def test_only_admin_keys_publish(shop: Storefront) -> None:
 
 
 def test_tier_rises_with_spend_and_falls_with_refunds(shop: Storefront) -> None:
-    shop.publish(program(tiers={"window_days": 365, "levels": [
-        {"name": "Bronze", "min_spend": 0, "extra_rate": "0"},
-        {"name": "Gold", "min_spend": 100000, "extra_rate": "0.03"}]}))
+    shop.publish(
+        program(
+            tiers={
+                "window_days": 365,
+                "levels": [
+                    {"name": "Bronze", "min_spend": 0, "extra_rate": "0"},
+                    {"name": "Gold", "min_spend": 100000, "extra_rate": "0.03"},
+                ],
+            }
+        )
+    )
     ana = unique("ana")
     first = shop.buy(ana, [("books", 100000)])
     assert (first["cashback"], first["breakdown"]["tier"]) == (2000, "Bronze")
@@ -124,9 +151,13 @@ def test_tier_rises_with_spend_and_falls_with_refunds(shop: Storefront) -> None:
 
 
 def test_monthly_cap_and_first_purchase_and_birthday_bonuses(shop: Storefront) -> None:
-    shop.publish(program(caps={"per_customer_month": 700},
-                         first_purchase={"fixed": 100},
-                         birthday={"extra_rate": "0.01", "scope": "month"}))
+    shop.publish(
+        program(
+            caps={"per_customer_month": 700},
+            first_purchase={"fixed": 100},
+            birthday={"extra_rate": "0.01", "scope": "month"},
+        )
+    )
     bia = unique("bia")
     month_day = (datetime.now(UTC) - timedelta(hours=3)).strftime("%m-%d")
     first = shop.buy(bia, [("books", 10000)], birthday=month_day)
@@ -139,10 +170,21 @@ def test_monthly_cap_and_first_purchase_and_birthday_bonuses(shop: Storefront) -
 
 
 def test_campaign_budget_is_never_overspent_by_concurrent_purchases(shop: Storefront) -> None:
-    shop.publish(program(campaigns=[{
-        "id": "flash", "name": "Flash", "starts_at": _naive(timedelta(days=-1)),
-        "ends_at": _naive(timedelta(days=1)), "rate": "0.10", "stacking": "add",
-        "budget": 3000}]))
+    shop.publish(
+        program(
+            campaigns=[
+                {
+                    "id": "flash",
+                    "name": "Flash",
+                    "starts_at": _naive(timedelta(days=-1)),
+                    "ends_at": _naive(timedelta(days=1)),
+                    "rate": "0.10",
+                    "stacking": "add",
+                    "budget": 3000,
+                }
+            ]
+        )
+    )
     bodies = []
     for _ in range(16):
         body = purchase_body(unique("c"), 10000)
@@ -151,8 +193,9 @@ def test_campaign_budget_is_never_overspent_by_concurrent_purchases(shop: Storef
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(lambda b: shop.api.post("/v1/purchases", b), bodies))
     assert {r.status_code for r in replies} == {201}
-    from_campaign = sum(r.json()["breakdown"]["budget_consumption"].get("flash", 0)
-                        for r in replies)
+    from_campaign = sum(
+        r.json()["breakdown"]["budget_consumption"].get("flash", 0) for r in replies
+    )
     assert from_campaign == 3000  # 16 purchases wanted 1000 each; the budget held 3000
     assert all(r.json()["cashback"] >= 200 for r in replies)  # the base rate still pays
 
@@ -167,8 +210,12 @@ def test_same_purchase_same_version_same_cashback(shop: Storefront) -> None:
 
 
 def test_points_program_that_never_expires_credits_integer_points(shop: Storefront) -> None:
-    shop.publish(program(points={"points_per_currency_unit": "10", "minor_units_per_point": "1"},
-                         lifecycle={"return_window_days": 7, "expiry": {"kind": "never"}}))
+    shop.publish(
+        program(
+            points={"points_per_currency_unit": "10", "minor_units_per_point": "1"},
+            lifecycle={"return_window_days": 7, "expiry": {"kind": "never"}},
+        )
+    )
     reply = shop.buy(unique("c"), [("shoes", 12990)])
     # 5% of R$ 129.90 is R$ 6.495 of value; 10 points per real: 64 points, rounded down
     assert (reply["unit"], reply["cashback"], reply["expires_at"]) == ("points", 64, None)
@@ -185,9 +232,16 @@ def test_refund_policies_without_debt_record_no_debt(shop: Storefront, policy: s
 
 
 def test_a_new_version_resizes_a_campaign_budget_by_the_difference(
-        stack: LocalStack, shop: Storefront) -> None:
-    flash = {"id": "flash", "name": "Flash", "starts_at": _naive(timedelta(days=-1)),
-             "ends_at": _naive(timedelta(days=1)), "rate": "0.10", "stacking": "add"}
+    stack: LocalStack, shop: Storefront
+) -> None:
+    flash = {
+        "id": "flash",
+        "name": "Flash",
+        "starts_at": _naive(timedelta(days=-1)),
+        "ends_at": _naive(timedelta(days=1)),
+        "rate": "0.10",
+        "stacking": "add",
+    }
 
     def from_campaign(reply: dict[str, Any]) -> int:
         return int(reply["breakdown"]["budget_consumption"].get("flash", 0))

@@ -39,24 +39,41 @@ ROOT = Path(__file__).resolve().parents[2]
 # Per operation and phase (see the README for the total this makes); a deeper run:
 # CASHBACK_SCHEMATHESIS_EXAMPLES=200 python -m pytest tests/integration/test_schemathesis.py
 MAX_EXAMPLES = int(os.environ.get("CASHBACK_SCHEMATHESIS_EXAMPLES") or 12)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 schema = schemathesis.openapi.from_path(
     ROOT / "docs" / "openapi.json",
-    config=SchemathesisConfig.from_dict({
-        "seed": 8,  # the same requests on every run: a failure here is reproducible
-        "generation": {"max-examples": MAX_EXAMPLES, "mode": "all", "database": "none"},
-        "phases": {"examples": {"enabled": True}, "coverage": {
-            # Methods a route lacks, as API Gateway knows them (the local runner's HTTP
-            # server answers methods it has never heard of, e.g. QUERY, with its own 501).
-            "enabled": True, "unexpected-methods": ["DELETE", "PATCH", "OPTIONS"]},
-                   "fuzzing": {"enabled": True}, "stateful": {"enabled": False}},
-        # The coverage phase's boundary cases of a whole program (the RuleSet schema) are
-        # ~800 requests; fuzzing alone covers it within the budget.
-        "operations": [{"include-path": "/v1/rules", "include-method": "PUT",
-                        "phases": {"coverage": {"enabled": False}}}],
-    }),
+    config=SchemathesisConfig.from_dict(
+        {
+            "seed": 8,  # the same requests on every run: a failure here is reproducible
+            "generation": {"max-examples": MAX_EXAMPLES, "mode": "all", "database": "none"},
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {
+                    # Methods a route lacks, as API Gateway knows them (the local runner's HTTP
+                    # server answers methods it has never heard of, e.g. QUERY, with its own 501).
+                    "enabled": True,
+                    "unexpected-methods": ["DELETE", "PATCH", "OPTIONS"],
+                },
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": False},
+            },
+            # The coverage phase's boundary cases of a whole program (the RuleSet schema) are
+            # ~800 requests; fuzzing alone covers it within the budget.
+            "operations": [
+                {
+                    "include-path": "/v1/rules",
+                    "include-method": "PUT",
+                    "phases": {"coverage": {"enabled": False}},
+                }
+            ],
+        }
+    ),
 )
 
 
@@ -75,8 +92,7 @@ def _scope_of(method: str, path: str) -> str:
 def fuzz_keys(stack: LocalStack) -> dict[str, str]:
     """A storefront of its own (screening in shadow mode, as every API test storefront)."""
     tenant = unique("fuzz")
-    return stack.add_tenant(tenant, TenantSettings(currency="BRL", risk_mode="shadow"),
-                            now_iso())
+    return stack.add_tenant(tenant, TenantSettings(currency="BRL", risk_mode="shadow"), now_iso())
 
 
 def _scopes_for(case: Any) -> list[str]:
@@ -85,16 +101,15 @@ def _scopes_for(case: Any) -> list[str]:
     is chosen from the request itself, so Hypothesis replays a case with the same keys."""
     own = _scope_of(case.method, case.operation.path)
     others = [scope for scope in ("storefront", "review", "admin", "none") if scope != own]
-    drawn = json.dumps([case.path_parameters, case.query, case.body], sort_keys=True,
-                       default=repr)
+    drawn = json.dumps([case.path_parameters, case.query, case.body], sort_keys=True, default=repr)
     return [own, others[zlib.crc32(drawn.encode()) % len(others)]]
 
 
 @schema.parametrize()
 @settings(suppress_health_check=list(HealthCheck))
-def test_every_reply_is_documented_and_none_is_a_5xx(case: Any, stack: LocalStack,
-                                                     fuzz_keys: dict[str, str],
-                                                     request: pytest.FixtureRequest) -> None:
+def test_every_reply_is_documented_and_none_is_a_5xx(
+    case: Any, stack: LocalStack, fuzz_keys: dict[str, str], request: pytest.FixtureRequest
+) -> None:
     if isinstance(case.body, dict) and case.body.get("occurred_at") == EXAMPLE_TIME:
         case.body["occurred_at"] = now_iso()  # the documented example, made current
     for scope in _scopes_for(case):

@@ -29,8 +29,7 @@ def _order(store: Store, tenant: str, order_id: str) -> dict[str, Any]:
 
 def _burst(api: Api, customer: str, orders: int = 8) -> list[dict[str, Any]]:
     """A fresh account buying again and again within a minute, on one device."""
-    return [api.purchase(customer, 30000 + i, device_id="dev-burst").json()
-            for i in range(orders)]
+    return [api.purchase(customer, 30000 + i, device_id="dev-burst").json() for i in range(orders)]
 
 
 def test_an_ordinary_first_purchase_is_credited(stack: LocalStack) -> None:
@@ -98,13 +97,13 @@ def test_shadow_mode_scores_and_records_but_never_holds(stack: LocalStack) -> No
 
 
 def test_refunding_a_held_purchase_takes_it_out_of_review_and_closes_the_case(
-        stack: LocalStack) -> None:
+    stack: LocalStack,
+) -> None:
     tenant, api = _storefront(stack)
     customer = unique("burst")
     held = [r for r in _burst(api, customer) if r["status"] == "held"][0]
     refund = api.refund(held["order_id"], _amount(held, stack, tenant)).json()
-    assert (refund["from_held"], refund["from_pending"], refund["debt"]) == \
-        (held["cashback"], 0, 0)
+    assert (refund["from_held"], refund["from_pending"], refund["debt"]) == (held["cashback"], 0, 0)
     assert stack.store is not None
     assert _order(stack.store, tenant, held["order_id"])["case_status"] == "closed"
 

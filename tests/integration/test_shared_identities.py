@@ -21,19 +21,23 @@ IN_FLIGHT = 8
 
 
 def test_64_customers_on_one_device_and_card_buying_at_once_never_contend(
-        stack: LocalStack, acme: Api) -> None:
+    stack: LocalStack, acme: Api
+) -> None:
     device, card = unique("kiosk"), unique("card")
     customers = [unique("family") for _ in range(CUSTOMERS)]
-    bodies = [purchase_body(customer, 10000, device_id=device, payment_fingerprint=card)
-              for customer in customers]
+    bodies = [
+        purchase_body(customer, 10000, device_id=device, payment_fingerprint=card)
+        for customer in customers
+    ]
     # Overlapping purchases on one device: IN_FLIGHT at a time, so a loaded 2-core machine
     # running every function in one process stays inside the functions' timeouts (which
     # the local stack enforces) while the writes still race.
     with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
         replies = list(pool.map(lambda body: acme.post("/v1/purchases", body), bodies))
 
-    assert [r.status_code for r in replies] == [201] * CUSTOMERS, \
-        sorted({(r.status_code, r.text[:120]) for r in replies if r.status_code != 201})
+    assert [r.status_code for r in replies] == [201] * CUSTOMERS, sorted(
+        {(r.status_code, r.text[:120]) for r in replies if r.status_code != 201}
+    )
     assert {r.json()["cashback"] for r in replies} == {500}
 
     # The aggregates are exact: every customer once on the device and once on the card.
@@ -51,23 +55,38 @@ def test_64_customers_on_one_device_and_card_buying_at_once_never_contend(
     # count saturated where the model was trained to expect it.
     assert acme.post("/v1/purchases", bodies[0]).json() == replies[0].json()
     late = acme.purchase(unique("late"), 10000, device_id=device).json()
-    case = Api(stack.url, stack.keys["acme"]["review"]).get(
-        f"/v1/reviews/{late['order_id']}").json()
+    case = (
+        Api(stack.url, stack.keys["acme"]["review"]).get(f"/v1/reviews/{late['order_id']}").json()
+    )
     assert "shared_identity_ring" in case["rules_fired"]
-    assert any(f"device shared with {MAX_IDENTITY_CUSTOMERS} other customers" in reason
-               for reason in case["reasons"]), case["reasons"]
+    assert any(
+        f"device shared with {MAX_IDENTITY_CUSTOMERS} other customers" in reason
+        for reason in case["reasons"]
+    ), case["reasons"]
     assert len(stack.store.identity_customers("acme", "device", device)) == CUSTOMERS + 1
 
 
 def test_customers_recorded_by_the_earlier_single_item_still_count(
-        stack: LocalStack, acme: Api) -> None:
+    stack: LocalStack, acme: Api
+) -> None:
     """Earlier versions kept one item per device (sk IDENT) with its customers: they are
     still counted, and new customers get markers beside it."""
     assert stack.store is not None
     device, first, second = unique("old-device"), unique("legacy"), unique("legacy")
-    stack.store.client.put_item(TableName=stack.store.table_name, Item=to_item({
-        "pk": f"IDENT#acme#device#{device}", "sk": "IDENT", "kind": "device", "key": device,
-        "customers": [first, second], "first_seen": 1767225600, "version": 2}))
+    stack.store.client.put_item(
+        TableName=stack.store.table_name,
+        Item=to_item(
+            {
+                "pk": f"IDENT#acme#device#{device}",
+                "sk": "IDENT",
+                "kind": "device",
+                "key": device,
+                "customers": [first, second],
+                "first_seen": 1767225600,
+                "version": 2,
+            }
+        ),
+    )
     newcomer = unique("new")
     assert acme.purchase(newcomer, 10000, device_id=device).status_code == 201
     assert acme.purchase(first, 10000, device_id=device).status_code == 201

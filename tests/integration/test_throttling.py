@@ -48,14 +48,19 @@ def _template_limits(stack: LocalStack) -> tuple[float, int]:
     assert stack.template is not None
     parameters = stack.template.document["Parameters"]
     plan = stack.template.document["Resources"]["TenantUsagePlan"]["Properties"]["Throttle"]
-    assert plan == {"RateLimit": {"Ref": "TenantRateLimit"},
-                    "BurstLimit": {"Ref": "TenantBurstLimit"}}
-    return (float(parameters["TenantRateLimit"]["Default"]),
-            int(parameters["TenantBurstLimit"]["Default"]))
+    assert plan == {
+        "RateLimit": {"Ref": "TenantRateLimit"},
+        "BurstLimit": {"Ref": "TenantBurstLimit"},
+    }
+    return (
+        float(parameters["TenantRateLimit"]["Default"]),
+        int(parameters["TenantBurstLimit"]["Default"]),
+    )
 
 
 def test_a_bursting_tenant_gets_429s_while_another_tenant_is_served(
-        stack: LocalStack, limited: LocalGateway) -> None:
+    stack: LocalStack, limited: LocalGateway
+) -> None:
     _, burst = _template_limits(stack)
     north, south = _tenant(stack, limited, "north"), _tenant(stack, limited, "south")
     extra = 20
@@ -78,8 +83,10 @@ def test_a_bursting_tenant_gets_429s_while_another_tenant_is_served(
 
     throttled = north.get("/v1/customers/c1/balance")
     assert throttled.status_code == 429
-    assert throttled.json() == {"code": "throttled",
-                                "message": "too many requests, retry with backoff"}
+    assert throttled.json() == {
+        "code": "throttled",
+        "message": "too many requests, retry with backoff",
+    }
     assert throttled.headers["Retry-After"] == "1"  # the THROTTLED response's header
     assert throttled.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
     # A throttled request never reaches the function: nothing was recorded.
@@ -89,7 +96,8 @@ def test_a_bursting_tenant_gets_429s_while_another_tenant_is_served(
 
 
 def test_the_bucket_refills_at_the_templates_rate(
-        stack: LocalStack, limited: LocalGateway, clock: FrozenClock) -> None:
+    stack: LocalStack, limited: LocalGateway, clock: FrozenClock
+) -> None:
     rate, burst = _template_limits(stack)
     east = _tenant(stack, limited, "east")
     for _ in range(burst):
@@ -101,7 +109,8 @@ def test_the_bucket_refills_at_the_templates_rate(
 
 
 def test_a_tenant_without_a_usage_plan_key_is_refused_before_any_function(
-        stack: LocalStack, limited: LocalGateway) -> None:
+    stack: LocalStack, limited: LocalGateway
+) -> None:
     assert stack.store is not None
     from cashback import keys
 

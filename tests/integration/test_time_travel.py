@@ -42,18 +42,27 @@ class Traveller:
     shop: Api
 
     def run(self, at: datetime) -> dict[str, Any]:
-        client = boto3.client("lambda", endpoint_url=self.url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")
-        reply = client.invoke(FunctionName="ExpiryFunction",
-                              Payload=json.dumps({"time": to_iso(at)}).encode())
+        client = boto3.client(
+            "lambda",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        reply = client.invoke(
+            FunctionName="ExpiryFunction", Payload=json.dumps({"time": to_iso(at)}).encode()
+        )
         payload = json.loads(reply["Payload"].read())
         assert "FunctionError" not in reply, payload
         return payload  # type: ignore[no-any-return]
 
     def events(self, customer: str) -> list[tuple[str, int]]:
         events = self.shop.get("/_local/events").json()
-        return sorted((e["detail-type"], e["detail"]["amount"]) for e in events
-                      if e["detail"].get("customer_id") == customer)
+        return sorted(
+            (e["detail-type"], e["detail"]["amount"])
+            for e in events
+            if e["detail"].get("customer_id") == customer
+        )
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +71,26 @@ def traveller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traveller]:
     log = folder / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cashback.cli", "serve", "--time-travel", "--port", "0",
-             "--tenant", "setup", "--keys-file", str(folder / "keys.json"), "--quiet"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                sys.executable,
+                "-m",
+                "cashback.cli",
+                "serve",
+                "--time-travel",
+                "--port",
+                "0",
+                "--tenant",
+                "setup",
+                "--keys-file",
+                str(folder / "keys.json"),
+                "--quiet",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     try:
         for _ in range(1200):  # a guard against hanging, not a timing assertion
             text = log.read_text()
@@ -76,14 +101,24 @@ def traveller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traveller]:
         lines = text.splitlines()
         url = next(line.split()[1] for line in lines if line.startswith("API"))
         endpoint = next(line.split()[1] for line in lines if line.startswith("DynamoDB"))
-        store = Store(TABLE_NAME, boto3.client(
-            "dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="local", aws_secret_access_key="local"))
+        store = Store(
+            TABLE_NAME,
+            boto3.client(
+                "dynamodb",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            ),
+        )
         # A storefront replaying a year of history, scored in shadow mode (never held).
         now = to_iso(datetime.now(UTC))
-        store.put_tenant("replay", TenantSettings(currency="BRL", backdate_days=400,
-                                                  risk_mode="shadow"), now,
-                         usage_key=keys.new_usage_key())
+        store.put_tenant(
+            "replay",
+            TenantSettings(currency="BRL", backdate_days=400, risk_mode="shadow"),
+            now,
+            usage_key=keys.new_usage_key(),
+        )
         key = keys.create_key(store, "replay", ["storefront"], now)
         yield Traveller(url, store, Api(url, key))
     finally:
@@ -97,14 +132,16 @@ def test_a_run_after_a_missed_week_catches_up_exactly_once(traveller: Traveller)
     for day in range(1, 8):
         # Ripens `day` days from now (a 30-day return window)...
         customer = unique("ripens")
-        reply = shop.purchase(customer, 10000 * day,
-                              occurred_at=to_iso(start - timedelta(days=30 - day)))
+        reply = shop.purchase(
+            customer, 10000 * day, occurred_at=to_iso(start - timedelta(days=30 - day))
+        )
         assert reply.status_code == 201, reply.text
         ripening[customer] = 500 * day
         # ...or expires `day` days from now (180 days after the purchase).
         customer = unique("expires")
-        reply = shop.purchase(customer, 10000 * day,
-                              occurred_at=to_iso(start - timedelta(days=180 - day)))
+        reply = shop.purchase(
+            customer, 10000 * day, occurred_at=to_iso(start - timedelta(days=180 - day))
+        )
         assert reply.status_code == 201, reply.text
         expiring[customer] = 500 * day
 
@@ -118,27 +155,37 @@ def test_a_run_after_a_missed_week_catches_up_exactly_once(traveller: Traveller)
     report = traveller.run(later)
     assert report["started_after"] == checkpoint
     assert report["complete"] is True and report["failures"] == 0
-    assert (report["lots_ripened"], report["cashback_ripened"]) == \
-        (len(ripening), sum(ripening.values()))
-    assert (report["lots_expired"], report["cashback_expired"]) == \
-        (len(expiring), sum(expiring.values()))
+    assert (report["lots_ripened"], report["cashback_ripened"]) == (
+        len(ripening),
+        sum(ripening.values()),
+    )
+    assert (report["lots_expired"], report["cashback_expired"]) == (
+        len(expiring),
+        sum(expiring.values()),
+    )
     for customer, cashback in ripening.items():
         balance = shop.balance(customer)
         assert (balance["pending"], balance["available"]) == (0, cashback)
         assert traveller.events(customer) == [("cashback.available", cashback)]
     for customer, cashback in expiring.items():
         account = traveller.store.get_account("replay", customer)
-        assert (account["pending"], account["available"], account["expired"]) == \
-            (0, 0, cashback)
-        assert traveller.events(customer) == sorted([
-            ("cashback.available", cashback), ("cashback.expiring", cashback),
-            ("cashback.expired", cashback)])
+        assert (account["pending"], account["available"], account["expired"]) == (0, 0, cashback)
+        assert traveller.events(customer) == sorted(
+            [
+                ("cashback.available", cashback),
+                ("cashback.expiring", cashback),
+                ("cashback.expired", cashback),
+            ]
+        )
 
     # Exactly once: the same run again, and the next hour's, move nothing.
     for at in (later, later + timedelta(hours=1)):
         again = traveller.run(at)
-        assert (again["lots_ripened"], again["lots_expired"], again["notices_published"]) \
-            == (0, 0, 0)
+        assert (again["lots_ripened"], again["lots_expired"], again["notices_published"]) == (
+            0,
+            0,
+            0,
+        )
     assert verify(traveller.store, "replay").ok
 
 

@@ -18,12 +18,19 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 DOCUMENT = TEMPLATE.document
 RESOURCES = DOCUMENT["Resources"]
 PARAMETERS = DOCUMENT["Parameters"]
-FUNCTIONS = {name: r["Properties"] for name, r in RESOURCES.items()
-             if r["Type"] == "AWS::Serverless::Function"}
-API_FUNCTIONS = {name for name, props in FUNCTIONS.items()
-                 if any(e["Type"] == "Api" for e in (props.get("Events") or {}).values())}
-ALARMS = {name: r["Properties"] for name, r in RESOURCES.items()
-          if r["Type"] == "AWS::CloudWatch::Alarm"}
+FUNCTIONS = {
+    name: r["Properties"]
+    for name, r in RESOURCES.items()
+    if r["Type"] == "AWS::Serverless::Function"
+}
+API_FUNCTIONS = {
+    name
+    for name, props in FUNCTIONS.items()
+    if any(e["Type"] == "Api" for e in (props.get("Events") or {}).values())
+}
+ALARMS = {
+    name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"
+}
 SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())
 
 
@@ -38,10 +45,16 @@ def _dimensions(metric: dict[str, Any]) -> dict[str, Any]:
 
 
 def _errors_alarm_of(function: str) -> str:
-    (name,) = [name for name, alarm in ALARMS.items()
-               if any(m["Namespace"] == "AWS/Lambda" and m["MetricName"] == "Errors"
-                      and _dimensions(m) == {"FunctionName": {"Ref": function}}
-                      for m in _watched(alarm))]
+    (name,) = [
+        name
+        for name, alarm in ALARMS.items()
+        if any(
+            m["Namespace"] == "AWS/Lambda"
+            and m["MetricName"] == "Errors"
+            and _dimensions(m) == {"FunctionName": {"Ref": function}}
+            for m in _watched(alarm)
+        )
+    ]
     return name
 
 
@@ -59,7 +72,8 @@ def test_the_alarm_email_is_subscribed_only_when_given() -> None:
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
     assert DOCUMENT["Conditions"]["HasAlarmEmail"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
     assert PARAMETERS["AlarmEmail"]["Default"] == ""
     pattern = re.compile(PARAMETERS["AlarmEmail"]["AllowedPattern"])
     assert pattern.fullmatch("") and pattern.fullmatch("oncall@example.com")
@@ -79,8 +93,10 @@ def test_api_functions_errors_alarms_also_count_the_500s_they_answer(function: s
     # count as an error: the alarm adds the InternalErrors metric the handler emits.
     alarm = ALARMS[_errors_alarm_of(function)]
     internal = [m for m in _watched(alarm) if m["MetricName"] == "InternalErrors"]
-    assert internal and _dimensions(internal[0]) == {"service": "cashback",
-                                                     "function": {"Ref": function}}
+    assert internal and _dimensions(internal[0]) == {
+        "service": "cashback",
+        "function": {"Ref": function},
+    }
     (expression,) = [q["Expression"] for q in alarm["Metrics"] if q.get("ReturnData")]
     assert "+" in expression
 
@@ -147,36 +163,47 @@ def test_stage_wide_throttling_comes_from_parameters() -> None:
     (settings,) = RESOURCES["CashbackApi"]["Properties"]["MethodSettings"]
     assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
-    assert (PARAMETERS["ApiThrottlingRateLimit"]["Default"],
-            PARAMETERS["ApiThrottlingBurstLimit"]["Default"]) == (100, 200)
+    assert (
+        PARAMETERS["ApiThrottlingRateLimit"]["Default"],
+        PARAMETERS["ApiThrottlingBurstLimit"]["Default"],
+    ) == (100, 200)
 
 
 def test_api_5xx_alarm_watches_this_api_and_stage() -> None:
     (alarm,) = [a for a in ALARMS.values() if a.get("MetricName") == "5XXError"]
     assert alarm["Namespace"] == "AWS/ApiGateway"
-    assert _dimensions(alarm) == {"ApiName": RESOURCES["CashbackApi"]["Properties"]["Name"],
-                                  "Stage": {"Ref": "StageName"}}
+    assert _dimensions(alarm) == {
+        "ApiName": RESOURCES["CashbackApi"]["Properties"]["Name"],
+        "Stage": {"Ref": "StageName"},
+    }
 
 
 def test_dead_letter_queue_depth_is_alarmed() -> None:
     schedule = FUNCTIONS["ExpiryFunction"]["Events"]["Hourly"]
     # SAM names the queue it creates <Function><Event>Queue unless QueueLogicalId says.
     assert "QueueLogicalId" not in schedule["Properties"]["DeadLetterConfig"]
-    (alarm,) = [a for a in ALARMS.values()
-                if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    (alarm,) = [
+        a for a in ALARMS.values() if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    ]
     assert alarm["Namespace"] == "AWS/SQS"
     assert _dimensions(alarm) == {
-        "QueueName": {"Fn::GetAtt": ["ExpiryFunctionHourlyQueue", "QueueName"]}}
+        "QueueName": {"Fn::GetAtt": ["ExpiryFunctionHourlyQueue", "QueueName"]}
+    }
 
 
 def test_lifecycle_failures_alarm_matches_what_the_job_emits() -> None:
     (alarm,) = [a for a in ALARMS.values() if a.get("MetricName") == "LifecycleFailures"]
-    assert alarm["Namespace"] == DOCUMENT["Globals"]["Function"]["Environment"]["Variables"][
-        "POWERTOOLS_METRICS_NAMESPACE"]
+    assert (
+        alarm["Namespace"]
+        == DOCUMENT["Globals"]["Function"]["Environment"]["Variables"][
+            "POWERTOOLS_METRICS_NAMESPACE"
+        ]
+    )
     assert _dimensions(alarm) == {"service": "cashback"}
 
 
 # ---- samconfig.toml ----
+
 
 def _overrides(stage: str) -> dict[str, str]:
     text = SAMCONFIG[stage]["deploy"]["parameters"]["parameter_overrides"]
@@ -204,5 +231,12 @@ def test_prod_asks_before_it_changes_and_rolls_out_as_a_canary() -> None:
     assert SAMCONFIG["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
     assert _overrides("prod")["DeploymentType"].startswith("Canary")
     assert _overrides("prod")["AlarmEmail"]
-    assert len({SAMCONFIG[s]["deploy"]["parameters"]["stack_name"]
-                for s in ("default", "staging", "prod")}) == 3
+    assert (
+        len(
+            {
+                SAMCONFIG[s]["deploy"]["parameters"]["stack_name"]
+                for s in ("default", "staging", "prod")
+            }
+        )
+        == 3
+    )

@@ -127,7 +127,10 @@ def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
         monkeypatch.setenv(name, value)
     # The integration tests' local stack may have pointed boto3 at its endpoints.
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + [
-            "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME"]:
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_FUNCTION_NAME",
+    ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
@@ -148,8 +151,7 @@ def table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
             boto3.client("events", region_name=REGION).create_event_bus(Name=EVENT_BUS)
             store = Store(TABLE, client)
             settings = TenantSettings(currency="BRL", backdate_days=3650)
-            assert store.put_tenant(TENANT, settings, "2026-01-01T00:00:00Z",
-                                    usage_key=USAGE_KEY)
+            assert store.put_tenant(TENANT, settings, "2026-01-01T00:00:00Z", usage_key=USAGE_KEY)
             yield store
     finally:
         _clear_runtime_caches()
@@ -176,15 +178,17 @@ class Functions:
 
     def call(self, job: str, event: dict[str, Any]) -> Any:
         function = f"{job.capitalize()}Function"
-        return getattr(self, job).lambda_handler(copy.deepcopy(event),
-                                                 FakeLambdaContext(function))
+        return getattr(self, job).lambda_handler(copy.deepcopy(event), FakeLambdaContext(function))
 
 
 @pytest.fixture
 def functions(table: Store, monkeypatch: pytest.MonkeyPatch) -> Functions:
-    return Functions(*(_import_handler(job, monkeypatch)
-                       for job in ("accrual", "redemption", "authorizer", "expiry",
-                                   "admin", "review")))
+    return Functions(
+        *(
+            _import_handler(job, monkeypatch)
+            for job in ("accrual", "redemption", "authorizer", "expiry", "admin", "review")
+        )
+    )
 
 
 def _headers(reply: dict[str, Any]) -> dict[str, str]:
@@ -214,6 +218,7 @@ def _refund(functions: Functions) -> dict[str, Any]:
 
 # -- the files themselves ----------------------------------------------------------------
 
+
 def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
     template = load_template(TEMPLATE)
     routes = {(route.method, route.path): route.function for route in template.api_routes()}
@@ -237,11 +242,12 @@ def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
 
 def test_there_is_a_sample_event_for_every_schedule() -> None:
     template = load_template(TEMPLATE)
-    schedules = {(name, event_name)
-                 for name, resource in template.document["Resources"].items()
-                 for event_name, event in (resource.get("Properties", {}).get("Events")
-                                           or {}).items()
-                 if event["Type"] == "ScheduleV2"}
+    schedules = {
+        (name, event_name)
+        for name, resource in template.document["Resources"].items()
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items()
+        if event["Type"] == "ScheduleV2"
+    }
     assert schedules == set(SCHEDULE_EVENTS)
     for name in SCHEDULE_EVENTS.values():
         assert datetime.fromisoformat(load_event(name)["time"]).tzinfo is not None
@@ -253,10 +259,12 @@ def test_sample_purchase_and_refund_add_up() -> None:
     assert REFUND["order_id"] == PURCHASE["order_id"]
     assert sum(line["amount"] for line in REFUND["lines"]) == REFUND["amount"]
     assert datetime.fromisoformat(REFUND["occurred_at"]) > datetime.fromisoformat(
-        PURCHASE["occurred_at"])
+        PURCHASE["occurred_at"]
+    )
 
 
 # -- accrual ----------------------------------------------------------------------------
+
 
 def test_purchase_event_credits_five_percent_rounded_down(functions: Functions) -> None:
     reply = _purchase(functions)
@@ -277,8 +285,9 @@ def test_purchase_event_credits_five_percent_rounded_down(functions: Functions) 
     }
 
 
-def test_replaying_the_purchase_event_returns_the_same_body(functions: Functions,
-                                                           table: Store) -> None:
+def test_replaying_the_purchase_event_returns_the_same_body(
+    functions: Functions, table: Store
+) -> None:
     first = _purchase(functions)
     again = _purchase(functions)
     assert again["body"] == first["body"]
@@ -311,11 +320,11 @@ def test_refund_event_claws_back_in_proportion(functions: Functions) -> None:
 
 # -- redemption -------------------------------------------------------------------------
 
+
 def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
     _purchase(functions)
     _refund(functions)
-    reply = functions.call("redemption",
-                           api_event("redemption/balance.json", after=AFTER_REFUND))
+    reply = functions.call("redemption", api_event("redemption/balance.json", after=AFTER_REFUND))
     assert reply["statusCode"] == 200, reply
     assert _json(reply) == {
         "customer_id": "cust-8841",
@@ -332,8 +341,7 @@ def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
 def test_entries_event_lists_the_ledger_newest_first(functions: Functions) -> None:
     _purchase(functions)
     _refund(functions)
-    reply = functions.call("redemption",
-                           api_event("redemption/entries.json", after=AFTER_REFUND))
+    reply = functions.call("redemption", api_event("redemption/entries.json", after=AFTER_REFUND))
     assert reply["statusCode"] == 200, reply
     page = _json(reply)
     assert page["customer_id"] == "cust-8841"
@@ -352,22 +360,26 @@ def test_entries_event_lists_the_ledger_newest_first(functions: Functions) -> No
 
 
 def test_entries_of_a_customer_without_history_are_empty(functions: Functions) -> None:
-    reply = functions.call("redemption",
-                           api_event("redemption/entries.json", after=AFTER_REFUND))
+    reply = functions.call("redemption", api_event("redemption/entries.json", after=AFTER_REFUND))
     assert reply["statusCode"] == 200, reply
     assert _json(reply)["items"] == []
 
 
 # -- authorizer -------------------------------------------------------------------------
 
+
 def _allowed(policy: dict[str, Any], method_arn: str) -> bool:
     """IAM's answer for execute-api:Invoke on method_arn (wildcards match any run)."""
     effect = None
     for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) \
-            else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) \
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
             else [statement["Resource"]]
+        )
         if "execute-api:Invoke" not in actions:
             continue
         if not any(fnmatch.fnmatchcase(method_arn, resource) for resource in resources):
@@ -378,14 +390,16 @@ def _allowed(policy: dict[str, Any], method_arn: str) -> bool:
     return effect == "Allow"
 
 
-def test_authorizer_event_allows_the_route_for_a_storefront_key(functions: Functions,
-                                                               table: Store) -> None:
+def test_authorizer_event_allows_the_route_for_a_storefront_key(
+    functions: Functions, table: Store
+) -> None:
     key = keys.create_key(table, TENANT, ["storefront"], "2026-03-01T00:00:00Z")
     event = load_event(AUTHORIZER_EVENT)
     event["authorizationToken"] = f"Bearer {key}"
     calls: list[str] = []
     runtime.store().client.meta.events.register(
-        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
     answer = functions.call("authorizer", event)
     assert calls == ["GetItem"]  # the authorizer reads the key's one item, nothing else
     assert answer["principalId"] == key[:12]
@@ -409,8 +423,10 @@ def test_authorizer_rejects_an_unknown_key(functions: Functions) -> None:
 
 # -- expiry -----------------------------------------------------------------------------
 
+
 def test_scheduled_event_ripens_then_expires_the_sample_purchase(
-        functions: Functions, monkeypatch: pytest.MonkeyPatch) -> None:
+    functions: Functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The sample's time is history; a deployed job refuses it (>14 days behind its clock).
     monkeypatch.setenv("CASHBACK_TIME_TRAVEL", "true")
     _purchase(functions)
@@ -423,10 +439,10 @@ def test_scheduled_event_ripens_then_expires_the_sample_purchase(
     assert again["lots_ripened"] == again["lots_expired"] == 0
 
 
-
 # -- admin ------------------------------------------------------------------------------
 
 ADMIN_AT = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
 
 def test_publish_event_publishes_version_one_ahead_of_its_start(functions: Functions) -> None:
     reply = functions.call("admin", api_event("admin/publish_rules.json", after=ADMIN_AT))
@@ -435,8 +451,9 @@ def test_publish_event_publishes_version_one_ahead_of_its_start(functions: Funct
     assert published["version"] == 1
     assert published["effective_from"] == "2026-11-01T03:00:00Z"
     assert published["published_by"] == "cbk_admin01"
-    in_force = _json(functions.call("admin",
-                                    api_event("admin/rules_in_force.json", after=ADMIN_AT)))
+    in_force = _json(
+        functions.call("admin", api_event("admin/rules_in_force.json", after=ADMIN_AT))
+    )
     assert in_force["in_force"] is None  # the event's moment is before effective_from
     assert [v["version"] for v in in_force["versions"]] == [1]
     version = _json(functions.call("admin", api_event("admin/rules_version.json", after=ADMIN_AT)))
@@ -451,8 +468,8 @@ def test_rules_version_event_for_an_unknown_version_is_404(functions: Functions)
 
 # -- review -----------------------------------------------------------------------------
 
-def test_review_events_find_no_case_for_a_purchase_that_was_allowed(
-        functions: Functions) -> None:
+
+def test_review_events_find_no_case_for_a_purchase_that_was_allowed(functions: Functions) -> None:
     _purchase(functions)  # the sample purchase is ordinary: allowed, nothing to review
     queue = functions.call("review", api_event("review/queue.json", after=ADMIN_AT))
     assert (queue["statusCode"], _json(queue)["items"]) == (200, [])

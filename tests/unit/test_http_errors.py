@@ -26,7 +26,8 @@ RAISED: dict[str, Exception] = {
     "contention": Contention("too many concurrent writes to this customer"),
     "throttled": _client_error("ProvisionedThroughputExceededException"),
     "throttled-transaction": _client_error(
-        "TransactionCanceledException", [{"Code": "None"}, {"Code": "ThrottlingError"}]),
+        "TransactionCanceledException", [{"Code": "None"}, {"Code": "ThrottlingError"}]
+    ),
     "request-limit": _client_error("RequestLimitExceeded"),
     "conflict": Conflict("same id, other body"),
     "denied": _client_error("AccessDeniedException"),
@@ -40,23 +41,34 @@ def _call(name: str) -> dict[str, Any]:
     def boom(name: str) -> dict[str, Any]:
         raise RAISED[name]
 
-    event = {**EVENT, "resource": "/boom/{name}", "path": f"/boom/{name}",
-             "httpMethod": "GET", "body": None, "pathParameters": {"name": name}}
+    event = {
+        **EVENT,
+        "resource": "/boom/{name}",
+        "path": f"/boom/{name}",
+        "httpMethod": "GET",
+        "body": None,
+        "pathParameters": {"name": name},
+    }
     return app.resolve(event, None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("name", "code", "retry_after"), [
-    ("contention", "contention", "1"),
-    ("throttled", "throttled", "2"),
-    ("throttled-transaction", "throttled", "2"),
-    ("request-limit", "throttled", "2"),
-])
+@pytest.mark.parametrize(
+    ("name", "code", "retry_after"),
+    [
+        ("contention", "contention", "1"),
+        ("throttled", "throttled", "2"),
+        ("throttled-transaction", "throttled", "2"),
+        ("request-limit", "throttled", "2"),
+    ],
+)
 def test_every_503_says_when_to_retry(name: str, code: str, retry_after: str) -> None:
     reply = _call(name)
     assert reply["statusCode"] == 503
     assert json.loads(reply["body"])["code"] == code
-    headers = {**reply.get("headers", {}),
-               **{k: v[-1] for k, v in reply.get("multiValueHeaders", {}).items()}}
+    headers = {
+        **reply.get("headers", {}),
+        **{k: v[-1] for k, v in reply.get("multiValueHeaders", {}).items()},
+    }
     assert headers["Retry-After"] == retry_after
     assert int(headers["Retry-After"]) > 0
 

@@ -18,7 +18,10 @@ def test_no_test_sets_a_deadline_back() -> None:
     offenders = []
     for path in TESTS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.keyword) and node.arg == "deadline" and not (
-                    isinstance(node.value, ast.Constant) and node.value.value is None):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "deadline"
+                and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+            ):
                 offenders.append(f"{path.relative_to(TESTS)}:{node.value.lineno}")
     assert offenders == []

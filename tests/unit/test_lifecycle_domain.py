@@ -9,9 +9,15 @@ T0 = datetime(2026, 1, 10, 15, 0, tzinfo=UTC)
 
 
 def _bought(cashback: int = 500, reminder_days: int = 7):  # type: ignore[no-untyped-def]
-    return accrue(Account("shop", "ana"), order_id="o1", cashback=cashback, occurred_at=T0,
-                  return_window=timedelta(days=30), expiry=timedelta(days=180),
-                  reminder=timedelta(days=reminder_days) if reminder_days else None)
+    return accrue(
+        Account("shop", "ana"),
+        order_id="o1",
+        cashback=cashback,
+        occurred_at=T0,
+        return_window=timedelta(days=30),
+        expiry=timedelta(days=180),
+        reminder=timedelta(days=reminder_days) if reminder_days else None,
+    )
 
 
 def test_nothing_happens_before_the_return_window_ends() -> None:
@@ -45,7 +51,8 @@ def test_reminds_once_seven_days_before_the_deadline() -> None:
     assert early.notices == ()
     reminded = advance(ripe.account, ripe.lot, T0 + timedelta(days=173))
     assert [(n.kind, n.amount, n.at) for n in reminded.notices] == [
-        ("cashback.expiring", 500, "2026-07-09T15:00:00Z")]
+        ("cashback.expiring", 500, "2026-07-09T15:00:00Z")
+    ]
     assert reminded.entries == ()  # a reminder moves no money
     assert advance(reminded.account, reminded.lot, T0 + timedelta(days=175)).notices == ()
 
@@ -53,13 +60,22 @@ def test_reminds_once_seven_days_before_the_deadline() -> None:
 def test_expires_what_remains_at_the_deadline() -> None:
     bought = _bought()
     ripe = advance(bought.account, bought.lot, T0 + timedelta(days=30))
-    refunded = claw_back(ripe.account, ripe.lot, refund_id="r1", order_id="o1", amount=200,
-                         occurred_at=T0 + timedelta(days=31))
+    refunded = claw_back(
+        ripe.account,
+        ripe.lot,
+        refund_id="r1",
+        order_id="o1",
+        amount=200,
+        occurred_at=T0 + timedelta(days=31),
+    )
     assert refunded.lot is not None
     reminded = advance(refunded.account, refunded.lot, T0 + timedelta(days=173))
     expired = advance(reminded.account, reminded.lot, T0 + timedelta(days=180))
-    assert (expired.lot.status, expired.lot.expired, expired.lot.clawed_back) == \
-        ("EXPIRED", 300, 200)
+    assert (expired.lot.status, expired.lot.expired, expired.lot.clawed_back) == (
+        "EXPIRED",
+        300,
+        200,
+    )
     assert (expired.account["available"], expired.account["expired"]) == (0, 300)
     assert expired.account.conserved()
     assert expired.lot.due_at is None  # leaves the index
@@ -77,16 +93,28 @@ def test_a_job_down_for_months_ripens_then_expires_without_a_stale_reminder() ->
 
 def test_fully_refunded_lot_is_never_ripened() -> None:
     bought = _bought()
-    refunded = claw_back(bought.account, bought.lot, refund_id="r1", order_id="o1",
-                         amount=500, occurred_at=T0 + timedelta(days=1))
+    refunded = claw_back(
+        bought.account,
+        bought.lot,
+        refund_id="r1",
+        order_id="o1",
+        amount=500,
+        occurred_at=T0 + timedelta(days=1),
+    )
     assert refunded.lot is not None and refunded.lot.due_at is None
     assert not advance(refunded.account, refunded.lot, T0 + timedelta(days=31)).changed
 
 
 def test_reminder_never_comes_before_the_cashback_is_spendable() -> None:
-    bought = accrue(Account("shop", "ana"), order_id="o1", cashback=100, occurred_at=T0,
-                    return_window=timedelta(days=30), expiry=timedelta(days=33),
-                    reminder=timedelta(days=7))
+    bought = accrue(
+        Account("shop", "ana"),
+        order_id="o1",
+        cashback=100,
+        occurred_at=T0,
+        return_window=timedelta(days=30),
+        expiry=timedelta(days=33),
+        reminder=timedelta(days=7),
+    )
     assert bought.lot is not None and bought.lot.remind_at == bought.lot.available_at
 
 
@@ -107,9 +135,16 @@ def test_lot_versions_move_only_when_something_changed() -> None:
 
 
 def test_inactivity_deadline_follows_the_customers_latest_activity() -> None:
-    bought = accrue(Account("shop", "ana"), order_id="o1", cashback=500, occurred_at=T0,
-                    available_at=T0 + timedelta(days=7), expires_at=T0 + timedelta(days=90),
-                    reminder=timedelta(days=7), inactivity=(90, "America/Sao_Paulo"))
+    bought = accrue(
+        Account("shop", "ana"),
+        order_id="o1",
+        cashback=500,
+        occurred_at=T0,
+        available_at=T0 + timedelta(days=7),
+        expires_at=T0 + timedelta(days=90),
+        reminder=timedelta(days=7),
+        inactivity=(90, "America/Sao_Paulo"),
+    )
     assert bought.lot is not None
     ripe = advance(bought.account, bought.lot, T0 + timedelta(days=8))
     # The customer buys again 60 days later: every lot's deadline moves with it.
@@ -121,7 +156,8 @@ def test_inactivity_deadline_follows_the_customers_latest_activity() -> None:
     assert step.lot.expires_at == bought.lot.expires_at  # the sort key never moves
     reminder = advance(active, step.lot, datetime(2026, 6, 3, 3, 0, tzinfo=UTC))
     assert [(n.kind, n.at) for n in reminder.notices] == [
-        ("cashback.expiring", "2026-06-10T03:00:00Z")]
+        ("cashback.expiring", "2026-06-10T03:00:00Z")
+    ]
     expired = advance(active, reminder.lot, datetime(2026, 6, 10, 3, 0, tzinfo=UTC))
     assert [e.kind for e in expired.entries] == ["expire"]
     assert expired.account["expired"] == 500

@@ -16,22 +16,40 @@ ROOT = Path(__file__).resolve().parents[2]
 CLOCK = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "moment"), [
-    ("2026-11-29T12:00:00Z", CLOCK),
-    ("2026-11-29T09:00:00-03:00", CLOCK),
-    ("2026-11-29T17:30:00+05:30", CLOCK),
-    ("2026-11-29T12:00:00.123456789Z", CLOCK.replace(microsecond=123456)),
-])
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-11-29T12:00:00Z", CLOCK),
+        ("2026-11-29T09:00:00-03:00", CLOCK),
+        ("2026-11-29T17:30:00+05:30", CLOCK),
+        ("2026-11-29T12:00:00.123456789Z", CLOCK.replace(microsecond=123456)),
+    ],
+)
 def test_iso_times_with_an_offset_are_read(text: str, moment: datetime) -> None:
     assert scheduled_time(text) == moment
 
 
-@pytest.mark.parametrize("value", [
-    1767225600, "1767225600", 1767225600.0, "2026-11-29T12:00:00", "2026-11-29", "garbage",
-    "", None, True, ["2026-11-29T12:00:00Z"], {"time": "2026-11-29T12:00:00Z"},
-    "2026-11-29 12:00:00Z", "2026-13-01T00:00:00Z", "9999-12-31T23:59:59-14:00",
-    "0001-01-01T00:00:00+14:00", "2026-11-29T12:00:00Z\n",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        1767225600,
+        "1767225600",
+        1767225600.0,
+        "2026-11-29T12:00:00",
+        "2026-11-29",
+        "garbage",
+        "",
+        None,
+        True,
+        ["2026-11-29T12:00:00Z"],
+        {"time": "2026-11-29T12:00:00Z"},
+        "2026-11-29 12:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "2026-11-29T12:00:00Z\n",
+    ],
+)
 def test_anything_else_is_refused(value: object) -> None:
     with pytest.raises(ScheduleRefused):
         scheduled_time(value)

@@ -22,8 +22,14 @@ def test_table_params_come_from_the_ledger_table() -> None:
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     attributes = {a["AttributeName"]: a["AttributeType"] for a in params["AttributeDefinitions"]}
-    assert attributes == {"pk": "S", "sk": "S", "due_bucket": "S", "due_at": "S",
-                          "queue_pk": "S", "queue_sk": "S"}
+    assert attributes == {
+        "pk": "S",
+        "sk": "S",
+        "due_bucket": "S",
+        "due_at": "S",
+        "queue_pk": "S",
+        "queue_sk": "S",
+    }
     (due,) = [i for i in params["GlobalSecondaryIndexes"] if i["IndexName"] == "due"]
     assert due == {
         "IndexName": "due",
@@ -110,9 +116,11 @@ def test_stage_and_gateway_responses() -> None:
 def test_the_tenants_usage_plan_and_where_keys_come_from() -> None:
     parameters = TEMPLATE.document["Parameters"]
     [plan] = TEMPLATE.usage_plans()
-    assert plan == UsagePlan("TenantUsagePlan",
-                             rate=float(parameters["TenantRateLimit"]["Default"]),
-                             burst=int(parameters["TenantBurstLimit"]["Default"]))
+    assert plan == UsagePlan(
+        "TenantUsagePlan",
+        rate=float(parameters["TenantRateLimit"]["Default"]),
+        burst=int(parameters["TenantBurstLimit"]["Default"]),
+    )
     assert TEMPLATE.api_key_source == "AUTHORIZER"
     assert all(route.api_key_required for route in TEMPLATE.api_routes())
 

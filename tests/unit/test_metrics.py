@@ -27,8 +27,12 @@ from .test_events import (  # noqa: F401 - fixtures
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*(ROOT / "functions").rglob("*.py"),
-                  *(ROOT / "layers" / "cashback" / "python" / "cashback").rglob("*.py")])
+SOURCES = sorted(
+    [
+        *(ROOT / "functions").rglob("*.py"),
+        *(ROOT / "layers" / "cashback" / "python" / "cashback").rglob("*.py"),
+    ]
+)
 OBSERVABILITY = ROOT / "layers" / "cashback" / "python" / "cashback" / "observability.py"
 EMITTERS = {"add_metric", "single_metric", "count_money", "count_by"}
 MONEY = {name for name, dimensions in METRICS.items() if "currency" in dimensions}
@@ -56,10 +60,16 @@ def _loop_names(tree: ast.Module, call: ast.Call, variable: str) -> list[str] | 
             continue
         target = loop.target
         first = target.elts[0] if isinstance(target, ast.Tuple) else target
-        if isinstance(first, ast.Name) and first.id == variable and \
-                isinstance(loop.iter, ast.Tuple | ast.List):
-            names = [item.elts[0].value for item in loop.iter.elts
-                     if isinstance(item, ast.Tuple) and isinstance(item.elts[0], ast.Constant)]
+        if (
+            isinstance(first, ast.Name)
+            and first.id == variable
+            and isinstance(loop.iter, ast.Tuple | ast.List)
+        ):
+            names = [
+                item.elts[0].value
+                for item in loop.iter.elts
+                if isinstance(item, ast.Tuple) and isinstance(item.elts[0], ast.Constant)
+            ]
             if len(names) == len(loop.iter.elts):
                 return names  # type: ignore[return-value]
     return None
@@ -99,8 +109,13 @@ def test_every_emitted_metric_is_declared_and_every_declared_one_is_emitted() ->
 
 def test_money_metrics_go_out_with_a_currency_and_only_they_do() -> None:
     names = emitted()
-    assert {"CashbackCredited", "CashbackClawedBack", "CashbackRipened",
-            "CashbackExpired", "CashbackHeld"} <= MONEY
+    assert {
+        "CashbackCredited",
+        "CashbackClawedBack",
+        "CashbackRipened",
+        "CashbackExpired",
+        "CashbackHeld",
+    } <= MONEY
     for name, helpers in names.items():
         if name in MONEY:
             assert helpers == {"count_money"}, name
@@ -115,23 +130,27 @@ def test_held_and_blocked_purchases_are_counted() -> None:
 def test_alarms_watch_metrics_the_code_emits_with_their_dimensions() -> None:
     template = load_template(ROOT / "template.yaml")
     namespace = template.document["Globals"]["Function"]["Environment"]["Variables"][
-        "POWERTOOLS_METRICS_NAMESPACE"]
+        "POWERTOOLS_METRICS_NAMESPACE"
+    ]
     watched = []
     for resource in template.resources.values():
         if resource["Type"] != "AWS::CloudWatch::Alarm":
             continue
         alarm = resource["Properties"]
-        watched += [alarm] if "MetricName" in alarm else [
-            q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q]
+        watched += (
+            [alarm]
+            if "MetricName" in alarm
+            else [q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q]
+        )
     ours = [m for m in watched if m["Namespace"] == namespace]
-    assert {m["MetricName"] for m in ours} == {"LifecycleFailures", "InternalErrors",
-                                                "KeysRefused"}
+    assert {m["MetricName"] for m in ours} == {"LifecycleFailures", "InternalErrors", "KeysRefused"}
     for metric in ours:
         dimensions = {d["Name"] for d in metric["Dimensions"]}
         assert dimensions == {"service", *METRICS[metric["MetricName"]]}, metric
 
 
 # ---- what the handlers print (CloudWatch embedded metric format) ----
+
 
 def _documents(out: str) -> Iterator[dict[str, Any]]:
     for line in out.splitlines():
@@ -149,27 +168,33 @@ def _metrics(out: str) -> list[tuple[str, dict[str, str], float]]:
             dimensions = {name: document[name] for name in dimension_names}
             for metric in directive["Metrics"]:
                 value = document[metric["Name"]]  # a list when several were added
-                found += [(metric["Name"], dimensions,
-                           sum(value) if isinstance(value, list) else value)]
+                found += [
+                    (metric["Name"], dimensions, sum(value) if isinstance(value, list) else value)
+                ]
     return found
 
 
 def test_count_money_prints_its_own_document_with_the_currency(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Cashback")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "cashback")
     count_money("CashbackCredited", 1299, "BRL")
     assert _metrics(capsys.readouterr().out) == [
-        ("CashbackCredited", {"service": "cashback", "currency": "BRL"}, 1299)]
+        ("CashbackCredited", {"service": "cashback", "currency": "BRL"}, 1299)
+    ]
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     count_money("CashbackCredited", 1299, "BRL")
     assert capsys.readouterr().out == ""
 
 
 def test_handlers_emit_declared_metrics_with_declared_dimensions(
-        functions: Functions, table: Store,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    functions: Functions,  # noqa: F811
+    table: Store,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
     # The sample scheduled event's time is history: a deployed job refuses it.
     monkeypatch.setenv("CASHBACK_TIME_TRAVEL", "true")
@@ -184,8 +209,7 @@ def test_handlers_emit_declared_metrics_with_declared_dimensions(
     with pytest.raises(Exception, match="^Unauthorized$"):
         functions.call("authorizer", load_event("authorizer/token.json"))
     # A storefront that denies this customer: the purchase is blocked.
-    strict = TenantSettings(currency="BRL", backdate_days=3650,
-                            deny=RiskList(customers=("ana",)))
+    strict = TenantSettings(currency="BRL", backdate_days=3650, deny=RiskList(customers=("ana",)))
     assert table.put_tenant("strict", strict, "2026-01-01T00:00:00Z")
     blocked = api_event("accrual/purchase.json")
     blocked["requestContext"]["authorizer"]["tenant"] = "strict"
@@ -214,8 +238,10 @@ def test_handlers_emit_declared_metrics_with_declared_dimensions(
 
 
 def test_an_unexpected_error_answered_as_500_is_counted_for_its_function(
-        functions: Functions, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
-        capsys: pytest.CaptureFixture[str]) -> None:
+    functions: Functions,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "cashback-prod-RedemptionFunction-AbC")
 
@@ -224,9 +250,14 @@ def test_an_unexpected_error_answered_as_500_is_counted_for_its_function(
 
     monkeypatch.setattr(functions.redemption.balances, "balance", broken)
     capsys.readouterr()
-    reply = functions.call("redemption", api_event("redemption/balance.json",
-                                                   after=datetime(2026, 3, 20, tzinfo=UTC)))
+    reply = functions.call(
+        "redemption", api_event("redemption/balance.json", after=datetime(2026, 3, 20, tzinfo=UTC))
+    )
     assert reply["statusCode"] == 500
     assert _metrics(capsys.readouterr().out) == [
-        ("InternalErrors", {"service": "cashback",
-                            "function": "cashback-prod-RedemptionFunction-AbC"}, 1)]
+        (
+            "InternalErrors",
+            {"service": "cashback", "function": "cashback-prod-RedemptionFunction-AbC"},
+            1,
+        )
+    ]

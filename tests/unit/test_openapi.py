@@ -20,10 +20,10 @@ def test_docs_openapi_is_what_the_code_generates() -> None:
 def test_it_describes_every_route_of_the_template_and_is_valid_openapi() -> None:
     document = openapi.document()
     validate(document)
-    routes = {(r.method.lower(), r.path) for r in load_template(ROOT / "template.yaml")
-              .api_routes()}
-    described = {(method, path) for path, item in document["paths"].items()
-                 for method in item}
+    routes = {
+        (r.method.lower(), r.path) for r in load_template(ROOT / "template.yaml").api_routes()
+    }
+    described = {(method, path) for path, item in document["paths"].items() for method in item}
     assert described == routes
     purchase = document["components"]["schemas"]["PurchaseRequest"]
     assert purchase["additionalProperties"] is False  # no balance or status a client sets

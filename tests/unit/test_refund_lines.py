@@ -22,10 +22,16 @@ T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 
 
 def _rules(**changes: Any) -> RuleSet:
-    return RuleSet.model_validate({
-        "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-01-01T00:00:00Z", "base_rate": "0.01",
-        "category_rates": {"tech": "0.20"}, **changes})
+    return RuleSet.model_validate(
+        {
+            "currency": "BRL",
+            "time_zone": "America/Sao_Paulo",
+            "effective_from": "2026-01-01T00:00:00Z",
+            "base_rate": "0.01",
+            "category_rates": {"tech": "0.20"},
+            **changes,
+        }
+    )
 
 
 def _buy(*lines: Line) -> Purchase:
@@ -46,26 +52,34 @@ def test_the_phone_and_the_shirt() -> None:
 
 
 def test_cuts_come_off_the_lines_they_cut() -> None:
-    capped = evaluate(_rules(caps={"per_order": 1000}), _buy(PHONE, SHIRT), Context(),
-                      version=1)
+    capped = evaluate(_rules(caps={"per_order": 1000}), _buy(PHONE, SHIRT), Context(), version=1)
     assert capped.cashback == 1000 and line_cashback(capped) == [952, 48]
-    campaign = {"id": "tech-week", "name": "Tech week", "starts_at": "2026-11-01T00:00:00",
-                "ends_at": "2026-12-01T00:00:00", "rate": "0.10", "categories": ["tech"],
-                "budget": 500}
+    campaign = {
+        "id": "tech-week",
+        "name": "Tech week",
+        "starts_at": "2026-11-01T00:00:00",
+        "ends_at": "2026-12-01T00:00:00",
+        "rate": "0.10",
+        "categories": ["tech"],
+        "budget": 500,
+    }
     cut = evaluate(_rules(campaigns=[campaign]), _buy(PHONE, SHIRT), Context(), version=1)
     assert cut.cashback == 2000 + 500 + 100
     assert line_cashback(cut) == [2500, 100]  # the budget cut only the phone's campaign
-    bonus = evaluate(_rules(base_rate="0", category_rates={}, first_purchase={"fixed": 301}),
-                     _buy(PHONE, Line("gift", "misc", 20000)), Context(first_purchase=True),
-                     version=1)
+    bonus = evaluate(
+        _rules(base_rate="0", category_rates={}, first_purchase={"fixed": 301}),
+        _buy(PHONE, Line("gift", "misc", 20000)),
+        Context(first_purchase=True),
+        version=1,
+    )
     assert line_cashback(bonus) == [100, 201]  # a fixed bonus alone: by amount
 
 
 @settings(deadline=None, max_examples=300)
-@given(total=st.integers(0, 10**12),
-       weights=st.lists(st.integers(0, 10**9), min_size=1, max_size=30))
-def test_allocation_adds_up_exactly_and_stays_within_a_unit(total: int,
-                                                            weights: list[int]) -> None:
+@given(
+    total=st.integers(0, 10**12), weights=st.lists(st.integers(0, 10**9), min_size=1, max_size=30)
+)
+def test_allocation_adds_up_exactly_and_stays_within_a_unit(total: int, weights: list[int]) -> None:
     if not any(weights):
         weights[0] = 1
     shares = allocate(total, weights)
@@ -76,14 +90,21 @@ def test_allocation_adds_up_exactly_and_stays_within_a_unit(total: int,
 
 
 @settings(deadline=None, max_examples=200)
-@given(amounts=st.lists(st.integers(1, 10**6), min_size=1, max_size=8),
-       rates=st.lists(st.sampled_from(["0", "0.01", "0.05", "0.2", "0.333333"]),
-                      min_size=8, max_size=8),
-       cap=st.none() | st.integers(0, 10**5))
-def test_line_shares_add_up_to_the_cashback(amounts: list[int], rates: list[str],
-                                            cap: int | None) -> None:
-    rules = _rules(category_rates={f"c{i}": rate for i, rate in enumerate(rates)},
-                   caps={"per_order": cap}, first_purchase={"fixed": 7})
+@given(
+    amounts=st.lists(st.integers(1, 10**6), min_size=1, max_size=8),
+    rates=st.lists(
+        st.sampled_from(["0", "0.01", "0.05", "0.2", "0.333333"]), min_size=8, max_size=8
+    ),
+    cap=st.none() | st.integers(0, 10**5),
+)
+def test_line_shares_add_up_to_the_cashback(
+    amounts: list[int], rates: list[str], cap: int | None
+) -> None:
+    rules = _rules(
+        category_rates={f"c{i}": rate for i, rate in enumerate(rates)},
+        caps={"per_order": cap},
+        first_purchase={"fixed": 7},
+    )
     lines = tuple(Line(f"s{i}", f"c{i}", amount) for i, amount in enumerate(amounts))
     evaluation = evaluate(rules, _buy(*lines), Context(first_purchase=True), version=1)
     shares = line_cashback(evaluation)
@@ -95,14 +116,16 @@ def _split(total: int, cuts: list[int]) -> list[int]:
     return [b - a for a, b in zip([0, *points], points, strict=False) if b > a]
 
 
-Order = st.lists(st.tuples(st.integers(1, 10**6), st.integers(0, 10**5)), min_size=1,
-                 max_size=5).map(lambda lines: {f"s{i}": line for i, line in enumerate(lines)})
+Order = st.lists(
+    st.tuples(st.integers(1, 10**6), st.integers(0, 10**5)), min_size=1, max_size=5
+).map(lambda lines: {f"s{i}": line for i, line in enumerate(lines)})
 
 
 @settings(deadline=None, max_examples=300)
 @given(order=Order, cuts=st.lists(st.integers(0, 10**6), max_size=6), which=st.integers(0, 4))
 def test_partial_refunds_of_a_line_add_up_to_what_it_earned(
-        order: dict[str, tuple[int, int]], cuts: list[int], which: int) -> None:
+    order: dict[str, tuple[int, int]], cuts: list[int], which: int
+) -> None:
     lines = {sku: (amount, earned, 0) for sku, (amount, earned) in order.items()}
     cashback, total = sum(e for _, e, _ in lines.values()), sum(a for a, _, _ in lines.values())
     sku = sorted(lines)[which % len(lines)]
@@ -116,10 +139,13 @@ def test_partial_refunds_of_a_line_add_up_to_what_it_earned(
 
 
 @settings(deadline=None, max_examples=300)
-@given(order=Order, steps=st.lists(st.tuples(st.integers(0, 4), st.integers(1, 10**6),
-                                             st.booleans()), max_size=10))
+@given(
+    order=Order,
+    steps=st.lists(st.tuples(st.integers(0, 4), st.integers(1, 10**6), st.booleans()), max_size=10),
+)
 def test_any_mix_of_refunds_never_takes_more_than_was_credited(
-        order: dict[str, tuple[int, int]], steps: list[tuple[int, int, bool]]) -> None:
+    order: dict[str, tuple[int, int]], steps: list[tuple[int, int, bool]]
+) -> None:
     lines = {sku: (amount, earned, 0) for sku, (amount, earned) in order.items()}
     cashback, total = sum(e for _, e, _ in lines.values()), sum(a for a, _, _ in lines.values())
     refunded = taken = 0
@@ -129,8 +155,9 @@ def test_any_mix_of_refunds_never_takes_more_than_was_credited(
         part = min(size, total - refunded, line_left if named else total)
         if part <= 0:
             continue
-        amount, lines = refund_clawback(cashback, total, lines, refunded, part,
-                                        {sku: part} if named else None)
+        amount, lines = refund_clawback(
+            cashback, total, lines, refunded, part, {sku: part} if named else None
+        )
         refunded += part
         taken += amount
         assert amount >= 0 and taken <= cashback
@@ -140,18 +167,23 @@ def test_any_mix_of_refunds_never_takes_more_than_was_credited(
 
 
 @settings(deadline=None, max_examples=300)
-@given(cashback=st.integers(0, 10**6), amount=st.integers(1, 10**6),
-       parts=st.lists(st.integers(1, 10**6), max_size=5))
-def test_naming_no_line_is_in_proportion_as_before(cashback: int, amount: int,
-                                                   parts: list[int]) -> None:
+@given(
+    cashback=st.integers(0, 10**6),
+    amount=st.integers(1, 10**6),
+    parts=st.lists(st.integers(1, 10**6), max_size=5),
+)
+def test_naming_no_line_is_in_proportion_as_before(
+    cashback: int, amount: int, parts: list[int]
+) -> None:
     refunded = 0
     for part in parts:
         part = min(part, amount - refunded)
         if not part:
             break
         for lines in ({}, {"only": (amount, cashback, 0)}):
-            assert refund_clawback(cashback, amount, lines, refunded, part)[0] == \
-                clawback_for(cashback, amount, refunded, part)
+            assert refund_clawback(cashback, amount, lines, refunded, part)[0] == clawback_for(
+                cashback, amount, refunded, part
+            )
         refunded += part
 
 

@@ -29,10 +29,20 @@ def test_handler_import_pulls_in_no_scikit_learn_or_scipy(job: str) -> None:
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('sklearn', 'scipy', 'skops', 'joblib'))))\n"
     )
-    env = {**os.environ, "TABLE_NAME": "cashback-imports", "AWS_DEFAULT_REGION": "us-east-1",
-           "POWERTOOLS_TRACE_DISABLED": "true"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, check=False, timeout=120)
+    env = {
+        **os.environ,
+        "TABLE_NAME": "cashback-imports",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
@@ -71,12 +81,22 @@ def built() -> None:
 def test_each_function_starts_with_only_its_own_layers(built: None, function: str) -> None:
     spec = FUNCTIONS[function]
     path = build.function_path(TEMPLATE, spec)
-    env = {"TABLE_NAME": "cashback-imports", "AWS_DEFAULT_REGION": "us-east-1",
-           "POWERTOOLS_TRACE_DISABLED": "true", "_HANDLER": spec.handler,
-           "PATH": os.environ.get("PATH", "")}
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", _STARTUP, json.dumps(path)],
-                            capture_output=True, text=True, env=env, cwd=spec.code_dir,
-                            check=False, timeout=120)
+    env = {
+        "TABLE_NAME": "cashback-imports",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "_HANDLER": spec.handler,
+        "PATH": os.environ.get("PATH", ""),
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _STARTUP, json.dumps(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=spec.code_dir,
+        check=False,
+        timeout=120,
+    )
 
     assert result.returncode == 0, f"{function} cannot start on Lambda:\n{result.stderr}"
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -91,8 +111,12 @@ def test_each_function_starts_with_only_its_own_layers(built: None, function: st
 def test_the_shared_layer_carries_no_second_botocore_and_fits_its_budget(built: None) -> None:
     layer = build.layer_path(TEMPLATE, "CashbackLayer")
     installed = {entry.name.split("-")[0].lower() for entry in layer.iterdir()}
-    files = [Path(folder) / name for folder, _, names in os.walk(layer, followlinks=True)
-             if "__pycache__" not in Path(folder).parts for name in names]
+    files = [
+        Path(folder) / name
+        for folder, _, names in os.walk(layer, followlinks=True)
+        if "__pycache__" not in Path(folder).parts
+        for name in names
+    ]
 
     assert not installed & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil"}
     assert {"aws_xray_sdk", "aws_lambda_powertools", "cashback"} <= installed

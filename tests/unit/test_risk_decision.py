@@ -47,11 +47,24 @@ def scorer(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Scorer
     return Scorer.from_dir(directory)
 
 
-def purchase(order_id: str = "new", at: datetime = T0, amount: int = 10_000,
-             cashback: int = 500, device: str | None = "d1",
-             payment: str | None = "p1") -> PurchaseFacts:
-    return PurchaseFacts(order_id, "c1", amount, cashback, at, at + timedelta(days=14),
-                         device_id=device, payment_fingerprint=payment)
+def purchase(
+    order_id: str = "new",
+    at: datetime = T0,
+    amount: int = 10_000,
+    cashback: int = 500,
+    device: str | None = "d1",
+    payment: str | None = "p1",
+) -> PurchaseFacts:
+    return PurchaseFacts(
+        order_id,
+        "c1",
+        amount,
+        cashback,
+        at,
+        at + timedelta(days=14),
+        device_id=device,
+        payment_fingerprint=payment,
+    )
 
 
 def serial_refunder(now: datetime = T0) -> CustomerAggregates:
@@ -62,8 +75,9 @@ def serial_refunder(now: datetime = T0) -> CustomerAggregates:
         aggregates = note_purchase(aggregates, purchase(f"o{i}", at))
         if i < 7:
             days = 1 if i < 5 else 6
-            aggregates = note_refund(aggregates, RefundFacts(f"o{i}", 10_000,
-                                                             at + timedelta(days=days), 500))
+            aggregates = note_refund(
+                aggregates, RefundFacts(f"o{i}", 10_000, at + timedelta(days=days), 500)
+            )
     return aggregates
 
 
@@ -75,8 +89,7 @@ def loyal_customer(now: datetime = T0) -> CustomerAggregates:
 
 
 def test_serial_refunds_rule_holds_with_the_history_in_words(scorer: Scorer) -> None:
-    decision = decide(purchase(), serial_refunder(), SharedCounts(), T0, scorer,
-                      thresholds=NEVER)
+    decision = decide(purchase(), serial_refunder(), SharedCounts(), T0, scorer, thresholds=NEVER)
     assert decision.action == "review"
     assert decision.rules_fired == ["serial_refunds"]
     assert decision.reasons[0] == "refunded 7 of the last 8 orders, 5 within 3 days"
@@ -87,11 +100,11 @@ def test_fresh_account_burst_fires_the_velocity_rule(scorer: Scorer) -> None:
     for i in range(6):
         aggregates = note_purchase(aggregates, purchase(f"o{i}", T0 + timedelta(minutes=10 * i)))
     now = T0 + timedelta(hours=1)
-    decision = decide(purchase(at=now), aggregates, SharedCounts(), now, scorer,
-                      thresholds=NEVER)
+    decision = decide(purchase(at=now), aggregates, SharedCounts(), now, scorer, thresholds=NEVER)
     assert (decision.action, decision.rules_fired) == ("review", ["fresh_account_velocity"])
-    assert decision.reasons[0] == ("6 orders in the last 24 hours, 6 in 30 days on an "
-                                   "account 1 hour old")
+    assert decision.reasons[0] == (
+        "6 orders in the last 24 hours, 6 in 30 days on an account 1 hour old"
+    )
 
 
 def test_a_device_shared_by_a_ring_fires_the_identity_rule(scorer: Scorer) -> None:
@@ -99,8 +112,7 @@ def test_a_device_shared_by_a_ring_fires_the_identity_rule(scorer: Scorer) -> No
     for i in range(4):
         device = note_identity(device, f"ring{i}", T0)
     shared = shared_counts("c1", device, None)
-    decision = decide(purchase(), CustomerAggregates("c1"), shared, T0, scorer,
-                      thresholds=NEVER)
+    decision = decide(purchase(), CustomerAggregates("c1"), shared, T0, scorer, thresholds=NEVER)
     assert decision.rules_fired == ["shared_identity_ring"]
     assert decision.reasons[0] == "device shared with 4 other customers"
 
@@ -111,15 +123,15 @@ def test_spending_cashback_then_refunding_fires_its_rule(scorer: Scorer) -> None
         at = T0 - timedelta(days=40 - i)
         aggregates = note_purchase(aggregates, purchase(f"o{i}", at))
         if i < 3:
-            aggregates = note_refund(aggregates, RefundFacts(f"o{i}", 10_000,
-                                                             at + timedelta(days=16), 500, 500))
+            aggregates = note_refund(
+                aggregates, RefundFacts(f"o{i}", 10_000, at + timedelta(days=16), 500, 500)
+            )
     decision = decide(purchase(), aggregates, SharedCounts(), T0, scorer, thresholds=NEVER)
     assert "refunds_after_spending" in decision.rules_fired
 
 
 def test_honest_history_passes_the_rules(scorer: Scorer) -> None:
-    decision = decide(purchase(), loyal_customer(), SharedCounts(), T0, scorer,
-                      thresholds=NEVER)
+    decision = decide(purchase(), loyal_customer(), SharedCounts(), T0, scorer, thresholds=NEVER)
     assert (decision.action, decision.rules_fired, decision.reasons) == ("allow", [], [])
     assert decision.model_version == scorer.model_version
     assert decision.score is not None and 0 < decision.score <= 1
@@ -134,21 +146,28 @@ def test_model_thresholds_decide_review_and_block(scorer: Scorer) -> None:
     at = Thresholds(review=risk, block=risk)
     assert decide(order, aggregates, SharedCounts(), T0, scorer, thresholds=at).action == "block"
     above = Thresholds(review=np.nextafter(risk, 2.0), block=2.0)
-    assert decide(order, aggregates, SharedCounts(), T0, scorer,
-                  thresholds=above).action == "allow"
+    assert decide(order, aggregates, SharedCounts(), T0, scorer, thresholds=above).action == "allow"
 
 
 def test_model_holds_carry_at_most_three_reasons(scorer: Scorer) -> None:
-    decision = decide(purchase(), serial_refunder(), SharedCounts(3, 5), T0, scorer,
-                      thresholds=ALWAYS_REVIEW)
+    decision = decide(
+        purchase(), serial_refunder(), SharedCounts(3, 5), T0, scorer, thresholds=ALWAYS_REVIEW
+    )
     assert decision.action == "review"
     assert 1 <= len(decision.reasons) <= 3
     assert len(set(decision.reasons)) == len(decision.reasons)
 
 
 def test_shadow_mode_records_what_it_would_do_but_never_holds(scorer: Scorer) -> None:
-    decision = decide(purchase(), serial_refunder(), SharedCounts(), T0, scorer,
-                      thresholds=ALWAYS_REVIEW, shadow=True)
+    decision = decide(
+        purchase(),
+        serial_refunder(),
+        SharedCounts(),
+        T0,
+        scorer,
+        thresholds=ALWAYS_REVIEW,
+        shadow=True,
+    )
     assert (decision.action, decision.would_be, decision.shadow) == ("allow", "review", True)
     assert decision.reasons and decision.rules_fired == ["serial_refunds"]
     assert not decision.holds
@@ -156,26 +175,34 @@ def test_shadow_mode_records_what_it_would_do_but_never_holds(scorer: Scorer) ->
 
 def test_deny_list_blocks_even_in_shadow_mode(scorer: Scorer) -> None:
     lists = RiskLists(deny_payments=frozenset({"p1"}), allow_customers=frozenset({"c1"}))
-    decision = decide(purchase(), loyal_customer(), SharedCounts(), T0, scorer, lists=lists,
-                      shadow=True)
+    decision = decide(
+        purchase(), loyal_customer(), SharedCounts(), T0, scorer, lists=lists, shadow=True
+    )
     assert (decision.action, decision.rules_fired) == ("block", ["deny_list:payment"])
     assert decision.reasons == ["payment on the deny list"]
 
 
 def test_allow_list_skips_rules_and_model_but_keeps_the_score(scorer: Scorer) -> None:
     lists = RiskLists(allow_devices=frozenset({"d1"}))
-    decision = decide(purchase(), serial_refunder(), SharedCounts(), T0, scorer, lists=lists,
-                      thresholds=ALWAYS_REVIEW)
+    decision = decide(
+        purchase(),
+        serial_refunder(),
+        SharedCounts(),
+        T0,
+        scorer,
+        lists=lists,
+        thresholds=ALWAYS_REVIEW,
+    )
     assert (decision.action, decision.rules_fired) == ("allow", ["allow_list:device"])
     assert decision.score is not None
 
 
 def test_without_a_model_only_lists_and_rules_decide() -> None:
     decision = decide(purchase(), serial_refunder(), SharedCounts(), T0, None)
-    assert (decision.action, decision.score, decision.model_version) == ("review", None,
-                                                                         NO_MODEL)
-    off = decide(purchase(), serial_refunder(), SharedCounts(), T0, None,
-                 rules=RulePolicy(enabled=False))
+    assert (decision.action, decision.score, decision.model_version) == ("review", None, NO_MODEL)
+    off = decide(
+        purchase(), serial_refunder(), SharedCounts(), T0, None, rules=RulePolicy(enabled=False)
+    )
     assert (off.action, off.rules_fired) == ("allow", [])
 
 
@@ -196,14 +223,21 @@ def test_decisions_are_pure(scorer: Scorer) -> None:
 
 
 def test_trained_model_holds_abusers_far_more_often_than_honest_customers(
-        traffic: Traffic, scorer: Scorer) -> None:
+    traffic: Traffic, scorer: Scorer
+) -> None:
     kinds = traffic.kinds()
     begin = traffic.end - timedelta(days=30)
     held = {True: [], False: []}
     for step in replay(traffic):
         if step.now >= begin:
-            decision = decide(step.facts, step.aggregates, step.shared, step.now, scorer,
-                              rules=RulePolicy(enabled=False))
+            decision = decide(
+                step.facts,
+                step.aggregates,
+                step.shared,
+                step.now,
+                scorer,
+                rules=RulePolicy(enabled=False),
+            )
             held[kinds[step.purchase.customer_id] in ABUSE_KINDS].append(decision.holds)
     assert np.mean(held[True]) > 10 * max(np.mean(held[False]), 0.005)
 

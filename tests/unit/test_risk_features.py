@@ -34,11 +34,23 @@ NOBODY = SharedCounts()
 WINDOW = timedelta(days=14)
 
 
-def purchase(order_id: str, at: datetime, amount: int = 10_000, cashback: int = 500,
-             customer: str = "c1", device: str | None = None) -> PurchaseFacts:
-    return PurchaseFacts(order_id=order_id, customer_id=customer, amount=amount,
-                         cashback=cashback, occurred_at=at, spendable_at=at + WINDOW,
-                         device_id=device)
+def purchase(
+    order_id: str,
+    at: datetime,
+    amount: int = 10_000,
+    cashback: int = 500,
+    customer: str = "c1",
+    device: str | None = None,
+) -> PurchaseFacts:
+    return PurchaseFacts(
+        order_id=order_id,
+        customer_id=customer,
+        amount=amount,
+        cashback=cashback,
+        occurred_at=at,
+        spendable_at=at + WINDOW,
+        device_id=device,
+    )
 
 
 def history(*orders: tuple[str, datetime, int]) -> CustomerAggregates:
@@ -48,8 +60,12 @@ def history(*orders: tuple[str, datetime, int]) -> CustomerAggregates:
     return aggregates
 
 
-def named(aggregates: CustomerAggregates, order: PurchaseFacts, now: datetime,
-          shared: SharedCounts = NOBODY) -> dict[str, float]:
+def named(
+    aggregates: CustomerAggregates,
+    order: PurchaseFacts,
+    now: datetime,
+    shared: SharedCounts = NOBODY,
+) -> dict[str, float]:
     return feature_dict(features(aggregates, order, now, shared))
 
 
@@ -61,8 +77,11 @@ def test_first_purchase_has_neutral_history_and_its_own_cashback_rate() -> None:
 
 
 def test_order_amount_is_compared_with_the_customers_own_median() -> None:
-    aggregates = history(("o1", T0, 10_000), ("o2", T0 + timedelta(days=1), 20_000),
-                         ("o3", T0 + timedelta(days=2), 30_000))
+    aggregates = history(
+        ("o1", T0, 10_000),
+        ("o2", T0 + timedelta(days=1), 20_000),
+        ("o3", T0 + timedelta(days=2), 30_000),
+    )
     now = T0 + timedelta(days=3)
     values = named(aggregates, purchase("o4", now, 80_000), now)
     assert values["amount_vs_median_log2"] == pytest.approx(2.0)  # 4x the median of 20,000
@@ -70,9 +89,12 @@ def test_order_amount_is_compared_with_the_customers_own_median() -> None:
 
 def test_velocity_counts_only_previous_orders_inside_each_window() -> None:
     now = T0 + timedelta(days=40)
-    aggregates = history(("old", T0, 5_000), ("month", now - timedelta(days=20), 5_000),
-                         ("today1", now - timedelta(hours=3), 5_000),
-                         ("today2", now - timedelta(hours=1), 5_000))
+    aggregates = history(
+        ("old", T0, 5_000),
+        ("month", now - timedelta(days=20), 5_000),
+        ("today1", now - timedelta(hours=3), 5_000),
+        ("today2", now - timedelta(hours=1), 5_000),
+    )
     values = named(aggregates, purchase("new", now), now)
     assert values["orders_24h_log1p"] == pytest.approx(math.log1p(2))
     assert values["orders_30d_log1p"] == pytest.approx(math.log1p(3))
@@ -88,12 +110,15 @@ def test_a_burst_on_a_fresh_account_has_a_high_order_rate() -> None:
 
 
 def test_refund_history_counts_quick_and_late_refunds_and_spent_cashback() -> None:
-    aggregates = history(("o1", T0, 10_000), ("o2", T0, 10_000), ("o3", T0, 10_000),
-                         ("o4", T0, 10_000))
-    aggregates = note_refund(aggregates, RefundFacts("o1", 10_000, T0 + timedelta(days=1),
-                                                     clawed_back=500))
-    aggregates = note_refund(aggregates, RefundFacts("o2", 5_000, T0 + timedelta(days=15),
-                                                     clawed_back=250, debt=250))
+    aggregates = history(
+        ("o1", T0, 10_000), ("o2", T0, 10_000), ("o3", T0, 10_000), ("o4", T0, 10_000)
+    )
+    aggregates = note_refund(
+        aggregates, RefundFacts("o1", 10_000, T0 + timedelta(days=1), clawed_back=500)
+    )
+    aggregates = note_refund(
+        aggregates, RefundFacts("o2", 5_000, T0 + timedelta(days=15), clawed_back=250, debt=250)
+    )
     now = T0 + timedelta(days=20)
     h = refund_history(aggregates, now)
     assert (h.orders, h.refunded_orders, h.quick_refunds, h.after_spendable) == (4, 2, 1, 1)
@@ -105,16 +130,18 @@ def test_refund_history_counts_quick_and_late_refunds_and_spent_cashback() -> No
 
 
 def test_features_never_see_events_after_now() -> None:
-    aggregates = note_refund(history(("o1", T0, 10_000)),
-                             RefundFacts("o1", 10_000, T0 + timedelta(days=5)))
+    aggregates = note_refund(
+        history(("o1", T0, 10_000)), RefundFacts("o1", 10_000, T0 + timedelta(days=5))
+    )
     earlier = T0 + timedelta(days=2)
     values = named(aggregates, purchase("o2", earlier), earlier)
     assert values["refunded_orders_90d_log1p"] == 0.0
 
 
 def test_orders_older_than_90_days_leave_the_refund_window() -> None:
-    aggregates = note_refund(history(("o1", T0, 10_000)),
-                             RefundFacts("o1", 10_000, T0 + timedelta(days=1)))
+    aggregates = note_refund(
+        history(("o1", T0, 10_000)), RefundFacts("o1", 10_000, T0 + timedelta(days=1))
+    )
     later = T0 + timedelta(days=91)
     assert named(aggregates, purchase("o2", later), later)["refunded_share_90d"] == 0.0
 
@@ -170,17 +197,22 @@ def _plain(value: object) -> bool:
     return isinstance(value, int | str) and not isinstance(value, bool)
 
 
-events = st.lists(st.tuples(
-    st.sampled_from(["purchase", "refund", "redemption"]),
-    st.integers(0, 200 * 24),  # hours after T0
-    st.integers(1, 10**9),  # minor units
-    st.integers(0, 40)), max_size=80)
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["purchase", "refund", "redemption"]),
+        st.integers(0, 200 * 24),  # hours after T0
+        st.integers(1, 10**9),  # minor units
+        st.integers(0, 40),
+    ),
+    max_size=80,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(events)
 def test_any_history_gives_finite_features_and_round_trips_through_items(
-        history_events: list[tuple[str, int, int, int]]) -> None:
+    history_events: list[tuple[str, int, int, int]],
+) -> None:
     aggregates = CustomerAggregates("c1")
     identity = IdentityAggregates("device", "d1")
     for kind, hours, amount, order in sorted(history_events, key=lambda e: e[1]):
@@ -189,8 +221,9 @@ def test_any_history_gives_finite_features_and_round_trips_through_items(
             aggregates = note_purchase(aggregates, purchase(f"o{order}", at, amount, amount // 10))
             identity = note_identity(identity, f"c{order % 5}", at)
         elif kind == "refund":
-            aggregates = note_refund(aggregates, RefundFacts(f"o{order}", amount, at,
-                                                             amount // 10, amount // 20))
+            aggregates = note_refund(
+                aggregates, RefundFacts(f"o{order}", amount, at, amount // 10, amount // 20)
+            )
         else:
             aggregates = note_redemption(aggregates, RedemptionFacts(amount, at))
     item = aggregates.to_item()

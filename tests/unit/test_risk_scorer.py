@@ -39,8 +39,11 @@ def _training_rows(seed: int = 0, n: int = 600) -> np.ndarray:
 
 
 def _metadata(names: list[str] | None = None) -> dict[str, Any]:
-    return {"model_version": "test-model", "feature_names": names or list(FEATURE_NAMES),
-            "thresholds": {"review": 0.6, "block": 0.7}}
+    return {
+        "model_version": "test-model",
+        "feature_names": names or list(FEATURE_NAMES),
+        "thresholds": {"review": 0.6, "block": 0.7},
+    }
 
 
 def _save(estimator: Any, directory: Path, names: list[str] | None = None) -> Path:
@@ -65,37 +68,54 @@ def scorer(model_dir: Path) -> Scorer:
 
 
 def test_scores_equal_sklearn_on_many_rows(pipeline: Pipeline, scorer: Scorer) -> None:
-    rows = np.vstack([_training_rows(seed=1, n=3000), -_training_rows(seed=2, n=200),
-                      _training_rows(seed=3, n=200) * 1e4])
-    np.testing.assert_allclose(scorer.score_samples(rows), pipeline.score_samples(rows),
-                               rtol=0, atol=TOLERANCE)
+    rows = np.vstack(
+        [
+            _training_rows(seed=1, n=3000),
+            -_training_rows(seed=2, n=200),
+            _training_rows(seed=3, n=200) * 1e4,
+        ]
+    )
+    np.testing.assert_allclose(
+        scorer.score_samples(rows), pipeline.score_samples(rows), rtol=0, atol=TOLERANCE
+    )
 
 
 @settings(max_examples=150, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 40), st.just(N_FEATURES)),
-              elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)))
-def test_scores_equal_sklearn_on_any_finite_rows(pipeline: Pipeline, scorer: Scorer,
-                                                 rows: np.ndarray) -> None:
-    np.testing.assert_allclose(scorer.score_samples(rows), pipeline.score_samples(rows),
-                               rtol=0, atol=TOLERANCE)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.just(N_FEATURES)),
+        elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+    )
+)
+def test_scores_equal_sklearn_on_any_finite_rows(
+    pipeline: Pipeline, scorer: Scorer, rows: np.ndarray
+) -> None:
+    np.testing.assert_allclose(
+        scorer.score_samples(rows), pipeline.score_samples(rows), rtol=0, atol=TOLERANCE
+    )
 
 
 def test_a_bare_forest_on_feature_subsets_scores_equal_even_exactly_at_thresholds(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Values at a split's threshold (and one float32 step either side) take sklearn's path:
     the float32 cast and `x <= threshold` are reproduced exactly."""
-    forest = IsolationForest(n_estimators=15, max_samples=50, max_features=0.5,
-                             random_state=5).fit(_training_rows(seed=4, n=300))
+    forest = IsolationForest(n_estimators=15, max_samples=50, max_features=0.5, random_state=5).fit(
+        _training_rows(seed=4, n=300)
+    )
     scorer = Scorer.from_dir(_save(forest, tmp_path))
     arrays_ = export_arrays(forest)
     split = np.isfinite(arrays_["threshold"])
     edges = arrays_["threshold"][split].astype(np.float32)
-    candidates = np.concatenate([edges, np.nextafter(edges, np.float32(np.inf)),
-                                 np.nextafter(edges, np.float32(-np.inf))]).astype(np.float64)
+    candidates = np.concatenate(
+        [edges, np.nextafter(edges, np.float32(np.inf)), np.nextafter(edges, np.float32(-np.inf))]
+    ).astype(np.float64)
     rng = np.random.default_rng(6)
     rows = rng.choice(candidates, size=(2000, N_FEATURES))
-    np.testing.assert_allclose(scorer.score_samples(rows), forest.score_samples(rows),
-                               rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(
+        scorer.score_samples(rows), forest.score_samples(rows), rtol=0, atol=TOLERANCE
+    )
 
 
 def test_one_row_and_batch_paths_agree(scorer: Scorer) -> None:
@@ -123,7 +143,8 @@ def test_inconsistent_model_files_are_refused(model_dir: Path, tmp_path: Path) -
 
 
 def test_load_scorer_reads_the_configured_directory_once(
-        model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clear_cache()
     monkeypatch.setenv("CASHBACK_MODEL_DIR", str(model_dir))
     first = load_scorer()
@@ -133,7 +154,8 @@ def test_load_scorer_reads_the_configured_directory_once(
 
 
 def test_load_scorer_refuses_a_model_built_for_other_features(
-        pipeline: Pipeline, tmp_path: Path) -> None:
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     clear_cache()
     _save(pipeline, tmp_path, names=[f"f{i}" for i in range(N_FEATURES)])
     with pytest.raises(ModelNotFound, match="features"):
@@ -143,15 +165,17 @@ def test_load_scorer_refuses_a_model_built_for_other_features(
 
 
 def test_load_estimator_returns_the_skops_saved_pipeline(
-        pipeline: Pipeline, scorer: Scorer, tmp_path: Path) -> None:
+    pipeline: Pipeline, scorer: Scorer, tmp_path: Path
+) -> None:
     import skops.io
 
     path = tmp_path / "estimator.skops"
     skops.io.dump(pipeline, path, compression=zipfile.ZIP_DEFLATED)
     estimator = load_estimator(path)
     rows = _training_rows(seed=8, n=100)
-    np.testing.assert_allclose(scorer.score_samples(rows), estimator.score_samples(rows),
-                               rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(
+        scorer.score_samples(rows), estimator.score_samples(rows), rtol=0, atol=TOLERANCE
+    )
 
 
 RUNTIME_PROBE = """
@@ -171,8 +195,15 @@ def test_runtime_modules_never_import_sklearn_or_scipy(model_dir: Path) -> None:
     """In a fresh interpreter: import the runtime modules, load the model, decide a purchase;
     neither scikit-learn nor scipy may be in sys.modules afterwards."""
     env = {**os.environ, "CASHBACK_MODEL_DIR": str(model_dir)}
-    result = subprocess.run([sys.executable, "-c", RUNTIME_PROBE], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", RUNTIME_PROBE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["heavy"] == []
     assert report["action"] in ("allow", "review", "block")
@@ -180,9 +211,17 @@ def test_runtime_modules_never_import_sklearn_or_scipy(model_dir: Path) -> None:
 
 def test_importing_the_risk_package_does_not_import_numpy() -> None:
     """Handlers that only update aggregates (refunds, redemptions) skip numpy entirely."""
-    probe = ("import sys, cashback.risk, cashback.risk.features, cashback.risk.decision; "
-             "print('numpy' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60, check=True, cwd=ROOT)
+    probe = (
+        "import sys, cashback.risk, cashback.risk.features, cashback.risk.decision; "
+        "print('numpy' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
     assert result.stdout.strip() == "False"
     assert cashback.risk.MODEL_DIR_ENV == "CASHBACK_MODEL_DIR"

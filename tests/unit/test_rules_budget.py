@@ -45,10 +45,10 @@ def test_first_take_asks_one_shard_for_everything() -> None:
 
 
 def test_plan_take_probes_from_the_start_and_spans_shards() -> None:
-    assert plan_take(500, [100, 0, 300, 1000], start=2) == Plan((Take(2, 300), Take(3, 200)),
-                                                                0)
+    assert plan_take(500, [100, 0, 300, 1000], start=2) == Plan((Take(2, 300), Take(3, 200)), 0)
     assert plan_take(500, [100, 0, 300, 50], start=3) == Plan(
-        (Take(3, 50), Take(0, 100), Take(2, 300)), 50)
+        (Take(3, 50), Take(0, 100), Take(2, 300)), 50
+    )
     assert plan_take(0, [10], start=0) == Plan((), 0)
 
 
@@ -78,11 +78,24 @@ class Shards:
         return True
 
 
-RULES = RuleSet.model_validate({
-    "currency": "BRL", "time_zone": "America/Sao_Paulo",
-    "effective_from": "2026-01-01T00:00:00Z", "base_rate": "0.02",
-    "campaigns": [{"id": "bf", "name": "Black Friday", "starts_at": "2026-11-27T00:00:00",
-                   "ends_at": "2026-11-30T00:00:00", "rate": "0.10", "budget": 5000}]})
+RULES = RuleSet.model_validate(
+    {
+        "currency": "BRL",
+        "time_zone": "America/Sao_Paulo",
+        "effective_from": "2026-01-01T00:00:00Z",
+        "base_rate": "0.02",
+        "campaigns": [
+            {
+                "id": "bf",
+                "name": "Black Friday",
+                "starts_at": "2026-11-27T00:00:00",
+                "ends_at": "2026-11-30T00:00:00",
+                "rate": "0.10",
+                "budget": 5000,
+            }
+        ],
+    }
+)
 AT = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 
 
@@ -99,8 +112,9 @@ def _buy(shards: Shards, order: str, amount: int, snapshot: list[int]) -> int:
     for _ in range(10):
         plan = plan_take(want, snapshot, budget.start_shard(order, len(snapshot)))
         if plan.short:
-            result = evaluate(RULES, _purchase(amount),
-                              Context(budget_remaining={"bf": sum(snapshot)}), version=1)
+            result = evaluate(
+                RULES, _purchase(amount), Context(budget_remaining={"bf": sum(snapshot)}), version=1
+            )
             want = result.budget_consumption.get("bf", 0)
             plan = plan_take(want, snapshot, budget.start_shard(order, len(snapshot)))
         if shards.commit(plan):
@@ -110,10 +124,13 @@ def _buy(shards: Shards, order: str, amount: int, snapshot: list[int]) -> int:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 8), st.lists(st.tuples(st.integers(100, 200000), st.booleans()),
-                                    min_size=1, max_size=40))
+@given(
+    st.integers(1, 8),
+    st.lists(st.tuples(st.integers(100, 200000), st.booleans()), min_size=1, max_size=40),
+)
 def test_racing_purchases_never_overspend_the_budget(
-        shard_count: int, purchases: list[tuple[int, bool]]) -> None:
+    shard_count: int, purchases: list[tuple[int, bool]]
+) -> None:
     shards = Shards(list(split(5000, shard_count)))
     stale = list(shards.remaining)
     taken = 0

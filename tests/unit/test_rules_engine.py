@@ -38,18 +38,29 @@ T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 
 def _rules(**changes: Any) -> RuleSet:
     program: dict[str, Any] = {
-        "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-01-01T00:00:00-03:00", "base_rate": "0.05", **changes}
+        "currency": "BRL",
+        "time_zone": "America/Sao_Paulo",
+        "effective_from": "2026-01-01T00:00:00-03:00",
+        "base_rate": "0.05",
+        **changes,
+    }
     return RuleSet.model_validate(program)
 
 
 def _campaign(id: str = "c1", **changes: Any) -> dict[str, Any]:
-    return {"id": id, "name": id.upper(), "starts_at": "2026-11-01T00:00:00",
-            "ends_at": "2026-12-01T00:00:00", "rate": "0.05", **changes}
+    return {
+        "id": id,
+        "name": id.upper(),
+        "starts_at": "2026-11-01T00:00:00",
+        "ends_at": "2026-12-01T00:00:00",
+        "rate": "0.05",
+        **changes,
+    }
 
 
-def _buy(*lines: Line, at: datetime = T, channel: str = "online",
-         currency: str = "BRL") -> Purchase:
+def _buy(
+    *lines: Line, at: datetime = T, channel: str = "online", currency: str = "BRL"
+) -> Purchase:
     return Purchase(sum(line.amount for line in lines), currency, at, channel, lines)
 
 
@@ -67,10 +78,14 @@ def _kinds(evaluation: Evaluation, index: int = 0) -> list[tuple[str, str, str]]
 
 # --- base, categories, rounding ---------------------------------------------------------
 
+
 def test_base_rate_rounds_down_to_the_minor_unit() -> None:
     result = _eval(_rules(), _buy(_line(12990)))
-    assert (result.cashback, result.gross, result.rounding) == (649, Decimal("649.5"),
-                                                                Decimal("0.5"))
+    assert (result.cashback, result.gross, result.rounding) == (
+        649,
+        Decimal("649.5"),
+        Decimal("0.5"),
+    )
     assert result.version == 7 and result.unit == "money" and result.currency == "BRL"
 
 
@@ -81,20 +96,25 @@ def test_rounding_happens_once_for_the_order_not_per_line() -> None:
 
 def test_category_rates_apply_per_line_in_a_mixed_basket() -> None:
     rules = _rules(category_rates={"fashion": "0.08", "electronics": "0.02"})
-    result = _eval(rules, _buy(_line(19990, "fashion"), _line(249900, "electronics"),
-                               _line(4590, "books")))
+    result = _eval(
+        rules, _buy(_line(19990, "fashion"), _line(249900, "electronics"), _line(4590, "books"))
+    )
     # 1599.2 + 4998 + 229.5 = 6826.7
     assert result.cashback == 6826
-    assert [line.rate for line in result.lines] == [Decimal("0.08"), Decimal("0.02"),
-                                                    Decimal("0.05")]
+    assert [line.rate for line in result.lines] == [
+        Decimal("0.08"),
+        Decimal("0.02"),
+        Decimal("0.05"),
+    ]
     assert _kinds(result, 0) == [("category", "fashion", "1599.20")]
     assert _kinds(result, 2) == [("base", "base", "229.50")]
 
 
 def test_excluded_category_earns_nothing() -> None:
     rules = _rules(excluded_categories=["gift-cards"], first_purchase={"fixed": 1000})
-    result = _eval(rules, _buy(_line(10000, "gift-cards"), _line(10000, "shoes")),
-                   Context(first_purchase=True))
+    result = _eval(
+        rules, _buy(_line(10000, "gift-cards"), _line(10000, "shoes")), Context(first_purchase=True)
+    )
     assert result.cashback == 500 + 1000
     assert result.lines[0].excluded and result.lines[0].items == ()
 
@@ -111,17 +131,29 @@ def test_zero_base_rate_adds_no_item() -> None:
 
 # --- tiers -------------------------------------------------------------------------------
 
-TIERS = {"window_days": 365, "levels": [
-    {"name": "Bronze", "min_spend": 0, "extra_rate": "0"},
-    {"name": "Silver", "min_spend": 200000, "extra_rate": "0.01"},
-    {"name": "Gold", "min_spend": 1000000, "extra_rate": "0.02"}]}
+TIERS = {
+    "window_days": 365,
+    "levels": [
+        {"name": "Bronze", "min_spend": 0, "extra_rate": "0"},
+        {"name": "Silver", "min_spend": 200000, "extra_rate": "0.01"},
+        {"name": "Gold", "min_spend": 1000000, "extra_rate": "0.02"},
+    ],
+}
 
 
-@pytest.mark.parametrize(("spend", "tier", "cashback"), [
-    (0, "Bronze", 500), (199999, "Bronze", 500), (200000, "Silver", 600),
-    (999999, "Silver", 600), (1000000, "Gold", 700)])
+@pytest.mark.parametrize(
+    ("spend", "tier", "cashback"),
+    [
+        (0, "Bronze", 500),
+        (199999, "Bronze", 500),
+        (200000, "Silver", 600),
+        (999999, "Silver", 600),
+        (1000000, "Gold", 700),
+    ],
+)
 def test_tier_in_force_is_the_highest_reached_by_trailing_spend(
-        spend: int, tier: str, cashback: int) -> None:
+    spend: int, tier: str, cashback: int
+) -> None:
     result = _eval(_rules(tiers=TIERS), _buy(_line(10000)), Context(trailing_spend=spend))
     assert (result.tier, result.cashback) == (tier, cashback)
 
@@ -141,6 +173,7 @@ def test_refunds_lower_the_tier_through_the_spend_storage_reports() -> None:
 
 # --- campaigns ---------------------------------------------------------------------------
 
+
 def test_add_campaign_adds_to_the_line_rate() -> None:
     result = _eval(_rules(campaigns=[_campaign(rate="0.03")]), _buy(_line(10000)))
     assert result.cashback == 800 and result.campaigns == ("c1",)
@@ -148,46 +181,71 @@ def test_add_campaign_adds_to_the_line_rate() -> None:
 
 
 def test_replace_campaign_replaces_the_category_rate_but_keeps_extras() -> None:
-    rules = _rules(category_rates={"tv": "0.02"}, green={"extra_rate": "0.01"},
-                   campaigns=[_campaign(stacking="replace", rate="0.10", categories=["tv"])])
+    rules = _rules(
+        category_rates={"tv": "0.02"},
+        green={"extra_rate": "0.01"},
+        campaigns=[_campaign(stacking="replace", rate="0.10", categories=["tv"])],
+    )
     result = _eval(rules, _buy(_line(10000, "tv", eco=True), _line(10000, "radio")))
-    assert _kinds(result, 0) == [("campaign_replace", "c1", "1000.00"),
-                                 ("green", "green", "100.00")]
+    assert _kinds(result, 0) == [
+        ("campaign_replace", "c1", "1000.00"),
+        ("green", "green", "100.00"),
+    ]
     assert _kinds(result, 1) == [("base", "base", "500.00")]
     assert result.cashback == 1600
 
 
 def test_exclusive_campaign_is_the_lines_only_rate() -> None:
-    rules = _rules(tiers=TIERS, green={"extra_rate": "0.02"}, campaigns=[
-        _campaign("excl", stacking="exclusive", priority=1, rate="0.01", categories=["sale"]),
-        _campaign("more", rate="0.05")])
-    result = _eval(rules, _buy(_line(10000, "sale", eco=True), _line(10000, "new")),
-                   Context(trailing_spend=1000000))
+    rules = _rules(
+        tiers=TIERS,
+        green={"extra_rate": "0.02"},
+        campaigns=[
+            _campaign("excl", stacking="exclusive", priority=1, rate="0.01", categories=["sale"]),
+            _campaign("more", rate="0.05"),
+        ],
+    )
+    result = _eval(
+        rules,
+        _buy(_line(10000, "sale", eco=True), _line(10000, "new")),
+        Context(trailing_spend=1000000),
+    )
     assert _kinds(result, 0) == [("campaign_exclusive", "excl", "100.00")]
     assert [kind for kind, _, _ in _kinds(result, 1)] == ["base", "tier", "campaign_add"]
     assert result.cashback == 100 + 500 + 200 + 500
 
 
 def test_highest_priority_exclusive_wins_then_the_lowest_id() -> None:
-    campaigns = [_campaign("b", stacking="exclusive", priority=5, rate="0.07"),
-                 _campaign("a", stacking="exclusive", priority=5, rate="0.06"),
-                 _campaign("z", stacking="exclusive", priority=1, rate="0.20")]
+    campaigns = [
+        _campaign("b", stacking="exclusive", priority=5, rate="0.07"),
+        _campaign("a", stacking="exclusive", priority=5, rate="0.06"),
+        _campaign("z", stacking="exclusive", priority=1, rate="0.20"),
+    ]
     result = _eval(_rules(campaigns=campaigns), _buy(_line(10000)))
     assert _kinds(result) == [("campaign_exclusive", "a", "600.00")]
 
 
 def test_first_replace_campaign_in_stacking_order_wins() -> None:
-    campaigns = [_campaign("low", stacking="replace", rate="0.20"),
-                 _campaign("high", stacking="replace", priority=3, rate="0.10")]
+    campaigns = [
+        _campaign("low", stacking="replace", rate="0.20"),
+        _campaign("high", stacking="replace", priority=3, rate="0.10"),
+    ]
     result = _eval(_rules(campaigns=campaigns), _buy(_line(10000)))
     assert _kinds(result) == [("campaign_replace", "high", "1000.00")]
 
 
 def test_stacking_does_not_depend_on_the_order_campaigns_are_written() -> None:
-    campaigns = [_campaign(f"c{i}", stacking=mode, priority=i % 3, rate=f"0.0{i}",
-                           categories=["a"] if i % 2 else [])
-                 for i, mode in enumerate(["add", "replace", "exclusive", "add", "replace",
-                                           "exclusive", "add"], start=1)]
+    campaigns = [
+        _campaign(
+            f"c{i}",
+            stacking=mode,
+            priority=i % 3,
+            rate=f"0.0{i}",
+            categories=["a"] if i % 2 else [],
+        )
+        for i, mode in enumerate(
+            ["add", "replace", "exclusive", "add", "replace", "exclusive", "add"], start=1
+        )
+    ]
     purchase = _buy(_line(1234, "a", "s1"), _line(5678, "b", "s2"))
     results = set()
     for seed in range(5):
@@ -198,12 +256,18 @@ def test_stacking_does_not_depend_on_the_order_campaigns_are_written() -> None:
 
 
 def test_campaign_targets_categories_skus_and_channels() -> None:
-    rules = _rules(campaigns=[
-        _campaign("cat", categories=["shoes"], rate="0.01"),
-        _campaign("sku", skus=["TENIS-42"], rate="0.02"),
-        _campaign("app", channels=["app"], rate="0.04")])
-    lines = (_line(10000, "shoes", "BOTA-1"), _line(10000, "fashion", "TENIS-42"),
-             _line(10000, "fashion", "CAMISA"))
+    rules = _rules(
+        campaigns=[
+            _campaign("cat", categories=["shoes"], rate="0.01"),
+            _campaign("sku", skus=["TENIS-42"], rate="0.02"),
+            _campaign("app", channels=["app"], rate="0.04"),
+        ]
+    )
+    lines = (
+        _line(10000, "shoes", "BOTA-1"),
+        _line(10000, "fashion", "TENIS-42"),
+        _line(10000, "fashion", "CAMISA"),
+    )
     online = _eval(rules, _buy(*lines))
     assert [item.rule for item in online.lines[0].items] == ["base", "cat"]
     assert [item.rule for item in online.lines[1].items] == ["base", "sku"]
@@ -213,16 +277,16 @@ def test_campaign_targets_categories_skus_and_channels() -> None:
 
 
 def test_campaign_ending_at_midnight_sao_paulo_time() -> None:
-    rules = _rules(campaigns=[_campaign("bf", starts_at="2026-11-27T00:00:00",
-                                        ends_at="2026-11-30T00:00:00")])
+    rules = _rules(
+        campaigns=[_campaign("bf", starts_at="2026-11-27T00:00:00", ends_at="2026-11-30T00:00:00")]
+    )
     last_second = datetime(2026, 11, 30, 2, 59, 59, tzinfo=UTC)  # 23:59:59 on the 29th
     midnight = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 00:00 on the 30th, local
     first_second = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
     assert _eval(rules, _buy(_line(10000), at=last_second)).campaigns == ("bf",)
     assert _eval(rules, _buy(_line(10000), at=midnight)).campaigns == ()
     assert _eval(rules, _buy(_line(10000), at=first_second)).campaigns == ("bf",)
-    assert _eval(rules, _buy(_line(10000), at=first_second - timedelta(seconds=1))
-                 ).campaigns == ()
+    assert _eval(rules, _buy(_line(10000), at=first_second - timedelta(seconds=1))).campaigns == ()
 
 
 def test_campaign_window_is_the_same_instant_whatever_offset_the_purchase_uses() -> None:
@@ -240,6 +304,7 @@ def test_campaign_threshold_is_inclusive_and_reports_the_shortfall() -> None:
 
 
 # --- thresholds, bonuses, channels -------------------------------------------------------
+
 
 def test_order_below_the_program_threshold_earns_nothing() -> None:
     rules = _rules(min_order_amount=20000)
@@ -263,18 +328,21 @@ def test_birthday_bonus_in_the_birthday_month_in_local_time() -> None:
     # 1 December 01:00 UTC is still 30 November in São Paulo.
     late = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     assert _eval(rules, _buy(_line(10000), at=late), birthday).cashback == 1300
-    assert _eval(rules, _buy(_line(10000), at=late + timedelta(hours=3)), birthday
-                 ).cashback == 500
+    assert _eval(rules, _buy(_line(10000), at=late + timedelta(hours=3)), birthday).cashback == 500
     assert _eval(rules, _buy(_line(10000))).cashback == 500  # no birthday sent
 
 
 def test_birthday_bonus_on_the_day_and_29_february_in_a_common_year() -> None:
     rules = _rules(birthday={"extra_rate": "0.05", "scope": "day"})
     on_day = datetime(2027, 2, 28, 15, 0, tzinfo=UTC)
-    assert _eval(rules, _buy(_line(10000), at=on_day), Context(birthday=Birthday(2, 29))
-                 ).cashback == 1000
-    assert _eval(rules, _buy(_line(10000), at=on_day), Context(birthday=Birthday(2, 27))
-                 ).cashback == 500
+    assert (
+        _eval(rules, _buy(_line(10000), at=on_day), Context(birthday=Birthday(2, 29))).cashback
+        == 1000
+    )
+    assert (
+        _eval(rules, _buy(_line(10000), at=on_day), Context(birthday=Birthday(2, 27))).cashback
+        == 500
+    )
     with pytest.raises(ValueError):
         Birthday(2, 30)
 
@@ -284,8 +352,8 @@ def test_first_purchase_bonus_rate_and_fixed_amount() -> None:
     first = _eval(rules, _buy(_line(10000)), Context(first_purchase=True))
     assert first.cashback == 500 + 500 + 1000
     assert [tuple(item) for item in first.order_items] == [
-        ("first_purchase", "first_purchase", "First-purchase bonus", Decimal(0),
-         Decimal(1000))]
+        ("first_purchase", "first_purchase", "First-purchase bonus", Decimal(0), Decimal(1000))
+    ]
     assert _eval(rules, _buy(_line(10000))).cashback == 500
 
 
@@ -300,11 +368,11 @@ def test_channel_rules_for_an_omnichannel_program() -> None:
 
 # --- caps and budgets -------------------------------------------------------------------
 
+
 def test_per_order_cap() -> None:
     result = _eval(_rules(caps={"per_order": 2000}), _buy(_line(100000)))
     assert result.cashback == 2000
-    assert [tuple(cut) for cut in result.cuts] == [("order_cap", None, Decimal("3000.00"),
-                                                    2000)]
+    assert [tuple(cut) for cut in result.cuts] == [("order_cap", None, Decimal("3000.00"), 2000)]
 
 
 def test_monthly_cap_counts_what_was_earned_this_month() -> None:
@@ -341,18 +409,26 @@ def test_campaign_without_budget_consumes_nothing() -> None:
 
 
 def test_cap_comes_out_of_the_lowest_ranked_campaign_first() -> None:
-    rules = _rules(caps={"per_order": 1200}, campaigns=[
-        _campaign("top", priority=2, rate="0.05", budget=10**6),
-        _campaign("low", priority=1, rate="0.05", budget=10**6)])
+    rules = _rules(
+        caps={"per_order": 1200},
+        campaigns=[
+            _campaign("top", priority=2, rate="0.05", budget=10**6),
+            _campaign("low", priority=1, rate="0.05", budget=10**6),
+        ],
+    )
     result = _eval(rules, _buy(_line(10000)))
     assert result.cashback == 1200
     assert dict(result.budget_consumption) == {"top": 500, "low": 200}
 
 
 def test_budget_shares_add_up_to_the_cashback_despite_rounding() -> None:
-    rules = _rules(base_rate="0.0333", campaigns=[
-        _campaign("a", priority=2, rate="0.0333", budget=10**6),
-        _campaign("b", priority=1, rate="0.0333", budget=10**6)])
+    rules = _rules(
+        base_rate="0.0333",
+        campaigns=[
+            _campaign("a", priority=2, rate="0.0333", budget=10**6),
+            _campaign("b", priority=1, rate="0.0333", budget=10**6),
+        ],
+    )
     result = _eval(rules, _buy(_line(1001)))  # 33.3333 x 3 = 99.9999 -> 99
     assert result.cashback == 99
     assert dict(result.budget_consumption) == {"a": 34, "b": 31}  # base takes 34
@@ -360,9 +436,13 @@ def test_budget_shares_add_up_to_the_cashback_despite_rounding() -> None:
 
 # --- points ------------------------------------------------------------------------------
 
+
 def test_points_mode_credits_points_per_currency_unit_rounded_once() -> None:
-    rules = _rules(points={"points_per_currency_unit": "10", "minor_units_per_point": "1"},
-                   first_purchase={"fixed": 50}, caps={"per_order": 1000})
+    rules = _rules(
+        points={"points_per_currency_unit": "10", "minor_units_per_point": "1"},
+        first_purchase={"fixed": 50},
+        caps={"per_order": 1000},
+    )
     result = _eval(rules, _buy(_line(12990)), Context(first_purchase=True))
     # R$ 129.90 x 5% = R$ 6.495 of value = 64.95 points, + 50 fixed points
     assert (result.unit, result.gross, result.cashback) == ("points", Decimal("114.95"), 114)
@@ -371,28 +451,39 @@ def test_points_mode_credits_points_per_currency_unit_rounded_once() -> None:
 
 
 def test_points_mode_in_a_currency_without_minor_units() -> None:
-    rules = RuleSet.model_validate({
-        "currency": "CLP", "time_zone": "America/Santiago",
-        "effective_from": "2026-01-01T00:00:00Z", "base_rate": "0.01",
-        "points": {"points_per_currency_unit": "0.1", "minor_units_per_point": "10"}})
+    rules = RuleSet.model_validate(
+        {
+            "currency": "CLP",
+            "time_zone": "America/Santiago",
+            "effective_from": "2026-01-01T00:00:00Z",
+            "base_rate": "0.01",
+            "points": {"points_per_currency_unit": "0.1", "minor_units_per_point": "10"},
+        }
+    )
     purchase = Purchase(59990, "CLP", T, "online", (_line(59990),))
     assert _eval(rules, purchase).cashback == 59  # 599.9 pesos of value x 0.1
 
 
 # --- lifecycle ---------------------------------------------------------------------------
 
+
 def _local(y: int, mo: int, d: int, h: int = 0, tz: str = "America/Sao_Paulo") -> datetime:
     return datetime(y, mo, d, h, tzinfo=zone(tz)).astimezone(UTC)
 
 
-@pytest.mark.parametrize(("expiry", "expires"), [
-    ({"kind": "rolling", "days": 180}, _local(2027, 5, 10)),
-    ({"kind": "end_of_month", "months_after": 2}, _local(2027, 2, 1)),
-    ({"kind": "end_of_year", "years_after": 1}, _local(2028, 1, 1)),
-    ({"kind": "inactivity", "days": 365}, _local(2027, 11, 11)),
-    ({"kind": "never"}, None)])
+@pytest.mark.parametrize(
+    ("expiry", "expires"),
+    [
+        ({"kind": "rolling", "days": 180}, _local(2027, 5, 10)),
+        ({"kind": "end_of_month", "months_after": 2}, _local(2027, 2, 1)),
+        ({"kind": "end_of_year", "years_after": 1}, _local(2028, 1, 1)),
+        ({"kind": "inactivity", "days": 365}, _local(2027, 11, 11)),
+        ({"kind": "never"}, None),
+    ],
+)
 def test_lot_dates_follow_the_expiry_policy_in_local_time(
-        expiry: dict[str, Any], expires: datetime | None) -> None:
+    expiry: dict[str, Any], expires: datetime | None
+) -> None:
     rules = _rules(lifecycle={"return_window_days": 30, "expiry": expiry})
     result = _eval(rules, _buy(_line(10000)))
     assert result.available_at == _local(2026, 12, 10, 15)
@@ -406,22 +497,33 @@ def test_end_of_month_expiry_uses_the_local_month() -> None:
 
 
 def test_rolling_expiry_lands_on_local_midnight_across_daylight_saving() -> None:
-    rules = RuleSet.model_validate({
-        "currency": "USD", "time_zone": "America/New_York",
-        "effective_from": "2026-01-01T00:00:00Z", "base_rate": "0.05",
-        "lifecycle": {"return_window_days": 7, "expiry": {"kind": "rolling", "days": 30}}})
+    rules = RuleSet.model_validate(
+        {
+            "currency": "USD",
+            "time_zone": "America/New_York",
+            "effective_from": "2026-01-01T00:00:00Z",
+            "base_rate": "0.05",
+            "lifecycle": {"return_window_days": 7, "expiry": {"kind": "rolling", "days": 30}},
+        }
+    )
     at = datetime(2026, 10, 30, 16, 0, tzinfo=UTC)  # 12:00 EDT, before clocks go back
-    result = evaluate(rules, Purchase(100, "USD", at, "online", (_line(100),)), Context(),
-                      version=1)
+    result = evaluate(
+        rules, Purchase(100, "USD", at, "online", (_line(100),)), Context(), version=1
+    )
     assert result.available_at == datetime(2026, 11, 6, 17, 0, tzinfo=UTC)  # 12:00 EST
     assert result.expires_at == datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # midnight EST
 
 
 def test_campaign_lifecycle_overrides_the_programs_for_its_lot() -> None:
-    rules = _rules(lifecycle={"return_window_days": 30},
-                   campaigns=[_campaign(lifecycle={"return_window_days": 7,
-                                                   "expiry": {"kind": "rolling", "days": 60}},
-                                        categories=["promo"])])
+    rules = _rules(
+        lifecycle={"return_window_days": 30},
+        campaigns=[
+            _campaign(
+                lifecycle={"return_window_days": 7, "expiry": {"kind": "rolling", "days": 60}},
+                categories=["promo"],
+            )
+        ],
+    )
     with_campaign = _eval(rules, _buy(_line(10000, "promo")))
     assert with_campaign.available_at == _local(2026, 11, 17, 15)
     assert with_campaign.expires_at == _local(2027, 1, 10)
@@ -438,6 +540,7 @@ def test_inactivity_deadline_moves_with_the_last_activity() -> None:
 
 # --- inputs, determinism, breakdown ------------------------------------------------------
 
+
 def test_purchase_in_another_currency_is_refused() -> None:
     with pytest.raises(CurrencyMismatch):
         _eval(_rules(), _buy(_line(100), currency="USD"))
@@ -449,10 +552,17 @@ def test_naive_occurred_at_is_refused() -> None:
 
 
 def test_api_purchase_request_is_evaluated_directly() -> None:
-    request = PurchaseRequest.model_validate({
-        "order_id": "o1", "customer_id": "c1", "amount": 12990, "currency": "BRL",
-        "occurred_at": "2026-11-10T15:00:00-03:00", "channel": "online",
-        "lines": [{"sku": "s1", "category": "misc", "amount": 12990}]})
+    request = PurchaseRequest.model_validate(
+        {
+            "order_id": "o1",
+            "customer_id": "c1",
+            "amount": 12990,
+            "currency": "BRL",
+            "occurred_at": "2026-11-10T15:00:00-03:00",
+            "channel": "online",
+            "lines": [{"sku": "s1", "category": "misc", "amount": 12990}],
+        }
+    )
     assert evaluate(_rules(), request, Context(), version=1).cashback == 649
 
 
@@ -462,11 +572,21 @@ def _example() -> RuleSet:
 
 
 BLACK_FRIDAY = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
-BASKET = _buy(_line(20000, "fashion", "CAMISA-1"), _line(15000, "shoes", "TENIS-RUN-42", True),
-              _line(15000, "electronics", "TV-1"), _line(5000, "gift-cards", "GC-50"),
-              _line(5000, "clearance", "BLUSA-9"), at=BLACK_FRIDAY, channel="app")
-CUSTOMER = Context(trailing_spend=300000, first_purchase=True, birthday=Birthday(11, 3),
-                   budget_remaining={"black-friday-2026": 1000})
+BASKET = _buy(
+    _line(20000, "fashion", "CAMISA-1"),
+    _line(15000, "shoes", "TENIS-RUN-42", True),
+    _line(15000, "electronics", "TV-1"),
+    _line(5000, "gift-cards", "GC-50"),
+    _line(5000, "clearance", "BLUSA-9"),
+    at=BLACK_FRIDAY,
+    channel="app",
+)
+CUSTOMER = Context(
+    trailing_spend=300000,
+    first_purchase=True,
+    birthday=Birthday(11, 3),
+    budget_remaining={"black-friday-2026": 1000},
+)
 
 
 def test_example_program_on_black_friday_to_the_centavo() -> None:
@@ -474,8 +594,13 @@ def test_example_program_on_black_friday_to_the_centavo() -> None:
     assert (result.gross, result.cashback, result.tier) == (Decimal(9850), 8350, "Prata")
     assert result.campaigns == ("liquida-verao", "black-friday-2026", "app-em-dobro")
     assert dict(result.budget_consumption) == {"black-friday-2026": 1000}
-    assert [line.value for line in result.lines] == [Decimal(3400), Decimal(3300),
-                                                     Decimal(2100), 0, Decimal(50)]
+    assert [line.value for line in result.lines] == [
+        Decimal(3400),
+        Decimal(3300),
+        Decimal(2100),
+        0,
+        Decimal(50),
+    ]
     assert result.expires_at == _local(2027, 2, 27)  # Black Friday's own 90-day expiry
 
 
@@ -492,34 +617,39 @@ def test_customer_explanation_in_plain_words() -> None:
     assert sentences[0] == "This order earns BRL 83.50 in cashback."
     assert "Fashion rate of 5% on 1 item: BRL 10.00." in sentences
     assert "Prata tier bonus of 1% on 3 items: BRL 5.00." in sentences
-    assert ("Liquida Verão: 1% on 1 item (not combined with other offers): BRL 0.50."
-            in sentences)
+    assert "Liquida Verão: 1% on 1 item (not combined with other offers): BRL 0.50." in sentences
     assert "First-purchase bonus: BRL 10.00." in sentences
     assert "1 item in categories that do not earn." in sentences
     assert "The Black Friday budget is almost used up, so it gave BRL 15.00 less." in sentences
-    assert sentences[-1] == ("It becomes available on 28 Dec 2026 and can be used until the "
-                             "end of 26 Feb 2027.")
+    assert sentences[-1] == (
+        "It becomes available on 28 Dec 2026 and can be used until the end of 26 Feb 2027."
+    )
 
 
 def test_explanation_of_cuts_and_missed_campaigns() -> None:
     rules = _rules(min_order_amount=5000, campaigns=[_campaign(min_order_amount=30000)])
     sentences = customer_explanation(_eval(rules, _buy(_line(4990))))
-    assert sentences == ["This order earns no cashback.",
-                         "Base rate of 5% on 1 item: BRL 2.49.",
-                         "Orders under BRL 50.00 do not earn.",
-                         "Spend BRL 250.10 more to get C1."]
-    capped = _rules(caps={"per_order": 100, "per_customer_month": 150},
-                    lifecycle={"expiry": {"kind": "inactivity", "days": 90}},
-                    points={"points_per_currency_unit": "100", "minor_units_per_point": "1"})
-    sentences = customer_explanation(_eval(capped, _buy(_line(10000)),
-                                           Context(earned_this_month=90)))
-    assert sentences == ["This order earns 60 points.",
-                         "Base rate of 5% on 1 item: 500 points.",
-                         "Each order earns at most 100 points, so this one got 400 points less.",
-                         "The monthly limit had 60 points left this month, so this order got "
-                         "40 points less.",
-                         "It becomes available on 10 Dec 2026 and expires after 90 days "
-                         "without activity."]
+    assert sentences == [
+        "This order earns no cashback.",
+        "Base rate of 5% on 1 item: BRL 2.49.",
+        "Orders under BRL 50.00 do not earn.",
+        "Spend BRL 250.10 more to get C1.",
+    ]
+    capped = _rules(
+        caps={"per_order": 100, "per_customer_month": 150},
+        lifecycle={"expiry": {"kind": "inactivity", "days": 90}},
+        points={"points_per_currency_unit": "100", "minor_units_per_point": "1"},
+    )
+    sentences = customer_explanation(
+        _eval(capped, _buy(_line(10000)), Context(earned_this_month=90))
+    )
+    assert sentences == [
+        "This order earns 60 points.",
+        "Base rate of 5% on 1 item: 500 points.",
+        "Each order earns at most 100 points, so this one got 400 points less.",
+        "The monthly limit had 60 points left this month, so this order got 40 points less.",
+        "It becomes available on 10 Dec 2026 and expires after 90 days without activity.",
+    ]
 
 
 # --- properties --------------------------------------------------------------------------
@@ -535,13 +665,20 @@ def campaigns(draw: st.DrawFn, index: int, limits: bool) -> dict[str, Any]:
     stacking = draw(st.sampled_from(["add", "replace", "exclusive"]))
     running = draw(st.booleans()) or index == 0
     campaign = _campaign(
-        f"c{index}", rate=draw(rates), stacking=stacking,
-        priority=draw(st.integers(-2, 2)) if stacking == "exclusive" or draw(st.booleans())
+        f"c{index}",
+        rate=draw(rates),
+        stacking=stacking,
+        priority=draw(st.integers(-2, 2))
+        if stacking == "exclusive" or draw(st.booleans())
         else None,
         categories=draw(st.lists(st.sampled_from(CATEGORIES[:3]), max_size=2, unique=True)),
         skus=draw(st.lists(st.sampled_from(SKUS), max_size=2, unique=True)),
-        channels=draw(st.lists(st.sampled_from(["online", "store", "app"]), max_size=2,
-                               unique=True).filter(lambda channels: channels != ["store"])))
+        channels=draw(
+            st.lists(st.sampled_from(["online", "store", "app"]), max_size=2, unique=True).filter(
+                lambda channels: channels != ["store"]
+            )
+        ),
+    )
     if not running:
         campaign.update(starts_at="2027-01-01T00:00:00", ends_at="2027-02-01T00:00:00")
     if limits:
@@ -554,33 +691,49 @@ def campaigns(draw: st.DrawFn, index: int, limits: bool) -> dict[str, Any]:
 @st.composite
 def programs(draw: st.DrawFn, limits: bool = True) -> RuleSet:
     program: dict[str, Any] = {
-        "base_rate": draw(rates), "excluded_categories": ["gift"],
-        "category_rates": draw(st.dictionaries(st.sampled_from(CATEGORIES[:3]), rates,
-                                               max_size=3)),
-        "tiers": {"levels": [{"name": "T0", "min_spend": 0, "extra_rate": draw(rates)},
-                             {"name": "T1", "min_spend": 10**6, "extra_rate": draw(rates)}]},
+        "base_rate": draw(rates),
+        "excluded_categories": ["gift"],
+        "category_rates": draw(st.dictionaries(st.sampled_from(CATEGORIES[:3]), rates, max_size=3)),
+        "tiers": {
+            "levels": [
+                {"name": "T0", "min_spend": 0, "extra_rate": draw(rates)},
+                {"name": "T1", "min_spend": 10**6, "extra_rate": draw(rates)},
+            ]
+        },
         "green": {"extra_rate": draw(rates)},
         "birthday": {"extra_rate": draw(rates), "fixed": draw(st.integers(0, 1000))},
         "first_purchase": {"extra_rate": draw(rates), "fixed": draw(st.integers(0, 1000))},
-        "channels": {"app": {"extra_rate": draw(rates)},
-                     "store": {"earns": draw(st.booleans()) or not limits}},
+        "channels": {
+            "app": {"extra_rate": draw(rates)},
+            "store": {"earns": draw(st.booleans()) or not limits},
+        },
         "campaigns": [draw(campaigns(i, limits)) for i in range(draw(st.integers(0, 6)))],
     }
     if limits:
         program["min_order_amount"] = draw(st.sampled_from([0, 0, 1000, 10**5]))
-        program["caps"] = {"per_order": draw(st.none() | st.integers(0, 10**5)),
-                           "per_customer_month": draw(st.none() | st.integers(0, 10**5))}
+        program["caps"] = {
+            "per_order": draw(st.none() | st.integers(0, 10**5)),
+            "per_customer_month": draw(st.none() | st.integers(0, 10**5)),
+        }
     if draw(st.booleans()):
-        program["points"] = {"points_per_currency_unit": draw(st.sampled_from(["1", "10",
-                                                                               "0.5"])),
-                             "minor_units_per_point": "1"}
+        program["points"] = {
+            "points_per_currency_unit": draw(st.sampled_from(["1", "10", "0.5"])),
+            "minor_units_per_point": "1",
+        }
     return _rules(**program)
 
 
 @st.composite
 def purchases(draw: st.DrawFn) -> Purchase:
-    lines = draw(st.lists(st.builds(Line, st.sampled_from(SKUS), st.sampled_from(CATEGORIES),
-                                    amounts, st.booleans()), min_size=1, max_size=6))
+    lines = draw(
+        st.lists(
+            st.builds(
+                Line, st.sampled_from(SKUS), st.sampled_from(CATEGORIES), amounts, st.booleans()
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
     return _buy(*lines, channel=draw(st.sampled_from(["online", "store", "app"])))
 
 
@@ -591,21 +744,30 @@ def contexts(draw: st.DrawFn) -> Context:
         earned_this_month=draw(st.integers(0, 2 * 10**5)),
         first_purchase=draw(st.booleans()),
         birthday=draw(st.none() | st.just(Birthday(11, 1)) | st.just(Birthday(3, 1))),
-        budget_remaining={f"c{i}": draw(st.none() | st.integers(-5, 10**5)) for i in range(6)})
+        budget_remaining={f"c{i}": draw(st.none() | st.integers(-5, 10**5)) for i in range(6)},
+    )
 
 
 def _upper_bound(rules: RuleSet, purchase: Purchase) -> Decimal:
     """The most any line could earn: the largest base-like rate plus every extra and every
     add campaign, whether it applies or not; plus every fixed bonus."""
-    extras = sum((Decimal(r) for r in [
-        *(tier.extra_rate for tier in (rules.tiers.levels if rules.tiers else ())),
-        *(rule.extra_rate for rule in rules.channels.values()),
-        rules.green.extra_rate if rules.green else 0,
-        rules.birthday.extra_rate if rules.birthday else 0,
-        rules.first_purchase.extra_rate if rules.first_purchase else 0,
-        *(c.rate for c in rules.campaigns if c.stacking == "add")]), Decimal(0))
-    base = max([rules.base_rate, *rules.category_rates.values(),
-                *(c.rate for c in rules.campaigns)])
+    extras = sum(
+        (
+            Decimal(r)
+            for r in [
+                *(tier.extra_rate for tier in (rules.tiers.levels if rules.tiers else ())),
+                *(rule.extra_rate for rule in rules.channels.values()),
+                rules.green.extra_rate if rules.green else 0,
+                rules.birthday.extra_rate if rules.birthday else 0,
+                rules.first_purchase.extra_rate if rules.first_purchase else 0,
+                *(c.rate for c in rules.campaigns if c.stacking == "add"),
+            ]
+        ),
+        Decimal(0),
+    )
+    base = max(
+        [rules.base_rate, *rules.category_rates.values(), *(c.rate for c in rules.campaigns)]
+    )
     factor = Decimal(1)
     if rules.points:
         factor = rules.points.points_per_currency_unit / 100
@@ -616,14 +778,14 @@ def _upper_bound(rules: RuleSet, purchase: Purchase) -> Decimal:
 @settings(max_examples=100, deadline=None)
 @given(rules=programs(), purchase=purchases(), context=contexts())
 def test_cashback_is_never_negative_nor_above_a_cap_a_budget_or_the_rates(
-        rules: RuleSet, purchase: Purchase, context: Context) -> None:
+    rules: RuleSet, purchase: Purchase, context: Context
+) -> None:
     result = evaluate(rules, purchase, context, version=1)
     assert result.cashback >= 0
     if rules.caps.per_order is not None:
         assert result.cashback <= rules.caps.per_order
     if rules.caps.per_customer_month is not None:
-        assert result.cashback <= max(rules.caps.per_customer_month
-                                      - context.earned_this_month, 0)
+        assert result.cashback <= max(rules.caps.per_customer_month - context.earned_this_month, 0)
     budgets = {c.id: c.budget for c in rules.campaigns}
     for campaign, taken in result.budget_consumption.items():
         assert 0 < taken <= (budgets[campaign] or 0)
@@ -641,24 +803,28 @@ def test_cashback_is_never_negative_nor_above_a_cap_a_budget_or_the_rates(
 
 
 @settings(max_examples=60, deadline=None)
-@given(rules=programs(limits=False), purchase=purchases(), context=contexts(),
-       data=st.data())
+@given(rules=programs(limits=False), purchase=purchases(), context=contexts(), data=st.data())
 def test_cashback_is_monotone_in_the_order_amount_without_thresholds_or_caps(
-        rules: RuleSet, purchase: Purchase, context: Context, data: st.DataObject) -> None:
+    rules: RuleSet, purchase: Purchase, context: Context, data: st.DataObject
+) -> None:
     index = data.draw(st.integers(0, len(purchase.lines) - 1))
     more = data.draw(st.integers(1, 10**6))
     lines = list(purchase.lines)
-    lines[index] = Line(lines[index].sku, lines[index].category, lines[index].amount + more,
-                        lines[index].eco)
+    lines[index] = Line(
+        lines[index].sku, lines[index].category, lines[index].amount + more, lines[index].eco
+    )
     bigger = _buy(*lines, channel=purchase.channel)
-    assert (evaluate(rules, bigger, context, version=1).cashback
-            >= evaluate(rules, purchase, context, version=1).cashback)
+    assert (
+        evaluate(rules, bigger, context, version=1).cashback
+        >= evaluate(rules, purchase, context, version=1).cashback
+    )
 
 
 @settings(max_examples=40, deadline=None)
 @given(rules=programs(), purchase=purchases(), context=contexts(), seed=st.integers(0, 99))
 def test_stacking_is_deterministic_whatever_the_campaign_order(
-        rules: RuleSet, purchase: Purchase, context: Context, seed: int) -> None:
+    rules: RuleSet, purchase: Purchase, context: Context, seed: int
+) -> None:
     shuffled = list(rules.campaigns)
     random.Random(seed).shuffle(shuffled)
     reordered = rules.model_copy(update={"campaigns": tuple(shuffled)})
@@ -670,6 +836,7 @@ def test_stacking_is_deterministic_whatever_the_campaign_order(
 
 # --- checkout ----------------------------------------------------------------------------
 
+
 def test_checkout_may_pay_at_most_the_programs_share_of_an_order() -> None:
     rules = _rules(lifecycle={"max_redeem_share": "0.3"})
     assert redeemable(rules, 12990, 10000) == (3897, 3897)  # 30% of 129.90, rounded down
@@ -678,8 +845,10 @@ def test_checkout_may_pay_at_most_the_programs_share_of_an_order() -> None:
 
 
 def test_points_are_spent_whole_at_their_redemption_value() -> None:
-    rules = _rules(lifecycle={"max_redeem_share": "0.5"},
-                   points={"points_per_currency_unit": "100", "minor_units_per_point": "0.7"})
+    rules = _rules(
+        lifecycle={"max_redeem_share": "0.5"},
+        points={"points_per_currency_unit": "100", "minor_units_per_point": "0.7"},
+    )
     # At most R$ 50.00 of a R$ 100.00 order: 7142 points pay R$ 49.99 (7143 would be 50.001).
     assert redeemable(rules, 10000, 100_000) == (7142, 4999)
     assert redeemable(rules, 10000, 1000) == (1000, 700)

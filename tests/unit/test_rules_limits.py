@@ -24,14 +24,24 @@ T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 
 def _rules(**changes: Any) -> RuleSet:
     program: dict[str, Any] = {
-        "currency": "BRL", "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-01-01T00:00:00-03:00", "base_rate": "0.05", **changes}
+        "currency": "BRL",
+        "time_zone": "America/Sao_Paulo",
+        "effective_from": "2026-01-01T00:00:00-03:00",
+        "base_rate": "0.05",
+        **changes,
+    }
     return RuleSet.model_validate(program)
 
 
 def _campaign(id: str = "c1", **changes: Any) -> dict[str, Any]:
-    return {"id": id, "name": id.upper(), "starts_at": "2026-11-01T00:00:00",
-            "ends_at": "2026-12-01T00:00:00", "rate": "0.05", **changes}
+    return {
+        "id": id,
+        "name": id.upper(),
+        "starts_at": "2026-11-01T00:00:00",
+        "ends_at": "2026-12-01T00:00:00",
+        "rate": "0.05",
+        **changes,
+    }
 
 
 def _problems(rules: RuleSet) -> dict[str, str]:
@@ -44,21 +54,28 @@ def _buy(amount: int, at: datetime = T, category: str = "misc") -> Purchase:
 
 # --- finding 1: dates ---------------------------------------------------------------
 
+
 # effective_from out of range never gets this far: the request's Timestamp type refuses it
 # (422 validation_error, tests/integration/test_strict_input.py).
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"campaigns": [_campaign(ends_at="9999-12-31T23:00:00")]}, "campaigns.0.ends_at"),
-    ({"campaigns": [_campaign(starts_at="0001-01-01T00:00:00")]}, "campaigns.0.starts_at"),
-    ({"campaigns": [_campaign(ends_at="2100-01-01T00:00:00")]}, "campaigns.0.ends_at"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"campaigns": [_campaign(ends_at="9999-12-31T23:00:00")]}, "campaigns.0.ends_at"),
+        ({"campaigns": [_campaign(starts_at="0001-01-01T00:00:00")]}, "campaigns.0.starts_at"),
+        ({"campaigns": [_campaign(ends_at="2100-01-01T00:00:00")]}, "campaigns.0.ends_at"),
+    ],
+)
 def test_dates_outside_the_publishable_range_are_refused_by_field(
-        changes: dict[str, Any], field: str) -> None:
+    changes: dict[str, Any], field: str
+) -> None:
     assert _problems(_rules(**changes)) == {field: "date_out_of_range"}
 
 
 def test_dates_inside_the_range_are_published() -> None:
-    rules = _rules(effective_from="2000-01-01T00:00:00Z", campaigns=[
-        _campaign(starts_at="2000-01-01T00:00:00", ends_at="2099-12-31T23:59:59")])
+    rules = _rules(
+        effective_from="2000-01-01T00:00:00Z",
+        campaigns=[_campaign(starts_at="2000-01-01T00:00:00", ends_at="2099-12-31T23:59:59")],
+    )
     assert _problems(rules) == {}
 
 
@@ -67,8 +84,9 @@ def test_a_stored_campaign_reaching_year_9999_never_fails_a_purchase() -> None:
     rules = _rules(campaigns=[_campaign(ends_at="9999-12-31T23:59:59", rate="0.10")])
     evaluation = evaluate(rules, _buy(10000), Context(), version=1)
     assert evaluation.cashback == 500 + 1000 and evaluation.campaigns == ("c1",)
-    before = _rules(campaigns=[_campaign(starts_at="0001-01-01T00:00:00",
-                                         ends_at="2000-01-01T00:00:00")])
+    before = _rules(
+        campaigns=[_campaign(starts_at="0001-01-01T00:00:00", ends_at="2000-01-01T00:00:00")]
+    )
     assert evaluate(before, _buy(10000), Context(), version=1).cashback == 500
 
 
@@ -76,17 +94,24 @@ _POLICIES = st.one_of(
     st.builds(Rolling, kind=st.just("rolling"), days=st.integers(1, 3650)),
     st.builds(Inactivity, kind=st.just("inactivity"), days=st.integers(1, 3650)),
     st.builds(EndOfMonth, kind=st.just("end_of_month"), months_after=st.integers(0, 120)),
-    st.builds(EndOfYear, kind=st.just("end_of_year"), years_after=st.integers(0, 10)))
+    st.builds(EndOfYear, kind=st.just("end_of_year"), years_after=st.integers(0, 10)),
+)
 
 
 @settings(deadline=None, max_examples=200)
-@given(policy=_POLICIES, window=st.integers(0, 365),
-       at=st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59),
-                       timezones=st.just(UTC)),
-       zone_name=st.sampled_from(["Pacific/Kiritimati", "Pacific/Pago_Pago",
-                                  "America/Sao_Paulo", "UTC"]))
+@given(
+    policy=_POLICIES,
+    window=st.integers(0, 365),
+    at=st.datetimes(
+        datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59), timezones=st.just(UTC)
+    ),
+    zone_name=st.sampled_from(
+        ["Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Sao_Paulo", "UTC"]
+    ),
+)
 def test_every_accepted_policy_gives_dates_without_overflow(
-        policy: Any, window: int, at: datetime, zone_name: str) -> None:
+    policy: Any, window: int, at: datetime, zone_name: str
+) -> None:
     """Lot dates: the longest accepted windows and policies from any instant a purchase or
     a campaign can have stay far inside what a datetime holds."""
     tz = zone(zone_name)
@@ -99,6 +124,7 @@ def test_every_accepted_policy_gives_dates_without_overflow(
 
 # --- finding 2: budgeted campaigns a transaction can carry ---------------------------
 
+
 def test_the_budget_room_is_what_a_purchase_leaves_of_a_transaction() -> None:
     assert (TRANSACT_MAX_ITEMS, PURCHASE_ITEMS, BUDGET_ITEMS) == (100, 6, 94)
 
@@ -110,7 +136,8 @@ def _budgeted(n: int, **changes: Any) -> list[dict[str, Any]]:
 def test_more_budgeted_campaigns_running_at_once_than_a_transaction_carries_is_refused() -> None:
     assert _problems(_rules(campaigns=_budgeted(BUDGET_ITEMS))) == {}
     assert _problems(_rules(campaigns=_budgeted(BUDGET_ITEMS + 1))) == {
-        "campaigns": "too_many_budgeted_campaigns"}
+        "campaigns": "too_many_budgeted_campaigns"
+    }
     message = limits.problems(_rules(campaigns=_budgeted(97)), budget_items=BUDGET_ITEMS)[0]
     assert "97 campaigns with a budget run at once" in message.message
     assert "at most 94" in message.message
@@ -119,27 +146,40 @@ def test_more_budgeted_campaigns_running_at_once_than_a_transaction_carries_is_r
 def test_budgeted_campaigns_that_never_meet_do_not_add_up() -> None:
     day = datetime(2027, 1, 1)
     one_after_another = [
-        _campaign(f"d{i}", budget=1000, starts_at=(day + timedelta(days=2 * i)).isoformat(),
-                  ends_at=(day + timedelta(days=2 * i + 2)).isoformat())
-        for i in range(120)]
-    apart_by_channel = [_campaign(f"{channel}{i}", budget=1000, channels=[channel])
-                        for channel in ("online", "store") for i in range(60)]
+        _campaign(
+            f"d{i}",
+            budget=1000,
+            starts_at=(day + timedelta(days=2 * i)).isoformat(),
+            ends_at=(day + timedelta(days=2 * i + 2)).isoformat(),
+        )
+        for i in range(120)
+    ]
+    apart_by_channel = [
+        _campaign(f"{channel}{i}", budget=1000, channels=[channel])
+        for channel in ("online", "store")
+        for i in range(60)
+    ]
     unbudgeted = [_campaign(f"u{i}") for i in range(150)]
     for campaigns in (one_after_another, apart_by_channel, unbudgeted):
         assert _problems(_rules(campaigns=campaigns)) == {}
     assert limits.most_budgeted_at_once(_rules(campaigns=one_after_another))[0] == 1
     assert limits.most_budgeted_at_once(_rules(campaigns=apart_by_channel))[0] == 60
     everywhere = [_campaign("all", budget=1)]
-    assert limits.most_budgeted_at_once(_rules(campaigns=apart_by_channel[:94] + everywhere)
-                                        )[0] == 61
+    assert (
+        limits.most_budgeted_at_once(_rules(campaigns=apart_by_channel[:94] + everywhere))[0] == 61
+    )
 
 
 @settings(deadline=None, max_examples=200)
-@given(want=st.integers(0, 10**6), remaining=st.lists(st.integers(0, 10**5), min_size=1,
-                                                      max_size=32),
-       start=st.integers(0, 31), most=st.integers(1, 32))
+@given(
+    want=st.integers(0, 10**6),
+    remaining=st.lists(st.integers(0, 10**5), min_size=1, max_size=32),
+    start=st.integers(0, 31),
+    most=st.integers(1, 32),
+)
 def test_a_take_never_writes_more_shards_than_allowed_and_reaches_the_most_it_can(
-        want: int, remaining: list[int], start: int, most: int) -> None:
+    want: int, remaining: list[int], start: int, most: int
+) -> None:
     plan = plan_take(want, remaining, start % len(remaining), max_takes=most)
     assert len(plan.takes) <= most
     assert len({take.shard for take in plan.takes}) == len(plan.takes)
@@ -152,10 +192,12 @@ def test_a_take_never_writes_more_shards_than_allowed_and_reaches_the_most_it_ca
 
 # --- finding 9: credited amounts ----------------------------------------------------
 
+
 def test_a_points_multiplier_that_could_credit_beyond_2_53_is_refused() -> None:
     points = {"points_per_currency_unit": "9999999", "minor_units_per_point": "1"}
     assert _problems(_rules(base_rate="1", points=points)) == {
-        "points.points_per_currency_unit": "credit_out_of_range"}
+        "points.points_per_currency_unit": "credit_out_of_range"
+    }
     assert _problems(_rules(base_rate="1", points=points, caps={"per_order": 10**9})) == {}
     assert _problems(_rules(base_rate="0.01", points=points)) == {}
     assert limits.worst_order_credit(_rules(base_rate="1")) == MAX_AMOUNT
@@ -172,14 +214,20 @@ def test_no_order_credits_more_than_a_request_amount_can_be() -> None:
 
 
 @settings(deadline=None, max_examples=200)
-@given(amount=st.integers(1, MAX_AMOUNT), rate=st.integers(0, 10**6),
-       multiplier=st.integers(1, 9_999_999), extra=st.integers(0, 10**6))
+@given(
+    amount=st.integers(1, MAX_AMOUNT),
+    rate=st.integers(0, 10**6),
+    multiplier=st.integers(1, 9_999_999),
+    extra=st.integers(0, 10**6),
+)
 def test_worst_order_credit_bounds_every_evaluation(
-        amount: int, rate: int, multiplier: int, extra: int) -> None:
-    rules = _rules(base_rate=str(Decimal(rate).scaleb(-6)),
-                   points={"points_per_currency_unit": str(multiplier),
-                           "minor_units_per_point": "1"},
-                   campaigns=[_campaign(rate=str(Decimal(extra).scaleb(-6)))])
+    amount: int, rate: int, multiplier: int, extra: int
+) -> None:
+    rules = _rules(
+        base_rate=str(Decimal(rate).scaleb(-6)),
+        points={"points_per_currency_unit": str(multiplier), "minor_units_per_point": "1"},
+        campaigns=[_campaign(rate=str(Decimal(extra).scaleb(-6)))],
+    )
     evaluation = evaluate(rules, _buy(amount), Context(), version=1)
     assert 0 <= evaluation.cashback <= min(limits.worst_order_credit(rules), limits.MAX_CREDIT)
 
@@ -209,21 +257,52 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
     client = _Client()
     store = Store("table", client=client)
     account = ledger.Account("t", "c")
-    accrual = ledger.accrue(account, order_id="o", cashback=100, occurred_at=T,
-                            available_at=T, expires_at=T + timedelta(days=30))
-    order = Order(tenant="t", order_id="o", customer_id="c", amount=1000, currency="BRL",
-                  cashback=100, refunded=0, lot_sk=None, occurred_at="2026-11-10T18:00:00Z",
-                  request_hash="h", reply="{}", status_code=201)
+    accrual = ledger.accrue(
+        account,
+        order_id="o",
+        cashback=100,
+        occurred_at=T,
+        available_at=T,
+        expires_at=T + timedelta(days=30),
+    )
+    order = Order(
+        tenant="t",
+        order_id="o",
+        customer_id="c",
+        amount=1000,
+        currency="BRL",
+        cashback=100,
+        refunded=0,
+        lot_sk=None,
+        occurred_at="2026-11-10T18:00:00Z",
+        request_hash="h",
+        reply="{}",
+        status_code=201,
+    )
     identities = (("device", "d"), ("payment", "p"))
     takes = tuple((f"c{i}", 0, 1) for i in range(BUDGET_ITEMS))
-    store.commit_purchase(order, accrual.lot, accrual.entry, account, accrual.account,
-                          now="2026-11-10T18:00:00Z", budget_takes=takes,
-                          identities=identities)
+    store.commit_purchase(
+        order,
+        accrual.lot,
+        accrual.entry,
+        account,
+        accrual.account,
+        now="2026-11-10T18:00:00Z",
+        budget_takes=takes,
+        identities=identities,
+    )
     assert client.sent == [TRANSACT_MAX_ITEMS]
     with pytest.raises(ValueError, match="exceeds a transaction"):
-        store.commit_purchase(order, accrual.lot, accrual.entry, account, accrual.account,
-                              now="2026-11-10T18:00:00Z", budget_takes=(*takes, ("x", 0, 1)),
-                              identities=identities)
+        store.commit_purchase(
+            order,
+            accrual.lot,
+            accrual.entry,
+            account,
+            accrual.account,
+            now="2026-11-10T18:00:00Z",
+            budget_takes=(*takes, ("x", 0, 1)),
+            identities=identities,
+        )
 
 
 class _RefundStore:
@@ -243,9 +322,19 @@ class _RefundStore:
     def lots(self, tenant: str, customer_id: str) -> Any:
         return iter(self.others)
 
-    def commit_refund(self, refund: Any, order: Any, refunded_before: int, lot_before: Any,
-                      lot_after: Any, entry: Any, before: Any, after: Any, now: str,
-                      other_lots: tuple[Any, ...] = ()) -> None:
+    def commit_refund(
+        self,
+        refund: Any,
+        order: Any,
+        refunded_before: int,
+        lot_before: Any,
+        lot_after: Any,
+        entry: Any,
+        before: Any,
+        after: Any,
+        now: str,
+        other_lots: tuple[Any, ...] = (),
+    ) -> None:
         self.items.append(5 + len(other_lots))  # refund, order, lot, entry, account
 
 
@@ -262,20 +351,55 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
     from cashback.tenants import TenantSettings
 
     account = ledger.Account("t", "c")
-    spent = replace(ledger.accrue(account, order_id="o", cashback=1000, occurred_at=T,
-                                  available_at=T, expires_at=T + timedelta(days=30)).lot,
-                    pending=0, spent=1000, status="CONSUMED")
-    others = [replace(spent, order_id=f"x{i:03d}", spent=0, available=1, status="AVAILABLE")
-              for i in range(200)]
-    order = Order(tenant="t", order_id="o", customer_id="c", amount=10000, currency="BRL",
-                  cashback=1000, refunded=0, lot_sk="LOT#x#o", occurred_at="2026-11-10T18:00:00Z",
-                  request_hash="h", reply="{}", status_code=201,
-                  refund_policy="claw_back_within_balance")
-    store = _RefundStore(order, spent, replace(account, values={
-        **account.values, "available": 200, "earned": 1200, "spent": 1000}), others)
-    request = RefundRequest(refund_id="r", order_id="o", amount=10000,
-                            occurred_at=T + timedelta(hours=1))
-    reply = record_refund(store, "t", TenantSettings(currency="BRL"), request,  # type: ignore[arg-type]
-                          T + timedelta(hours=1))
+    spent = replace(
+        ledger.accrue(
+            account,
+            order_id="o",
+            cashback=1000,
+            occurred_at=T,
+            available_at=T,
+            expires_at=T + timedelta(days=30),
+        ).lot,
+        pending=0,
+        spent=1000,
+        status="CONSUMED",
+    )
+    others = [
+        replace(spent, order_id=f"x{i:03d}", spent=0, available=1, status="AVAILABLE")
+        for i in range(200)
+    ]
+    order = Order(
+        tenant="t",
+        order_id="o",
+        customer_id="c",
+        amount=10000,
+        currency="BRL",
+        cashback=1000,
+        refunded=0,
+        lot_sk="LOT#x#o",
+        occurred_at="2026-11-10T18:00:00Z",
+        request_hash="h",
+        reply="{}",
+        status_code=201,
+        refund_policy="claw_back_within_balance",
+    )
+    store = _RefundStore(
+        order,
+        spent,
+        replace(
+            account, values={**account.values, "available": 200, "earned": 1200, "spent": 1000}
+        ),
+        others,
+    )
+    request = RefundRequest(
+        refund_id="r", order_id="o", amount=10000, occurred_at=T + timedelta(hours=1)
+    )
+    reply = record_refund(
+        store,
+        "t",
+        TenantSettings(currency="BRL"),
+        request,  # type: ignore[arg-type]
+        T + timedelta(hours=1),
+    )
     assert store.items == [TRANSACT_MAX_ITEMS] and REFUND_BALANCE_LOTS == 95
     assert (reply.body["from_balance"], reply.body["forgiven"]) == (95, 1000 - 95)

@@ -17,7 +17,8 @@ from cashback.rules.model import RuleSet
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE: dict[str, Any] = json.loads(
-    (ROOT / "docs" / "rules.example.json").read_text(encoding="utf-8"))
+    (ROOT / "docs" / "rules.example.json").read_text(encoding="utf-8")
+)
 
 
 def _program(**changes: Any) -> dict[str, Any]:
@@ -27,16 +28,24 @@ def _program(**changes: Any) -> dict[str, Any]:
 
 
 def _campaign(**changes: Any) -> dict[str, Any]:
-    return {"id": "c1", "name": "C1", "starts_at": "2026-11-27T00:00:00",
-            "ends_at": "2026-11-30T00:00:00", "rate": "0.05", **changes}
+    return {
+        "id": "c1",
+        "name": "C1",
+        "starts_at": "2026-11-27T00:00:00",
+        "ends_at": "2026-11-30T00:00:00",
+        "rate": "0.05",
+        **changes,
+    }
 
 
 def _errors(program: dict[str, Any]) -> dict[str, str]:
     """Refused fields by dotted path, with their messages."""
     with pytest.raises(ValidationError) as caught:
         RuleSet.model_validate_json(json.dumps(program))
-    return {".".join(str(part) for part in error["loc"]): error["msg"]
-            for error in caught.value.errors()}
+    return {
+        ".".join(str(part) for part in error["loc"]): error["msg"]
+        for error in caught.value.errors()
+    }
 
 
 def test_example_program_validates_and_round_trips() -> None:
@@ -87,17 +96,25 @@ def test_money_must_be_an_integer_of_minor_units() -> None:
 
 
 def test_overlapping_tiers_name_the_level() -> None:
-    tiers = {"levels": [{"name": "A", "min_spend": 0, "extra_rate": "0"},
-                        {"name": "B", "min_spend": 500, "extra_rate": "0.01"},
-                        {"name": "C", "min_spend": 500, "extra_rate": "0.02"}]}
+    tiers = {
+        "levels": [
+            {"name": "A", "min_spend": 0, "extra_rate": "0"},
+            {"name": "B", "min_spend": 500, "extra_rate": "0.01"},
+            {"name": "C", "min_spend": 500, "extra_rate": "0.02"},
+        ]
+    }
     errors = _errors(_program(tiers=tiers))
     assert list(errors) == ["tiers.levels.2.min_spend"]
     assert "overlap" in errors["tiers.levels.2.min_spend"]
 
 
 def test_duplicate_tier_name_is_refused() -> None:
-    tiers = {"levels": [{"name": "A", "min_spend": 0, "extra_rate": "0"},
-                        {"name": "A", "min_spend": 500, "extra_rate": "0.01"}]}
+    tiers = {
+        "levels": [
+            {"name": "A", "min_spend": 0, "extra_rate": "0"},
+            {"name": "A", "min_spend": 500, "extra_rate": "0.01"},
+        ]
+    }
     assert list(_errors(_program(tiers=tiers))) == ["tiers.levels.1.name"]
 
 
@@ -122,8 +139,17 @@ def test_duplicate_campaign_id_is_refused() -> None:
     assert list(_errors(_program(campaigns=[_campaign(), _campaign()]))) == ["campaigns.1.id"]
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus_Mons", "localtime", "/etc/localtime",
-                                  "../zoneinfo/UTC", "america/sao_paulo", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars/Olympus_Mons",
+        "localtime",
+        "/etc/localtime",
+        "../zoneinfo/UTC",
+        "america/sao_paulo",
+        "",
+    ],
+)
 def test_unknown_time_zone_names_time_zone(name: str) -> None:
     assert list(_errors(_program(time_zone=name))) == ["time_zone"]
 
@@ -134,27 +160,34 @@ def test_unknown_currency_and_naive_effective_from_are_refused() -> None:
 
 
 def test_excluded_category_cannot_have_a_rate_or_be_targeted() -> None:
-    program = _program(excluded_categories=["fashion"],
-                       campaigns=[_campaign(categories=["shoes", "fashion"])])
+    program = _program(
+        excluded_categories=["fashion"], campaigns=[_campaign(categories=["shoes", "fashion"])]
+    )
     assert sorted(_errors(program)) == ["campaigns.0.categories.1", "category_rates.fashion"]
 
 
 def test_expiry_that_could_come_before_the_return_window_ends_is_refused() -> None:
-    for expiry in ({"kind": "rolling", "days": 30}, {"kind": "end_of_month"},
-                   {"kind": "end_of_month", "months_after": 1},
-                   {"kind": "end_of_year"}, {"kind": "inactivity", "days": 10}):
+    for expiry in (
+        {"kind": "rolling", "days": 30},
+        {"kind": "end_of_month"},
+        {"kind": "end_of_month", "months_after": 1},
+        {"kind": "end_of_year"},
+        {"kind": "inactivity", "days": 10},
+    ):
         lifecycle = {"return_window_days": 30, "expiry": expiry}
         assert list(_errors(_program(lifecycle=lifecycle))) == ["lifecycle.expiry"], expiry
 
 
 def test_expiry_policies_that_leave_time_are_accepted() -> None:
-    for window, expiry in ((30, {"kind": "rolling", "days": 31}),
-                           (30, {"kind": "end_of_month", "months_after": 2}),
-                           (0, {"kind": "end_of_month"}), (30, {"kind": "end_of_year",
-                                                                "years_after": 1}),
-                           (30, {"kind": "never"}), (30, {"kind": "inactivity", "days": 90})):
-        RuleSet.model_validate(_program(lifecycle={"return_window_days": window,
-                                                   "expiry": expiry}))
+    for window, expiry in (
+        (30, {"kind": "rolling", "days": 31}),
+        (30, {"kind": "end_of_month", "months_after": 2}),
+        (0, {"kind": "end_of_month"}),
+        (30, {"kind": "end_of_year", "years_after": 1}),
+        (30, {"kind": "never"}),
+        (30, {"kind": "inactivity", "days": 90}),
+    ):
+        RuleSet.model_validate(_program(lifecycle={"return_window_days": window, "expiry": expiry}))
 
 
 def test_campaign_lifecycle_is_checked_against_the_program_window() -> None:
@@ -162,7 +195,8 @@ def test_campaign_lifecycle_is_checked_against_the_program_window() -> None:
     assert list(_errors(_program(campaigns=[campaign]))) == ["campaigns.0.lifecycle.expiry"]
     campaign = _campaign(lifecycle={"return_window_days": 200})
     assert list(_errors(_program(campaigns=[campaign]))) == [
-        "campaigns.0.lifecycle.return_window_days"]
+        "campaigns.0.lifecycle.return_window_days"
+    ]
 
 
 def test_unknown_expiry_kind_is_refused() -> None:
@@ -178,8 +212,9 @@ def test_points_mode_needs_positive_decimal_factors() -> None:
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    program = _program(time_zone="Nowhere/City", base_rate="2",
-                       campaigns=[_campaign(stacking="exclusive")])
+    program = _program(
+        time_zone="Nowhere/City", base_rate="2", campaigns=[_campaign(stacking="exclusive")]
+    )
     assert sorted(_errors(program)) == ["base_rate", "campaigns.0.priority", "time_zone"]
 
 
@@ -190,6 +225,7 @@ def test_error_message_with_braces_is_not_mistaken_for_a_template() -> None:
 
 
 def test_campaign_only_in_channels_that_do_not_earn_is_refused() -> None:
-    program = _program(channels={"store": {"earns": False}},
-                       campaigns=[_campaign(channels=["store"])])
+    program = _program(
+        channels={"store": {"earns": False}}, campaigns=[_campaign(channels=["store"])]
+    )
     assert list(_errors(program)) == ["campaigns.0.channels"]

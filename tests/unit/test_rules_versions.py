@@ -65,8 +65,10 @@ def test_scheduled_version_still_takes_over_after_a_later_hotfix() -> None:
     assert [r.version for r in timeline(records)] == [1, 3, 2]
 
 
-@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=8),
-       st.integers(-1, 40))
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=8),
+    st.integers(-1, 40),
+)
 def test_in_force_agrees_with_the_timeline(days: list[tuple[int, int]], at_day: int) -> None:
     records = [_record(v, e, p) for v, (e, p) in enumerate(days, start=1)]
     at = T0 + at_day * DAY
@@ -79,9 +81,11 @@ def test_versions_are_numbered_from_one_without_gaps() -> None:
     assert next_version([1, 2, 3]) == 4
     assert check_history([_record(1, 0, 0), _record(2, 0, 1)]) == []
     assert check_history([_record(1, 0, 0), _record(3, 0, 1)]) == [
-        "version 3: expected 2 (gap or duplicate)"]
+        "version 3: expected 2 (gap or duplicate)"
+    ]
     assert check_history([_record(1, 0, 5), _record(2, 0, 1)]) == [
-        "version 2 was published before version 1"]
+        "version 2 was published before version 1"
+    ]
 
 
 def test_ttl_cache_keeps_a_value_until_its_ttl_passes() -> None:

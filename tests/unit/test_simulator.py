@@ -73,7 +73,8 @@ def test_money_is_integer_minor_units_and_lines_add_up(traffic: Traffic) -> None
 
 
 def test_refunds_follow_their_purchase_and_split_clawback_into_unspent_and_debt(
-        traffic: Traffic) -> None:
+    traffic: Traffic,
+) -> None:
     purchases = {p.order_id: p for p in _by_type(traffic)[0]}
     for refund in _by_type(traffic)[1]:
         order = purchases[refund.order_id]
@@ -91,8 +92,7 @@ def test_redemptions_never_spend_more_than_was_spendable(traffic: Traffic) -> No
             earned[event.customer_id].append(event)
         elif isinstance(event, Redemption):
             spent[event.customer_id] += event.amount
-            ripe = sum(p.cashback for p in earned[event.customer_id]
-                       if p.spendable_at <= event.at)
+            ripe = sum(p.cashback for p in earned[event.customer_id] if p.spendable_at <= event.at)
             assert spent[event.customer_id] <= ripe
 
 
@@ -106,8 +106,9 @@ def test_abuse_patterns_show_their_signature(traffic: Traffic) -> None:
     assert debt["redeem_then_refund"] > 0
     churn = [r for r in refunds if kinds[r.customer_id] == "refund_churn"]
     assert churn and all(r.at >= orders[r.order_id].spendable_at for r in churn)
-    farming_devices = Counter(p.device_id for p in purchases
-                              if kinds[p.customer_id] == "account_farming")
+    farming_devices = Counter(
+        p.device_id for p in purchases if kinds[p.customer_id] == "account_farming"
+    )
     sharers = defaultdict(set)
     for p in purchases:
         if p.device_id in farming_devices:

@@ -12,8 +12,9 @@ from cashback.local.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE.document["Resources"]
-ALARMS = {name: r["Properties"] for name, r in RESOURCES.items()
-          if r["Type"] == "AWS::CloudWatch::Alarm"}
+ALARMS = {
+    name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"
+}
 
 
 def _watched(alarm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,8 +26,9 @@ def _watched(alarm: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_template_passes_cfn_lint() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -47,10 +49,15 @@ def test_functions_run_python_312_on_arm64() -> None:
 
 
 def test_functions_built_so_far_have_their_logical_ids() -> None:
-    functions = {name for name, r in RESOURCES.items()
-                 if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"AuthorizerFunction", "AccrualFunction", "RedemptionFunction",
-                         "ExpiryFunction", "AdminFunction", "ReviewFunction"}
+    functions = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions == {
+        "AuthorizerFunction",
+        "AccrualFunction",
+        "RedemptionFunction",
+        "ExpiryFunction",
+        "AdminFunction",
+        "ReviewFunction",
+    }
 
 
 TABLE, BUS = "table", "bus"
@@ -59,8 +66,9 @@ TABLE, BUS = "table", "bus"
 def _grants(function: str) -> set[tuple[str, str]]:
     """(action, resource) pairs a function's policy statements allow; resources named
     `table`, `index/<name>` or `bus`."""
-    statements = [s for policy in RESOURCES[function]["Properties"]["Policies"]
-                  for s in policy["Statement"]]
+    statements = [
+        s for policy in RESOURCES[function]["Properties"]["Policies"] for s in policy["Statement"]
+    ]
     assert all(s["Effect"] == "Allow" for s in statements)
     grants = set()
     for statement in statements:
@@ -92,20 +100,33 @@ def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
 # Exactly what each handler's code path calls (see the README's "IAM" section): Store
 # methods map to GetItem, BatchGetItem, Query (table or index), PutItem / UpdateItem
 # (alone or inside TransactWriteItems). Nothing deletes, nothing condition-checks alone.
-@pytest.mark.parametrize(("function", "grants"), [
-    ("AuthorizerFunction", _on(TABLE, "GetItem")),
-    ("RedemptionFunction", _on(TABLE, "GetItem", "Query")),
-    ("AccrualFunction", _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem",
-                            "UpdateItem")),
-    # UpdateItem: publishing a version that changes a campaign's budget resizes its shards.
-    ("AdminFunction", _on(TABLE, "GetItem", "Query", "PutItem", "UpdateItem")),
-    ("ReviewFunction", _on(TABLE, "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")
-     | _on("index/queue", "Query")),
-    ("ExpiryFunction", _on(TABLE, "GetItem", "PutItem", "UpdateItem")
-     | _on("index/due", "Query") | {("events:PutEvents", BUS)}),
-])
+@pytest.mark.parametrize(
+    ("function", "grants"),
+    [
+        ("AuthorizerFunction", _on(TABLE, "GetItem")),
+        ("RedemptionFunction", _on(TABLE, "GetItem", "Query")),
+        (
+            "AccrualFunction",
+            _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem"),
+        ),
+        # UpdateItem: publishing a version that changes a campaign's budget resizes its shards.
+        ("AdminFunction", _on(TABLE, "GetItem", "Query", "PutItem", "UpdateItem")),
+        (
+            "ReviewFunction",
+            _on(TABLE, "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")
+            | _on("index/queue", "Query"),
+        ),
+        (
+            "ExpiryFunction",
+            _on(TABLE, "GetItem", "PutItem", "UpdateItem")
+            | _on("index/due", "Query")
+            | {("events:PutEvents", BUS)},
+        ),
+    ],
+)
 def test_each_function_has_only_the_permissions_it_uses(
-        function: str, grants: set[tuple[str, str]]) -> None:
+    function: str, grants: set[tuple[str, str]]
+) -> None:
     assert _grants(function) == grants
     # No function may delete anything: ledger entries are never updated or deleted.
     assert not any("Delete" in action for action, _ in grants)
@@ -116,11 +137,15 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
     assert api["Auth"]["DefaultAuthorizer"] == "KeyAuthorizer"
     routes = TEMPLATE.api_routes()
     assert {(r.method, r.path) for r in routes} == {
-        ("POST", "/v1/purchases"), ("POST", "/v1/refunds"),
+        ("POST", "/v1/purchases"),
+        ("POST", "/v1/refunds"),
         ("GET", "/v1/customers/{customer_id}/balance"),
         ("GET", "/v1/customers/{customer_id}/entries"),
-        ("PUT", "/v1/rules"), ("GET", "/v1/rules"), ("GET", "/v1/rules/{version}"),
-        ("GET", "/v1/reviews"), ("GET", "/v1/reviews/{order_id}"),
+        ("PUT", "/v1/rules"),
+        ("GET", "/v1/rules"),
+        ("GET", "/v1/rules/{version}"),
+        ("GET", "/v1/reviews"),
+        ("GET", "/v1/reviews/{order_id}"),
         ("POST", "/v1/reviews/{order_id}/decision"),
     }
     assert all(r.authorized for r in routes)
@@ -157,12 +182,14 @@ def test_each_tenant_is_throttled_by_its_own_usage_plan_key() -> None:
     assert api["Auth"]["ApiKeyRequired"] is True
     plan = RESOURCES["TenantUsagePlan"]
     assert plan["Type"] == "AWS::ApiGateway::UsagePlan"
-    assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "CashbackApi"},
-                                               "Stage": {"Ref": "CashbackApi.Stage"}}]
-    assert plan["Properties"]["Throttle"] == {"RateLimit": {"Ref": "TenantRateLimit"},
-                                              "BurstLimit": {"Ref": "TenantBurstLimit"}}
+    assert plan["Properties"]["ApiStages"] == [
+        {"ApiId": {"Ref": "CashbackApi"}, "Stage": {"Ref": "CashbackApi.Stage"}}
+    ]
+    assert plan["Properties"]["Throttle"] == {
+        "RateLimit": {"Ref": "TenantRateLimit"},
+        "BurstLimit": {"Ref": "TenantBurstLimit"},
+    }
     throttled = api["GatewayResponses"]["THROTTLED"]
     assert throttled["StatusCode"] == 429
     assert throttled["ResponseParameters"]["Headers"]["Retry-After"] == "'1'"
-    assert TEMPLATE.document["Outputs"]["TenantUsagePlanId"]["Value"] == {
-        "Ref": "TenantUsagePlan"}
+    assert TEMPLATE.document["Outputs"]["TenantUsagePlanId"]["Value"] == {"Ref": "TenantUsagePlan"}

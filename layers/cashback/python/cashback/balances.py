@@ -18,9 +18,13 @@ _CURSOR_PREFIX = "seq:"
 def balance(store: Store, tenant: str, currency: str, customer_id: str) -> BalanceReply:
     account = store.get_account(tenant, customer_id)
     return BalanceReply(
-        customer_id=customer_id, currency=currency,
-        pending=account["pending"], available=account["available"], held=account["held"],
-        reserved=account["reserved"], debt=account["debt"],
+        customer_id=customer_id,
+        currency=currency,
+        pending=account["pending"],
+        available=account["available"],
+        held=account["held"],
+        reserved=account["reserved"],
+        debt=account["debt"],
         next_expiry=_next_expiry(store, tenant, customer_id) if account.exists else None,
     )
 
@@ -50,21 +54,37 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     digits = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not re.fullmatch(r"[1-9][0-9]{0,11}", digits) \
-            or int(digits) < 2 or encode_cursor(int(digits)) != cursor:
+    if (
+        not text.startswith(_CURSOR_PREFIX)
+        or not re.fullmatch(r"[1-9][0-9]{0,11}", digits)
+        or int(digits) < 2
+        or encode_cursor(int(digits)) != cursor
+    ):
         raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
     return int(digits)
 
 
-def entries(store: Store, tenant: str, currency: str, customer_id: str, limit: int,
-            cursor: str | None) -> EntriesPage:
+def entries(
+    store: Store, tenant: str, currency: str, customer_id: str, limit: int, cursor: str | None
+) -> EntriesPage:
     before = decode_cursor(cursor) if cursor is not None else None
     page, next_seq = store.entries_page(tenant, customer_id, limit, before)
     return EntriesPage(
-        customer_id=customer_id, currency=currency,
-        items=[EntryReply(seq=e.seq, kind=e.kind, ref=e.ref, order_id=e.order_id,
-                          occurred_at=e.occurred_at, changes=e.deltas,  # type: ignore[arg-type]
-                          breakdown=json.loads(e.detail) if e.detail else None,
-                          hash=e.hash, prev_hash=e.prev_hash) for e in page],
+        customer_id=customer_id,
+        currency=currency,
+        items=[
+            EntryReply(
+                seq=e.seq,
+                kind=e.kind,
+                ref=e.ref,
+                order_id=e.order_id,
+                occurred_at=e.occurred_at,
+                changes=e.deltas,  # type: ignore[arg-type]
+                breakdown=json.loads(e.detail) if e.detail else None,
+                hash=e.hash,
+                prev_hash=e.prev_hash,
+            )
+            for e in page
+        ],
         next_cursor=encode_cursor(next_seq) if next_seq else None,
     )

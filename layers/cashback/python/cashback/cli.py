@@ -54,11 +54,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cashback.local.dynamodb_local import StoreError
     from cashback.local.stack import LocalStack
 
-    stack = LocalStack(Path(args.template) if args.template else None,
-                       tenants=tuple(args.tenant or ["demo"]), currency=args.currency,
-                       backdate_days=args.backdate_days, store=args.store, port=args.port,
-                       quiet=args.quiet, risk_mode=args.risk_mode,
-                       time_travel=args.time_travel)
+    stack = LocalStack(
+        Path(args.template) if args.template else None,
+        tenants=tuple(args.tenant or ["demo"]),
+        currency=args.currency,
+        backdate_days=args.backdate_days,
+        store=args.store,
+        port=args.port,
+        quiet=args.quiet,
+        risk_mode=args.risk_mode,
+        time_travel=args.time_travel,
+    )
     try:
         stack.start()
     except StoreError as error:
@@ -73,8 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"API          {stack.url}", flush=True)
         print(f"DynamoDB     {stack.endpoint_url}  table cashback-local", flush=True)
         print(f"Keys         {args.keys_file or '(not written: pass --keys-file)'}", flush=True)
-        print(f"Invoke API   {stack.url}/2015-03-31/functions/<LogicalId>/invocations",
-              flush=True)
+        print(f"Invoke API   {stack.url}/2015-03-31/functions/<LogicalId>/invocations", flush=True)
         print("Ready. Ctrl-C stops the stack.", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -88,10 +93,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_tenants_create(args: argparse.Namespace) -> int:
     from cashback.tenants import TenantSettings
 
-    settings = TenantSettings(currency=args.currency, cashback_rate=Decimal(args.rate),
-                              return_window_days=args.return_window_days,
-                              expiry_days=args.expiry_days, backdate_days=args.backdate_days,
-                              risk_mode=args.risk_mode)
+    settings = TenantSettings(
+        currency=args.currency,
+        cashback_rate=Decimal(args.rate),
+        return_window_days=args.return_window_days,
+        expiry_days=args.expiry_days,
+        backdate_days=args.backdate_days,
+        risk_mode=args.risk_mode,
+    )
     store = _store(args)
     if store.get_tenant(args.tenant) is not None:
         print(f"tenant {args.tenant} already exists; nothing changed", file=sys.stderr)
@@ -114,16 +123,22 @@ def _usage_plan_key(args: argparse.Namespace) -> tuple[str, Any]:
     if not args.usage_plan_id:
         if args.endpoint_url:
             return new_usage_key(), lambda: None
-        sys.exit("say which usage plan the tenant joins: --usage-plan-id ID (the stack's "
-                 "TenantUsagePlanId output) or $USAGE_PLAN_ID")
+        sys.exit(
+            "say which usage plan the tenant joins: --usage-plan-id ID (the stack's "
+            "TenantUsagePlanId output) or $USAGE_PLAN_ID"
+        )
     import boto3
 
     gateway = boto3.client("apigateway")
-    key = gateway.create_api_key(name=f"cashback-{args.tenant}", enabled=True,
-                                 description=f"usage plan key of cashback tenant {args.tenant}")
+    key = gateway.create_api_key(
+        name=f"cashback-{args.tenant}",
+        enabled=True,
+        description=f"usage plan key of cashback tenant {args.tenant}",
+    )
     try:
-        gateway.create_usage_plan_key(usagePlanId=args.usage_plan_id, keyId=key["id"],
-                                      keyType="API_KEY")
+        gateway.create_usage_plan_key(
+            usagePlanId=args.usage_plan_id, keyId=key["id"], keyType="API_KEY"
+        )
     except Exception:
         gateway.delete_api_key(apiKey=key["id"])
         raise
@@ -160,8 +175,10 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     report = verify(_store(args), args.tenant, args.customer)
     for problem in report.problems:
         print(problem)
-    print(f"{report.customers} customer(s), {report.entries} entries checked: "
-          f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}")
+    print(
+        f"{report.customers} customer(s), {report.entries} entries checked: "
+        f"{'intact' if report.ok else f'{len(report.problems)} problem(s)'}"
+    )
     return 0 if report.ok else 1
 
 
@@ -173,47 +190,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _table_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", help="DynamoDB table (default: $TABLE_NAME)")
-    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"),
-                        help="DynamoDB endpoint, e.g. the local stack's")
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"),
+        help="DynamoDB endpoint, e.g. the local stack's",
+    )
 
 
 def _risk_mode_option(parser: argparse.ArgumentParser) -> None:
     # One default for every new storefront, local or deployed: shadow, the safe start.
-    parser.add_argument("--risk-mode", choices=["enforce", "shadow", "off"],
-                        default=DEFAULT_RISK_MODE,
-                        help=f"{DEFAULT_RISK_MODE} (default): score and record, never hold, "
-                             "until you trust the model; enforce: hold and block; off: no "
-                             "scoring")
+    parser.add_argument(
+        "--risk-mode",
+        choices=["enforce", "shadow", "off"],
+        default=DEFAULT_RISK_MODE,
+        help=f"{DEFAULT_RISK_MODE} (default): score and record, never hold, "
+        "until you trust the model; enforce: hold and block; off: no "
+        "scoring",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cashback", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the local stack on 127.0.0.1",
-                                description="Run the local stack on 127.0.0.1: the "
-                                            "template's API, Lambda's Invoke API and "
-                                            "DynamoDB Local.")
-    serve.add_argument("--port", type=int, default=3000,
-                       help="the API's port (default 3000; 0 picks a free port)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the local stack on 127.0.0.1",
+        description="Run the local stack on 127.0.0.1: the "
+        "template's API, Lambda's Invoke API and "
+        "DynamoDB Local.",
+    )
+    serve.add_argument(
+        "--port", type=int, default=3000, help="the API's port (default 3000; 0 picks a free port)"
+    )
     serve.add_argument("--tenant", action="append", help="create this tenant (repeatable)")
     serve.add_argument("--currency", default="BRL")
     serve.add_argument("--keys-file", help="write the tenants' fresh API keys here (JSON)")
-    serve.add_argument("--backdate-days", type=int, default=7,
-                       help="how far in the past occurred_at may be")
-    serve.add_argument("--store", choices=["dynamodb-local", "memory"],
-                       default="dynamodb-local", help="memory: moto's server, no Java needed")
+    serve.add_argument(
+        "--backdate-days", type=int, default=7, help="how far in the past occurred_at may be"
+    )
+    serve.add_argument(
+        "--store",
+        choices=["dynamodb-local", "memory"],
+        default="dynamodb-local",
+        help="memory: moto's server, no Java needed",
+    )
     serve.add_argument("--template", help="template.yaml (default: found from here up)")
     serve.add_argument("--quiet", action="store_true", help="no request log")
     _risk_mode_option(serve)
-    serve.add_argument("--time-travel", action="store_true",
-                       help="let the lifecycle job run as of scheduled times ahead of the "
-                            "clock (replaying history, as the demo does); a deployment never "
-                            "allows it")
+    serve.add_argument(
+        "--time-travel",
+        action="store_true",
+        help="let the lifecycle job run as of scheduled times ahead of the "
+        "clock (replaying history, as the demo does); a deployment never "
+        "allows it",
+    )
     serve.set_defaults(run=cmd_serve)
 
     tenants = commands.add_parser(
-        "tenants", help="create storefronts (tenants) in a table",
+        "tenants",
+        help="create storefronts (tenants) in a table",
         description="Storefronts (tenants) and their settings.",
     ).add_subparsers(dest="action", required=True)
     create_tenant = tenants.add_parser("create", help="create a storefront")
@@ -224,21 +260,26 @@ def parser() -> argparse.ArgumentParser:
     create_tenant.add_argument("--expiry-days", type=int, default=180)
     create_tenant.add_argument("--backdate-days", type=int, default=7)
     _risk_mode_option(create_tenant)
-    create_tenant.add_argument("--usage-plan-id", default=os.environ.get("USAGE_PLAN_ID"),
-                               help="API Gateway usage plan for the tenant's own API key "
-                                    "(the stack's TenantUsagePlanId output; "
-                                    "default $USAGE_PLAN_ID)")
+    create_tenant.add_argument(
+        "--usage-plan-id",
+        default=os.environ.get("USAGE_PLAN_ID"),
+        help="API Gateway usage plan for the tenant's own API key "
+        "(the stack's TenantUsagePlanId output; "
+        "default $USAGE_PLAN_ID)",
+    )
     _table_options(create_tenant)
     create_tenant.set_defaults(run=cmd_tenants_create)
 
     keys = commands.add_parser(
-        "keys", help="make and revoke API keys",
+        "keys",
+        help="make and revoke API keys",
         description="API keys: shown once, stored as SHA-256 hashes with tenant and scopes.",
     ).add_subparsers(dest="action", required=True)
     create_key = keys.add_parser("create", help="make an API key (printed once)")
     create_key.add_argument("--tenant", required=True)
-    create_key.add_argument("--scope", action="append", required=True,
-                            choices=["storefront", "review", "admin"])
+    create_key.add_argument(
+        "--scope", action="append", required=True, choices=["storefront", "review", "admin"]
+    )
     _table_options(create_key)
     create_key.set_defaults(run=cmd_keys_create)
     revoke_key = keys.add_parser("revoke", help="revoke an API key")
@@ -247,7 +288,8 @@ def parser() -> argparse.ArgumentParser:
     revoke_key.set_defaults(run=cmd_keys_revoke)
 
     ledger = commands.add_parser(
-        "ledger", help="audit the ledger's hash chains and balances",
+        "ledger",
+        help="audit the ledger's hash chains and balances",
         description="Audit the ledger: hash chains, sequences, balances, conservation.",
     ).add_subparsers(dest="action", required=True)
     verify = ledger.add_parser("verify", help="prove no entry was edited or removed")

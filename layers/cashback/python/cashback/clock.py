@@ -31,8 +31,10 @@ def from_epoch_ms(epoch_ms: int) -> datetime:
 # RFC 3339 date-time: an explicit offset (Z or +hh:mm), seconds required, at most
 # microseconds. Pydantic alone would also read "1767225600" (or a bare number) as epoch
 # seconds, and years near 1 or 9999 overflow once moved to UTC.
-_RFC3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
-                      r"(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -41,8 +43,10 @@ def _timestamp_text(value: Any) -> Any:
     if isinstance(value, datetime):  # built in code (tests, tools), not read from JSON
         return value
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise ValueError("must be an RFC 3339 timestamp with an offset, as a string "
-                         "(2026-01-01T12:00:00Z or 2026-01-01T09:00:00-03:00)")
+        raise ValueError(
+            "must be an RFC 3339 timestamp with an offset, as a string "
+            "(2026-01-01T12:00:00Z or 2026-01-01T09:00:00-03:00)"
+        )
     year = int(value[:4])
     if not EARLIEST.year - 1 <= year <= LATEST.year:
         raise ValueError(f"must be in the years {EARLIEST:%Y} to {LATEST.year - 1}")
@@ -58,6 +62,7 @@ def _timestamp_range(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_timestamp_range)]
+    AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_timestamp_range)
+]
 """Every timestamp a request carries (occurred_at, effective_from...): RFC 3339 text with
 an explicit offset, from 2000 up to (not including) 2100 in UTC. Never epoch seconds."""

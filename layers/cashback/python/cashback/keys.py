@@ -70,10 +70,16 @@ def create_key(store: Store, tenant: str, scopes: list[str], created_at: str) ->
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     # Copied onto the key, so the authorizer learns it from the one item it reads.
     usage_key = store.tenant_usage_key(tenant)
-    store.put_api_key(key_hash(key), {
-        "tenant": tenant, "scopes": sorted(set(scopes)), "key_id": key[:12],
-        "created_at": created_at, "usage_key": usage_key,
-    })
+    store.put_api_key(
+        key_hash(key),
+        {
+            "tenant": tenant,
+            "scopes": sorted(set(scopes)),
+            "key_id": key[:12],
+            "created_at": created_at,
+            "usage_key": usage_key,
+        },
+    )
     return key
 
 
@@ -91,8 +97,9 @@ def authenticate(store: Store, authorization: str) -> Principal | None:
     record = store.get_api_key(key_hash(key))
     if record is None or record.get("revoked_at"):
         return None
-    return Principal(record["tenant"], tuple(record["scopes"]), record["key_id"],
-                     record.get("usage_key"))
+    return Principal(
+        record["tenant"], tuple(record["scopes"]), record["key_id"], record.get("usage_key")
+    )
 
 
 def allowed_routes(scopes: tuple[str, ...]) -> list[tuple[str, str]]:

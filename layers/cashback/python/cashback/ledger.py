@@ -30,8 +30,7 @@ GENESIS = "0" * 64
 # The deadline of cashback that never expires: sorts after every real date.
 NEVER = "9999-12-31T23:59:59Z"
 
-LotStatus = Literal["PENDING", "AVAILABLE", "HELD", "CLAWED_BACK", "CONSUMED", "EXPIRED",
-                    "VOIDED"]
+LotStatus = Literal["PENDING", "AVAILABLE", "HELD", "CLAWED_BACK", "CONSUMED", "EXPIRED", "VOIDED"]
 RiskAction = Literal["allow", "review", "block"]
 EntryKind = Literal["purchase", "refund", "ripen", "expire", "approve", "reject"]
 NoticeKind = Literal["cashback.available", "cashback.expiring", "cashback.expired"]
@@ -58,8 +57,9 @@ def clawback_for(cashback: int, order_amount: int, refunded_before: int, refund:
 OrderLine = tuple[int, int, int]
 
 
-def kept_after_refunds(cashback: int, order_amount: int, lines: Mapping[str, OrderLine],
-                       refunded: int) -> int:
+def kept_after_refunds(
+    cashback: int, order_amount: int, lines: Mapping[str, OrderLine], refunded: int
+) -> int:
     """What the customer keeps of an order's cashback once `refunded` of it came back.
 
     Each line keeps floor(its cashback x its amount not refunded / its amount), so the
@@ -78,9 +78,14 @@ def kept_after_refunds(cashback: int, order_amount: int, lines: Mapping[str, Ord
     return by_lines * (left - unnamed) // left
 
 
-def refund_clawback(cashback: int, order_amount: int, lines: Mapping[str, OrderLine],
-                    refunded_before: int, refund: int, named: Mapping[str, int] | None = None
-                    ) -> tuple[int, dict[str, OrderLine]]:
+def refund_clawback(
+    cashback: int,
+    order_amount: int,
+    lines: Mapping[str, OrderLine],
+    refunded_before: int,
+    refund: int,
+    named: Mapping[str, int] | None = None,
+) -> tuple[int, dict[str, OrderLine]]:
     """What a refund of `refund` takes back (what the customer kept before, less what they
     keep after), and the lines after it. `named`: the amount refunded per SKU when the
     refund names lines (the caller checked every SKU is a line with that much left)."""
@@ -119,8 +124,13 @@ class Account:
         """Promise 4: everything earned is somewhere."""
         v = self.values
         accounted = (
-            v["pending"] + v["available"] + v["reserved"] + v["spent"]
-            + v["paid_out"] + v["expired"] + v["clawed_back"]
+            v["pending"]
+            + v["available"]
+            + v["reserved"]
+            + v["spent"]
+            + v["paid_out"]
+            + v["expired"]
+            + v["clawed_back"]
         )
         return v["earned"] == accounted
 
@@ -193,7 +203,8 @@ class Entry:
 
     def body(self) -> dict[str, object]:
         extra = {"detail": self.detail} if self.detail is not None else {}
-        return {**extra,
+        return {
+            **extra,
             "tenant": self.tenant,
             "customer_id": self.customer_id,
             "seq": self.seq,
@@ -210,15 +221,31 @@ class Entry:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _append(account: Account, kind: EntryKind, ref: str, order_id: str, occurred_at: str,
-            deltas: dict[str, int], detail: str | None = None) -> tuple[Entry, Account]:
+def _append(
+    account: Account,
+    kind: EntryKind,
+    ref: str,
+    order_id: str,
+    occurred_at: str,
+    deltas: dict[str, int],
+    detail: str | None = None,
+) -> tuple[Entry, Account]:
     """Chain a new entry onto the account and apply its deltas."""
     unknown = set(deltas) - set(FIELDS)
     if unknown:
         raise ValueError(f"unknown ledger fields {unknown}")
-    entry = Entry(account.tenant, account.customer_id, account.seq + 1, kind, ref, order_id,
-                  occurred_at, {k: v for k, v in deltas.items() if v}, account.head,
-                  detail=detail)
+    entry = Entry(
+        account.tenant,
+        account.customer_id,
+        account.seq + 1,
+        kind,
+        ref,
+        order_id,
+        occurred_at,
+        {k: v for k, v in deltas.items() if v},
+        account.head,
+        detail=detail,
+    )
     entry = replace(entry, hash=entry.computed_hash())
     values = {k: account.values[k] + deltas.get(k, 0) for k in FIELDS}
     if values["available"] < 0 or values["pending"] < 0 or values["debt"] < 0:
@@ -233,12 +260,23 @@ class Accrual:
     account: Account
 
 
-def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datetime,
-           return_window: timedelta | None = None, expiry: timedelta | None = None,
-           reminder: timedelta | None = None, available_at: datetime | None = None,
-           expires_at: datetime | None = None, never_expires: bool = False,
-           detail: str | None = None, risk: RiskAction = "allow",
-           inactivity: tuple[int, str] | None = None, month: str | None = None) -> Accrual:
+def accrue(
+    account: Account,
+    *,
+    order_id: str,
+    cashback: int,
+    occurred_at: datetime,
+    return_window: timedelta | None = None,
+    expiry: timedelta | None = None,
+    reminder: timedelta | None = None,
+    available_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    never_expires: bool = False,
+    detail: str | None = None,
+    risk: RiskAction = "allow",
+    inactivity: tuple[int, str] | None = None,
+    month: str | None = None,
+) -> Accrual:
     """Credit an order's cashback as a pending lot, first repaying any debt from it.
 
     A purchase sent to review is HELD: its cashback shows as `held`, is not earned, repays
@@ -251,8 +289,9 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
     before the deadline, but never before the cashback is spendable (a reminder about
     money they cannot use yet would only confuse)."""
     if risk == "block":
-        entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
-                               {}, detail)
+        entry, after = _append(
+            account, "purchase", order_id, order_id, to_iso(occurred_at), {}, detail
+        )
         return Accrual(None, entry, after)
     held = risk == "review"
     netted = 0 if held else min(cashback, account["debt"])
@@ -265,20 +304,35 @@ def accrue(account: Account, *, order_id: str, cashback: int, occurred_at: datet
         if expires_at is None and not never_expires:
             assert expiry is not None, "give expires_at, an expiry, or never_expires"
             expires_at = occurred_at + expiry
-        remind_at = (max(expires_at - reminder, available_at)
-                     if reminder and expires_at else None)
-        lot = Lot(account.tenant, account.customer_id, order_id, gross=cashback, netted=netted,
-                  pending=credited, available=0, spent=0, expired=0, clawed_back=0, debited=0,
-                  status="HELD" if held else "PENDING" if credited else "CONSUMED",
-                  available_at=to_iso(available_at),
-                  expires_at=to_iso(expires_at) if expires_at else NEVER,
-                  remind_at=to_iso(remind_at) if remind_at else None,
-                  inactivity_days=inactivity[0] if inactivity else None,
-                  time_zone=inactivity[1] if inactivity else None, month=month)
-    deltas = ({"held": cashback} if held else
-              {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted})
-    entry, after = _append(account, "purchase", order_id, order_id, to_iso(occurred_at),
-                           deltas, detail)
+        remind_at = max(expires_at - reminder, available_at) if reminder and expires_at else None
+        lot = Lot(
+            account.tenant,
+            account.customer_id,
+            order_id,
+            gross=cashback,
+            netted=netted,
+            pending=credited,
+            available=0,
+            spent=0,
+            expired=0,
+            clawed_back=0,
+            debited=0,
+            status="HELD" if held else "PENDING" if credited else "CONSUMED",
+            available_at=to_iso(available_at),
+            expires_at=to_iso(expires_at) if expires_at else NEVER,
+            remind_at=to_iso(remind_at) if remind_at else None,
+            inactivity_days=inactivity[0] if inactivity else None,
+            time_zone=inactivity[1] if inactivity else None,
+            month=month,
+        )
+    deltas = (
+        {"held": cashback}
+        if held
+        else {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted}
+    )
+    entry, after = _append(
+        account, "purchase", order_id, order_id, to_iso(occurred_at), deltas, detail
+    )
     return Accrual(lot, entry, after)
 
 
@@ -312,9 +366,17 @@ def chargeable(lot: Lot | None, amount: int) -> int:
     return min(owed, lot.spent + lot.netted - lot.debited)
 
 
-def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: str,
-              amount: int, occurred_at: datetime, policy: RefundPolicy = "record_debt",
-              balance_lots: tuple[Lot, ...] = ()) -> Clawback:
+def claw_back(
+    account: Account,
+    lot: Lot | None,
+    *,
+    refund_id: str,
+    order_id: str,
+    amount: int,
+    occurred_at: datetime,
+    policy: RefundPolicy = "record_debt",
+    balance_lots: tuple[Lot, ...] = (),
+) -> Clawback:
     """Take `amount` of an order's cashback back: pending first, then available. What the
     customer already used of this lot (spent, or netted against debt) becomes debt under
     the default policy; is let go under `claw_back_unspent`; under
@@ -327,10 +389,16 @@ def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: st
         # Never earned: the refund takes it out of review, and the case closes with it.
         taken = min(amount, lot.pending)
         left = lot.pending - taken
-        after_lot = replace(lot, pending=left, clawed_back=lot.clawed_back + taken,
-                            status="HELD" if left else "CLAWED_BACK", version=lot.version + 1)
-        entry, after = _append(account, "refund", refund_id, order_id, to_iso(occurred_at),
-                               {"held": -taken})
+        after_lot = replace(
+            lot,
+            pending=left,
+            clawed_back=lot.clawed_back + taken,
+            status="HELD" if left else "CLAWED_BACK",
+            version=lot.version + 1,
+        )
+        entry, after = _append(
+            account, "refund", refund_id, order_id, to_iso(occurred_at), {"held": -taken}
+        )
         return Clawback(after_lot, entry, after, 0, 0, 0, taken_held=taken)
     from_balance, others = 0, []
     if lot is not None and amount:
@@ -346,24 +414,57 @@ def claw_back(account: Account, lot: Lot | None, *, refund_id: str, order_id: st
                     continue
                 from_balance += take
                 left = other.available - take
-                others.append((other, replace(
-                    other, available=left, clawed_back=other.clawed_back + take,
-                    status="CLAWED_BACK" if not left and not other.pending else other.status,
-                    version=other.version + 1)))
+                others.append(
+                    (
+                        other,
+                        replace(
+                            other,
+                            available=left,
+                            clawed_back=other.clawed_back + take,
+                            status="CLAWED_BACK"
+                            if not left and not other.pending
+                            else other.status,
+                            version=other.version + 1,
+                        ),
+                    )
+                )
         pending, available = lot.pending - from_pending, lot.available - from_available
         status: LotStatus = lot.status
         if not pending and not available and lot.status in ("PENDING", "AVAILABLE"):
             status = "CLAWED_BACK"
-        after_lot = replace(lot, pending=pending, available=available, status=status,
-                            clawed_back=lot.clawed_back + from_pending + from_available,
-                            debited=lot.debited + debt + from_balance, version=lot.version + 1)
+        after_lot = replace(
+            lot,
+            pending=pending,
+            available=available,
+            status=status,
+            clawed_back=lot.clawed_back + from_pending + from_available,
+            debited=lot.debited + debt + from_balance,
+            version=lot.version + 1,
+        )
     taken = from_pending + from_available + from_balance
-    entry, after = _append(account, "refund", refund_id, order_id, to_iso(occurred_at), {
-        "pending": -from_pending, "available": -(from_available + from_balance),
-        "clawed_back": taken, "debt": debt,
-    })
-    return Clawback(after_lot, entry, after, from_pending, from_available, debt,
-                    from_balance=from_balance, other_lots=tuple(others))
+    entry, after = _append(
+        account,
+        "refund",
+        refund_id,
+        order_id,
+        to_iso(occurred_at),
+        {
+            "pending": -from_pending,
+            "available": -(from_available + from_balance),
+            "clawed_back": taken,
+            "debt": debt,
+        },
+    )
+    return Clawback(
+        after_lot,
+        entry,
+        after,
+        from_pending,
+        from_available,
+        debt,
+        from_balance=from_balance,
+        other_lots=tuple(others),
+    )
 
 
 @dataclass(frozen=True)
@@ -380,12 +481,31 @@ def approve(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) 
         raise ValueError("only held cashback can be approved")
     amount = lot.pending
     netted = min(amount, account["debt"])
-    entry, after = _append(account, "approve", order_id, order_id, to_iso(decided_at), {
-        "held": -amount, "earned": amount, "pending": amount - netted, "debt": -netted,
-        "clawed_back": netted})
-    return Decided(replace(lot, pending=amount - netted, netted=lot.netted + netted,
-                           status="PENDING" if amount - netted else "CONSUMED",
-                           version=lot.version + 1), entry, after)
+    entry, after = _append(
+        account,
+        "approve",
+        order_id,
+        order_id,
+        to_iso(decided_at),
+        {
+            "held": -amount,
+            "earned": amount,
+            "pending": amount - netted,
+            "debt": -netted,
+            "clawed_back": netted,
+        },
+    )
+    return Decided(
+        replace(
+            lot,
+            pending=amount - netted,
+            netted=lot.netted + netted,
+            status="PENDING" if amount - netted else "CONSUMED",
+            version=lot.version + 1,
+        ),
+        entry,
+        after,
+    )
 
 
 def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
@@ -395,14 +515,25 @@ def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -
     if lot.status != "HELD":
         raise ValueError("only held cashback can be rejected")
     amount = lot.pending
-    entry, after = _append(account, "reject", order_id, order_id, to_iso(decided_at),
-                           {"held": -amount})
+    entry, after = _append(
+        account, "reject", order_id, order_id, to_iso(decided_at), {"held": -amount}
+    )
     counted = after.earned_months.get(lot.month or "")
     if counted is not None:
-        after = replace(after, earned_months={**after.earned_months,
-                                              lot.month: max(0, counted - lot.gross)})
-    return Decided(replace(lot, pending=0, clawed_back=lot.clawed_back + amount,
-                           status="VOIDED", version=lot.version + 1), entry, after)
+        after = replace(
+            after, earned_months={**after.earned_months, lot.month: max(0, counted - lot.gross)}
+        )
+    return Decided(
+        replace(
+            lot,
+            pending=0,
+            clawed_back=lot.clawed_back + amount,
+            status="VOIDED",
+            version=lot.version + 1,
+        ),
+        entry,
+        after,
+    )
 
 
 @dataclass(frozen=True)
@@ -447,21 +578,38 @@ def advance(account: Account, lot: Lot, now: datetime) -> Advance:
 
     if lot.status == "PENDING" and lot.pending and lot.available_at <= moment:
         amount = lot.pending
-        entry, account = _append(account, "ripen", lot.order_id, lot.order_id,
-                                 lot.available_at, {"pending": -amount, "available": amount})
+        entry, account = _append(
+            account,
+            "ripen",
+            lot.order_id,
+            lot.order_id,
+            lot.available_at,
+            {"pending": -amount, "available": amount},
+        )
         entries.append(entry)
         lot = replace(lot, pending=0, available=lot.available + amount, status="AVAILABLE")
         notice("cashback.available", amount, lot.available_at)
-    if (lot.status == "AVAILABLE" and lot.available and lot.remind_at and not lot.reminded
-            and lot.remind_at <= moment):
+    if (
+        lot.status == "AVAILABLE"
+        and lot.available
+        and lot.remind_at
+        and not lot.reminded
+        and lot.remind_at <= moment
+    ):
         # Past the deadline already (the job was down): the expiry notice says it all.
         if moment < lot.ends_at:
             notice("cashback.expiring", lot.available, lot.ends_at)
         lot = replace(lot, reminded=True)
     if lot.status == "AVAILABLE" and lot.available and lot.ends_at <= moment:
         amount = lot.available
-        entry, account = _append(account, "expire", lot.order_id, lot.order_id,
-                                 lot.ends_at, {"available": -amount, "expired": amount})
+        entry, account = _append(
+            account,
+            "expire",
+            lot.order_id,
+            lot.order_id,
+            lot.ends_at,
+            {"available": -amount, "expired": amount},
+        )
         entries.append(entry)
         lot = replace(lot, available=0, expired=lot.expired + amount, status="EXPIRED")
         notice("cashback.expired", amount, lot.ends_at)
@@ -474,15 +622,20 @@ def advance(account: Account, lot: Lot, now: datetime) -> Advance:
 def _follow_activity(account: Account, lot: Lot) -> Lot:
     """Move an inactivity lot's deadline after the customer's latest activity (and its
     reminder with it, to be sent again before the new deadline)."""
-    if not lot.inactivity_days or not lot.time_zone or not account.last_activity_at or \
-            lot.status not in ("PENDING", "AVAILABLE"):
+    if (
+        not lot.inactivity_days
+        or not lot.time_zone
+        or not account.last_activity_at
+        or lot.status not in ("PENDING", "AVAILABLE")
+    ):
         return lot
     from cashback.rules.lifecycle import inactivity_deadline
     from cashback.rules.model import Inactivity, zone
 
     policy = Inactivity(kind="inactivity", days=lot.inactivity_days)
-    deadline = to_iso(inactivity_deadline(policy, from_iso(account.last_activity_at),
-                                          zone(lot.time_zone)))
+    deadline = to_iso(
+        inactivity_deadline(policy, from_iso(account.last_activity_at), zone(lot.time_zone))
+    )
     if deadline <= lot.ends_at:
         return lot
     remind_at = lot.remind_at
@@ -511,8 +664,10 @@ def verify_chain(account: Account, entries: list[Entry]) -> list[str]:
         problems.append(f"{account.customer_id}: account head does not match the last entry")
     for name in FIELDS:
         if sums[name] != account.values[name]:
-            problems.append(f"{account.customer_id}: {name} is {account.values[name]} but its "
-                            f"entries sum to {sums[name]}")
+            problems.append(
+                f"{account.customer_id}: {name} is {account.values[name]} but its "
+                f"entries sum to {sums[name]}"
+            )
     if not account.conserved():
         problems.append(f"{account.customer_id}: earned does not equal where it went")
     return problems

@@ -65,8 +65,7 @@ MAX_AHEAD = timedelta(minutes=5)
 # How far behind: EventBridge Scheduler retries for at most a day, and a dead-letter queue
 # keeps a message at most 14 days; anything older is not a delivery of a real schedule.
 MAX_BEHIND = timedelta(days=14)
-_ISO_WITH_OFFSET = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+_ISO_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 
 
 class ScheduleRefused(ValueError):
@@ -77,13 +76,15 @@ def scheduled_time(value: object) -> datetime:
     """The event's `time`: an ISO 8601 string with a UTC offset (as EventBridge writes it),
     nothing else: no epoch numbers, no naive times, no garbage."""
     if not isinstance(value, str) or not _ISO_WITH_OFFSET.fullmatch(value):
-        raise ScheduleRefused(f"the event's time must be ISO 8601 with an offset, e.g. "
-                              f"2026-11-29T12:00:00Z; got {value!r:.80}")
+        raise ScheduleRefused(
+            f"the event's time must be ISO 8601 with an offset, e.g. "
+            f"2026-11-29T12:00:00Z; got {value!r:.80}"
+        )
     text = value.replace("Z", "+00:00")
     if "." in text:  # Python 3.11 takes at most 6 fractional digits
         head, tail = text.split(".", 1)
         digits = re.match(r"\d+", tail).group()  # type: ignore[union-attr]
-        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
     try:
         moment = datetime.fromisoformat(text)
         moment.astimezone(UTC)
@@ -102,11 +103,13 @@ def check_schedule(scheduled: datetime, clock: datetime, *, time_travel: bool = 
         raise ScheduleRefused(
             f"the scheduled time {to_iso(scheduled)} is ahead of this function's clock "
             f"({to_iso(clock)}) by more than {int(MAX_AHEAD.total_seconds() // 60)} minutes; "
-            "a run ahead of time would ripen and expire cashback early, for good")
+            "a run ahead of time would ripen and expire cashback early, for good"
+        )
     if scheduled < clock - MAX_BEHIND:
         raise ScheduleRefused(
             f"the scheduled time {to_iso(scheduled)} is more than {MAX_BEHIND.days} days "
-            f"behind this function's clock ({to_iso(clock)})")
+            f"behind this function's clock ({to_iso(clock)})"
+        )
 
 
 @dataclass
@@ -140,8 +143,14 @@ def _day(moment: datetime) -> datetime:
 
 
 class LifecycleRun:
-    def __init__(self, store: Store, publisher: EventPublisher, currency_of: Callable[[str], str],
-                 now: datetime, remaining_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        publisher: EventPublisher,
+        currency_of: Callable[[str], str],
+        now: datetime,
+        remaining_ms: Callable[[], int],
+    ) -> None:
         self.store, self.publisher, self.currency_of = store, publisher, currency_of
         self.now, self.now_iso = now, to_iso(now)
         self.remaining_ms = remaining_ms
@@ -162,8 +171,10 @@ class LifecycleRun:
         if resetting:
             # Set by a run for a later moment: what lies between is unknown, so look back
             # as a first run does and bring the checkpoint back to what this run closes.
-            logger.warning("lifecycle checkpoint is ahead of the run's time; rescanning",
-                           extra={"checkpoint": checkpoint, "now": self.now_iso})
+            logger.warning(
+                "lifecycle checkpoint is ahead of the run's time; rescanning",
+                extra={"checkpoint": checkpoint, "now": self.now_iso},
+            )
             day, checkpoint = _day(self.now - FIRST_LOOKBACK), None
         elif checkpoint:
             after = datetime.strptime(checkpoint, DAY_FORMAT).replace(tzinfo=UTC)
@@ -179,8 +190,11 @@ class LifecycleRun:
             if not finished:
                 closing = False
             label = day.strftime(DAY_FORMAT)
-            if closing and day + timedelta(days=1) + GRACE <= self.now and \
-                    (checkpoint is None or label > checkpoint):  # rescanned days: closed
+            if (
+                closing
+                and day + timedelta(days=1) + GRACE <= self.now
+                and (checkpoint is None or label > checkpoint)
+            ):  # rescanned days: closed
                 if resetting:
                     self.store.set_checkpoint(JOB, label)
                     resetting = False
@@ -230,8 +244,9 @@ class LifecycleRun:
                 return self._republish(item)
             return self._lot(item, bucket)
         except Exception:  # one bad item must never block the rest
-            logger.exception("lifecycle item failed", extra={"pk": item.get("pk"),
-                                                             "sk": item.get("sk")})
+            logger.exception(
+                "lifecycle item failed", extra={"pk": item.get("pk"), "sk": item.get("sk")}
+            )
             self.report.failures += 1
             self.report.failed_items.append(f"{item.get('pk')}|{item.get('sk')}")
             return False
@@ -255,8 +270,9 @@ class LifecycleRun:
                 if not step.changed:
                     return True  # another run got here first
                 notices = [_notice_item(n, bucket, self.now_iso) for n in step.notices]
-                self.store.commit_advance(lot, step.lot, step.entries, account, step.account,
-                                          notices, self.now_iso)
+                self.store.commit_advance(
+                    lot, step.lot, step.entries, account, step.account, notices, self.now_iso
+                )
             except (AccountMoved, AlreadyRecorded, ValueError):
                 self.accounts.pop((lot.tenant, lot.customer_id), None)
                 fresh = self.store.get_lot(lot.tenant, lot.customer_id, item["sk"])
@@ -316,6 +332,12 @@ class LifecycleRun:
 def _notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
     pk, sk = f"NOTICE#{notice.tenant}", notice.id
     # Waits in the bucket being processed (not yet closed) until it is published.
-    return {"pk": pk, "sk": sk, **asdict(notice), "created_at": now,
-            "claimed_for": now, "due_at": now, "due_bucket": bucket}
-
+    return {
+        "pk": pk,
+        "sk": sk,
+        **asdict(notice),
+        "created_at": now,
+        "claimed_for": now,
+        "due_at": now,
+        "due_bucket": bucket,
+    }

@@ -29,13 +29,23 @@ class EventPublisher:
         """Publish; for each notice, whether EventBridge accepted it."""
         accepted: list[bool] = []
         for start in range(0, len(notices), _BATCH):
-            batch = notices[start:start + _BATCH]
-            reply = self.client.put_events(Entries=[{
-                "Source": SOURCE,
-                "DetailType": notice.kind,
-                "Detail": json.dumps({"id": notice.id, **asdict(notice),
-                                      "currency": currency_of(notice.tenant)}),
-                "EventBusName": self.bus_name,
-            } for notice in batch])
+            batch = notices[start : start + _BATCH]
+            reply = self.client.put_events(
+                Entries=[
+                    {
+                        "Source": SOURCE,
+                        "DetailType": notice.kind,
+                        "Detail": json.dumps(
+                            {
+                                "id": notice.id,
+                                **asdict(notice),
+                                "currency": currency_of(notice.tenant),
+                            }
+                        ),
+                        "EventBusName": self.bus_name,
+                    }
+                    for notice in batch
+                ]
+            )
             accepted += ["ErrorCode" not in entry for entry in reply["Entries"]]
         return accepted

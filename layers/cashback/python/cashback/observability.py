@@ -76,7 +76,11 @@ def count_by(name: str, value: int, **dimensions: str) -> None:
     if is_metrics_disabled():  # single_metric prints even when metrics are disabled
         return
     service = os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
-    with single_metric(name=name, unit=MetricUnit.Count, value=value,
-                       namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE"),
-                       default_dimensions={"service": service, **dimensions}):
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE"),
+        default_dimensions={"service": service, **dimensions},
+    ):
         pass

@@ -30,22 +30,30 @@ def check(rules: RuleSet) -> None:
     code and every problem by field; nothing is published."""
     found = limits.problems(rules, budget_items=BUDGET_ITEMS)
     if found:
-        raise Unprocessable("; ".join(f"{p.field}: {p.message}" for p in found),
-                            code=found[0].code,
-                            details=[{"field": p.field, "problem": p.message, "code": p.code}
-                                     for p in found])
+        raise Unprocessable(
+            "; ".join(f"{p.field}: {p.message}" for p in found),
+            code=found[0].code,
+            details=[{"field": p.field, "problem": p.message, "code": p.code} for p in found],
+        )
 
 
-def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_by: str,
-            now: datetime) -> dict[str, Any]:
+def publish(
+    store: Store, tenant: str, currency: str, rules: RuleSet, published_by: str, now: datetime
+) -> dict[str, Any]:
     """Validate against the storefront and publish the next version number."""
     if rules.currency != currency:
-        raise Unprocessable(f"this storefront runs in {currency}, not {rules.currency}",
-                            code="currency_mismatch", details=[{"field": "currency"}])
+        raise Unprocessable(
+            f"this storefront runs in {currency}, not {rules.currency}",
+            code="currency_mismatch",
+            details=[{"field": "currency"}],
+        )
     check(rules)
-    record = {"rules": rules.model_dump(mode="json"),
-              "effective_from": to_iso(rules.effective_from), "published_at": to_iso(now),
-              "published_by": published_by}
+    record = {
+        "rules": rules.model_dump(mode="json"),
+        "effective_from": to_iso(rules.effective_from),
+        "published_at": to_iso(now),
+        "published_by": published_by,
+    }
     # A retry of a publish that failed after its version was written (a timeout, a lost
     # reply) must not publish the same program again: the latest version, if it is this
     # very program, is the answer.
@@ -53,14 +61,17 @@ def publish(store: Store, tenant: str, currency: str, rules: RuleSet, published_
     if versions:
         latest = store.rule_version(tenant, max(r["version"] for r in versions))
         if latest is not None and (latest["rules"], latest["effective_from"]) == (
-                record["rules"], record["effective_from"]):
+            record["rules"],
+            record["effective_from"],
+        ):
             return _published(latest)
     # Budgets first, the version last: a failure in between leaves no version behind, and
     # the retry converges on the same budgets (opening is conditional, resizing computes
     # the difference afresh).
     for campaign in rules.campaigns:
         if campaign.budget is not None and not store.open_budget(
-                tenant, campaign.id, budget.split(campaign.budget, BUDGET_SHARDS)):
+            tenant, campaign.id, budget.split(campaign.budget, BUDGET_SHARDS)
+        ):
             resize_budget(store, tenant, campaign.id, campaign.budget)
     while True:  # two publishers at once: one takes the number, the other the next one
         version = next_version(r["version"] for r in versions)
@@ -93,15 +104,17 @@ def resize_budget(store: Store, tenant: str, campaign: str, total: int) -> None:
         if not changes:
             return
         for shard, delta in changes:
-            store.resize_budget_shard(tenant, campaign, shard["shard"], delta,
-                                      shard["remaining"])
+            store.resize_budget_shard(tenant, campaign, shard["shard"], delta, shard["remaining"])
     raise RuntimeError(f"campaign {campaign}'s budget kept changing; publish again")
 
 
 def records(store: Store, tenant: str) -> list[VersionRecord]:
-    return [VersionRecord(item["version"], _moment(item["effective_from"]),
-                          _moment(item["published_at"]))
-            for item in store.rule_versions(tenant)]
+    return [
+        VersionRecord(
+            item["version"], _moment(item["effective_from"]), _moment(item["published_at"])
+        )
+        for item in store.rule_versions(tenant)
+    ]
 
 
 def load(store: Store, tenant: str, version: int) -> RuleSet:
@@ -115,8 +128,9 @@ def version_reply(store: Store, tenant: str, version: int) -> dict[str, Any]:
     item = store.rule_version(tenant, version)
     if item is None:
         raise NotFound(f"no rules version {version}", code="rules_version_not_found")
-    return {k: item[k] for k in ("version", "effective_from", "published_at", "published_by",
-                                 "rules")}
+    return {
+        k: item[k] for k in ("version", "effective_from", "published_at", "published_by", "rules")
+    }
 
 
 def _moment(text: str) -> datetime:

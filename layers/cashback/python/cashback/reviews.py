@@ -27,11 +27,17 @@ from cashback.store import AccountMoved, Order, Store, request_hash
 def _item(order: Order) -> dict[str, Any]:
     risk = order.risk or {}
     score = risk.get("score")
-    return {"order_id": order.order_id, "customer_id": order.customer_id,
-            "amount": order.amount, "cashback": order.cashback,
-            "occurred_at": order.occurred_at, "score": float(score) if score else None,
-            "model_version": risk.get("model_version", ""), "reasons": risk.get("reasons", []),
-            "rules_fired": risk.get("rules_fired", [])}
+    return {
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "amount": order.amount,
+        "cashback": order.cashback,
+        "occurred_at": order.occurred_at,
+        "score": float(score) if score else None,
+        "model_version": risk.get("model_version", ""),
+        "reasons": risk.get("reasons", []),
+        "rules_fired": risk.get("rules_fired", []),
+    }
 
 
 def _cursor(key: dict[str, Any] | None) -> str | None:
@@ -41,8 +47,11 @@ def _cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-_QUEUE_SK = re.compile(r"[0-9]{6}#([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)#("
-                       + ID_PATTERN.strip("^$") + ")")
+_QUEUE_SK = re.compile(
+    r"[0-9]{6}#([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)#("
+    + ID_PATTERN.strip("^$")
+    + ")"
+)
 
 
 def _key(cursor: str, tenant: str) -> dict[str, Any]:
@@ -52,11 +61,17 @@ def _key(cursor: str, tenant: str) -> dict[str, Any]:
     plain: Any = None
     with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    found = _QUEUE_SK.fullmatch(plain.get("queue_sk", "")) if isinstance(plain, dict) \
-        and all(isinstance(value, str) for value in plain.values()) else None
+    found = (
+        _QUEUE_SK.fullmatch(plain.get("queue_sk", ""))
+        if isinstance(plain, dict) and all(isinstance(value, str) for value in plain.values())
+        else None
+    )
     valid = found is not None and plain == {
-        "pk": f"ORDER#{tenant}#{found.group(2)}", "sk": "ORDER",
-        "queue_pk": f"REVIEW#{tenant}", "queue_sk": found.group(0)}
+        "pk": f"ORDER#{tenant}#{found.group(2)}",
+        "sk": "ORDER",
+        "queue_pk": f"REVIEW#{tenant}",
+        "queue_sk": found.group(0),
+    }
     if valid:
         try:
             from_iso(found.group(1))  # type: ignore[union-attr]
@@ -70,8 +85,9 @@ def _key(cursor: str, tenant: str) -> dict[str, Any]:
 
 def queue(store: Store, tenant: str, limit: int, cursor: str | None) -> ReviewPage:
     orders, last = store.review_queue(tenant, limit, _key(cursor, tenant) if cursor else None)
-    return ReviewPage(items=[ReviewItem(**_item(order)) for order in orders],
-                      next_cursor=_cursor(last))
+    return ReviewPage(
+        items=[ReviewItem(**_item(order)) for order in orders], next_cursor=_cursor(last)
+    )
 
 
 def case(store: Store, tenant: str, currency: str, order_id: str) -> ReviewCase:
@@ -81,25 +97,31 @@ def case(store: Store, tenant: str, currency: str, order_id: str) -> ReviewCase:
     account = store.get_account(tenant, order.customer_id)
     history = CustomerAggregates.from_item(account.risk) if account.risk else None
     customer = {
-        "balance": balances.balance(store, tenant, currency, order.customer_id)
-        .model_dump(mode="json"),
-        "recent_entries": balances.entries(store, tenant, currency, order.customer_id, 10, None)
-        .model_dump(mode="json")["items"],
+        "balance": balances.balance(store, tenant, currency, order.customer_id).model_dump(
+            mode="json"
+        ),
+        "recent_entries": balances.entries(
+            store, tenant, currency, order.customer_id, 10, None
+        ).model_dump(mode="json")["items"],
         "orders": history.orders if history else 0,
         "ordered": history.ordered if history else 0,
         "refunds": history.refunds if history else 0,
         "refunded": history.refunded if history else 0,
     }
-    return ReviewCase(**_item(order), status=order.status, case_status=order.case_status,
-                      decision=_public(order.decision), refunded=order.refunded,
-                      customer=customer)
+    return ReviewCase(
+        **_item(order),
+        status=order.status,
+        case_status=order.case_status,
+        decision=_public(order.decision),
+        refunded=order.refunded,
+        customer=customer,
+    )
 
 
 def decision_fingerprint(order_id: str, verdict: str, note: str, analyst: str) -> str:
     """What makes two decision requests the same: the case, the verdict, the note and the
     analyst's key. A retry of the request that closed a case gets its reply again."""
-    return request_hash({"order_id": order_id, "decision": verdict, "note": note,
-                         "by": analyst})
+    return request_hash({"order_id": order_id, "decision": verdict, "note": note, "by": analyst})
 
 
 def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -109,8 +131,9 @@ def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in decision.items() if k not in ("request_hash", "reply")}
 
 
-def decide(store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str,
-           now: datetime) -> tuple[DecisionReply, bool]:
+def decide(
+    store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str, now: datetime
+) -> tuple[DecisionReply, bool]:
     """Close a case with an analyst's decision, exactly once.
 
     Two analysts deciding one case at once race on the order's `case_status = open`
@@ -139,16 +162,29 @@ def decide(store: Store, tenant: str, order_id: str, verdict: str, note: str, an
             _pause(attempt)
             continue
         step = (ledger.approve if verdict == "approve" else ledger.reject)(
-            account, lot, order_id=order_id, decided_at=now)
-        status = "rejected" if verdict == "reject" else \
-            "pending" if step.lot.pending else "no_cashback"
-        reply = DecisionReply(order_id=order_id, decision=verdict,  # type: ignore[arg-type]
-                              status=status, cashback=lot.pending)  # type: ignore[arg-type]
-        record = {"decision": verdict, "note": note, "by": analyst, "at": to_iso(now),
-                  "request_hash": fingerprint, "reply": reply.model_dump_json()}
+            account, lot, order_id=order_id, decided_at=now
+        )
+        status = (
+            "rejected" if verdict == "reject" else "pending" if step.lot.pending else "no_cashback"
+        )
+        reply = DecisionReply(
+            order_id=order_id,
+            decision=verdict,  # type: ignore[arg-type]
+            status=status,
+            cashback=lot.pending,
+        )  # type: ignore[arg-type]
+        record = {
+            "decision": verdict,
+            "note": note,
+            "by": analyst,
+            "at": to_iso(now),
+            "request_hash": fingerprint,
+            "reply": reply.model_dump_json(),
+        }
         try:
-            store.commit_decision(order, record, lot, step.lot, step.entry, account,
-                                  step.account, to_iso(now))
+            store.commit_decision(
+                order, record, lot, step.lot, step.entry, account, step.account, to_iso(now)
+            )
         except AccountMoved:
             _pause(attempt)
             continue  # a purchase, refund or another analyst got there first: look again

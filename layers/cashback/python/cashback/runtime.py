@@ -39,9 +39,11 @@ def publisher() -> EventPublisher:
 @lru_cache(maxsize=1)
 def rulebook() -> RuleBook[RuleSet]:
     """Rule-set versions, the index cached briefly per container, bodies for good."""
-    return RuleBook(lambda tenant: programs.records(store(), tenant),
-                    lambda tenant, version: programs.load(store(), tenant, version),
-                    ttl_seconds=settings().settings_cache_seconds / 2)
+    return RuleBook(
+        lambda tenant: programs.records(store(), tenant),
+        lambda tenant, version: programs.load(store(), tenant, version),
+        ttl_seconds=settings().settings_cache_seconds / 2,
+    )
 
 
 def program_at(tenant: str, at: datetime) -> tuple[int, RuleSet] | None:
@@ -56,8 +58,10 @@ def scorer() -> Scorer | None:
     try:
         return risk.load_scorer()
     except risk.ModelNotFound as missing:
-        logger.warning("no refund-abuse model: screening with lists and rules only",
-                       extra={"reason": str(missing)})
+        logger.warning(
+            "no refund-abuse model: screening with lists and rules only",
+            extra={"reason": str(missing)},
+        )
         return None
 
 

@@ -61,43 +61,80 @@ def _lists(settings: TenantSettings) -> RiskLists:
         allow_payments=frozenset(settings.allow.payments),
         deny_customers=frozenset(settings.deny.customers),
         deny_devices=frozenset(settings.deny.devices),
-        deny_payments=frozenset(settings.deny.payments))
+        deny_payments=frozenset(settings.deny.payments),
+    )
 
 
-def screen(request: PurchaseRequest, account: Account,
-           found: dict[Identity, dict[str, Any]], cashback: int, spendable_at: datetime,
-           settings: TenantSettings, scorer: Scorer | None) -> Screening:
+def screen(
+    request: PurchaseRequest,
+    account: Account,
+    found: dict[Identity, dict[str, Any]],
+    cashback: int,
+    spendable_at: datetime,
+    settings: TenantSettings,
+    scorer: Scorer | None,
+) -> Screening:
     """Decide the purchase from the aggregates as they were before it, and note it."""
     facts = PurchaseFacts(
-        order_id=request.order_id, customer_id=request.customer_id, amount=request.amount,
-        cashback=cashback, occurred_at=request.occurred_at, spendable_at=spendable_at,
-        channel=request.channel, device_id=request.device_id,
-        payment_fingerprint=request.payment_fingerprint)
-    aggregates = (CustomerAggregates.from_item(account.risk) if account.risk
-                  else CustomerAggregates(customer_id=request.customer_id))
+        order_id=request.order_id,
+        customer_id=request.customer_id,
+        amount=request.amount,
+        cashback=cashback,
+        occurred_at=request.occurred_at,
+        spendable_at=spendable_at,
+        channel=request.channel,
+        device_id=request.device_id,
+        payment_fingerprint=request.payment_fingerprint,
+    )
+    aggregates = (
+        CustomerAggregates.from_item(account.risk)
+        if account.risk
+        else CustomerAggregates(customer_id=request.customer_id)
+    )
     before: dict[Identity, IdentityAggregates] = {
-        (kind, key): IdentityAggregates.from_item(found[(kind, key)]) if (kind, key) in found
+        (kind, key): IdentityAggregates.from_item(found[(kind, key)])
+        if (kind, key) in found
         else IdentityAggregates(kind=kind, key=key)  # type: ignore[arg-type]
-        for kind, key in identities_of(request)}
+        for kind, key in identities_of(request)
+    }
     decision = None
     if settings.risk_mode != "off":
-        shared = shared_counts(request.customer_id, before.get(("device", request.device_id or "")),
-                               before.get(("payment", request.payment_fingerprint or "")))
-        decision = decide(facts, aggregates, shared, request.occurred_at, scorer,
-                          lists=_lists(settings), shadow=settings.risk_mode == "shadow")
+        shared = shared_counts(
+            request.customer_id,
+            before.get(("device", request.device_id or "")),
+            before.get(("payment", request.payment_fingerprint or "")),
+        )
+        decision = decide(
+            facts,
+            aggregates,
+            shared,
+            request.occurred_at,
+            scorer,
+            lists=_lists(settings),
+            shadow=settings.risk_mode == "shadow",
+        )
     # The customer's own marker on each device / fingerprint it is not known on yet
     # (a commutative write: see Store.commit_purchase).
-    writes = tuple(pair for pair, identity in before.items()
-                   if request.customer_id not in identity.customers)
+    writes = tuple(
+        pair for pair, identity in before.items() if request.customer_id not in identity.customers
+    )
     return Screening(decision, note_purchase(aggregates, facts).to_item(), writes)
 
 
-def after_refund(account: Account, order_id: str, amount: int, occurred_at: datetime,
-                 clawed_back: int, debt: int) -> dict[str, Any]:
+def after_refund(
+    account: Account, order_id: str, amount: int, occurred_at: datetime, clawed_back: int, debt: int
+) -> dict[str, Any]:
     """The customer's aggregates once a refund is applied (it feeds later decisions)."""
     if not account.risk:
         return account.risk
     aggregates = CustomerAggregates.from_item(account.risk)
-    return note_refund(aggregates, RefundFacts(order_id=order_id, amount=amount,
-                                               occurred_at=occurred_at,
-                                               clawed_back=clawed_back, debt=debt)).to_item()
+    return note_refund(
+        aggregates,
+        RefundFacts(
+            order_id=order_id,
+            amount=amount,
+            occurred_at=occurred_at,
+            clawed_back=clawed_back,
+            debt=debt,
+        ),
+    ).to_item()

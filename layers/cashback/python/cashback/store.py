@@ -183,16 +183,24 @@ class Store:
             return None
         return TenantSettings.model_validate(item["settings"])
 
-    def put_tenant(self, tenant: str, settings: TenantSettings, created_at: str,
-                   usage_key: str | None = None) -> bool:
+    def put_tenant(
+        self, tenant: str, settings: TenantSettings, created_at: str, usage_key: str | None = None
+    ) -> bool:
         """Create a tenant; False when it already exists (nothing is changed). `usage_key`
         is the value of the tenant's API Gateway API key: its usage plan throttles it."""
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_item({"pk": f"TENANT#{tenant}", "sk": "SETTINGS", "tenant": tenant,
-                              "settings": settings.model_dump(mode="json"),
-                              "created_at": created_at, "usage_key": usage_key}),
+                Item=to_item(
+                    {
+                        "pk": f"TENANT#{tenant}",
+                        "sk": "SETTINGS",
+                        "tenant": tenant,
+                        "settings": settings.model_dump(mode="json"),
+                        "created_at": created_at,
+                        "usage_key": usage_key,
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -212,8 +220,13 @@ class Store:
         with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_item({"pk": "JOB#lifecycle", "sk": "CHECKPOINT",
-                              "through": first_day.strftime("%Y-%m-%d")}),
+                Item=to_item(
+                    {
+                        "pk": "JOB#lifecycle",
+                        "sk": "CHECKPOINT",
+                        "through": first_day.strftime("%Y-%m-%d"),
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
 
@@ -242,8 +255,9 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------
     def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
-        reply = self.client.get_item(TableName=self.table_name, Key=to_item(key),
-                                     ConsistentRead=consistent)
+        reply = self.client.get_item(
+            TableName=self.table_name, Key=to_item(key), ConsistentRead=consistent
+        )
         return from_item(reply["Item"]) if "Item" in reply else None
 
     def _get_many(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -259,12 +273,19 @@ class Store:
         return found
 
     def get_account(self, tenant: str, customer_id: str) -> Account:
-        return _account(tenant, customer_id,
-                        self._get({"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}))
+        return _account(
+            tenant,
+            customer_id,
+            self._get({"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}),
+        )
 
-    def load_purchase(self, tenant: str, order_id: str, customer_id: str,
-                      identities: tuple[tuple[str, str], ...] = ()
-                      ) -> tuple[Order | None, Account, dict[tuple[str, str], dict[str, Any]]]:
+    def load_purchase(
+        self,
+        tenant: str,
+        order_id: str,
+        customer_id: str,
+        identities: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[Order | None, Account, dict[tuple[str, str], dict[str, Any]]]:
         """In one read: the order's idempotency record and the customer's account (with the
         risk aggregates); then, per device / payment fingerprint of the purchase
         (`identities`: (kind, key) pairs), the customers seen on it as IdentityAggregates
@@ -279,8 +300,11 @@ class Store:
             customers = self._seen_on(tenant, kind, key, MAX_IDENTITY_CUSTOMERS + 1)
             if customers:
                 seen[(kind, key)] = {"kind": kind, "key": key, "customers": customers}
-        return (_order(order) if order else None,
-                _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))), seen)
+        return (
+            _order(order) if order else None,
+            _account(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))),
+            seen,
+        )
 
     def _seen_on(self, tenant: str, kind: str, key: str, limit: int | None) -> list[str]:
         """Customers seen on a device / payment fingerprint (up to `limit` markers): their
@@ -289,7 +313,9 @@ class Store:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": to_item({":pk": _identity_pk(tenant, kind, key)}),
-            "ProjectionExpression": "sk, customer_id, customers", "ConsistentRead": True}
+            "ProjectionExpression": "sk, customer_id, customers",
+            "ConsistentRead": True,
+        }
         if limit is not None:
             reply = self.client.query(TableName=self.table_name, Limit=limit + 1, **kwargs)
             items: Any = [from_item(raw) for raw in reply["Items"]]
@@ -307,8 +333,9 @@ class Store:
         """Every customer seen on a device / payment fingerprint (audits and tests)."""
         return self._seen_on(tenant, kind, key, None)
 
-    def load_refund(self, tenant: str, refund_id: str,
-                    order_id: str) -> tuple[Refund | None, Order | None]:
+    def load_refund(
+        self, tenant: str, refund_id: str, order_id: str
+    ) -> tuple[Refund | None, Order | None]:
         refund_key = {"pk": f"REFUND#{tenant}#{refund_id}", "sk": "REFUND"}
         order_key = {"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"}
         found = self._get_many([refund_key, order_key])
@@ -323,8 +350,10 @@ class Store:
             keys.append({"pk": pk, "sk": order.lot_sk})
         found = self._get_many(keys)
         lot = found.get((pk, order.lot_sk)) if order.lot_sk else None
-        return (lot_from_item(lot) if lot else None,
-                _account(order.tenant, order.customer_id, found.get((pk, "ACCOUNT"))))
+        return (
+            lot_from_item(lot) if lot else None,
+            _account(order.tenant, order.customer_id, found.get((pk, "ACCOUNT"))),
+        )
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["TableName"] = self.table_name
@@ -333,8 +362,9 @@ class Store:
             for raw in page["Items"]:
                 yield from_item(raw)
 
-    def entries_page(self, tenant: str, customer_id: str, limit: int,
-                     before_seq: int | None) -> tuple[list[Entry], int | None]:
+    def entries_page(
+        self, tenant: str, customer_id: str, limit: int, before_seq: int | None
+    ) -> tuple[list[Entry], int | None]:
         """Newest first. A page ends at a sequence number, so entries appended while a
         client pages never shift what the next page returns."""
         pk = customer_pk(tenant, customer_id)
@@ -351,19 +381,24 @@ class Store:
         return entries, (entries[-1].seq if more else None)
 
     def all_entries(self, tenant: str, customer_id: str) -> list[Entry]:
-        return [_entry(item) for item in self._query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id),
-                                               ":p": "ENTRY#"}),
-            ConsistentRead=True,
-        )]
+        return [
+            _entry(item)
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+                ExpressionAttributeValues=to_item(
+                    {":pk": customer_pk(tenant, customer_id), ":p": "ENTRY#"}
+                ),
+                ConsistentRead=True,
+            )
+        ]
 
     def lots(self, tenant: str, customer_id: str) -> Iterator[Lot]:
         """A customer's lots, earliest deadline first."""
         for item in self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id),
-                                               ":p": "LOT#"}),
+            ExpressionAttributeValues=to_item(
+                {":pk": customer_pk(tenant, customer_id), ":p": "LOT#"}
+            ),
         ):
             yield lot_from_item(item)
 
@@ -382,53 +417,93 @@ class Store:
                 yield from_item(raw)["customer_id"]
 
     # -- money movements --------------------------------------------------------------
-    def commit_purchase(self, order: Order, lot: Lot | None, entry: Entry, before: Account,
-                        after: Account, now: str,
-                        budget_takes: tuple[tuple[str, int, int], ...] = (),
-                        identities: tuple[tuple[str, str], ...] = ()
-                        ) -> None:
+    def commit_purchase(
+        self,
+        order: Order,
+        lot: Lot | None,
+        entry: Entry,
+        before: Account,
+        after: Account,
+        now: str,
+        budget_takes: tuple[tuple[str, int, int], ...] = (),
+        identities: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """Write a purchase; budget_takes are (campaign, shard, amount) decrements, each on
         the condition the shard still has the amount (BudgetShort names the campaigns
         whose shard did not). identities are the (kind, key) of the purchase's device and
         payment fingerprint that have not seen this customer yet: each gets the customer's
         own marker item, unconditionally (idempotent, and no other customer writes it), so
         customers sharing a device never make each other's transactions fail."""
-        items = [_put_new({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER",
-                           **asdict(order), **_queue_attributes(order), "version": 1})]
+        items = [
+            _put_new(
+                {
+                    "pk": f"ORDER#{order.tenant}#{order.order_id}",
+                    "sk": "ORDER",
+                    **asdict(order),
+                    **_queue_attributes(order),
+                    "version": 1,
+                }
+            )
+        ]
         if lot is not None:
             items.append(_put_new(_lot_item(lot, now)))
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
         first_take = len(items)
         for campaign, shard, amount in budget_takes:
-            items.append({"Update": {
-                "Key": to_item(_budget_key(order.tenant, campaign, shard)),
-                "UpdateExpression": "SET remaining = remaining - :amount",
-                "ConditionExpression": "remaining >= :amount",
-                "ExpressionAttributeValues": to_item({":amount": amount}),
-            }})
+            items.append(
+                {
+                    "Update": {
+                        "Key": to_item(_budget_key(order.tenant, campaign, shard)),
+                        "UpdateExpression": "SET remaining = remaining - :amount",
+                        "ConditionExpression": "remaining >= :amount",
+                        "ExpressionAttributeValues": to_item({":amount": amount}),
+                    }
+                }
+            )
         first_identity = len(items)
         for kind, key in identities:
-            items.append({"Update": {
-                "Key": to_item({"pk": _identity_pk(order.tenant, kind, key),
-                                "sk": f"SEEN#{order.customer_id}"}),
-                "UpdateExpression": "SET #kind = :kind, #key = :key, customer_id = :customer, "
-                                    "first_seen = if_not_exists(first_seen, :at)",
-                # Always true for this customer (the item is its own): no other customer's
-                # purchase can make it fail.
-                "ConditionExpression": "attribute_not_exists(pk) OR customer_id = :customer",
-                "ExpressionAttributeNames": {"#kind": "kind", "#key": "key"},
-                "ExpressionAttributeValues": to_item({":kind": kind, ":key": key,
-                                                      ":customer": order.customer_id,
-                                                      ":at": order.occurred_at}),
-            }})
+            items.append(
+                {
+                    "Update": {
+                        "Key": to_item(
+                            {
+                                "pk": _identity_pk(order.tenant, kind, key),
+                                "sk": f"SEEN#{order.customer_id}",
+                            }
+                        ),
+                        "UpdateExpression": (
+                            "SET #kind = :kind, #key = :key, customer_id = :customer, "
+                            "first_seen = if_not_exists(first_seen, :at)"
+                        ),
+                        # Always true for this customer (the item is its own): no other customer's
+                        # purchase can make it fail.
+                        "ConditionExpression": (
+                            "attribute_not_exists(pk) OR customer_id = :customer"
+                        ),
+                        "ExpressionAttributeNames": {"#kind": "kind", "#key": "key"},
+                        "ExpressionAttributeValues": to_item(
+                            {
+                                ":kind": kind,
+                                ":key": key,
+                                ":customer": order.customer_id,
+                                ":at": order.occurred_at,
+                            }
+                        ),
+                    }
+                }
+            )
         if len(items) > TRANSACT_MAX_ITEMS:  # accrual bounds the budget takes: never here
-            raise ValueError(f"a purchase of {len(items)} items exceeds a transaction's "
-                             f"{TRANSACT_MAX_ITEMS}")
+            raise ValueError(
+                f"a purchase of {len(items)} items exceeds a transaction's {TRANSACT_MAX_ITEMS}"
+            )
         try:
             self._transact(items)
         except AccountMoved as moved:
-            short = tuple(budget_takes[i - first_take][0] for i in moved.failed
-                          if first_take <= i < first_identity)
+            short = tuple(
+                budget_takes[i - first_take][0]
+                for i in moved.failed
+                if first_take <= i < first_identity
+            )
             if short:
                 raise BudgetShort(short) from moved
             raise
@@ -439,8 +514,14 @@ class Store:
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_item({"pk": f"RULES#{tenant}", "sk": f"V#{version:06d}",
-                              "version": version, **record}),
+                Item=to_item(
+                    {
+                        "pk": f"RULES#{tenant}",
+                        "sk": f"V#{version:06d}",
+                        "version": version,
+                        **record,
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -449,24 +530,34 @@ class Store:
 
     def rule_versions(self, tenant: str) -> list[dict[str, Any]]:
         """Every published version's number, dates and publisher (not the bodies)."""
-        return list(self._query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-            ExpressionAttributeValues=to_item({":pk": f"RULES#{tenant}", ":v": "V#"}),
-            ProjectionExpression="version, effective_from, published_at, published_by",
-            ConsistentRead=True,
-        ))
+        return list(
+            self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+                ExpressionAttributeValues=to_item({":pk": f"RULES#{tenant}", ":v": "V#"}),
+                ProjectionExpression="version, effective_from, published_at, published_by",
+                ConsistentRead=True,
+            )
+        )
 
     def rule_version(self, tenant: str, version: int) -> dict[str, Any] | None:
         return self._get({"pk": f"RULES#{tenant}", "sk": f"V#{version:06d}"})
 
     def open_budget(self, tenant: str, campaign: str, allowances: tuple[int, ...]) -> bool:
         """Create a campaign's budget shards; False if they exist already."""
-        items = [_put_new({**_budget_key(tenant, campaign, shard), "shard": shard,
-                           "remaining": allowance, "allowance": allowance})
-                 for shard, allowance in enumerate(allowances)]
+        items = [
+            _put_new(
+                {
+                    **_budget_key(tenant, campaign, shard),
+                    "shard": shard,
+                    "remaining": allowance,
+                    "allowance": allowance,
+                }
+            )
+            for shard, allowance in enumerate(allowances)
+        ]
         try:
             for start in range(0, len(items), 25):  # a transaction holds at most 100
-                self._transact(items[start:start + 25], first_is_idempotency_record=False)
+                self._transact(items[start : start + 25], first_is_idempotency_record=False)
         except AccountMoved:
             return False
         return True
@@ -478,20 +569,24 @@ class Store:
             ExpressionAttributeValues=to_item({":pk": f"BUDGET#{tenant}#{campaign}"}),
             ConsistentRead=True,
         )
-        return sorted(({k: item[k] for k in ("shard", "remaining", "allowance")}
-                       for item in items), key=lambda shard: shard["shard"])
+        return sorted(
+            ({k: item[k] for k in ("shard", "remaining", "allowance")} for item in items),
+            key=lambda shard: shard["shard"],
+        )
 
     def budget_remaining(self, tenant: str, campaign: str) -> list[int]:
         """What each shard of a campaign's budget has left, shard by shard."""
         return [shard["remaining"] for shard in self.budget_shards(tenant, campaign)]
 
-    def resize_budget_shard(self, tenant: str, campaign: str, shard: int, delta: int,
-                            remaining_before: int) -> bool:
+    def resize_budget_shard(
+        self, tenant: str, campaign: str, shard: int, delta: int, remaining_before: int
+    ) -> bool:
         """Add `delta` (negative: take away) to one shard's allowance and remaining, if no
         purchase took from it since it was read; False when one did (read and retry)."""
         try:
             self.client.update_item(
-                TableName=self.table_name, Key=to_item(_budget_key(tenant, campaign, shard)),
+                TableName=self.table_name,
+                Key=to_item(_budget_key(tenant, campaign, shard)),
                 UpdateExpression="SET remaining = remaining + :d, allowance = allowance + :d",
                 ConditionExpression="remaining = :before",
                 ExpressionAttributeValues=to_item({":d": delta, ":before": remaining_before}),
@@ -500,93 +595,146 @@ class Store:
             return False
         return True
 
-    def commit_refund(self, refund: Refund, order: Order, refunded_before: int,
-                      lot_before: Lot | None, lot_after: Lot | None, entry: Entry,
-                      before: Account, after: Account, now: str,
-                      other_lots: tuple[tuple[Lot, Lot], ...] = ()) -> None:
+    def commit_refund(
+        self,
+        refund: Refund,
+        order: Order,
+        refunded_before: int,
+        lot_before: Lot | None,
+        lot_after: Lot | None,
+        entry: Entry,
+        before: Account,
+        after: Account,
+        now: str,
+        other_lots: tuple[tuple[Lot, Lot], ...] = (),
+    ) -> None:
         items: list[dict[str, Any]] = [
-            _put_new({"pk": f"REFUND#{refund.tenant}#{refund.refund_id}", "sk": "REFUND",
-                      **asdict(refund)}),
-            {"Update": {
-                "TableName": self.table_name,
-                "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
-                "UpdateExpression": "SET refunded = :new" + (
-                    ", case_status = :case" if order.case_status else "") + (
-                    ", #lines = :lines" if order.lines is not None else "") + (
-                    " REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
-                "ConditionExpression": "refunded = :old",
-                "ExpressionAttributeValues": to_item({":new": order.refunded,
-                                                      ":old": refunded_before,
-                                                      ":case": order.case_status,
-                                                      ":lines": order.lines}),
-                **({"ExpressionAttributeNames": {"#lines": "lines"}}
-                   if order.lines is not None else {}),
-            }},
+            _put_new(
+                {
+                    "pk": f"REFUND#{refund.tenant}#{refund.refund_id}",
+                    "sk": "REFUND",
+                    **asdict(refund),
+                }
+            ),
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
+                    "UpdateExpression": "SET refunded = :new"
+                    + (", case_status = :case" if order.case_status else "")
+                    + (", #lines = :lines" if order.lines is not None else "")
+                    + (" REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
+                    "ConditionExpression": "refunded = :old",
+                    "ExpressionAttributeValues": to_item(
+                        {
+                            ":new": order.refunded,
+                            ":old": refunded_before,
+                            ":case": order.case_status,
+                            ":lines": order.lines,
+                        }
+                    ),
+                    **(
+                        {"ExpressionAttributeNames": {"#lines": "lines"}}
+                        if order.lines is not None
+                        else {}
+                    ),
+                }
+            },
         ]
         if lot_before is not None and lot_after is not None and lot_after != lot_before:
             items.append(_replace_lot(lot_before, lot_after, now))
-        items += [_replace_lot(other_before, other_after, now)
-                  for other_before, other_after in other_lots]
+        items += [
+            _replace_lot(other_before, other_after, now) for other_before, other_after in other_lots
+        ]
         items += [_put_new(_entry_item(entry)), self._account_update(before, after)]
         self._transact(items)
 
     # -- the review queue ---------------------------------------------------------------
-    def review_queue(self, tenant: str, limit: int, after: dict[str, Any] | None = None
-                     ) -> tuple[list[Order], dict[str, Any] | None]:
+    def review_queue(
+        self, tenant: str, limit: int, after: dict[str, Any] | None = None
+    ) -> tuple[list[Order], dict[str, Any] | None]:
         """Open cases, riskiest first: one page of the sparse queue index."""
         kwargs: dict[str, Any] = {
-            "TableName": self.table_name, "IndexName": QUEUE_INDEX, "Limit": limit,
+            "TableName": self.table_name,
+            "IndexName": QUEUE_INDEX,
+            "Limit": limit,
             "KeyConditionExpression": "queue_pk = :q",
             "ExpressionAttributeValues": to_item({":q": f"REVIEW#{tenant}"}),
         }
         if after:
             kwargs["ExclusiveStartKey"] = after
         page = self.client.query(**kwargs)
-        return ([_order(from_item(raw)) for raw in page["Items"]],
-                page.get("LastEvaluatedKey"))
+        return ([_order(from_item(raw)) for raw in page["Items"]], page.get("LastEvaluatedKey"))
 
     def get_order(self, tenant: str, order_id: str) -> Order | None:
         item = self._get({"pk": f"ORDER#{tenant}#{order_id}", "sk": "ORDER"})
         return _order(item) if item else None
 
-    def commit_decision(self, order: Order, decision: dict[str, Any], lot_before: Lot,
-                        lot_after: Lot, entry: Entry, before: Account, after: Account,
-                        now: str) -> None:
+    def commit_decision(
+        self,
+        order: Order,
+        decision: dict[str, Any],
+        lot_before: Lot,
+        lot_after: Lot,
+        entry: Entry,
+        before: Account,
+        after: Account,
+        now: str,
+    ) -> None:
         """Close a case with the analyst's decision, moving the held cashback with it."""
-        items = [{"Update": {
-            "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
-            "UpdateExpression": "SET case_status = :closed, decision = :decision "
-                                "REMOVE queue_pk, queue_sk",
-            "ConditionExpression": "case_status = :open",
-            "ExpressionAttributeValues": to_item({":closed": "closed", ":open": "open",
-                                                  ":decision": decision}),
-        }}, _replace_lot(lot_before, lot_after, now), _put_new(_entry_item(entry)),
-            self._account_update(before, after)]
+        items = [
+            {
+                "Update": {
+                    "Key": to_item({"pk": f"ORDER#{order.tenant}#{order.order_id}", "sk": "ORDER"}),
+                    "UpdateExpression": "SET case_status = :closed, decision = :decision "
+                    "REMOVE queue_pk, queue_sk",
+                    "ConditionExpression": "case_status = :open",
+                    "ExpressionAttributeValues": to_item(
+                        {":closed": "closed", ":open": "open", ":decision": decision}
+                    ),
+                }
+            },
+            _replace_lot(lot_before, lot_after, now),
+            _put_new(_entry_item(entry)),
+            self._account_update(before, after),
+        ]
         self._transact(items, first_is_idempotency_record=False)
 
     # -- the scheduled lifecycle ------------------------------------------------------
-    def due_page(self, bucket: str, until: str, start: dict[str, Any] | None = None
-                 ) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
+    def due_page(
+        self, bucket: str, until: str, start: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], int, dict[str, Any] | None]:
         """One page of a bucket's items due by `until`: the items, how many items the page
         read, and where the next page starts (None at the end)."""
         kwargs: dict[str, Any] = {
-            "TableName": self.table_name, "IndexName": DUE_INDEX,
+            "TableName": self.table_name,
+            "IndexName": DUE_INDEX,
             "KeyConditionExpression": "due_bucket = :b AND due_at <= :until",
             "ExpressionAttributeValues": to_item({":b": bucket, ":until": until}),
         }
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = self.client.query(**kwargs)
-        return ([from_item(raw) for raw in page["Items"]], page.get("ScannedCount", 0),
-                page.get("LastEvaluatedKey"))
+        return (
+            [from_item(raw) for raw in page["Items"]],
+            page.get("ScannedCount", 0),
+            page.get("LastEvaluatedKey"),
+        )
 
     def get_lot(self, tenant: str, customer_id: str, sk: str) -> Lot | None:
         item = self._get({"pk": customer_pk(tenant, customer_id), "sk": sk})
         return lot_from_item(item) if item else None
 
-    def commit_advance(self, lot_before: Lot, lot_after: Lot, entries: tuple[Entry, ...],
-                       before: Account, after: Account, notices: list[dict[str, Any]],
-                       now: str) -> None:
+    def commit_advance(
+        self,
+        lot_before: Lot,
+        lot_after: Lot,
+        entries: tuple[Entry, ...],
+        before: Account,
+        after: Account,
+        notices: list[dict[str, Any]],
+        now: str,
+    ) -> None:
         """One lot moved forward: the lot, its entries, the account and the notices to
         publish, in one transaction. The notices wait in the due index until published,
         so a run that dies after this commit still tells the storefront next time."""
@@ -600,7 +748,8 @@ class Store:
     def mark_published(self, pk: str, sk: str, published_at: str) -> None:
         """Take a published notice out of the due index; the item stays as the record."""
         self.client.update_item(
-            TableName=self.table_name, Key=to_item({"pk": pk, "sk": sk}),
+            TableName=self.table_name,
+            Key=to_item({"pk": pk, "sk": sk}),
             UpdateExpression="SET published_at = :at REMOVE due_bucket, due_at",
             ExpressionAttributeValues=to_item({":at": published_at}),
         )
@@ -609,10 +758,11 @@ class Store:
         """Take over an unpublished notice made by a run for an earlier moment."""
         try:
             self.client.update_item(
-                TableName=self.table_name, Key=to_item({"pk": pk, "sk": sk}),
+                TableName=self.table_name,
+                Key=to_item({"pk": pk, "sk": sk}),
                 UpdateExpression="SET claimed_for = :now",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(published_at)"
-                                    " AND claimed_for < :now",
+                " AND claimed_for < :now",
                 ExpressionAttributeValues=to_item({":now": now}),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -628,7 +778,8 @@ class Store:
         """Only ever forward: an overlapping or replayed run cannot move it back."""
         with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
             self.client.update_item(
-                TableName=self.table_name, Key=to_item({"pk": f"JOB#{job}", "sk": "CHECKPOINT"}),
+                TableName=self.table_name,
+                Key=to_item({"pk": f"JOB#{job}", "sk": "CHECKPOINT"}),
                 UpdateExpression="SET through = :h",
                 ConditionExpression="attribute_not_exists(through) OR through < :h",
                 ExpressionAttributeValues=to_item({":h": through}),
@@ -648,18 +799,25 @@ class Store:
 
     def _account_update(self, before: Account, after: Account) -> dict[str, Any]:
         values: dict[str, Any] = {f":{name}": after.values[name] for name in FIELDS}
-        values.update({":seq": after.seq, ":head": after.head, ":tenant": after.tenant,
-                       ":customer": after.customer_id, ":spend_days": after.spend_days,
-                       ":earned_months": after.earned_months, ":risk": after.risk,
-                       ":last_activity_at": after.last_activity_at})
+        values.update(
+            {
+                ":seq": after.seq,
+                ":head": after.head,
+                ":tenant": after.tenant,
+                ":customer": after.customer_id,
+                ":spend_days": after.spend_days,
+                ":earned_months": after.earned_months,
+                ":risk": after.risk,
+                ":last_activity_at": after.last_activity_at,
+            }
+        )
         sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
         update: dict[str, Any] = {
-            "Key": to_item({"pk": customer_pk(after.tenant, after.customer_id),
-                            "sk": "ACCOUNT"}),
+            "Key": to_item({"pk": customer_pk(after.tenant, after.customer_id), "sk": "ACCOUNT"}),
             "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
-                                "tenant = :tenant, customer_id = :customer, "
-                                "spend_days = :spend_days, earned_months = :earned_months, "
-                                "risk = :risk, last_activity_at = :last_activity_at",
+            "tenant = :tenant, customer_id = :customer, "
+            "spend_days = :spend_days, earned_months = :earned_months, "
+            "risk = :risk, last_activity_at = :last_activity_at",
         }
         if before.exists:
             # The chain's lock: whoever read the account at this sequence wins, once.
@@ -670,8 +828,9 @@ class Store:
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 
-    def _transact(self, items: list[dict[str, Any]], first_is_idempotency_record: bool = True
-                  ) -> None:
+    def _transact(
+        self, items: list[dict[str, Any]], first_is_idempotency_record: bool = True
+    ) -> None:
         for item in items:
             next(iter(item.values()))["TableName"] = self.table_name
         try:
@@ -682,8 +841,9 @@ class Store:
             if first_is_idempotency_record and codes and codes[0] == "ConditionalCheckFailed":
                 raise AlreadyRecorded() from error
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
-                failed = tuple(i for i, code in enumerate(codes)
-                               if code == "ConditionalCheckFailed")
+                failed = tuple(
+                    i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"
+                )
                 raise AccountMoved(failed) from error
             raise
 
@@ -694,8 +854,10 @@ def _queue_attributes(order: Order) -> dict[str, str]:
         return {}
     score = float(order.risk.get("score") or 0)
     inverted = f"{max(0, min(999999, round((1 - score) * 1_000_000))):06d}"
-    return {"queue_pk": f"REVIEW#{order.tenant}",
-            "queue_sk": f"{inverted}#{order.occurred_at}#{order.order_id}"}
+    return {
+        "queue_pk": f"REVIEW#{order.tenant}",
+        "queue_sk": f"{inverted}#{order.occurred_at}#{order.order_id}",
+    }
 
 
 def _identity_pk(tenant: str, kind: str, key: str) -> str:
@@ -717,27 +879,37 @@ def _lot_item(lot: Lot, now: str) -> dict[str, Any]:
 
 def _replace_lot(before: Lot, after: Lot, now: str) -> dict[str, Any]:
     """Put the lot's new state if nobody changed it since we read it."""
-    return {"Put": {
-        "Item": to_item(_lot_item(after, now)),
-        "ConditionExpression": "version = :v",
-        "ExpressionAttributeValues": to_item({":v": before.version}),
-    }}
-
+    return {
+        "Put": {
+            "Item": to_item(_lot_item(after, now)),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": to_item({":v": before.version}),
+        }
+    }
 
 
 def _entry_item(entry: Entry) -> dict[str, Any]:
-    return {"pk": customer_pk(entry.tenant, entry.customer_id), "sk": entry_sk(entry.seq),
-            **asdict(entry)}
+    return {
+        "pk": customer_pk(entry.tenant, entry.customer_id),
+        "sk": entry_sk(entry.seq),
+        **asdict(entry),
+    }
 
 
 def _account(tenant: str, customer_id: str, item: dict[str, Any] | None) -> Account:
     if item is None:
         return Account(tenant, customer_id)
-    return Account(tenant, customer_id, seq=item["seq"], head=item["head"],
-                   values={name: item.get(name, 0) for name in FIELDS},
-                   spend_days=item.get("spend_days", {}),
-                   earned_months=item.get("earned_months", {}), risk=item.get("risk", {}),
-                   last_activity_at=item.get("last_activity_at", ""))
+    return Account(
+        tenant,
+        customer_id,
+        seq=item["seq"],
+        head=item["head"],
+        values={name: item.get(name, 0) for name in FIELDS},
+        spend_days=item.get("spend_days", {}),
+        earned_months=item.get("earned_months", {}),
+        risk=item.get("risk", {}),
+        last_activity_at=item.get("last_activity_at", ""),
+    )
 
 
 def _pick(cls: type, item: dict[str, Any]) -> Any:
@@ -762,5 +934,6 @@ def _entry(item: dict[str, Any]) -> Entry:
 
 
 def request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                     default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()

@@ -39,13 +39,20 @@ MAX_JSON_DEPTH = 32
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 # DynamoDB's answers that mean "too fast, later" (the SDK has already retried them).
-THROTTLING_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "Throttling", "TooManyRequestsException"})
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+        "TooManyRequestsException",
+    }
+)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   retry_after: int | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, retry_after: int | None = None
+) -> Response:
     """The one error shape. Every 503 carries Retry-After (seconds): ServiceUnavailable's
     own, or one second."""
     body: dict[str, Any] = {"code": code, "message": message}
@@ -54,8 +61,12 @@ def error_response(status: int, code: str, message: str, details: Any = None,
     headers = None
     if status == 503:
         headers = {"Retry-After": str(retry_after or ServiceUnavailable.retry_after)}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body), headers=headers)
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
+    )
 
 
 def throttled(error: ClientError) -> bool:
@@ -64,14 +75,18 @@ def throttled(error: ClientError) -> bool:
     if response.get("Error", {}).get("Code") in THROTTLING_CODES:
         return True
     reasons = response.get("CancellationReasons") or []
-    return any(reason.get("Code") in ("ThrottlingError", "ProvisionedThroughputExceeded")
-               for reason in reasons)
+    return any(
+        reason.get("Code") in ("ThrottlingError", "ProvisionedThroughputExceeded")
+        for reason in reasons
+    )
 
 
-def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-                  ) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=body, headers=headers)
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
 
 
 def _field(loc: Any) -> str:
@@ -83,8 +98,9 @@ def _validation_reply(error: RequestValidationError) -> Response:
     errors = error.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "invalid_json", "the body is not valid JSON")
-    details = [{"field": _field(e.get("loc", ())), "problem": e.get("msg", "invalid")}
-               for e in errors]
+    details = [
+        {"field": _field(e.get("loc", ())), "problem": e.get("msg", "invalid")} for e in errors
+    ]
     summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
     return error_response(422, "validation_error", summary, details)
 
@@ -102,8 +118,9 @@ class StrictJson:
         result: dict[str, Any] = {}
         for key, value in pairs:
             if key in result:
-                raise BadRequest(f"the key {key!r} appears twice in one object",
-                                 code="duplicate_key")
+                raise BadRequest(
+                    f"the key {key!r} appears twice in one object", code="duplicate_key"
+                )
             result[key] = value
         return result
 
@@ -138,8 +155,9 @@ class StrictJson:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise BadRequest("a string holds a lone UTF-16 surrogate",
-                                 code="invalid_json") from None
+                raise BadRequest(
+                    "a string holds a lone UTF-16 surrogate", code="invalid_json"
+                ) from None
         elif isinstance(value, dict):
             for key, item in value.items():
                 cls._check_text(key)
@@ -151,11 +169,13 @@ class StrictJson:
     @classmethod
     def loads(cls, text: str) -> Any:
         if cls._depth(text) > MAX_JSON_DEPTH:
-            raise BadRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels",
-                             code="json_too_deep")
+            raise BadRequest(
+                f"the body nests deeper than {MAX_JSON_DEPTH} levels", code="json_too_deep"
+            )
         try:
-            value = json.loads(text, object_pairs_hook=cls._no_duplicates,
-                               parse_constant=cls._no_constant)
+            value = json.loads(
+                text, object_pairs_hook=cls._no_duplicates, parse_constant=cls._no_constant
+            )
         except (ValueError, RecursionError):  # JSONDecodeError, or too many digits
             raise BadRequest("the body is not valid JSON", code="invalid_json") from None
         cls._check_text(value)
@@ -164,11 +184,15 @@ class StrictJson:
 
 def _header_values(event: dict[str, Any], name: str) -> list[str]:
     multi = event.get("multiValueHeaders") or {}
-    found = [value for key, values in multi.items() if key.lower() == name
-             for value in (values or [])]
+    found = [
+        value for key, values in multi.items() if key.lower() == name for value in (values or [])
+    ]
     if not found:
-        found = [value for key, value in (event.get("headers") or {}).items()
-                 if key.lower() == name and value is not None]
+        found = [
+            value
+            for key, value in (event.get("headers") or {}).items()
+            if key.lower() == name and value is not None
+        ]
     return found
 
 
@@ -206,7 +230,8 @@ def _body_problem(event: dict[str, Any]) -> CashbackError | None:
     if len(content_types_sent) != 1 or not _is_json(content_types_sent[0]):
         sent = ", ".join(content_types_sent)[:100] or "none"
         return UnsupportedMediaType(
-            f"the body must be sent as Content-Type: application/json (got {sent})")
+            f"the body must be sent as Content-Type: application/json (got {sent})"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -229,10 +254,12 @@ def _as_checked(event: dict[str, Any]) -> dict[str, Any]:
         event["isBase64Encoded"] = False
     for name in ("headers", "multiValueHeaders"):
         if event.get(name):
-            event[name] = {key: value for key, value in event[name].items()
-                           if key.lower() != "content-type"}
-            event[name]["Content-Type"] = ("application/json" if name == "headers"
-                                           else ["application/json"])
+            event[name] = {
+                key: value for key, value in event[name].items() if key.lower() != "content-type"
+            }
+            event[name]["Content-Type"] = (
+                "application/json" if name == "headers" else ["application/json"]
+            )
     return event
 
 
@@ -244,10 +271,12 @@ class CashbackResolver(APIGatewayRestResolver):
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         problem = _body_problem(event)
         if problem is not None:
-            return {"statusCode": problem.status,
-                    "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                    "body": json.dumps({"code": problem.code, "message": problem.message}),
-                    "isBase64Encoded": False}
+            return {
+                "statusCode": problem.status,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps({"code": problem.code, "message": problem.message}),
+                "isBase64Encoded": False,
+            }
         return super().resolve(_as_checked(event), context)
 
 
@@ -256,8 +285,13 @@ def make_resolver() -> CashbackResolver:
 
     @app.exception_handler(CashbackError)
     def _domain_error(error: CashbackError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details,
-                              retry_after=getattr(error, "retry_after", None))
+        return error_response(
+            error.status,
+            error.code,
+            error.message,
+            error.details,
+            retry_after=getattr(error, "retry_after", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
@@ -268,8 +302,9 @@ def make_resolver() -> CashbackResolver:
         # API Gateway only sends this function the routes it serves, so a miss here means
         # a path parameter holds characters no id may contain.
         if app.current_event.resource:
-            return error_response(422, "validation_error",
-                                  "a path parameter holds characters an id may not contain")
+            return error_response(
+                422, "validation_error", "a path parameter holds characters an id may not contain"
+            )
         return error_response(404, "route_not_found", "no such route")
 
     @app.exception_handler(ClientError)
@@ -277,16 +312,16 @@ def make_resolver() -> CashbackResolver:
         if throttled(error):
             logger.warning("throttled by AWS", extra={"error": str(error)})
             busy = Throttled("the ledger is busy; retry after the time in Retry-After")
-            return error_response(busy.status, busy.code, busy.message,
-                                  retry_after=busy.retry_after)
+            return error_response(
+                busy.status, busy.code, busy.message, retry_after=busy.retry_after
+            )
         return _unexpected(error)
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
         # Answered, so Lambda's Errors metric never sees it: the errors alarms count this.
-        count_by("InternalErrors", 1,
-                 function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"))
+        count_by("InternalErrors", 1, function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"))
         return error_response(500, "internal_error", "something went wrong on our side")
 
     return app
@@ -297,14 +332,13 @@ def make_resolver() -> CashbackResolver:
 # (this module) and each route's domain errors. One table, so routes only name extras.
 _GATEWAY_ERRORS = {
     401: "unauthorized: no key, or not a valid one (API Gateway)",
-    403: "forbidden: the key lacks the scope for this route (API Gateway); "
-         "tenant_not_configured",
+    403: "forbidden: the key lacks the scope for this route (API Gateway); tenant_not_configured",
     429: "throttled: over the storefront's rate or burst (API Gateway); retry after "
-         "Retry-After seconds",
+    "Retry-After seconds",
 }
 _BODY_ERRORS = {
     400: "The body cannot be read: invalid_json, duplicate_key, json_too_deep, "
-         "invalid_encoding, empty_body",
+    "invalid_encoding, empty_body",
     413: f"body_too_large: over {MAX_BODY_BYTES} bytes (API Gateway's own limit is 10 MB)",
     415: "unsupported_media_type: the body must be application/json (UTF-8)",
     422: "validation_error: the body breaks the request model (details names each field)",
@@ -316,24 +350,41 @@ _PATH_ERRORS = {
 _QUERY_ERRORS = {422: _PATH_ERRORS[422]}
 
 
-def documented(status: int, model: Any, description: str, errors: dict[int, str] | None = None,
-               *, body: bool = False, path: bool = False, query: bool = False
-               ) -> dict[int, dict[str, Any]]:
+def documented(
+    status: int,
+    model: Any,
+    description: str,
+    errors: dict[int, str] | None = None,
+    *,
+    body: bool = False,
+    path: bool = False,
+    query: bool = False,
+) -> dict[int, dict[str, Any]]:
     """`responses=` for a route decorator: its success reply and every 4xx (and 503) it can
     answer, each error in the one ErrorReply shape. Route-specific texts join the shared
     ones for the same status."""
     found: dict[int, list[str]] = {}
-    for table in (_GATEWAY_ERRORS, _BODY_ERRORS if body else {}, _PATH_ERRORS if path else {},
-                  _QUERY_ERRORS if query else {}, errors or {}):
+    for table in (
+        _GATEWAY_ERRORS,
+        _BODY_ERRORS if body else {},
+        _PATH_ERRORS if path else {},
+        _QUERY_ERRORS if query else {},
+        errors or {},
+    ):
         for code, text in table.items():
             if text not in found.setdefault(code, []):
                 found[code].append(text)
     responses: dict[int, dict[str, Any]] = {
-        status: {"description": description,
-                 "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+        status: {
+            "description": description,
+            "content": {content_types.APPLICATION_JSON: {"model": model}},
+        }
+    }
     for code in sorted(found):
-        responses[code] = {"description": "; ".join(found[code]),
-                           "content": {content_types.APPLICATION_JSON: {"model": ErrorReply}}}
+        responses[code] = {
+            "description": "; ".join(found[code]),
+            "content": {content_types.APPLICATION_JSON: {"model": ErrorReply}},
+        }
     return responses
 
 
@@ -352,5 +403,8 @@ def caller(app: APIGatewayRestResolver) -> Caller:
     tenant = (authorizer or {}).get("tenant")
     if not tenant:
         raise Forbidden("the request carries no tenant from the authorizer")
-    return Caller(tenant=tenant, now=from_epoch_ms(context.request_time_epoch),
-                  key_id=str((authorizer or {}).get("principalId", "")))
+    return Caller(
+        tenant=tenant,
+        now=from_epoch_ms(context.request_time_epoch),
+        key_id=str((authorizer or {}).get("principalId", "")),
+    )

@@ -48,11 +48,24 @@ EXAMPLE_TIME = "2026-11-25T10:00:00-03:00"
 
 
 class PurchaseRequest(Request):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "order_id": "ord-1001", "customer_id": "ana", "amount": 25990, "currency": "BRL",
-        "occurred_at": EXAMPLE_TIME, "channel": "online",
-        "lines": [{"sku": "tenis-42", "category": "shoes", "amount": 19990},
-                  {"sku": "meia-3", "category": "apparel", "amount": 6000, "eco": True}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "ord-1001",
+                    "customer_id": "ana",
+                    "amount": 25990,
+                    "currency": "BRL",
+                    "occurred_at": EXAMPLE_TIME,
+                    "channel": "online",
+                    "lines": [
+                        {"sku": "tenis-42", "category": "shoes", "amount": 19990},
+                        {"sku": "meia-3", "category": "apparel", "amount": 6000, "eco": True},
+                    ],
+                }
+            ]
+        }
+    )
 
     order_id: Id
     customer_id: Id
@@ -64,8 +77,10 @@ class PurchaseRequest(Request):
     device_id: Id | None = None
     payment_fingerprint: Id | None = None
     birthday: str | None = Field(
-        default=None, pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-        description="The customer's birthday as MM-DD, if the storefront knows it")
+        default=None,
+        pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        description="The customer's birthday as MM-DD, if the storefront knows it",
+    )
 
     @field_validator("currency")
     @classmethod
@@ -102,20 +117,33 @@ class RefundLine(Request):
 
 
 class RefundRequest(Request):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "refund_id": "rfd-2001", "order_id": "ord-1001", "amount": 6000,
-        "occurred_at": EXAMPLE_TIME, "lines": [{"sku": "meia-3", "amount": 6000}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "refund_id": "rfd-2001",
+                    "order_id": "ord-1001",
+                    "amount": 6000,
+                    "occurred_at": EXAMPLE_TIME,
+                    "lines": [{"sku": "meia-3", "amount": 6000}],
+                }
+            ]
+        }
+    )
 
     refund_id: Id
     order_id: Id
     amount: Amount
     occurred_at: Timestamp
     lines: list[RefundLine] | None = Field(
-        default=None, min_length=1, max_length=MAX_LINES,
+        default=None,
+        min_length=1,
+        max_length=MAX_LINES,
         description="The purchase's lines refunded, by SKU: each takes back what that line "
-                    "earned (422 refund_line_unknown for a SKU the order does not have, "
-                    "refund_exceeds_line for more than the line has left). Without lines, "
-                    "the refund takes back the order's cashback in proportion to the amount")
+        "earned (422 refund_line_unknown for a SKU the order does not have, "
+        "refund_exceeds_line for more than the line has left). Without lines, "
+        "the refund takes back the order's cashback in proportion to the amount",
+    )
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> RefundRequest:
@@ -131,21 +159,26 @@ class PurchaseReply(BaseModel):
     customer_id: str
     status: Literal["pending", "held", "blocked", "no_cashback"] = Field(
         description="pending: credited, spendable after the return window; held: waiting "
-                    "for a risk review; blocked: not credited; no_cashback: earned nothing")
+        "for a risk review; blocked: not credited; no_cashback: earned nothing"
+    )
     currency: str
     unit: Literal["money", "points"] = Field(
-        default="money", description="money: minor units of the currency; points: points")
+        default="money", description="money: minor units of the currency; points: points"
+    )
     cashback: int = Field(description="Cashback the purchase earned, in ledger units")
     debt_repaid: int = Field(description="Part of it that repaid the customer's debt")
     credited: int = Field(description="Part of it credited as pending cashback")
     available_at: datetime | None
     expires_at: datetime | None = Field(description="None: never expires (or no cashback)")
     rules_version: int | None = Field(
-        default=None, description="The program version applied; None: the flat rate")
+        default=None, description="The program version applied; None: the flat rate"
+    )
     breakdown: dict[str, Any] | None = Field(
-        default=None, description="Which rules applied to which lines, and what cut them")
-    explanation: list[str] = Field(default_factory=list,
-                                   description="The breakdown in customer-facing words")
+        default=None, description="Which rules applied to which lines, and what cut them"
+    )
+    explanation: list[str] = Field(
+        default_factory=list, description="The breakdown in customer-facing words"
+    )
 
 
 class RefundReply(BaseModel):
@@ -154,17 +187,24 @@ class RefundReply(BaseModel):
     customer_id: str
     amount: int
     currency: str
-    clawed_back: int = Field(description="The refunded part's share of the order's cashback; "
-                                         "where it came from is in the from_* fields")
+    clawed_back: int = Field(
+        description="The refunded part's share of the order's cashback; "
+        "where it came from is in the from_* fields"
+    )
     from_pending: int
     from_available: int
     from_held: int = Field(default=0, description="Taken from cashback held for review")
     from_balance: int = Field(
-        default=0, description="Under claw_back_within_balance: what the customer had used, "
-                               "taken from their other available cashback")
+        default=0,
+        description="Under claw_back_within_balance: what the customer had used, "
+        "taken from their other available cashback",
+    )
     debt: int = Field(description="Part already spent, recorded as debt")
-    forgiven: int = Field(default=0, description="Part not taken back: it had expired, was "
-                                                 "voided, or the refund policy lets it go")
+    forgiven: int = Field(
+        default=0,
+        description="Part not taken back: it had expired, was "
+        "voided, or the refund policy lets it go",
+    )
     order_refunded: int = Field(description="Refunded of the order so far, this one included")
 
 
@@ -192,7 +232,8 @@ class EntryReply(BaseModel):
     occurred_at: datetime
     changes: dict[str, int]
     breakdown: dict[str, Any] | None = Field(
-        default=None, description="For a purchase under a program: the rules' breakdown")
+        default=None, description="For a purchase under a program: the rules' breakdown"
+    )
     hash: str
     prev_hash: str
 
@@ -211,12 +252,20 @@ class ErrorReply(BaseModel):
 
 
 class DecisionRequest(Request):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "decision": "approve", "note": "known customer, gift orders before Christmas"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "approve", "note": "known customer, gift orders before Christmas"}
+            ]
+        }
+    )
 
     decision: Literal["approve", "reject"]
-    note: str = Field(default="", max_length=1000,
-                      description="Why, for the case file and the next model's labels")
+    note: str = Field(
+        default="",
+        max_length=1000,
+        description="Why, for the case file and the next model's labels",
+    )
 
 
 class ReviewItem(BaseModel):

@@ -21,8 +21,7 @@ VERSION = "1"
 
 
 def _resolver(module_file: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(f"openapi_{module_file.parent.name}",
-                                                  module_file)
+    spec = importlib.util.spec_from_file_location(f"openapi_{module_file.parent.name}", module_file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -34,14 +33,23 @@ def document(template_path: Path | None = None) -> dict[str, Any]:
     functions = template.functions()
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": VERSION,
-                 "description": "Amounts are integers in minor units of the storefront's "
-                                "currency. Errors: {code, message, details}."},
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Amounts are integers in minor units of the storefront's "
+            "currency. Errors: {code, message, details}.",
+        },
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {
-            "apiKey": {"type": "http", "scheme": "bearer",
-                       "description": "Authorization: Bearer <key>; scopes storefront, "
-                                      "review, admin"}}},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Authorization: Bearer <key>; scopes storefront, review, admin",
+                }
+            },
+        },
         "security": [{"apiKey": []}],
     }
     for name in sorted({route.function for route in template.api_routes()}):
@@ -54,16 +62,18 @@ def document(template_path: Path | None = None) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if docs/openapi.json is not what the code generates")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if docs/openapi.json is not what the code generates",
+    )
     args = parser.parse_args(argv)
     text = json.dumps(document(), indent=2, sort_keys=True) + "\n"
     target = find_template().parent / "docs" / "openapi.json"
     if args.check:
         current = target.read_text() if target.exists() else ""
         if current != text:
-            print("docs/openapi.json is stale: run python -m cashback.api.openapi",
-                  file=sys.stderr)
+            print("docs/openapi.json is stale: run python -m cashback.api.openapi", file=sys.stderr)
             return 1
         return 0
     target.write_text(text)

@@ -60,8 +60,7 @@ def constraints_file(root: Path = PROJECT_ROOT) -> Path:
     return root / "constraints.txt"
 
 
-def function_path(template: Template, spec: FunctionSpec, runtime: Path | None = None
-                  ) -> list[str]:
+def function_path(template: Template, spec: FunctionSpec, runtime: Path | None = None) -> list[str]:
     """A function's import path on Lambda, before the standard library: its code, its layers
     (Lambda unpacks them into /opt in order, a later one overwriting an earlier one, so the
     later comes first here), then the runtime's packages."""
@@ -82,8 +81,13 @@ def ensure_runtime(root: Path = PROJECT_ROOT, *, quiet: bool = False) -> Path:
     return target
 
 
-def ensure_layers(template: Template, layer_ids: Iterable[str] | None = None,
-                  *, root: Path = PROJECT_ROOT, quiet: bool = False) -> dict[str, Path]:
+def ensure_layers(
+    template: Template,
+    layer_ids: Iterable[str] | None = None,
+    *,
+    root: Path = PROJECT_ROOT,
+    quiet: bool = False,
+) -> dict[str, Path]:
     """Build (if stale) the template's layers, or the ones named; their python/ folders."""
     layers = template.layers()
     wanted = sorted(set(layer_ids) if layer_ids is not None else layers)
@@ -95,13 +99,22 @@ def ensure_layers(template: Template, layer_ids: Iterable[str] | None = None,
     return built
 
 
-def ensure_for(template: Template, functions: Mapping[str, FunctionSpec] | None = None,
-               *, root: Path = PROJECT_ROOT, quiet: bool = False) -> None:
+def ensure_for(
+    template: Template,
+    functions: Mapping[str, FunctionSpec] | None = None,
+    *,
+    root: Path = PROJECT_ROOT,
+    quiet: bool = False,
+) -> None:
     """Everything the template's functions need to run in workers."""
     specs = functions if functions is not None else template.functions()
     ensure_runtime(root, quiet=quiet)
-    ensure_layers(template, {layer for spec in specs.values() for layer in spec.layers},
-                  root=root, quiet=quiet)
+    ensure_layers(
+        template,
+        {layer for spec in specs.values() for layer in spec.layers},
+        root=root,
+        quiet=quiet,
+    )
 
 
 def _ensure_layer(template: Template, layer: LayerSpec, root: Path, quiet: bool) -> Path:
@@ -111,9 +124,12 @@ def _ensure_layer(template: Template, layer: LayerSpec, root: Path, quiet: bool)
         return target
     if not source.is_dir():
         raise BuildError(f"{layer.logical_id}: ContentUri {source} is not a folder")
-    inputs = [("method", layer.build_method.encode()), _read(constraints_file(root)),
-              *(_read(file) for file in sorted(source.glob("requirements*.txt"))),
-              *([_read(source / "Makefile")] if (source / "Makefile").is_file() else [])]
+    inputs = [
+        ("method", layer.build_method.encode()),
+        _read(constraints_file(root)),
+        *(_read(file) for file in sorted(source.glob("requirements*.txt"))),
+        *([_read(source / "Makefile")] if (source / "Makefile").is_file() else []),
+    ]
     with _locked(build_root(template.directory)):
         if _fresh(target.parent, inputs):
             return target
@@ -125,11 +141,14 @@ def _ensure_layer(template: Template, layer: LayerSpec, root: Path, quiet: bool)
             elif layer.build_method.startswith("python"):
                 python.mkdir(parents=True)
                 if (source / "requirements.txt").is_file():
-                    _pip(["--target", str(python), "-r", str(source / "requirements.txt")],
-                         constraints_file(root))
+                    _pip(
+                        ["--target", str(python), "-r", str(source / "requirements.txt")],
+                        constraints_file(root),
+                    )
             else:
-                raise BuildError(f"{layer.logical_id}: BuildMethod {layer.build_method} "
-                                 "cannot be built locally")
+                raise BuildError(
+                    f"{layer.logical_id}: BuildMethod {layer.build_method} cannot be built locally"
+                )
             _link_sources(source, python, every=layer.build_method != "makefile")
     return target
 
@@ -152,16 +171,33 @@ def _link_sources(source: Path, python: Path, *, every: bool) -> None:
 
 
 def _make(layer: LayerSpec, artifacts: Path, root: Path) -> None:
-    command = ["make", "--no-print-directory", "-C", str(layer.content_dir),
-               f"build-{layer.logical_id}", f"ARTIFACTS_DIR={artifacts}",
-               f"PYTHON={sys.executable}", "PLATFORM=",
-               f"PIP_ARGS=-c {constraints_file(root)}"]
+    command = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(layer.content_dir),
+        f"build-{layer.logical_id}",
+        f"ARTIFACTS_DIR={artifacts}",
+        f"PYTHON={sys.executable}",
+        "PLATFORM=",
+        f"PIP_ARGS=-c {constraints_file(root)}",
+    ]
     _run(command, f"make build-{layer.logical_id}")
 
 
 def _pip(arguments: list[str], constraints: Path) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "--no-compile", "-c", str(constraints), *arguments]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "-c",
+        str(constraints),
+        *arguments,
+    ]
     _run(command, "pip install")
 
 
@@ -177,8 +213,11 @@ def _read(file: Path) -> tuple[str, bytes]:
 
 def _stamp(inputs: list[tuple[str, bytes]]) -> str:
     digest = hashlib.sha256()
-    for part in [("format", BUILD_FORMAT.encode()),
-                 ("python", f"{sys.version_info[:2]} {platform.machine()}".encode()), *inputs]:
+    for part in [
+        ("format", BUILD_FORMAT.encode()),
+        ("python", f"{sys.version_info[:2]} {platform.machine()}".encode()),
+        *inputs,
+    ]:
         digest.update(part[0].encode() + b"\0" + hashlib.sha256(part[1]).digest())
     return digest.hexdigest()
 
@@ -221,8 +260,10 @@ def _say(message: str, quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the template's layers and the Lambda "
-                                     "runtime's packages for the local stack")
+    parser = argparse.ArgumentParser(
+        description="Build the template's layers and the Lambda "
+        "runtime's packages for the local stack"
+    )
     parser.add_argument("--template", type=Path, default=PROJECT_ROOT / "template.yaml")
     args = parser.parse_args(argv)
     template = load_template(args.template)

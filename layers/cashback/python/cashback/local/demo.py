@@ -19,8 +19,12 @@ from cashback.local.stack import LocalStack
 from cashback.tenants import RiskList, TenantSettings
 
 SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")
-CATEGORIES = (("tenis-run", "shoes"), ("camiseta", "apparel"), ("fone-bt", "electronics"),
-              ("garrafa", "home"))
+CATEGORIES = (
+    ("tenis-run", "shoes"),
+    ("camiseta", "apparel"),
+    ("fone-bt", "electronics"),
+    ("garrafa", "home"),
+)
 
 
 def money(amount: int, currency: str = "BRL") -> str:
@@ -38,8 +42,11 @@ class Storefront:
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.base_url + path, data=data, method=method,
-            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return reply.status, json.loads(reply.read())
@@ -54,112 +61,181 @@ def _say(text: str = "") -> None:
 def run(store: str = "dynamodb-local") -> int:
     rng = random.Random(2026)
     now = datetime.now(UTC).replace(microsecond=0)
-    settings = TenantSettings(currency="BRL", backdate_days=45,
-                              deny=RiskList(payments=("cartao-roubado",)))
+    settings = TenantSettings(
+        currency="BRL", backdate_days=45, deny=RiskList(payments=("cartao-roubado",))
+    )
     # Each function runs in its own workers, as on Lambda, so the accrual function would see
     # the program published below only when its cached version index expires (30 s when
     # deployed); the demo buys at once, so its functions cache nothing. The month is run
     # forward past today: the lifecycle job needs time travel for that.
-    with LocalStack(tenants=("demo", "rival"), store=store, quiet=True,
-                    settings=settings, time_travel=True,
-                    function_env={"SETTINGS_CACHE_SECONDS": "0"}) as stack:
+    with LocalStack(
+        tenants=("demo", "rival"),
+        store=store,
+        quiet=True,
+        settings=settings,
+        time_travel=True,
+        function_env={"SETTINGS_CACHE_SECONDS": "0"},
+    ) as stack:
         shop = Storefront(stack.url, stack.keys["demo"]["storefront"])
         rival = Storefront(stack.url, stack.keys["rival"]["storefront"])
         _say(f"Local stack up: API {stack.url}, DynamoDB Local {stack.endpoint_url}")
-        _say("Storefront 'demo' pays a flat 5% until it publishes a program. Cashback waits "
-             "30 days, expires after 180.\n")
+        _say(
+            "Storefront 'demo' pays a flat 5% until it publishes a program. Cashback waits "
+            "30 days, expires after 180.\n"
+        )
 
         orders: dict[str, list[dict[str, Any]]] = {name: [] for name in SHOPPERS}
         _say("A month of purchases")
         for n in range(1, 16):
             shopper = SHOPPERS[n % len(SHOPPERS)]
-            lines = [{"sku": sku, "category": category, "amount": rng.randrange(1990, 49990, 10)}
-                     for sku, category in rng.sample(CATEGORIES, rng.randint(1, 3))]
-            body = {"order_id": f"pedido-{n:04d}", "customer_id": shopper,
-                    "amount": sum(line["amount"] for line in lines), "currency": "BRL",
-                    "occurred_at": to_iso(now - timedelta(days=31 - 2 * n, hours=n)),
-                    "channel": rng.choice(["online", "store", "app"]), "lines": lines}
+            lines = [
+                {"sku": sku, "category": category, "amount": rng.randrange(1990, 49990, 10)}
+                for sku, category in rng.sample(CATEGORIES, rng.randint(1, 3))
+            ]
+            body = {
+                "order_id": f"pedido-{n:04d}",
+                "customer_id": shopper,
+                "amount": sum(line["amount"] for line in lines),
+                "currency": "BRL",
+                "occurred_at": to_iso(now - timedelta(days=31 - 2 * n, hours=n)),
+                "channel": rng.choice(["online", "store", "app"]),
+                "lines": lines,
+            }
             status, reply = shop.call("POST", "/v1/purchases", body)
             assert status == 201, reply
             orders[shopper].append(body)
-            _say(f"  {body['occurred_at'][:10]}  {shopper:<6} {body['order_id']}  "
-                 f"{money(body['amount']):>14}  cashback {money(reply['cashback']):>11}  "
-                 f"available from {reply['available_at'][:10]}")
+            _say(
+                f"  {body['occurred_at'][:10]}  {shopper:<6} {body['order_id']}  "
+                f"{money(body['amount']):>14}  cashback {money(reply['cashback']):>11}  "
+                f"available from {reply['available_at'][:10]}"
+            )
 
         admin = Storefront(stack.url, stack.keys["demo"]["admin"])
-        example = json.loads((stack.template_path.parent / "docs" / "rules.example.json")
-                             .read_text())
+        example = json.loads(
+            (stack.template_path.parent / "docs" / "rules.example.json").read_text()
+        )
         status, published = admin.call("PUT", "/v1/rules", example)
         assert status == 201, published
-        _say(f"\nToday the storefront publishes its program '{example['name']}' (version "
-             f"{published['version']}); past purchases keep what they earned")
-        basket = [{"sku": "tenis-corrida", "category": "shoes", "amount": 39990},
-                  {"sku": "camiseta-organica", "category": "fashion", "amount": 8990,
-                   "eco": True}]
-        status, reply = shop.call("POST", "/v1/purchases", {
-            "order_id": "pedido-0100", "customer_id": "ana", "amount": 48980,
-            "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)), "channel": "app",
-            "lines": basket})
+        _say(
+            f"\nToday the storefront publishes its program '{example['name']}' (version "
+            f"{published['version']}); past purchases keep what they earned"
+        )
+        basket = [
+            {"sku": "tenis-corrida", "category": "shoes", "amount": 39990},
+            {"sku": "camiseta-organica", "category": "fashion", "amount": 8990, "eco": True},
+        ]
+        status, reply = shop.call(
+            "POST",
+            "/v1/purchases",
+            {
+                "order_id": "pedido-0100",
+                "customer_id": "ana",
+                "amount": 48980,
+                "currency": "BRL",
+                "occurred_at": to_iso(datetime.now(UTC)),
+                "channel": "app",
+                "lines": basket,
+            },
+        )
         assert status == 201, reply
-        _say(f"  ana buys {money(48980)} in the app: cashback {money(reply['cashback'])} "
-             f"under version {reply['rules_version']}")
+        _say(
+            f"  ana buys {money(48980)} in the app: cashback {money(reply['cashback'])} "
+            f"under version {reply['rules_version']}"
+        )
         for sentence in reply["explanation"]:
             _say(f"    {sentence}")
 
         _say("\nRefund abuse: every purchase is scored before any cashback is credited")
         cases = []
         for n in range(8):  # a new account buying again and again, minutes apart
-            body = {"order_id": f"pedido-z{n}", "customer_id": "zeca", "amount": 89990 + n,
-                    "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)),
-                    "channel": "online", "device_id": "aparelho-77",
-                    "payment_fingerprint": "cartao-77",
-                    "lines": [{"sku": "celular", "category": "smartphones",
-                               "amount": 89990 + n}]}
+            body = {
+                "order_id": f"pedido-z{n}",
+                "customer_id": "zeca",
+                "amount": 89990 + n,
+                "currency": "BRL",
+                "occurred_at": to_iso(datetime.now(UTC)),
+                "channel": "online",
+                "device_id": "aparelho-77",
+                "payment_fingerprint": "cartao-77",
+                "lines": [{"sku": "celular", "category": "smartphones", "amount": 89990 + n}],
+            }
             status, reply = shop.call("POST", "/v1/purchases", body)
             cases.append(reply)
-        _say("  zeca, a brand-new account, orders 8 phones in minutes: "
-             + ", ".join(r["status"] for r in cases))
+        _say(
+            "  zeca, a brand-new account, orders 8 phones in minutes: "
+            + ", ".join(r["status"] for r in cases)
+        )
         for n, farmer in enumerate(("fake-1", "fake-2", "fake-3", "fake-4")):
-            status, reply = shop.call("POST", "/v1/purchases", {
-                "order_id": f"pedido-f{n}", "customer_id": farmer, "amount": 49990,
-                "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)),
-                "channel": "app", "device_id": "aparelho-77",
-                "payment_fingerprint": "cartao-77",
-                "lines": [{"sku": "fone", "category": "electronics", "amount": 49990}]})
+            status, reply = shop.call(
+                "POST",
+                "/v1/purchases",
+                {
+                    "order_id": f"pedido-f{n}",
+                    "customer_id": farmer,
+                    "amount": 49990,
+                    "currency": "BRL",
+                    "occurred_at": to_iso(datetime.now(UTC)),
+                    "channel": "app",
+                    "device_id": "aparelho-77",
+                    "payment_fingerprint": "cartao-77",
+                    "lines": [{"sku": "fone", "category": "electronics", "amount": 49990}],
+                },
+            )
             cases.append(reply)
             _say(f"  {farmer} on zeca's phone and card: {reply['status']}")
-        status, reply = shop.call("POST", "/v1/purchases", {
-            "order_id": "pedido-x1", "customer_id": "joao-ninguem", "amount": 129990,
-            "currency": "BRL", "occurred_at": to_iso(datetime.now(UTC)), "channel": "online",
-            "payment_fingerprint": "cartao-roubado",
-            "lines": [{"sku": "notebook", "category": "electronics", "amount": 129990}]})
+        status, reply = shop.call(
+            "POST",
+            "/v1/purchases",
+            {
+                "order_id": "pedido-x1",
+                "customer_id": "joao-ninguem",
+                "amount": 129990,
+                "currency": "BRL",
+                "occurred_at": to_iso(datetime.now(UTC)),
+                "channel": "online",
+                "payment_fingerprint": "cartao-roubado",
+                "lines": [{"sku": "notebook", "category": "electronics", "amount": 129990}],
+            },
+        )
         cases.append(reply)
-        _say(f"  someone pays with a card the storefront put on its deny list: "
-             f"{reply['status']}")
+        _say(f"  someone pays with a card the storefront put on its deny list: {reply['status']}")
         assert stack.store is not None
-        shown = [r for r in cases if r["status"] == "held"][:2] + \
-            [r for r in cases if r["status"] == "blocked"][:1]
+        shown = [r for r in cases if r["status"] == "held"][:2] + [
+            r for r in cases if r["status"] == "blocked"
+        ][:1]
         for reply in shown:
             record = stack.store.get_order("demo", reply["order_id"])
             assert record is not None and record.risk is not None
             risk = record.risk
             score = f"risk {risk['score']}, " if risk["score"] else ""
-            _say(f"  case {reply['order_id']} ({risk['action']}, {score}"
-                 f"{risk['model_version']}): " + "; ".join(risk["reasons"]))
+            _say(
+                f"  case {reply['order_id']} ({risk['action']}, {score}"
+                f"{risk['model_version']}): " + "; ".join(risk["reasons"])
+            )
         _, zeca = shop.call("GET", "/v1/customers/zeca/balance")
-        _say(f"  zeca's balance: pending {money(zeca['pending'])}, held for review "
-             f"{money(zeca['held'])}")
+        _say(
+            f"  zeca's balance: pending {money(zeca['pending'])}, held for review "
+            f"{money(zeca['held'])}"
+        )
         analyst = Storefront(stack.url, stack.keys["demo"]["review"])
         _, queue = analyst.call("GET", "/v1/reviews?status=open")
         _say(f"  the analysts' queue: {len(queue['items'])} cases, riskiest first")
         worst, mildest = queue["items"][0], queue["items"][-1]
-        _, rejected = analyst.call("POST", f"/v1/reviews/{worst['order_id']}/decision",
-                                   {"decision": "reject", "note": "phone reseller ring"})
-        _, approved = analyst.call("POST", f"/v1/reviews/{mildest['order_id']}/decision",
-                                   {"decision": "approve", "note": "called the customer"})
-        _say(f"  analyst rejects {worst['order_id']} ({rejected['status']}) and approves "
-             f"{mildest['order_id']} ({approved['status']}, "
-             f"{money(approved['cashback'])} credited)")
+        _, rejected = analyst.call(
+            "POST",
+            f"/v1/reviews/{worst['order_id']}/decision",
+            {"decision": "reject", "note": "phone reseller ring"},
+        )
+        _, approved = analyst.call(
+            "POST",
+            f"/v1/reviews/{mildest['order_id']}/decision",
+            {"decision": "approve", "note": "called the customer"},
+        )
+        _say(
+            f"  analyst rejects {worst['order_id']} ({rejected['status']}) and approves "
+            f"{mildest['order_id']} ({approved['status']}, "
+            f"{money(approved['cashback'])} credited)"
+        )
 
         _say("\nRetries and mistakes")
         retry = orders["ana"][0]
@@ -168,29 +244,56 @@ def run(store: str = "dynamodb-local") -> int:
         other_channel = "app" if retry["channel"] == "store" else "store"
         status, reply = shop.call("POST", "/v1/purchases", {**retry, "channel": other_channel})
         _say(f"  same order id, different body: {status} {reply['code']}")
-        status, reply = shop.call("POST", "/v1/purchases", {**retry, "order_id": "pedido-x",
-                                                             "amount": "129.90"})
+        status, reply = shop.call(
+            "POST", "/v1/purchases", {**retry, "order_id": "pedido-x", "amount": "129.90"}
+        )
         _say(f"  amount sent as text: {status} {reply['code']}: {reply['message']}")
-        status, reply = shop.call("POST", "/v1/purchases", {**retry, "order_id": "pedido-y",
-                                                             "currency": "USD"})
+        status, reply = shop.call(
+            "POST", "/v1/purchases", {**retry, "order_id": "pedido-y", "currency": "USD"}
+        )
         _say(f"  wrong currency: {status} {reply['code']}: {reply['message']}")
 
         _say("\nReturns")
         partial = orders["bruno"][0]
-        status, reply = shop.call("POST", "/v1/refunds", {
-            "refund_id": "devolucao-1", "order_id": partial["order_id"],
-            "amount": partial["amount"] // 3, "occurred_at": to_iso(now - timedelta(days=1))})
-        _say(f"  bruno returns a third of {partial['order_id']}: {status}, "
-             f"{money(reply['clawed_back'])} clawed back from pending")
+        status, reply = shop.call(
+            "POST",
+            "/v1/refunds",
+            {
+                "refund_id": "devolucao-1",
+                "order_id": partial["order_id"],
+                "amount": partial["amount"] // 3,
+                "occurred_at": to_iso(now - timedelta(days=1)),
+            },
+        )
+        _say(
+            f"  bruno returns a third of {partial['order_id']}: {status}, "
+            f"{money(reply['clawed_back'])} clawed back from pending"
+        )
         for number, order in enumerate(orders["carla"], start=2):
-            status, reply = shop.call("POST", "/v1/refunds", {
-                "refund_id": f"devolucao-{number}", "order_id": order["order_id"],
-                "amount": order["amount"], "occurred_at": to_iso(now)})
-            _say(f"  carla returns all of {order['order_id']}: {status}, "
-                 f"{money(reply['clawed_back'])} clawed back")
-        status, reply = shop.call("POST", "/v1/refunds", {
-            "refund_id": "devolucao-99", "order_id": partial["order_id"],
-            "amount": partial["amount"], "occurred_at": to_iso(now)})
+            status, reply = shop.call(
+                "POST",
+                "/v1/refunds",
+                {
+                    "refund_id": f"devolucao-{number}",
+                    "order_id": order["order_id"],
+                    "amount": order["amount"],
+                    "occurred_at": to_iso(now),
+                },
+            )
+            _say(
+                f"  carla returns all of {order['order_id']}: {status}, "
+                f"{money(reply['clawed_back'])} clawed back"
+            )
+        status, reply = shop.call(
+            "POST",
+            "/v1/refunds",
+            {
+                "refund_id": "devolucao-99",
+                "order_id": partial["order_id"],
+                "amount": partial["amount"],
+                "occurred_at": to_iso(now),
+            },
+        )
         _say(f"  bruno tries to return more than he paid: {status} {reply['code']}")
 
         _say("\nBalances")
@@ -199,35 +302,48 @@ def run(store: str = "dynamodb-local") -> int:
             _, balance = shop.call("GET", f"/v1/customers/{shopper}/balance")
             expiry = balance["next_expiry"]
             when = f"{money(expiry['amount'])} on {expiry['at'][:10]}" if expiry else "-"
-            _say(f"  {shopper:<9}{money(balance['pending']):>16}"
-                 f"{money(balance['available']):>14}{money(balance['debt']):>12}   {when}")
+            _say(
+                f"  {shopper:<9}{money(balance['pending']):>16}"
+                f"{money(balance['available']):>14}{money(balance['debt']):>12}   {when}"
+            )
 
         _, page = shop.call("GET", "/v1/customers/bruno/entries?limit=3")
         _say("\nbruno's ledger, newest first (each entry carries the hash of the one before)")
         for entry in page["items"]:
             changes = ", ".join(f"{k} {v:+d}" for k, v in sorted(entry["changes"].items()))
-            _say(f"  #{entry['seq']} {entry['kind']:<8} {entry['ref']:<13} {changes:<48} "
-                 f"{entry['hash'][:12]}..")
+            _say(
+                f"  #{entry['seq']} {entry['kind']:<8} {entry['ref']:<13} {changes:<48} "
+                f"{entry['hash'][:12]}.."
+            )
 
         _say("\nTime passes: the hourly lifecycle job, run as of later moments")
         for days in (31, 175, 200):
             at = to_iso(now + timedelta(days=days))
             report = stack.invoke("ExpiryFunction", {"time": at})
             assert isinstance(report, dict) and not report["failures"], report
-            _say(f"  {at[:10]}: ripened {report['lots_ripened']} lots "
-                 f"({money(report['cashback_ripened'])}), reminded {report['reminders']}, "
-                 f"expired {report['lots_expired']} ({money(report['cashback_expired'])})")
+            _say(
+                f"  {at[:10]}: ripened {report['lots_ripened']} lots "
+                f"({money(report['cashback_ripened'])}), reminded {report['reminders']}, "
+                f"expired {report['lots_expired']} ({money(report['cashback_expired'])})"
+            )
         kinds = sorted({e["detail-type"] for e in stack.events})
-        _say("  events for the storefront: " + ", ".join(
-            f"{sum(e['detail-type'] == k for e in stack.events)} {k}" for k in kinds))
+        _say(
+            "  events for the storefront: "
+            + ", ".join(f"{sum(e['detail-type'] == k for e in stack.events)} {k}" for k in kinds)
+        )
 
         status, theirs = rival.call("GET", "/v1/customers/ana/balance")
-        _say(f"\nAnother storefront asks for 'ana': {status}, pending {money(theirs['pending'])} "
-             "(its own customer namespace; it cannot see ours)")
+        _say(
+            f"\nAnother storefront asks for 'ana': {status}, pending {money(theirs['pending'])} "
+            "(its own customer namespace; it cannot see ours)"
+        )
 
         assert stack.store is not None
         report = verify(stack.store, "demo")
-        verdict = ("hash chains intact, balances equal their entries" if report.ok
-                   else "; ".join(report.problems))
+        verdict = (
+            "hash chains intact, balances equal their entries"
+            if report.ok
+            else "; ".join(report.problems)
+        )
         _say(f"Ledger audit: {report.customers} customers, {report.entries} entries, {verdict}")
         return 0 if report.ok else 1

@@ -84,8 +84,9 @@ class FunctionError(Exception):
     """A function's error as Lambda reports it: the handler's exception, or a failure of the
     runtime (init, timeout, exit)."""
 
-    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None,
-                 trace: str = "") -> None:
+    def __init__(
+        self, error_type: str, message: str, stack_trace: list[str] | None = None, trace: str = ""
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.stack_trace = stack_trace or []
@@ -180,7 +181,8 @@ class LocalGateway:
         self.response_headers = {
             kind: template.gateway_response_headers(kind)
             or template.gateway_response_headers(
-                "DEFAULT_4XX" if self.responses[kind][0] < 500 else "DEFAULT_5XX")
+                "DEFAULT_4XX" if self.responses[kind][0] < 500 else "DEFAULT_5XX"
+            )
             for kind in DEFAULT_GATEWAY_RESPONSES
         }
         # Usage plans: a token bucket per API key, as API Gateway throttles each key on a
@@ -188,8 +190,10 @@ class LocalGateway:
         self.api_key_source = template.api_key_source
         plans = template.usage_plans()
         if len(plans) > 1:
-            raise ValueError("the local gateway puts every API key on the API's one usage "
-                             f"plan; the template has {[plan.name for plan in plans]}")
+            raise ValueError(
+                "the local gateway puts every API key on the API's one usage "
+                f"plan; the template has {[plan.name for plan in plans]}"
+            )
         self.throttle = Throttle(plans[0], clock) if plans and throttling else None
         needed = {route.function for route in routes}
         if self.authorizer:
@@ -277,24 +281,35 @@ class LocalGateway:
         entries = json.loads(body).get("Entries", [])
         if self.policies is not None:
             caller = access_key_id(_header(headers, "Authorization"))
-            needs = [("events:PutEvents", event_bus_arn(entry.get("EventBusName")))
-                     for entry in entries]
+            needs = [
+                ("events:PutEvents", event_bus_arn(entry.get("EventBusName"))) for entry in entries
+            ]
             denial = self.policies.check(caller, dict.fromkeys(needs))
             if denial is not None:
-                payload = json.dumps({"__type": "AccessDeniedException",
-                                      "message": denial.message}).encode()
-                return Reply(400, payload, [("Content-Type", "application/x-amz-json-1.1"),
-                                            ("x-amzn-ErrorType", "AccessDeniedException")])
+                payload = json.dumps(
+                    {"__type": "AccessDeniedException", "message": denial.message}
+                ).encode()
+                return Reply(
+                    400,
+                    payload,
+                    [
+                        ("Content-Type", "application/x-amz-json-1.1"),
+                        ("x-amzn-ErrorType", "AccessDeniedException"),
+                    ],
+                )
         results = []
         with self._events_lock:
             for entry in entries:
                 event_id = str(uuid.uuid4())
-                self.events.append({
-                    "id": event_id, "source": entry.get("Source"),
-                    "detail-type": entry.get("DetailType"),
-                    "bus": entry.get("EventBusName", "default"),
-                    "detail": json.loads(entry.get("Detail") or "{}"),
-                })
+                self.events.append(
+                    {
+                        "id": event_id,
+                        "source": entry.get("Source"),
+                        "detail-type": entry.get("DetailType"),
+                        "bus": entry.get("EventBusName", "default"),
+                        "detail": json.loads(entry.get("Detail") or "{}"),
+                    }
+                )
                 results.append({"EventId": event_id})
         payload = json.dumps({"FailedEntryCount": 0, "Entries": results}).encode()
         return Reply(200, payload, [("Content-Type", "application/x-amz-json-1.1")])
@@ -450,8 +465,11 @@ class LocalGateway:
             lambda found: values.get(found.group(1), ""),
             template,
         )
-        headers = [*_json_headers(request_id), ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
-                   *self.response_headers[kind]]
+        headers = [
+            *_json_headers(request_id),
+            ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
+            *self.response_headers[kind],
+        ]
         return Reply(status, body.encode(), headers)
 
     # Running functions: each in worker processes of its own (see worker.py)
@@ -464,8 +482,9 @@ class LocalGateway:
             worker = pool.acquire()
             healthy = False
             try:
-                result = worker.invoke(event, context, spec.timeout if self.enforce_timeouts
-                                       else None)
+                result = worker.invoke(
+                    event, context, spec.timeout if self.enforce_timeouts else None
+                )
                 healthy = True
                 return result
             except FunctionError:
@@ -521,11 +540,15 @@ class _Worker:
         self._replies, from_worker = os.pipe()
         try:
             self.process = subprocess.Popen(  # noqa: S603 - our own worker script
-                [sys.executable, "-I", "-S", str(WORKER_SCRIPT), str(to_worker),
-                 str(from_worker)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                env=gateway.worker_environment(spec), cwd=spec.code_dir,
-                pass_fds=(to_worker, from_worker), close_fds=True)
+                [sys.executable, "-I", "-S", str(WORKER_SCRIPT), str(to_worker), str(from_worker)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=gateway.worker_environment(spec),
+                cwd=spec.code_dir,
+                pass_fds=(to_worker, from_worker),
+                close_fds=True,
+            )
         except BaseException:
             for fd in (self._requests, self._replies):
                 os.close(fd)
@@ -535,20 +558,30 @@ class _Worker:
             os.close(from_worker)
         self.alive = True
         assert self.process.stdout is not None
-        self._relay = threading.Thread(target=_relay, args=(spec.logical_id, self.process.stdout),
-                                       name=f"log-{spec.logical_id}", daemon=True)
+        self._relay = threading.Thread(
+            target=_relay,
+            args=(spec.logical_id, self.process.stdout),
+            name=f"log-{spec.logical_id}",
+            daemon=True,
+        )
         self._relay.start()
 
     def initialise(self, path: list[str], timeout: float) -> None:
         """Lambda's init phase: import the handler. FunctionError if it cannot."""
-        write_message(self._requests, {"path": path, "task_root": str(self.spec.code_dir),
-                                       "handler": self.spec.handler})
+        write_message(
+            self._requests,
+            {"path": path, "task_root": str(self.spec.code_dir), "handler": self.spec.handler},
+        )
         reply = self._receive(timeout, None)
         if "init_error" in reply:
             self.kill()
             failure = reply["init_error"]
-            raise FunctionError(failure["errorType"], failure["errorMessage"],
-                                failure.get("stackTrace"), failure.get("trace", ""))
+            raise FunctionError(
+                failure["errorType"],
+                failure["errorMessage"],
+                failure.get("stackTrace"),
+                failure.get("trace", ""),
+            )
 
     def invoke(self, event: Any, context: LambdaContext, timeout: float | None) -> Any:
         context.start()  # the function's clock starts now, after any wait or init
@@ -560,8 +593,12 @@ class _Worker:
         reply = self._receive(timeout, context)
         if "error" in reply:
             failure = reply["error"]
-            raise FunctionError(failure["errorType"], failure["errorMessage"],
-                                failure.get("stackTrace"), failure.get("trace", ""))
+            raise FunctionError(
+                failure["errorType"],
+                failure["errorMessage"],
+                failure.get("stackTrace"),
+                failure.get("trace", ""),
+            )
         return json.loads(reply["result"])
 
     def _receive(self, timeout: float | None, context: LambdaContext | None) -> dict[str, Any]:
@@ -569,12 +606,14 @@ class _Worker:
         if not ready:
             self.kill()
             if context is None:
-                raise FunctionError("Runtime.InitTimeout",
-                                    f"Init phase did not finish in {timeout:.0f} seconds")
+                raise FunctionError(
+                    "Runtime.InitTimeout", f"Init phase did not finish in {timeout:.0f} seconds"
+                )
             raise FunctionError(
                 "Sandbox.Timedout",
                 f"RequestId: {context.aws_request_id} Error: "
-                f"Task timed out after {self.spec.timeout:.2f} seconds")
+                f"Task timed out after {self.spec.timeout:.2f} seconds",
+            )
         reply = read_message(self._replies)
         if reply is None:
             self.kill()
@@ -584,8 +623,9 @@ class _Worker:
     def _exited(self, context: LambdaContext | None) -> FunctionError:
         code = self.process.wait()
         request = f"RequestId: {context.aws_request_id} " if context else ""
-        return FunctionError("Runtime.ExitError",
-                             f"{request}Error: Runtime exited with error: exit status {code}")
+        return FunctionError(
+            "Runtime.ExitError", f"{request}Error: Runtime exited with error: exit status {code}"
+        )
 
     def kill(self, *, graceful: bool = False) -> None:
         """Stop the process (at once, as Lambda does after a timeout or a crash; a graceful
@@ -671,7 +711,9 @@ def _relay(function: str, stream: IO[bytes]) -> None:
 def _log_failure(function: str, error: FunctionError) -> None:
     """Loud, in the gateway's log: which function, which error (as Lambda's log would)."""
     if error.error_type.startswith("Runtime.") and error.error_type not in (
-            "Runtime.MarshalError", "Runtime.Unavailable"):
+        "Runtime.MarshalError",
+        "Runtime.Unavailable",
+    ):
         banner = f"!!! {function} cannot run: {error.error_type}: {error}"
     else:
         banner = f"{function} failed: {error.error_type}: {error}"

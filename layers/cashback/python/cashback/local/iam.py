@@ -31,11 +31,22 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 # Item operations whose IAM action is the operation's own name, on the table or, when the
 # request names an index, on `table/<t>/index/<i>`.
 _INDEXABLE = {"Query", "Scan"}
-_TRANSACT_WRITE_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                           "ConditionCheck": "ConditionCheckItem"}
+_TRANSACT_WRITE_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 # Operations on no particular table: IAM checks them against "*".
-_ACCOUNT_WIDE = {"ListTables", "DescribeLimits", "DescribeEndpoints", "ListBackups",
-                 "ListGlobalTables", "ListExports", "ListImports"}
+_ACCOUNT_WIDE = {
+    "ListTables",
+    "DescribeLimits",
+    "DescribeEndpoints",
+    "ListBackups",
+    "ListGlobalTables",
+    "ListExports",
+    "ListImports",
+}
 
 
 @dataclass(frozen=True)
@@ -62,9 +73,13 @@ class Statement:
         resource_key = "NotResource" if "NotResource" in raw else "Resource"
         if action_key not in raw or resource_key not in raw:
             raise TemplateError(f"a policy statement needs Action and Resource: {raw}")
-        return cls(effect, _strings(raw[action_key]), _strings(raw[resource_key]),
-                   not_actions=action_key == "NotAction",
-                   not_resources=resource_key == "NotResource")
+        return cls(
+            effect,
+            _strings(raw[action_key]),
+            _strings(raw[resource_key]),
+            not_actions=action_key == "NotAction",
+            not_resources=resource_key == "NotResource",
+        )
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ class Policy:
         return cls(tuple(Statement.parse(raw) for raw in statements))
 
     def decide(self, action: str, resource: str) -> str:
-        """"Allow", "Deny" (an explicit deny) or "ImplicitDeny" (nothing allows it)."""
+        """ "Allow", "Deny" (an explicit deny) or "ImplicitDeny" (nothing allows it)."""
         allowed = False
         for statement in self.statements:
             if statement.applies(action, resource):
@@ -102,10 +117,15 @@ class Denial:
 
     @property
     def message(self) -> str:
-        reason = ("with an explicit deny in an identity-based policy" if self.explicit
-                  else f"because no identity-based policy allows the {self.action} action")
-        return (f"User: {self.caller_arn} is not authorized to perform: {self.action} "
-                f"on resource: {self.resource} {reason}")
+        reason = (
+            "with an explicit deny in an identity-based policy"
+            if self.explicit
+            else f"because no identity-based policy allows the {self.action} action"
+        )
+        return (
+            f"User: {self.caller_arn} is not authorized to perform: {self.action} "
+            f"on resource: {self.resource} {reason}"
+        )
 
 
 class Policies:
@@ -125,16 +145,17 @@ class Policies:
                 # resources the local stack checks; statements are what this project uses.
                 if isinstance(entry, dict) and "Statement" in entry:
                     raw = entry["Statement"]
-                    statements += [_resolved(template, s, refs)
-                                   for s in ([raw] if isinstance(raw, dict) else raw)]
+                    statements += [
+                        _resolved(template, s, refs)
+                        for s in ([raw] if isinstance(raw, dict) else raw)
+                    ]
             policies[logical_id] = Policy.of(statements)
         return cls(policies)
 
     def restricts(self, access_key_id: str | None) -> bool:
         return access_key_id is not None and access_key_id in self.policies
 
-    def check(self, access_key_id: str | None,
-              needs: Iterable[tuple[str, str]]) -> Denial | None:
+    def check(self, access_key_id: str | None, needs: Iterable[tuple[str, str]]) -> Denial | None:
         """The first (action, resource) the caller may not perform, or None."""
         if access_key_id is None or access_key_id not in self.policies:
             return None
@@ -180,8 +201,9 @@ def dynamodb_needs(target: str | None, body: Mapping[str, Any]) -> list[tuple[st
     needs: list[tuple[str, str]] = []
 
     def on_table(action: str, table: Any, index: Any = None) -> None:
-        arn = table if isinstance(table, str) and table.startswith("arn:") \
-            else table_arn(str(table))
+        arn = (
+            table if isinstance(table, str) and table.startswith("arn:") else table_arn(str(table))
+        )
         needs.append((f"dynamodb:{action}", f"{arn}/index/{index}" if index else arn))
 
     if operation == "TransactWriteItems":
@@ -206,12 +228,14 @@ def dynamodb_needs(target: str | None, body: Mapping[str, Any]) -> list[tuple[st
 
 def access_denied_body(denial: Denial) -> bytes:
     """DynamoDB's answer (HTTP 400, JSON 1.0) to a call IAM refuses."""
-    return json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
-                       "Message": denial.message}).encode()
+    return json.dumps(
+        {"__type": "com.amazon.coral.service#AccessDeniedException", "Message": denial.message}
+    ).encode()
 
 
-def _resolved(template: Template, raw: Mapping[str, Any],
-              refs: Mapping[str, str]) -> dict[str, Any]:
+def _resolved(
+    template: Template, raw: Mapping[str, Any], refs: Mapping[str, str]
+) -> dict[str, Any]:
     statement = dict(raw)
     for key in ("Resource", "NotResource"):
         if key in statement:

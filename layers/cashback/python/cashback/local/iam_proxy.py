@@ -21,13 +21,22 @@ from urllib.parse import urlsplit
 
 from cashback.local.iam import Policies, access_denied_body, access_key_id, dynamodb_needs
 
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
-               "trailer", "upgrade", "content-length"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+}
 
 
 class IamProxy:
-    def __init__(self, upstream: str, policies: Policies, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self, upstream: str, policies: Policies, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise ValueError(f"upstream must be http://host:port, not {upstream!r}")
@@ -51,8 +60,9 @@ class IamProxy:
             server.proxy = self
             server.connections = threading.local()
             self._server = server
-            self._thread = threading.Thread(target=server.serve_forever, name="iam-proxy",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=server.serve_forever, name="iam-proxy", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -82,15 +92,20 @@ class IamProxy:
             return None  # DynamoDB itself answers a malformed body
         if not isinstance(request, dict):
             return None
-        denial = self.policies.check(caller, dynamodb_needs(headers.get("X-Amz-Target"),
-                                                            request))
+        denial = self.policies.check(caller, dynamodb_needs(headers.get("X-Amz-Target"), request))
         if denial is None:
             return None
         with self._lock:
-            self.denials.append({"principal": denial.principal, "action": denial.action,
-                                 "resource": denial.resource})
-        print(f"IAM denied {denial.principal}: {denial.action} on {denial.resource}",
-              file=sys.stderr)
+            self.denials.append(
+                {
+                    "principal": denial.principal,
+                    "action": denial.action,
+                    "resource": denial.resource,
+                }
+            )
+        print(
+            f"IAM denied {denial.principal}: {denial.action} on {denial.resource}", file=sys.stderr
+        )
         return access_denied_body(denial)
 
 
@@ -111,8 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         refused = self.server.proxy.refusal(self.headers, body)
         if refused is not None:
-            self._send(400, [("Content-Type", "application/x-amz-json-1.0"),
-                             ("x-amzn-RequestId", str(uuid.uuid4()))], refused)
+            self._send(
+                400,
+                [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("x-amzn-RequestId", str(uuid.uuid4())),
+                ],
+                refused,
+            )
             return
         try:
             status, headers, payload = self._forward("POST", body)
@@ -126,8 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
     def _forward(self, method: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        headers = {name: value for name, value in self.headers.items()
-                   if name.lower() not in _HOP_BY_HOP}
+        headers = {
+            name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP
+        }
         headers["Content-Length"] = str(len(body))
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)

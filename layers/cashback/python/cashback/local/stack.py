@@ -35,18 +35,27 @@ def find_template(start: Path | None = None) -> Path:
 
 
 class LocalStack:
-    def __init__(self, template_path: Path | None = None, *, tenants: tuple[str, ...] = ("demo",),
-                 currency: str = "BRL", backdate_days: int = 7, store: StoreKind = "dynamodb-local",
-                 port: int = 0, quiet: bool = False,
-                 risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
-                 settings: TenantSettings | None = None,
-                 function_env: Mapping[str, str] | None = None,
-                 time_travel: bool = False, throttling: bool = True) -> None:
+    def __init__(
+        self,
+        template_path: Path | None = None,
+        *,
+        tenants: tuple[str, ...] = ("demo",),
+        currency: str = "BRL",
+        backdate_days: int = 7,
+        store: StoreKind = "dynamodb-local",
+        port: int = 0,
+        quiet: bool = False,
+        risk_mode: Literal["enforce", "shadow", "off"] = "enforce",
+        settings: TenantSettings | None = None,
+        function_env: Mapping[str, str] | None = None,
+        time_travel: bool = False,
+        throttling: bool = True,
+    ) -> None:
         self.template_path = template_path or find_template()
         self.tenants = tenants
-        self.settings = settings or TenantSettings(currency=currency,
-                                                   backdate_days=backdate_days,
-                                                   risk_mode=risk_mode)
+        self.settings = settings or TenantSettings(
+            currency=currency, backdate_days=backdate_days, risk_mode=risk_mode
+        )
         self.store_kind: StoreKind = store
         self.port = port
         self.quiet = quiet
@@ -86,10 +95,15 @@ class LocalStack:
         self._refs = {"LedgerTable": TABLE_NAME, "CashbackEventBus": EVENT_BUS_NAME}
         # Functions reach the table through the IAM-checking proxy: a call signed with a
         # function's access key id (its logical id) gets only what its policy allows.
-        self.policies = Policies.from_template(self.template, {
-            "LedgerTable": TABLE_NAME, "LedgerTable.Arn": table_arn(TABLE_NAME),
-            "CashbackEventBus": EVENT_BUS_NAME,
-            "CashbackEventBus.Arn": event_bus_arn(EVENT_BUS_NAME)})
+        self.policies = Policies.from_template(
+            self.template,
+            {
+                "LedgerTable": TABLE_NAME,
+                "LedgerTable.Arn": table_arn(TABLE_NAME),
+                "CashbackEventBus": EVENT_BUS_NAME,
+                "CashbackEventBus.Arn": event_bus_arn(EVENT_BUS_NAME),
+            },
+        )
         self._iam_proxy = IamProxy(self._dynamodb.endpoint_url, self.policies).start()
         env = {
             **self._dynamodb.env(),
@@ -141,8 +155,11 @@ class LocalStack:
         """A gateway (not started) on this stack's table and functions; the stack's own is
         one. Options are LocalGateway's, e.g. a `clock` for its usage plan throttling."""
         assert self.template is not None, "the stack is not running"
-        return LocalGateway(self.template, self._env, **{"quiet": self.quiet, "refs": self._refs,
-                                                         "policies": self.policies, **options})
+        return LocalGateway(
+            self.template,
+            self._env,
+            **{"quiet": self.quiet, "refs": self._refs, "policies": self.policies, **options},
+        )
 
     def dynamodb_client(self) -> object:
         """A fresh boto3 DynamoDB client on the stack's store (for tools and tests)."""
@@ -166,8 +183,9 @@ class LocalStack:
         throttles every usage identifier key under the template's one usage plan."""
         assert self.store is not None
         self.store.put_tenant(tenant, settings, now, usage_key=keys.new_usage_key())
-        self.keys[tenant] = {scope: keys.create_key(self.store, tenant, [scope], now)
-                             for scope in keys.SCOPES}
+        self.keys[tenant] = {
+            scope: keys.create_key(self.store, tenant, [scope], now) for scope in keys.SCOPES
+        }
         return self.keys[tenant]
 
     def stop(self) -> None:
@@ -184,6 +202,10 @@ class LocalStack:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -199,16 +199,20 @@ class Template:
                 timeout=int(merged.get("Timeout", _DEFAULT_TIMEOUT)),
                 memory=int(merged.get("MemorySize", _DEFAULT_MEMORY)),
                 environment=environment,
-                layers=tuple(_layer_id(logical_id, layer) for layer in [
-                    *(defaults.get("Layers") or []), *(props.get("Layers") or [])]),
+                layers=tuple(
+                    _layer_id(logical_id, layer)
+                    for layer in [*(defaults.get("Layers") or []), *(props.get("Layers") or [])]
+                ),
             )
         return specs
 
     def layers(self) -> dict[str, LayerSpec]:
         specs = {}
         for logical_id, resource in self.resources.items():
-            if resource.get("Type") not in ("AWS::Serverless::LayerVersion",
-                                            "AWS::Lambda::LayerVersion"):
+            if resource.get("Type") not in (
+                "AWS::Serverless::LayerVersion",
+                "AWS::Lambda::LayerVersion",
+            ):
                 continue
             props = resource.get("Properties") or {}
             content = props.get("ContentUri") or props.get("Content")
@@ -321,8 +325,11 @@ class Template:
         """The static headers a gateway response sets (ResponseParameters: 'value')."""
         config = (self._api().get("GatewayResponses") or {}).get(kind) or {}
         headers = (config.get("ResponseParameters") or {}).get("Headers") or {}
-        return [(name, value[1:-1]) for name, value in headers.items()
-                if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"]
+        return [
+            (name, value[1:-1])
+            for name, value in headers.items()
+            if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"
+        ]
 
     def gateway_response(self, kind: str) -> tuple[int, str]:
         """What API Gateway answers for a response type, falling back like it does."""
@@ -345,8 +352,9 @@ def load_template(path: Path) -> Template:
 def _layer_id(function: str, layer: Any) -> str:
     if isinstance(layer, dict) and isinstance(layer.get("Ref"), str):
         return str(layer["Ref"])
-    raise TemplateError(f"{function}: only layers of this template (!Ref) can run locally, "
-                        f"not {layer!r}")
+    raise TemplateError(
+        f"{function}: only layers of this template (!Ref) can run locally, not {layer!r}"
+    )
 
 
 def _index(index: dict[str, Any]) -> dict[str, Any]:

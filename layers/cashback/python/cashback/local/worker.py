@@ -40,7 +40,7 @@ def write_message(fd: int, message: Any) -> None:
     body = json.dumps(message).encode()
     data = memoryview(_HEADER.pack(len(body)) + body)
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -75,36 +75,47 @@ class LambdaContext:
 
 def _fault(error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
     trace = traceback.format_exc() if sys.exc_info()[0] else ""
-    return {"errorType": error_type, "errorMessage": message, "stackTrace": stack or [],
-            "trace": trace}
+    return {
+        "errorType": error_type,
+        "errorMessage": message,
+        "stackTrace": stack or [],
+        "trace": trace,
+    }
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    return {"errorType": type(exc).__name__, "errorMessage": str(exc),
-            "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
-            "trace": traceback.format_exc()}
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+        "trace": traceback.format_exc(),
+    }
 
 
 def load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
     """(the handler, None) or (None, the error Lambda's Python runtime reports at init)."""
     module_name, _, name = handler.rpartition(".")
     if not module_name:
-        return None, _fault("Runtime.MalformedHandlerName",
-                            f"Bad handler '{handler}': not enough values to unpack")
+        return None, _fault(
+            "Runtime.MalformedHandlerName", f"Bad handler '{handler}': not enough values to unpack"
+        )
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
-        return None, _fault("Runtime.ImportModuleError",
-                            f"Unable to import module '{module_name}': {exc}")
+        return None, _fault(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        )
     except SyntaxError as exc:
-        return None, _fault("Runtime.UserCodeSyntaxError",
-                            f"Syntax error in module '{module_name}': {exc}")
+        return None, _fault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+        )
     except Exception as exc:  # noqa: BLE001 - reported as the function's init error
         return None, _error(exc)
     function = getattr(module, name, None)
     if function is None:
-        return None, _fault("Runtime.HandlerNotFound",
-                            f"Handler '{name}' missing on module '{module_name}'")
+        return None, _fault(
+            "Runtime.HandlerNotFound", f"Handler '{name}' missing on module '{module_name}'"
+        )
     return function, None
 
 
@@ -127,8 +138,9 @@ def main() -> int:
             try:
                 reply: dict[str, Any] = {"result": json.dumps(result)}
             except (TypeError, ValueError) as exc:
-                reply = {"error": _fault("Runtime.MarshalError",
-                                         f"Unable to marshal response: {exc}")}
+                reply = {
+                    "error": _fault("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+                }
         except Exception as exc:  # noqa: BLE001 - any handler failure is the function's error
             reply = {"error": _error(exc)}
         sys.stdout.flush()

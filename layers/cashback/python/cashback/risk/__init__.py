@@ -46,11 +46,29 @@ if TYPE_CHECKING:
     from cashback.risk.scorer import Scorer
 
 __all__ = [
-    "FEATURE_NAMES", "NO_LISTS", "CustomerAggregates", "Decision", "IdentityAggregates",
-    "ModelNotFound", "PurchaseFacts", "RedemptionFacts", "RefundFacts", "RiskLists",
-    "RulePolicy", "SharedCounts", "Thresholds", "decide", "features", "load_estimator",
-    "load_scorer", "model_dir", "note_identity", "note_purchase", "note_redemption",
-    "note_refund", "shared_counts",
+    "FEATURE_NAMES",
+    "NO_LISTS",
+    "CustomerAggregates",
+    "Decision",
+    "IdentityAggregates",
+    "ModelNotFound",
+    "PurchaseFacts",
+    "RedemptionFacts",
+    "RefundFacts",
+    "RiskLists",
+    "RulePolicy",
+    "SharedCounts",
+    "Thresholds",
+    "decide",
+    "features",
+    "load_estimator",
+    "load_scorer",
+    "model_dir",
+    "note_identity",
+    "note_purchase",
+    "note_redemption",
+    "note_refund",
+    "shared_counts",
 ]
 
 MODEL_DIR_ENV = "CASHBACK_MODEL_DIR"
@@ -72,8 +90,7 @@ def model_dir() -> Path:
         return Path(configured)
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFound(f"no model: set {MODEL_DIR_ENV} or install the {MODEL_PACKAGE} "
-                            "layer")
+        raise ModelNotFound(f"no model: set {MODEL_DIR_ENV} or install the {MODEL_PACKAGE} layer")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -85,8 +102,10 @@ def _load_scorer(directory: Path) -> Scorer:
         raise ModelNotFound(f"no model.npz in {directory}")
     scorer = Scorer.from_dir(directory)
     if scorer.feature_names != FEATURE_NAMES:
-        raise ModelNotFound(f"model {scorer.model_version} was trained on features "
-                            f"{scorer.feature_names}, this code computes {FEATURE_NAMES}")
+        raise ModelNotFound(
+            f"model {scorer.model_version} was trained on features "
+            f"{scorer.feature_names}, this code computes {FEATURE_NAMES}"
+        )
     return scorer
 
 
@@ -112,8 +131,9 @@ def _estimator_path() -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ModelNotFound(f"no {ESTIMATOR_FILE}: set {ESTIMATOR_ENV} or run "
-                        "`python -m models.refund_abuse.train`")
+    raise ModelNotFound(
+        f"no {ESTIMATOR_FILE}: set {ESTIMATOR_ENV} or run `python -m models.refund_abuse.train`"
+    )
 
 
 def load_estimator(path: str | Path | None = None) -> Any:
@@ -124,8 +144,9 @@ def load_estimator(path: str | Path | None = None) -> Any:
 
     file = Path(path) if path else _estimator_path()
     untrusted = skops.io.get_untrusted_types(file=file)
-    unexpected = [name for name in untrusted
-                  if not name.startswith(("sklearn.", "numpy.", "builtins."))]
+    unexpected = [
+        name for name in untrusted if not name.startswith(("sklearn.", "numpy.", "builtins."))
+    ]
     if unexpected:
         raise ModelNotFound(f"{file} holds unexpected types: {', '.join(unexpected)}")
     return skops.io.load(file, trusted=untrusted)

@@ -20,73 +20,101 @@ TOOLING = "models.refund_abuse"
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=7, help="simulator seed of the training "
-                        "traffic")
-    parser.add_argument("--months", type=int, default=5,
-                        help="months to simulate (the first only builds history)")
+    parser.add_argument(
+        "--seed", type=int, default=7, help="simulator seed of the training traffic"
+    )
+    parser.add_argument(
+        "--months", type=int, default=5, help="months to simulate (the first only builds history)"
+    )
     parser.add_argument("--customers", type=int, default=10000, help="honest customers")
     parser.add_argument("--trees", type=int, default=200)
-    parser.add_argument("--max-samples", type=int, default=512,
-                        help="rows each tree is grown on")
-    parser.add_argument("--review-share", type=float, default=0.02,
-                        help="share of purchases the analysts can review")
-    parser.add_argument("--block-share", type=float, default=0.003,
-                        help="share of purchases blocked outright")
-    parser.add_argument("--traffic", type=Path,
-                        help="train on recorded traffic (JSON lines) instead of simulating")
-    parser.add_argument("--model-dir", type=Path,
-                        help="where to export the model layer (default: "
-                             "layers/model/python/cashback_model)")
-    parser.add_argument("--artifacts", type=Path,
-                        help="where the skops estimator goes (default: "
-                             "models/refund_abuse/artifacts)")
+    parser.add_argument("--max-samples", type=int, default=512, help="rows each tree is grown on")
+    parser.add_argument(
+        "--review-share",
+        type=float,
+        default=0.02,
+        help="share of purchases the analysts can review",
+    )
+    parser.add_argument(
+        "--block-share", type=float, default=0.003, help="share of purchases blocked outright"
+    )
+    parser.add_argument(
+        "--traffic", type=Path, help="train on recorded traffic (JSON lines) instead of simulating"
+    )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        help="where to export the model layer (default: layers/model/python/cashback_model)",
+    )
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        help="where the skops estimator goes (default: models/refund_abuse/artifacts)",
+    )
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=11,
-                        help="simulator seed of the held-out traffic (not the training seed)")
-    parser.add_argument("--months", type=int, default=5,
-                        help="months to simulate; the last one is evaluated")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=11,
+        help="simulator seed of the held-out traffic (not the training seed)",
+    )
+    parser.add_argument(
+        "--months", type=int, default=5, help="months to simulate; the last one is evaluated"
+    )
     parser.add_argument("--customers", type=int, default=10000, help="honest customers")
     parser.add_argument("--model-dir", type=Path, help="exported model to evaluate")
-    parser.add_argument("--artifacts", type=Path,
-                        help="where report.md and the plots go, and the estimator is read")
-    parser.add_argument("--skip-stress", action="store_true",
-                        help="skip the masking stress test (two extra fits)")
+    parser.add_argument(
+        "--artifacts", type=Path, help="where report.md and the plots go, and the estimator is read"
+    )
+    parser.add_argument(
+        "--skip-stress", action="store_true", help="skip the masking stress test (two extra fits)"
+    )
 
 
 def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--traffic", type=Path,
-                        help="recorded traffic (JSON lines); default: simulate --seed")
+    parser.add_argument(
+        "--traffic", type=Path, help="recorded traffic (JSON lines); default: simulate --seed"
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--months", type=int, default=5)
     parser.add_argument("--customers", type=int, default=10000, help="honest customers")
-    parser.add_argument("--last-days", type=int, default=30,
-                        help="decide the purchases of the last N days (earlier traffic only "
-                             "builds the aggregates)")
+    parser.add_argument(
+        "--last-days",
+        type=int,
+        default=30,
+        help="decide the purchases of the last N days (earlier traffic only builds the aggregates)",
+    )
     parser.add_argument("--model-dir", type=Path, help="the current model (default: shipped)")
-    parser.add_argument("--candidate-model-dir", type=Path,
-                        help="a candidate model (default: the current one)")
-    parser.add_argument("--review-threshold", type=float,
-                        help="candidate review threshold (risk score)")
-    parser.add_argument("--block-threshold", type=float,
-                        help="candidate block threshold (risk score)")
-    parser.add_argument("--review-share", type=float,
-                        help="candidate: review this share of the replayed purchases")
-    parser.add_argument("--block-share", type=float,
-                        help="candidate: block this share of the replayed purchases")
-    parser.add_argument("--no-rules", action="store_true",
-                        help="candidate without the readable rules")
+    parser.add_argument(
+        "--candidate-model-dir", type=Path, help="a candidate model (default: the current one)"
+    )
+    parser.add_argument(
+        "--review-threshold", type=float, help="candidate review threshold (risk score)"
+    )
+    parser.add_argument(
+        "--block-threshold", type=float, help="candidate block threshold (risk score)"
+    )
+    parser.add_argument(
+        "--review-share", type=float, help="candidate: review this share of the replayed purchases"
+    )
+    parser.add_argument(
+        "--block-share", type=float, help="candidate: block this share of the replayed purchases"
+    )
+    parser.add_argument(
+        "--no-rules", action="store_true", help="candidate without the readable rules"
+    )
     parser.add_argument("--out", type=Path, help="also write the report here (markdown)")
-    parser.add_argument("--decisions", type=Path,
-                        help="write every changed decision here (JSON lines)")
+    parser.add_argument(
+        "--decisions", type=Path, help="write every changed decision here (JSON lines)"
+    )
 
 
 COMMANDS = {
     "train": (add_train_arguments, "simulate traffic, fit the forest, export the model layer"),
     "evaluate": (add_evaluate_arguments, "score a held-out month; write report.md and plots"),
-    "backtest": (add_backtest_arguments,
-                 "replay traffic under a candidate model or thresholds"),
+    "backtest": (add_backtest_arguments, "replay traffic under a candidate model or thresholds"),
 }
 
 
@@ -103,8 +131,9 @@ def _tooling(command: str) -> ModuleType:
             # Tooling only: the checkout is not an installed package.
             sys.path.insert(0, str(base))
             return importlib.import_module(name)
-    raise SystemExit("cashback model: run this from the project checkout "
-                     "(models/refund_abuse not found)")
+    raise SystemExit(
+        "cashback model: run this from the project checkout (models/refund_abuse not found)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -124,7 +153,6 @@ def register(subparsers: Any) -> None:
 def parser_for(command: str) -> argparse.ArgumentParser:
     """The parser of `python -m models.refund_abuse.<command>`."""
     add_arguments, help_text = COMMANDS[command]
-    parser = argparse.ArgumentParser(prog=f"python -m {TOOLING}.{command}",
-                                     description=help_text)
+    parser = argparse.ArgumentParser(prog=f"python -m {TOOLING}.{command}", description=help_text)
     add_arguments(parser)
     return parser

@@ -88,9 +88,11 @@ class RiskLists:
     def matches(self, purchase: PurchaseFacts, which: Literal["allow", "deny"]) -> list[str]:
         """The lists of kind `which` the purchase is on, as `<which>_list:<subject>`."""
         found = []
-        for subject, value in (("customer", purchase.customer_id),
-                               ("device", purchase.device_id),
-                               ("payment", purchase.payment_fingerprint)):
+        for subject, value in (
+            ("customer", purchase.customer_id),
+            ("device", purchase.device_id),
+            ("payment", purchase.payment_fingerprint),
+        ):
             names: frozenset[str] = getattr(self, f"{which}_{subject}s")
             if value is not None and value in names:
                 found.append(f"{which}_list:{subject}")
@@ -136,10 +138,15 @@ class Decision:
 
     def to_record(self) -> dict[str, Any]:
         """What the order stores: no floats (DynamoDB wants Decimals), the score as text."""
-        return {"action": self.action, "would_be": self.would_be, "shadow": self.shadow,
-                "score": None if self.score is None else f"{self.score:.6f}",
-                "model_version": self.model_version, "reasons": list(self.reasons),
-                "rules_fired": list(self.rules_fired)}
+        return {
+            "action": self.action,
+            "would_be": self.would_be,
+            "shadow": self.shadow,
+            "score": None if self.score is None else f"{self.score:.6f}",
+            "model_version": self.model_version,
+            "reasons": list(self.reasons),
+            "rules_fired": list(self.rules_fired),
+        }
 
 
 @dataclass(frozen=True)
@@ -165,24 +172,32 @@ def _age(days: float) -> str:
 
 
 def _refunds_text(h: RefundHistory) -> str:
-    return (f"refunded {h.refunded_orders} of the last {_plural(h.orders, 'order')}, "
-            f"{h.quick_refunds} within {QUICK_REFUND_DAYS} days")
+    return (
+        f"refunded {h.refunded_orders} of the last {_plural(h.orders, 'order')}, "
+        f"{h.quick_refunds} within {QUICK_REFUND_DAYS} days"
+    )
 
 
 def _after_spendable_text(h: RefundHistory) -> str:
-    return (f"{h.after_spendable} of {_plural(h.refunded_orders, 'refund')} came after the "
-            "cashback became spendable")
+    return (
+        f"{h.after_spendable} of {_plural(h.refunded_orders, 'refund')} came after the "
+        "cashback became spendable"
+    )
 
 
 def _spent_text(h: RefundHistory) -> str:
     share = h.spent_before_refund / h.cashback if h.cashback else 0.0
-    return (f"{share:.0%} of the cashback earned in 90 days was spent before its order was "
-            f"refunded ({_plural(h.refunded_orders, 'refunded order')})")
+    return (
+        f"{share:.0%} of the cashback earned in 90 days was spent before its order was "
+        f"refunded ({_plural(h.refunded_orders, 'refunded order')})"
+    )
 
 
 def _velocity_text(c: Context) -> str:
-    text = (f"{_plural(orders_since(c.aggregates, c.now, DAY), 'order')} in the last 24 hours, "
-            f"{orders_since(c.aggregates, c.now, 30 * DAY)} in 30 days")
+    text = (
+        f"{_plural(orders_since(c.aggregates, c.now, DAY), 'order')} in the last 24 hours, "
+        f"{orders_since(c.aggregates, c.now, 30 * DAY)} in 30 days"
+    )
     age = account_age_days(c.aggregates, c.now)
     return f"{text} on an account {_age(age)} old" if age < YOUNG_DAYS else text
 
@@ -226,27 +241,45 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("fresh_account_velocity", "review",
-         lambda c, p: (account_age_days(c.aggregates, c.now) <= p.velocity_max_age_days
-                       and orders_since(c.aggregates, c.now, DAY) >= p.velocity_orders_24h),
-         _velocity_text),
-    Rule("shared_identity_ring", "review",
-         lambda c, p: c.shared.most >= p.ring_customers,
-         _shared_text),
-    Rule("serial_refunds", "review",
-         lambda c, p: (c.history.refunded_orders >= p.serial_refunded_orders
-                       and c.history.quick_refunds >= p.serial_quick_refunds
-                       and c.history.refunded >= p.serial_refunded_share * c.history.ordered),
-         lambda c: _refunds_text(c.history)),
-    Rule("refunds_after_spending", "review",
-         lambda c, p: (c.history.refunded_orders >= p.spent_refunds
-                       and c.history.spent_before_refund >= p.spent_share
-                       * c.history.cashback > 0),
-         lambda c: _spent_text(c.history)),
+    Rule(
+        "fresh_account_velocity",
+        "review",
+        lambda c, p: (
+            account_age_days(c.aggregates, c.now) <= p.velocity_max_age_days
+            and orders_since(c.aggregates, c.now, DAY) >= p.velocity_orders_24h
+        ),
+        _velocity_text,
+    ),
+    Rule(
+        "shared_identity_ring",
+        "review",
+        lambda c, p: c.shared.most >= p.ring_customers,
+        _shared_text,
+    ),
+    Rule(
+        "serial_refunds",
+        "review",
+        lambda c, p: (
+            c.history.refunded_orders >= p.serial_refunded_orders
+            and c.history.quick_refunds >= p.serial_quick_refunds
+            and c.history.refunded >= p.serial_refunded_share * c.history.ordered
+        ),
+        lambda c: _refunds_text(c.history),
+    ),
+    Rule(
+        "refunds_after_spending",
+        "review",
+        lambda c, p: (
+            c.history.refunded_orders >= p.spent_refunds
+            and c.history.spent_before_refund >= p.spent_share * c.history.cashback > 0
+        ),
+        lambda c: _spent_text(c.history),
+    ),
 )
 
 
 # -- the model's reasons ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ReasonGroup:
@@ -260,24 +293,39 @@ class ReasonGroup:
 
 
 REASON_GROUPS: tuple[ReasonGroup, ...] = (
-    ReasonGroup("refunds", ("refunded_orders_90d_log1p", "refunded_share_90d",
-                            "quick_refunds_90d_log1p"), lambda c: _refunds_text(c.history)),
-    ReasonGroup("refund_timing", ("refunds_after_spendable_90d_log1p",),
-                lambda c: _after_spendable_text(c.history)),
-    ReasonGroup("spent_then_refunded", ("spent_then_refunded_share_90d",),
-                lambda c: _spent_text(c.history)),
-    ReasonGroup("velocity", ("orders_24h_log1p", "orders_30d_log1p",
-                             "orders_per_active_day_log1p"),
-                _velocity_text),
+    ReasonGroup(
+        "refunds",
+        ("refunded_orders_90d_log1p", "refunded_share_90d", "quick_refunds_90d_log1p"),
+        lambda c: _refunds_text(c.history),
+    ),
+    ReasonGroup(
+        "refund_timing",
+        ("refunds_after_spendable_90d_log1p",),
+        lambda c: _after_spendable_text(c.history),
+    ),
+    ReasonGroup(
+        "spent_then_refunded", ("spent_then_refunded_share_90d",), lambda c: _spent_text(c.history)
+    ),
+    ReasonGroup(
+        "velocity",
+        ("orders_24h_log1p", "orders_30d_log1p", "orders_per_active_day_log1p"),
+        _velocity_text,
+    ),
     ReasonGroup("shared_identity", ("shared_identity_customers_log1p",), _shared_text),
-    ReasonGroup("new_account", ("account_age_days_log1p",), _new_account_text,
-                low=("account_age_days_log1p",)),
+    ReasonGroup(
+        "new_account",
+        ("account_age_days_log1p",),
+        _new_account_text,
+        low=("account_age_days_log1p",),
+    ),
     ReasonGroup("amount", ("amount_vs_median_log2",), _amount_text),
     ReasonGroup("cashback_rate", ("cashback_rate",), _rate_text),
 )
 RULE_GROUPS: Mapping[str, str] = {
-    "fresh_account_velocity": "velocity", "shared_identity_ring": "shared_identity",
-    "serial_refunds": "refunds", "refunds_after_spending": "spent_then_refunded",
+    "fresh_account_velocity": "velocity",
+    "shared_identity_ring": "shared_identity",
+    "serial_refunds": "refunds",
+    "refunds_after_spending": "spent_then_refunded",
 }
 
 
@@ -291,8 +339,12 @@ def tail_share(quantiles: Sequence[float], value: float, low: bool = False) -> f
     return (len(quantiles) - bisect.bisect_left(quantiles, value)) / len(quantiles)
 
 
-def model_reasons(context: Context, metadata: Mapping[str, Any],
-                  skip: frozenset[str] = frozenset(), fallback: bool = True) -> list[str]:
+def model_reasons(
+    context: Context,
+    metadata: Mapping[str, Any],
+    skip: frozenset[str] = frozenset(),
+    fallback: bool = True,
+) -> list[str]:
     """The model's most unusual behaviours for this purchase, rarest first; with
     `fallback`, the least common one when none is rare on its own."""
     quantiles: Mapping[str, Sequence[float]] = metadata.get("feature_quantiles", {})
@@ -301,8 +353,10 @@ def model_reasons(context: Context, metadata: Mapping[str, Any],
     for group in REASON_GROUPS:
         if group.name in skip:
             continue
-        tail = min(tail_share(quantiles.get(name, ()), values[name], name in group.low)
-                   for name in group.features)
+        tail = min(
+            tail_share(quantiles.get(name, ()), values[name], name in group.low)
+            for name in group.features
+        )
         ranked.append((tail, group.name, group))
     ranked.sort(key=lambda item: (item[0], item[1]))
     rare = [group.explain(context) for tail, _, group in ranked if tail < RARE]
@@ -314,10 +368,19 @@ def model_reasons(context: Context, metadata: Mapping[str, Any],
 
 # -- the decision -------------------------------------------------------------------------
 
-def decide(purchase: PurchaseFacts, aggregates: CustomerAggregates, shared: SharedCounts,
-           now: datetime, scorer: Scorer | None, *, lists: RiskLists = NO_LISTS,
-           thresholds: Thresholds | None = None, rules: RulePolicy | None = None,
-           shadow: bool = False) -> Decision:
+
+def decide(
+    purchase: PurchaseFacts,
+    aggregates: CustomerAggregates,
+    shared: SharedCounts,
+    now: datetime,
+    scorer: Scorer | None,
+    *,
+    lists: RiskLists = NO_LISTS,
+    thresholds: Thresholds | None = None,
+    rules: RulePolicy | None = None,
+    shadow: bool = False,
+) -> Decision:
     """Decide a purchase from the aggregates as they were before it. Pure: the same inputs
     give the same decision, which is what makes backtests of new thresholds meaningful.
 
@@ -328,11 +391,19 @@ def decide(purchase: PurchaseFacts, aggregates: CustomerAggregates, shared: Shar
     score = scorer.risk(row) if scorer is not None else None
     version = scorer.model_version if scorer is not None else NO_MODEL
 
-    def decision(action: Action, would_be: Action, reasons: list[str],
-                 fired: list[str]) -> Decision:
-        return Decision(action=action, score=score, model_version=version,
-                        reasons=reasons[:MAX_REASONS], rules_fired=fired, shadow=shadow,
-                        would_be=would_be, features=tuple(row))
+    def decision(
+        action: Action, would_be: Action, reasons: list[str], fired: list[str]
+    ) -> Decision:
+        return Decision(
+            action=action,
+            score=score,
+            model_version=version,
+            reasons=reasons[:MAX_REASONS],
+            rules_fired=fired,
+            shadow=shadow,
+            would_be=would_be,
+            features=tuple(row),
+        )
 
     denied = lists.matches(purchase, "deny")
     if denied:
@@ -357,7 +428,7 @@ def decide(purchase: PurchaseFacts, aggregates: CustomerAggregates, shared: Shar
         reasons = [rule.explain(context) for rule in fired]
         if scorer is not None:
             covered = frozenset(RULE_GROUPS[rule.name] for rule in fired)
-            reasons += model_reasons(context, scorer.metadata, skip=covered,
-                                     fallback=not reasons)
-    return decision("allow" if shadow else would_be, would_be, reasons,
-                    [rule.name for rule in fired])
+            reasons += model_reasons(context, scorer.metadata, skip=covered, fallback=not reasons)
+    return decision(
+        "allow" if shadow else would_be, would_be, reasons, [rule.name for rule in fired]
+    )

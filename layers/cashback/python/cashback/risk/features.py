@@ -58,23 +58,23 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 FEATURE_DESCRIPTIONS: Mapping[str, str] = {
     "amount_vs_median_log2": "log2 of this order's amount over the median of the customer's "
-                             "previous orders (0 for a first order)",
+    "previous orders (0 for a first order)",
     "account_age_days_log1p": "log(1 + days since the customer's first purchase)",
     "orders_24h_log1p": "log(1 + previous orders in the last 24 hours)",
     "orders_30d_log1p": "log(1 + previous orders in the last 30 days)",
     "orders_per_active_day_log1p": "log(1 + previous orders in the last 30 days per day the "
-                                   "account has existed, counting at least one day)",
+    "account has existed, counting at least one day)",
     "refunded_orders_90d_log1p": "log(1 + orders of the last 90 days with a refund)",
     "refunded_share_90d": "refunded amount over ordered amount, orders of the last 90 days",
     "quick_refunds_90d_log1p": "log(1 + orders of the last 90 days refunded within 3 days)",
     "refunds_after_spendable_90d_log1p": "log(1 + orders of the last 90 days first refunded "
-                                         "after their cashback became spendable)",
+    "after their cashback became spendable)",
     "spent_then_refunded_share_90d": "share of the cashback earned on the last 90 days' "
-                                     "orders that was spent before its order was refunded "
-                                     "(it became debt)",
+    "orders that was spent before its order was refunded "
+    "(it became debt)",
     "cashback_rate": "this order's cashback over its amount",
     "shared_identity_customers_log1p": "log(1 + other customers on the same device or payment "
-                                       "fingerprint, the larger of the two)",
+    "fingerprint, the larger of the two)",
 }
 
 
@@ -86,6 +86,7 @@ def epoch(moment: datetime) -> int:
 
 
 # -- events as the risk model sees them ---------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class PurchaseFacts:
@@ -126,6 +127,7 @@ class RedemptionFacts:
 
 # -- aggregates -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class OrderNote:
     """One recent order and what became of it; all integers."""
@@ -141,22 +143,36 @@ class OrderNote:
     spent_before_refund: int = 0
 
     def to_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"o": self.order_id, "t": self.at, "a": self.amount,
-                                "c": self.cashback, "s": self.spendable_at}
+        item: dict[str, Any] = {
+            "o": self.order_id,
+            "t": self.at,
+            "a": self.amount,
+            "c": self.cashback,
+            "s": self.spendable_at,
+        }
         if self.refunded:
-            item |= {"r": self.refunded, "rt": self.first_refund_at,
-                     "cb": self.clawed_back, "d": self.spent_before_refund}
+            item |= {
+                "r": self.refunded,
+                "rt": self.first_refund_at,
+                "cb": self.clawed_back,
+                "d": self.spent_before_refund,
+            }
         return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> OrderNote:
         first_refund_at = item.get("rt")
-        return cls(order_id=str(item["o"]), at=int(item["t"]), amount=int(item["a"]),
-                   cashback=int(item["c"]), spendable_at=int(item["s"]),
-                   refunded=int(item.get("r", 0)),
-                   first_refund_at=None if first_refund_at is None else int(first_refund_at),
-                   clawed_back=int(item.get("cb", 0)),
-                   spent_before_refund=int(item.get("d", 0)))
+        return cls(
+            order_id=str(item["o"]),
+            at=int(item["t"]),
+            amount=int(item["a"]),
+            cashback=int(item["c"]),
+            spendable_at=int(item["s"]),
+            refunded=int(item.get("r", 0)),
+            first_refund_at=None if first_refund_at is None else int(first_refund_at),
+            clawed_back=int(item.get("cb", 0)),
+            spent_before_refund=int(item.get("d", 0)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +194,13 @@ class CustomerAggregates:
     def to_item(self) -> dict[str, Any]:
         """Plain ints, strings and lists: no floats, ready for the table's serializer."""
         item: dict[str, Any] = {
-            "customer_id": self.customer_id, "orders": self.orders, "ordered": self.ordered,
-            "refunds": self.refunds, "refunded": self.refunded,
-            "redemptions": self.redemptions, "redeemed": self.redeemed,
+            "customer_id": self.customer_id,
+            "orders": self.orders,
+            "ordered": self.ordered,
+            "refunds": self.refunds,
+            "refunded": self.refunded,
+            "redemptions": self.redemptions,
+            "redeemed": self.redeemed,
             "recent": [note.to_item() for note in self.recent],
         }
         if self.first_seen is not None:
@@ -195,13 +215,18 @@ class CustomerAggregates:
             value = item.get(name)
             return None if value is None else int(value)
 
-        return cls(customer_id=str(item["customer_id"]), first_seen=optional("first_seen"),
-                   orders=int(item.get("orders", 0)), ordered=int(item.get("ordered", 0)),
-                   refunds=int(item.get("refunds", 0)), refunded=int(item.get("refunded", 0)),
-                   redemptions=int(item.get("redemptions", 0)),
-                   redeemed=int(item.get("redeemed", 0)),
-                   last_redeemed_at=optional("last_redeemed_at"),
-                   recent=tuple(OrderNote.from_item(n) for n in item.get("recent", ())))
+        return cls(
+            customer_id=str(item["customer_id"]),
+            first_seen=optional("first_seen"),
+            orders=int(item.get("orders", 0)),
+            ordered=int(item.get("ordered", 0)),
+            refunds=int(item.get("refunds", 0)),
+            refunded=int(item.get("refunded", 0)),
+            redemptions=int(item.get("redemptions", 0)),
+            redeemed=int(item.get("redeemed", 0)),
+            last_redeemed_at=optional("last_redeemed_at"),
+            recent=tuple(OrderNote.from_item(n) for n in item.get("recent", ())),
+        )
 
 
 IdentityKind = Literal["device", "payment"]
@@ -219,8 +244,11 @@ class IdentityAggregates:
     first_seen: int | None = None
 
     def to_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"kind": self.kind, "key": self.key,
-                                "customers": list(self.customers)}
+        item: dict[str, Any] = {
+            "kind": self.kind,
+            "key": self.key,
+            "customers": list(self.customers),
+        }
         if self.first_seen is not None:
             item["first_seen"] = self.first_seen
         return item
@@ -231,9 +259,12 @@ class IdentityAggregates:
         if kind not in ("device", "payment"):
             raise ValueError(f"unknown identity kind {kind!r}")
         first_seen = item.get("first_seen")
-        return cls(kind=kind, key=str(item["key"]),
-                   customers=tuple(str(c) for c in item.get("customers", ())),
-                   first_seen=None if first_seen is None else int(first_seen))
+        return cls(
+            kind=kind,
+            key=str(item["key"]),
+            customers=tuple(str(c) for c in item.get("customers", ())),
+            first_seen=None if first_seen is None else int(first_seen),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +281,7 @@ class SharedCounts:
 
 # -- pure updates -------------------------------------------------------------------------
 
+
 def note_purchase(aggregates: CustomerAggregates, purchase: PurchaseFacts) -> CustomerAggregates:
     """The aggregates after a purchase (whatever its decision: a blocked order still counts
     towards velocity). Noting the same order_id twice changes nothing, so a retried request
@@ -259,13 +291,22 @@ def note_purchase(aggregates: CustomerAggregates, purchase: PurchaseFacts) -> Cu
     if any(note.order_id == purchase.order_id for note in aggregates.recent):
         return aggregates
     at = epoch(purchase.occurred_at)
-    note = OrderNote(order_id=purchase.order_id, at=at, amount=purchase.amount,
-                     cashback=purchase.cashback, spendable_at=epoch(purchase.spendable_at))
+    note = OrderNote(
+        order_id=purchase.order_id,
+        at=at,
+        amount=purchase.amount,
+        cashback=purchase.cashback,
+        spendable_at=epoch(purchase.spendable_at),
+    )
     recent = tuple(sorted((*aggregates.recent, note), key=lambda n: (n.at, n.order_id)))
     first_seen = at if aggregates.first_seen is None else min(aggregates.first_seen, at)
-    return replace(aggregates, first_seen=first_seen, orders=aggregates.orders + 1,
-                   ordered=aggregates.ordered + purchase.amount,
-                   recent=recent[-RECENT_ORDERS:])
+    return replace(
+        aggregates,
+        first_seen=first_seen,
+        orders=aggregates.orders + 1,
+        ordered=aggregates.ordered + purchase.amount,
+        recent=recent[-RECENT_ORDERS:],
+    )
 
 
 def note_refund(aggregates: CustomerAggregates, refund: RefundFacts) -> CustomerAggregates:
@@ -274,27 +315,42 @@ def note_refund(aggregates: CustomerAggregates, refund: RefundFacts) -> Customer
     is written in the same transaction as this item.)"""
     at = epoch(refund.occurred_at)
     recent = tuple(
-        replace(note, refunded=note.refunded + refund.amount,
-                first_refund_at=at if note.first_refund_at is None else note.first_refund_at,
-                clawed_back=note.clawed_back + refund.clawed_back,
-                spent_before_refund=note.spent_before_refund + refund.debt)
-        if note.order_id == refund.order_id else note
-        for note in aggregates.recent)
-    return replace(aggregates, refunds=aggregates.refunds + 1,
-                   refunded=aggregates.refunded + refund.amount, recent=recent)
+        replace(
+            note,
+            refunded=note.refunded + refund.amount,
+            first_refund_at=at if note.first_refund_at is None else note.first_refund_at,
+            clawed_back=note.clawed_back + refund.clawed_back,
+            spent_before_refund=note.spent_before_refund + refund.debt,
+        )
+        if note.order_id == refund.order_id
+        else note
+        for note in aggregates.recent
+    )
+    return replace(
+        aggregates,
+        refunds=aggregates.refunds + 1,
+        refunded=aggregates.refunded + refund.amount,
+        recent=recent,
+    )
 
 
-def note_redemption(aggregates: CustomerAggregates,
-                    redemption: RedemptionFacts) -> CustomerAggregates:
+def note_redemption(
+    aggregates: CustomerAggregates, redemption: RedemptionFacts
+) -> CustomerAggregates:
     """The aggregates after cashback was spent or withdrawn."""
     at = epoch(redemption.occurred_at)
     last = at if aggregates.last_redeemed_at is None else max(aggregates.last_redeemed_at, at)
-    return replace(aggregates, redemptions=aggregates.redemptions + 1,
-                   redeemed=aggregates.redeemed + redemption.amount, last_redeemed_at=last)
+    return replace(
+        aggregates,
+        redemptions=aggregates.redemptions + 1,
+        redeemed=aggregates.redeemed + redemption.amount,
+        last_redeemed_at=last,
+    )
 
 
-def note_identity(identity: IdentityAggregates, customer_id: str,
-                  now: datetime) -> IdentityAggregates:
+def note_identity(
+    identity: IdentityAggregates, customer_id: str, now: datetime
+) -> IdentityAggregates:
     """The device / payment fingerprint after `customer_id` used it."""
     at = epoch(now)
     first_seen = at if identity.first_seen is None else min(identity.first_seen, at)
@@ -304,11 +360,15 @@ def note_identity(identity: IdentityAggregates, customer_id: str,
     return replace(identity, customers=customers, first_seen=first_seen)
 
 
-def shared_counts(customer_id: str, device: IdentityAggregates | None = None,
-                  payment: IdentityAggregates | None = None) -> SharedCounts:
+def shared_counts(
+    customer_id: str,
+    device: IdentityAggregates | None = None,
+    payment: IdentityAggregates | None = None,
+) -> SharedCounts:
     """How many other customers share the purchase's device and payment fingerprint, up to
     MAX_IDENTITY_CUSTOMERS (the same whichever MAX_IDENTITY_CUSTOMERS + 1 customers the
     aggregate holds, so it never depends on who came first or on the order of writes)."""
+
     def others(identity: IdentityAggregates | None) -> int:
         if identity is None:
             return 0
@@ -318,6 +378,7 @@ def shared_counts(customer_id: str, device: IdentityAggregates | None = None,
 
 
 # -- the features -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class RefundHistory:
@@ -339,20 +400,24 @@ def refund_history(aggregates: CustomerAggregates, now: datetime) -> RefundHisto
     """Orders placed in the last 90 days and what was refunded of them (as of `now`)."""
     t = epoch(now)
     window = [n for n in aggregates.recent if t - REFUND_WINDOW_DAYS * DAY < n.at <= t]
-    refunded = [n for n in window if n.refunded and n.first_refund_at is not None
-                and n.first_refund_at <= t]
-    delays = [(n.first_refund_at - n.at) / DAY for n in refunded
-              if n.first_refund_at is not None]
+    refunded = [
+        n for n in window if n.refunded and n.first_refund_at is not None and n.first_refund_at <= t
+    ]
+    delays = [(n.first_refund_at - n.at) / DAY for n in refunded if n.first_refund_at is not None]
     return RefundHistory(
-        orders=len(window), refunded_orders=len(refunded),
+        orders=len(window),
+        refunded_orders=len(refunded),
         quick_refunds=sum(d <= QUICK_REFUND_DAYS for d in delays),
-        after_spendable=sum(n.first_refund_at is not None and n.first_refund_at >= n.spendable_at
-                            for n in refunded),
-        ordered=sum(n.amount for n in window), cashback=sum(n.cashback for n in window),
+        after_spendable=sum(
+            n.first_refund_at is not None and n.first_refund_at >= n.spendable_at for n in refunded
+        ),
+        ordered=sum(n.amount for n in window),
+        cashback=sum(n.cashback for n in window),
         refunded=sum(n.refunded for n in refunded),
         clawed_back=sum(n.clawed_back for n in refunded),
         spent_before_refund=sum(n.spent_before_refund for n in refunded),
-        median_days_to_refund=median(delays) if delays else None)
+        median_days_to_refund=median(delays) if delays else None,
+    )
 
 
 def orders_since(aggregates: CustomerAggregates, now: datetime, seconds: int) -> int:
@@ -374,8 +439,12 @@ def account_age_days(aggregates: CustomerAggregates, now: datetime) -> float:
     return max(0.0, (epoch(now) - aggregates.first_seen) / DAY)
 
 
-def features(aggregates: CustomerAggregates, purchase: PurchaseFacts, now: datetime,
-             shared_counts: SharedCounts) -> list[float]:
+def features(
+    aggregates: CustomerAggregates,
+    purchase: PurchaseFacts,
+    now: datetime,
+    shared_counts: SharedCounts,
+) -> list[float]:
     """The feature vector of `purchase`, in FEATURE_NAMES order, from the aggregates as they
     were before it (note the purchase only after scoring it). Counts and ages go through
     log1p so the forest's uniform random splits land where the differences matter (0 vs 3

@@ -36,8 +36,18 @@ from typing import Any
 
 import numpy as np
 
-ARRAYS = ("mean", "scale", "feature", "threshold", "left", "right", "path_length", "roots",
-          "denominator", "max_depth")
+ARRAYS = (
+    "mean",
+    "scale",
+    "feature",
+    "threshold",
+    "left",
+    "right",
+    "path_length",
+    "roots",
+    "denominator",
+    "max_depth",
+)
 CHUNK_ROWS = 4096  # rows per vectorised pass: bounds memory at CHUNK_ROWS * trees indices
 
 
@@ -100,16 +110,17 @@ class Scorer:
         lower, the more abnormal."""
         rows = np.asarray(X, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != len(self.feature_names):
-            raise ValueError(f"expected rows of {len(self.feature_names)} features, "
-                             f"got shape {rows.shape}")
+            raise ValueError(
+                f"expected rows of {len(self.feature_names)} features, got shape {rows.shape}"
+            )
         if not np.isfinite(rows).all():
             raise ValueError("features must be finite numbers")
         if rows.shape[0] == 1:
             return np.array([self._score_row(rows[0])])
         scores = np.empty(rows.shape[0], dtype=np.float64)
         for start in range(0, rows.shape[0], CHUNK_ROWS):
-            chunk = rows[start:start + CHUNK_ROWS]
-            scores[start:start + len(chunk)] = self._score_chunk(chunk)
+            chunk = rows[start : start + CHUNK_ROWS]
+            scores[start : start + len(chunk)] = self._score_chunk(chunk)
         return scores
 
     def risk(self, row: Sequence[float]) -> float:
@@ -121,8 +132,9 @@ class Scorer:
         x = ((row - self._mean) / self._scale).astype(np.float32)
         node = self._roots
         for _ in range(self._max_depth):
-            node = np.where(x[self._feature[node]] <= self._threshold[node],
-                            self._left[node], self._right[node])
+            node = np.where(
+                x[self._feature[node]] <= self._threshold[node], self._left[node], self._right[node]
+            )
         return -(2.0 ** (-float(self._path_length[node].sum()) / self._denominator))
 
     def _score_chunk(self, rows: np.ndarray) -> np.ndarray:

@@ -78,8 +78,9 @@ def first_take(want: int, order_id: str, shards: int) -> Plan:
     return Plan((Take(start_shard(order_id, shards), want),), 0)
 
 
-def plan_take(want: int, remaining: Sequence[int], start: int,
-              max_takes: int | None = None) -> Plan:
+def plan_take(
+    want: int, remaining: Sequence[int], start: int, max_takes: int | None = None
+) -> Plan:
     """Take `want` from shards with the given `remaining`, probing from `start`.
 
     `max_takes` bounds how many shards the plan writes (a purchase's transaction carries
@@ -119,22 +120,32 @@ class Layout:
     usd_per_month_provisioned: Decimal  # to sustain the peak all month with provisioned WCU
 
 
-def layout(shards: int, *, item_wcu_per_second: int = ITEM_WCU_PER_SECOND,
-           wcu_per_write: int = WCU_PER_TRANSACTIONAL_WRITE) -> Layout:
+def layout(
+    shards: int,
+    *,
+    item_wcu_per_second: int = ITEM_WCU_PER_SECOND,
+    wcu_per_write: int = WCU_PER_TRANSACTIONAL_WRITE,
+) -> Layout:
     """Each budgeted purchase writes one shard item inside its transaction, so N shards
     admit N x (item ceiling / WCU per write) purchases a second, if the starts spread
     evenly (they do: the start is a hash)."""
     per_shard = item_wcu_per_second // wcu_per_write
     wcu_month = Decimal(shards * item_wcu_per_second * HOURS_PER_MONTH)
     return Layout(
-        shards=shards, purchases_per_second=shards * per_shard,
+        shards=shards,
+        purchases_per_second=shards * per_shard,
         usd_per_million_purchases=wcu_per_write * USD_PER_MILLION_WRITE_REQUEST_UNITS,
-        usd_per_month_provisioned=wcu_month * USD_PER_PROVISIONED_WCU_HOUR)
+        usd_per_month_provisioned=wcu_month * USD_PER_PROVISIONED_WCU_HOUR,
+    )
 
 
-def shards_for(peak_purchases_per_second: int, *, headroom: Decimal = Decimal("0.7"),
-               item_wcu_per_second: int = ITEM_WCU_PER_SECOND,
-               wcu_per_write: int = WCU_PER_TRANSACTIONAL_WRITE) -> int:
+def shards_for(
+    peak_purchases_per_second: int,
+    *,
+    headroom: Decimal = Decimal("0.7"),
+    item_wcu_per_second: int = ITEM_WCU_PER_SECOND,
+    wcu_per_write: int = WCU_PER_TRANSACTIONAL_WRITE,
+) -> int:
     """Shards for a peak, keeping each shard at `headroom` of its ceiling (hash starts are
     uniform, not perfectly even, and a draining budget makes purchases probe further)."""
     per_shard = Decimal(item_wcu_per_second // wcu_per_write) * headroom

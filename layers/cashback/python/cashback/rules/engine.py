@@ -53,8 +53,16 @@ from cashback.rules.model import (
 )
 from cashback.rules.plan import CampaignRule, Compiled, Head, compiled
 
-__all__ = ["Birthday", "Context", "CurrencyMismatch", "Evaluation", "Line", "Purchase",
-           "customer_explanation", "evaluate"]
+__all__ = [
+    "Birthday",
+    "Context",
+    "CurrencyMismatch",
+    "Evaluation",
+    "Line",
+    "Purchase",
+    "customer_explanation",
+    "evaluate",
+]
 
 # Exact for any amount (12 digits) x rate (7) x points factor (14): far below 60 digits.
 _EXACT = DecimalContext(prec=60)
@@ -167,22 +175,23 @@ def _birthday_applies(bonus: BirthdayBonus, birthday: Birthday | None, day: date
     return birthday.month == day.month if bonus.scope == "month" else birthday.is_on(day)
 
 
-def evaluate(rule_set: RuleSet, purchase: PurchaseLike, context: Context, *, version: int
-             ) -> Evaluation:
+def evaluate(
+    rule_set: RuleSet, purchase: PurchaseLike, context: Context, *, version: int
+) -> Evaluation:
     """The cashback a purchase earns under one version of the rules, with its breakdown.
 
     `version` is the number under which `rule_set` was published (see versions.py)."""
     if purchase.currency != rule_set.currency:
-        raise CurrencyMismatch(f"the program runs in {rule_set.currency}, "
-                               f"not {purchase.currency}")
+        raise CurrencyMismatch(f"the program runs in {rule_set.currency}, not {purchase.currency}")
     if purchase.occurred_at.tzinfo is None:
         raise ValueError("occurred_at must carry a time zone")
     with localcontext(_EXACT):
         return _evaluate(compiled(rule_set), purchase, context, version)
 
 
-def _extras(rules: RuleSet, purchase: PurchaseLike, context: Context, tier: Tier | None,
-            local_day: date) -> tuple[list[Head], list[Applied]]:
+def _extras(
+    rules: RuleSet, purchase: PurchaseLike, context: Context, tier: Tier | None, local_day: date
+) -> tuple[list[Head], list[Applied]]:
     """Extra rates for every line, and fixed amounts for the order."""
     rates: list[Head] = []
     fixed: list[Applied] = []
@@ -204,8 +213,7 @@ def _extras(rules: RuleSet, purchase: PurchaseLike, context: Context, tier: Tier
     return rates, fixed
 
 
-def _active(compiled: Compiled, purchase: PurchaseLike
-            ) -> tuple[list[CampaignRule], list[Missed]]:
+def _active(compiled: Compiled, purchase: PurchaseLike) -> tuple[list[CampaignRule], list[Missed]]:
     active: list[CampaignRule] = []
     missed: list[Missed] = []
     at = purchase.occurred_at
@@ -213,15 +221,19 @@ def _active(compiled: Compiled, purchase: PurchaseLike
         if not c.start <= at < c.end or (c.channels and purchase.channel not in c.channels):
             continue
         if purchase.amount < c.campaign.min_order_amount:
-            missed.append(Missed(c.campaign.id, c.campaign.name,
-                                 c.campaign.min_order_amount - purchase.amount))
+            missed.append(
+                Missed(
+                    c.campaign.id, c.campaign.name, c.campaign.min_order_amount - purchase.amount
+                )
+            )
             continue
         active.append(c)
     return active, missed
 
 
-def _evaluate(compiled: Compiled, purchase: PurchaseLike, context: Context, version: int
-              ) -> Evaluation:
+def _evaluate(
+    compiled: Compiled, purchase: PurchaseLike, context: Context, version: int
+) -> Evaluation:
     rules, factor = compiled.rules, compiled.factor
     local_day = lifecycle.local_day(purchase.occurred_at, compiled.tz)
     tier = _tier(rules.tiers, context.trailing_spend)
@@ -235,8 +247,11 @@ def _evaluate(compiled: Compiled, purchase: PurchaseLike, context: Context, vers
     gross = ZERO
     for index, line in enumerate(purchase.lines):
         if line.category in excluded:
-            lines.append(_new(LineResult, (index, line.sku, line.category, line.amount, True,
-                                           ZERO, ZERO, ())))
+            lines.append(
+                _new(
+                    LineResult, (index, line.sku, line.category, line.amount, True, ZERO, ZERO, ())
+                )
+            )
             continue
         plan = planner.plan(line.category, line.sku, line.eco)
         scaled = line.amount * factor
@@ -245,8 +260,12 @@ def _evaluate(compiled: Compiled, purchase: PurchaseLike, context: Context, vers
         for campaign in plan.campaigns:
             targeted[campaign] = targeted.get(campaign, ZERO) + scaled
         gross += value
-        lines.append(_new(LineResult, (index, line.sku, line.category, line.amount, False,
-                                       plan.rate, value, items)))
+        lines.append(
+            _new(
+                LineResult,
+                (index, line.sku, line.category, line.amount, False, plan.rate, value, items),
+            )
+        )
     rates = {c.campaign.id: c.campaign.rate for c in active}
     parts = {campaign: scaled * rates[campaign] for campaign, scaled in targeted.items()}
     if all(line.excluded for line in lines):
@@ -257,15 +276,38 @@ def _evaluate(compiled: Compiled, purchase: PurchaseLike, context: Context, vers
     net, cuts = _cut(compiled, purchase, context, active, parts, gross)
     cashback = int(net.to_integral_value(rounding=ROUND_FLOOR))
     shares = _attribute(active, parts, others, cashback)
-    consumption = {c.campaign.id: shares[c.campaign.id] for c in active
-                   if c.campaign.budget is not None and shares[c.campaign.id]}
-    return _evaluation(compiled, purchase, version, cashback, gross, net, lines, order_items,
-                       cuts, missed, tier, active, parts, shares, consumption)
+    consumption = {
+        c.campaign.id: shares[c.campaign.id]
+        for c in active
+        if c.campaign.budget is not None and shares[c.campaign.id]
+    }
+    return _evaluation(
+        compiled,
+        purchase,
+        version,
+        cashback,
+        gross,
+        net,
+        lines,
+        order_items,
+        cuts,
+        missed,
+        tier,
+        active,
+        parts,
+        shares,
+        consumption,
+    )
 
 
-def _cut(compiled: Compiled, purchase: PurchaseLike, context: Context,
-         active: list[CampaignRule], parts: dict[str, Decimal], gross: Decimal
-         ) -> tuple[Decimal, list[Cut]]:
+def _cut(
+    compiled: Compiled,
+    purchase: PurchaseLike,
+    context: Context,
+    active: list[CampaignRule],
+    parts: dict[str, Decimal],
+    gross: Decimal,
+) -> tuple[Decimal, list[Cut]]:
     """Apply channel, threshold, budgets and caps; `parts` shrink with their budget cuts."""
     rules = compiled.rules
     cuts: list[Cut] = []
@@ -302,8 +344,9 @@ def _cut(compiled: Compiled, purchase: PurchaseLike, context: Context,
     return net, cuts
 
 
-def _attribute(active: list[CampaignRule], parts: dict[str, Decimal], others: Decimal,
-               cashback: int) -> dict[str, int]:
+def _attribute(
+    active: list[CampaignRule], parts: dict[str, Decimal], others: Decimal, cashback: int
+) -> dict[str, int]:
     """Each campaign's whole share of the cashback: other rules are paid first, then the
     campaigns in stacking order, each at most its value rounded up. The shares and the
     others' part add up to the cashback exactly, since the values add up to at least it."""
@@ -316,28 +359,51 @@ def _attribute(active: list[CampaignRule], parts: dict[str, Decimal], others: De
     return shares
 
 
-def _evaluation(compiled: Compiled, purchase: PurchaseLike, version: int, cashback: int,
-                gross: Decimal, net: Decimal, lines: list[LineResult],
-                order_items: list[Applied], cuts: list[Cut], missed: list[Missed],
-                tier: Tier | None, active: list[CampaignRule], parts: dict[str, Decimal],
-                shares: dict[str, int], consumption: dict[str, int]) -> Evaluation:
+def _evaluation(
+    compiled: Compiled,
+    purchase: PurchaseLike,
+    version: int,
+    cashback: int,
+    gross: Decimal,
+    net: Decimal,
+    lines: list[LineResult],
+    order_items: list[Applied],
+    cuts: list[Cut],
+    missed: list[Missed],
+    tier: Tier | None,
+    active: list[CampaignRule],
+    parts: dict[str, Decimal],
+    shares: dict[str, int],
+    consumption: dict[str, int],
+) -> Evaluation:
     rules = compiled.rules
     window, expiry = rules.lifecycle.return_window_days, rules.lifecycle.expiry
     for c in active:  # the first contributing campaign with its own lifecycle decides
         override = c.campaign.lifecycle
         if override is not None and shares.get(c.campaign.id):
-            window = window if override.return_window_days is None else (
-                override.return_window_days)
+            window = (
+                window if override.return_window_days is None else (override.return_window_days)
+            )
             expiry = override.expiry or expiry
             break
     at = purchase.occurred_at.replace(microsecond=0)
     return Evaluation(
-        version=version, currency=rules.currency, unit=rules.unit, cashback=cashback,
-        gross=gross, rounding=net - cashback, lines=tuple(lines),
-        order_items=tuple(order_items), cuts=tuple(cuts), missed=tuple(missed),
+        version=version,
+        currency=rules.currency,
+        unit=rules.unit,
+        cashback=cashback,
+        gross=gross,
+        rounding=net - cashback,
+        lines=tuple(lines),
+        order_items=tuple(order_items),
+        cuts=tuple(cuts),
+        missed=tuple(missed),
         tier=tier.name if tier else None,
         campaigns=tuple(c.campaign.id for c in active if c.campaign.id in parts),
-        budget_consumption=consumption, month=lifecycle.month_key(at, compiled.tz),
+        budget_consumption=consumption,
+        month=lifecycle.month_key(at, compiled.tz),
         time_zone=rules.time_zone,
         available_at=lifecycle.available_at(at, window, compiled.tz),
-        expires_at=lifecycle.expires_at(expiry, at, compiled.tz), expiry=expiry)
+        expires_at=lifecycle.expires_at(expiry, at, compiled.tz),
+        expiry=expiry,
+    )

@@ -20,10 +20,19 @@ from pydantic import TypeAdapter
 from cashback.clock import from_iso, to_iso
 from cashback.rules.model import Expiry
 
-RuleKind = Literal["base", "category", "tier", "channel", "green", "birthday",
-                   "first_purchase", "campaign_add", "campaign_replace", "campaign_exclusive"]
-CutKind = Literal["channel", "threshold", "budget", "order_cap", "monthly_cap",
-                  "credit_limit"]
+RuleKind = Literal[
+    "base",
+    "category",
+    "tier",
+    "channel",
+    "green",
+    "birthday",
+    "first_purchase",
+    "campaign_add",
+    "campaign_replace",
+    "campaign_exclusive",
+]
+CutKind = Literal["channel", "threshold", "budget", "order_cap", "monthly_cap", "credit_limit"]
 
 _EXPIRY: TypeAdapter[Expiry] = TypeAdapter(Expiry)
 
@@ -43,13 +52,19 @@ class Applied(NamedTuple):
     value: Decimal  # ledger units, before rounding
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "rule": self.rule, "name": self.name,
-                "rate": decimal_text(self.rate), "value": decimal_text(self.value)}
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "name": self.name,
+            "rate": decimal_text(self.rate),
+            "value": decimal_text(self.value),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Applied:
-        return cls(data["kind"], data["rule"], data["name"], Decimal(data["rate"]),
-                   Decimal(data["value"]))
+        return cls(
+            data["kind"], data["rule"], data["name"], Decimal(data["rate"]), Decimal(data["value"])
+        )
 
 
 class LineResult(NamedTuple):
@@ -76,27 +91,51 @@ def _lines_json(lines: tuple[LineResult, ...]) -> tuple[list[dict[str, Any]], li
             at = seen.get((item.kind, item.rule))
             if at is None:
                 at = seen[(item.kind, item.rule)] = len(rules)
-                rules.append({"kind": item.kind, "rule": item.rule, "name": item.name,
-                              "rate": decimal_text(item.rate)})
+                rules.append(
+                    {
+                        "kind": item.kind,
+                        "rule": item.rule,
+                        "name": item.name,
+                        "rate": decimal_text(item.rate),
+                    }
+                )
             applied.append([at, decimal_text(item.value)])
-        out.append({"sku": line.sku, "category": line.category, "amount": line.amount,
-                    "excluded": line.excluded, "rate": decimal_text(line.rate),
-                    "value": decimal_text(line.value), "applied": applied})
+        out.append(
+            {
+                "sku": line.sku,
+                "category": line.category,
+                "amount": line.amount,
+                "excluded": line.excluded,
+                "rate": decimal_text(line.rate),
+                "value": decimal_text(line.value),
+                "applied": applied,
+            }
+        )
     return rules, out
 
 
-def _lines_from_json(rules: list[Mapping[str, Any]], lines: list[Mapping[str, Any]]
-                     ) -> tuple[LineResult, ...]:
+def _lines_from_json(
+    rules: list[Mapping[str, Any]], lines: list[Mapping[str, Any]]
+) -> tuple[LineResult, ...]:
     def applied(at: int, value: str) -> Applied:
         rule = rules[at]
-        return Applied(rule["kind"], rule["rule"], rule["name"], Decimal(rule["rate"]),
-                       Decimal(value))
+        return Applied(
+            rule["kind"], rule["rule"], rule["name"], Decimal(rule["rate"]), Decimal(value)
+        )
 
     return tuple(
-        LineResult(position, line["sku"], line["category"], line["amount"], line["excluded"],
-                   Decimal(line["rate"]), Decimal(line["value"]),
-                   tuple(applied(at, value) for at, value in line["applied"]))
-        for position, line in enumerate(lines))
+        LineResult(
+            position,
+            line["sku"],
+            line["category"],
+            line["amount"],
+            line["excluded"],
+            Decimal(line["rate"]),
+            Decimal(line["value"]),
+            tuple(applied(at, value) for at, value in line["applied"]),
+        )
+        for position, line in enumerate(lines)
+    )
 
 
 class Cut(NamedTuple):
@@ -108,8 +147,12 @@ class Cut(NamedTuple):
     limit: int  # the threshold, cap or remaining budget (0 for a channel that never earns)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "rule": self.rule, "amount": decimal_text(self.amount),
-                "limit": self.limit}
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "amount": decimal_text(self.amount),
+            "limit": self.limit,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Cut:
@@ -155,16 +198,23 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         rules, lines = _lines_json(self.lines)
         return {
-            "version": self.version, "currency": self.currency, "unit": self.unit,
-            "cashback": self.cashback, "gross": decimal_text(self.gross),
+            "version": self.version,
+            "currency": self.currency,
+            "unit": self.unit,
+            "cashback": self.cashback,
+            "gross": decimal_text(self.gross),
             "rounding": decimal_text(self.rounding),
-            "rules": rules, "lines": lines,
+            "rules": rules,
+            "lines": lines,
             "order_rules": [item.to_json() for item in self.order_items],
             "cuts": [cut.to_json() for cut in self.cuts],
             "missed": [missed.to_json() for missed in self.missed],
-            "tier": self.tier, "campaigns": list(self.campaigns),
-            "budget_consumption": dict(self.budget_consumption), "month": self.month,
-            "time_zone": self.time_zone, "available_at": to_iso(self.available_at),
+            "tier": self.tier,
+            "campaigns": list(self.campaigns),
+            "budget_consumption": dict(self.budget_consumption),
+            "month": self.month,
+            "time_zone": self.time_zone,
+            "available_at": to_iso(self.available_at),
             "expires_at": to_iso(self.expires_at) if self.expires_at else None,
             "expiry": self.expiry.model_dump(mode="json"),
         }
@@ -172,16 +222,22 @@ class Evaluation:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Evaluation:
         return cls(
-            version=data["version"], currency=data["currency"], unit=data["unit"],
-            cashback=data["cashback"], gross=Decimal(data["gross"]),
+            version=data["version"],
+            currency=data["currency"],
+            unit=data["unit"],
+            cashback=data["cashback"],
+            gross=Decimal(data["gross"]),
             rounding=Decimal(data["rounding"]),
             lines=_lines_from_json(data["rules"], data["lines"]),
             order_items=tuple(Applied.from_json(item) for item in data["order_rules"]),
             cuts=tuple(Cut.from_json(cut) for cut in data["cuts"]),
             missed=tuple(Missed.from_json(missed) for missed in data["missed"]),
-            tier=data["tier"], campaigns=tuple(data["campaigns"]),
-            budget_consumption=dict(data["budget_consumption"]), month=data["month"],
-            time_zone=data["time_zone"], available_at=from_iso(data["available_at"]),
+            tier=data["tier"],
+            campaigns=tuple(data["campaigns"]),
+            budget_consumption=dict(data["budget_consumption"]),
+            month=data["month"],
+            time_zone=data["time_zone"],
+            available_at=from_iso(data["available_at"]),
             expires_at=from_iso(data["expires_at"]) if data["expires_at"] else None,
             expiry=_EXPIRY.validate_python(data["expiry"]),
         )

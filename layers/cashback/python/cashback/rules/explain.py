@@ -44,8 +44,18 @@ class _Format:
         return f"{local.day} {local:%b %Y}"
 
 
-_ORDER = ("base", "category", "campaign_replace", "campaign_exclusive", "tier", "channel",
-          "green", "birthday", "first_purchase", "campaign_add")
+_ORDER = (
+    "base",
+    "category",
+    "campaign_replace",
+    "campaign_exclusive",
+    "tier",
+    "channel",
+    "green",
+    "birthday",
+    "first_purchase",
+    "campaign_add",
+)
 
 
 def _label(item: Applied) -> tuple[str, str]:
@@ -79,13 +89,15 @@ def _rules(evaluation: Evaluation, fmt: _Format) -> list[str]:
     sentences = []
     for item, count, value in sorted(groups.values(), key=lambda g: _ORDER.index(g[0].kind)):
         label, note = _label(item)
-        sentences.append(f"{label} on {count} item{'' if count == 1 else 's'}{note}: "
-                         f"{fmt.ledger(value)}.")
+        sentences.append(
+            f"{label} on {count} item{'' if count == 1 else 's'}{note}: {fmt.ledger(value)}."
+        )
     sentences += [f"{item.name}: {fmt.ledger(item.value)}." for item in evaluation.order_items]
     excluded = sum(line.excluded for line in evaluation.lines)
     if excluded:
-        sentences.append(f"{excluded} item{'' if excluded == 1 else 's'} in categories that "
-                         "do not earn.")
+        sentences.append(
+            f"{excluded} item{'' if excluded == 1 else 's'} in categories that do not earn."
+        )
     return sentences
 
 
@@ -97,17 +109,24 @@ def _cut(cut: Cut, evaluation: Evaluation, fmt: _Format) -> str:
         case "threshold":
             return f"Orders under {fmt.money(cut.limit)} do not earn."
         case "budget":
-            names = [item.name for line in evaluation.lines for item in line.items
-                     if item.rule == cut.rule and item.kind.startswith("campaign_")]
+            names = [
+                item.name
+                for line in evaluation.lines
+                for item in line.items
+                if item.rule == cut.rule and item.kind.startswith("campaign_")
+            ]
             name = names[0] if names else cut.rule
             return f"The {name} budget is almost used up, so it gave {less} less."
         case "order_cap":
             return f"Each order earns at most {fmt.ledger(cut.limit)}, so this one got {less} less."
         case "credit_limit":
-            return (f"No order can earn more than {fmt.ledger(cut.limit)}, so this one got "
-                    f"{less} less.")
-    return (f"The monthly limit had {fmt.ledger(cut.limit)} left this month, so this order got "
-            f"{less} less.")
+            return (
+                f"No order can earn more than {fmt.ledger(cut.limit)}, so this one got {less} less."
+            )
+    return (
+        f"The monthly limit had {fmt.ledger(cut.limit)} left this month, so this order got "
+        f"{less} less."
+    )
 
 
 def _missed(missed: Missed, fmt: _Format) -> str:

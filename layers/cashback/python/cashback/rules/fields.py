@@ -49,8 +49,10 @@ def _decimal_text(pattern: str, example: str) -> Any:
         if isinstance(value, str) and compiled.fullmatch(value):
             return Decimal(value)
         raise PydanticCustomError(
-            "decimal_text", "must be a decimal written as a string, such as {example}",
-            {"example": f'"{example}"'})
+            "decimal_text",
+            "must be a decimal written as a string, such as {example}",
+            {"example": f'"{example}"'},
+        )
 
     return BeforeValidator(check)
 
@@ -74,10 +76,13 @@ Problem = tuple[tuple[str | int, ...], str, Any]
 def fail(title: str, problems: Sequence[Problem]) -> None:
     """Raise one ValidationError with every problem at its own field (no-op when empty)."""
     if problems:
-        raise ValidationError.from_exception_data(title, [
-            InitErrorDetails(type=_error(message), loc=loc, input=value)
-            for loc, message, value in problems
-        ])
+        raise ValidationError.from_exception_data(
+            title,
+            [
+                InitErrorDetails(type=_error(message), loc=loc, input=value)
+                for loc, message, value in problems
+            ],
+        )
 
 
 def _error(message: str) -> PydanticCustomError:

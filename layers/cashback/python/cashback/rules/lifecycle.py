@@ -59,8 +59,7 @@ def expires_at(expiry: Expiry, occurred_at: datetime, tz: ZoneInfo) -> datetime 
     raise TypeError(f"unknown expiry policy {expiry!r}")
 
 
-def inactivity_deadline(expiry: Inactivity, last_activity_at: datetime, tz: ZoneInfo
-                        ) -> datetime:
+def inactivity_deadline(expiry: Inactivity, last_activity_at: datetime, tz: ZoneInfo) -> datetime:
     """When a customer's lots expire if nothing happens after `last_activity_at`.
 
     Storage keeps the customer's last activity (the latest occurred_at of a purchase or a

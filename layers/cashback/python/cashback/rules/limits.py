@@ -60,14 +60,17 @@ def date_problems(rules: RuleSet) -> Iterable[Problem]:
     # offset pushes it past the range cannot be inside it anyway.
     effective = rules.effective_from
     if not (EARLIEST.replace(tzinfo=UTC) <= effective < LATEST.replace(tzinfo=UTC)):
-        yield Problem("effective_from", "date_out_of_range",
-                      f"effective_from must be {bounds} (UTC)")
+        yield Problem(
+            "effective_from", "date_out_of_range", f"effective_from must be {bounds} (UTC)"
+        )
     for i, campaign in enumerate(rules.campaigns):
         for name in ("starts_at", "ends_at"):
             if not EARLIEST <= getattr(campaign, name) < LATEST:
-                yield Problem(f"campaigns.{i}.{name}", "date_out_of_range",
-                              f"campaign {campaign.id!r}: {name} must be {bounds} "
-                              f"(local time)")
+                yield Problem(
+                    f"campaigns.{i}.{name}",
+                    "date_out_of_range",
+                    f"campaign {campaign.id!r}: {name} must be {bounds} (local time)",
+                )
 
 
 def _channels(campaign: Campaign) -> frozenset[str]:
@@ -98,11 +101,14 @@ def most_budgeted_at_once(rules: RuleSet) -> tuple[int, datetime | None, str | N
 def budget_problems(rules: RuleSet, budget_items: int) -> Iterable[Problem]:
     most, at, channel = most_budgeted_at_once(rules)
     if most > budget_items:
-        yield Problem("campaigns", "too_many_budgeted_campaigns",
-                      f"{most} campaigns with a budget run at once ({channel}, from "
-                      f"{at:%Y-%m-%dT%H:%M:%SZ}), but a purchase's transaction (at most 100 "
-                      f"items) can draw on at most {budget_items} budgets: every budget a "
-                      f"purchase draws on is written with it")
+        yield Problem(
+            "campaigns",
+            "too_many_budgeted_campaigns",
+            f"{most} campaigns with a budget run at once ({channel}, from "
+            f"{at:%Y-%m-%dT%H:%M:%SZ}), but a purchase's transaction (at most 100 "
+            f"items) can draw on at most {budget_items} budgets: every budget a "
+            f"purchase draws on is written with it",
+        )
 
 
 def worst_order_credit(rules: RuleSet) -> Decimal:
@@ -111,22 +117,33 @@ def worst_order_credit(rules: RuleSet) -> Decimal:
     factor = Decimal(1)
     if rules.points is not None:  # ledger units per minor unit, as the engine computes it
         factor = rules.points.points_per_currency_unit.scaleb(
-            -currencies.MINOR_UNITS[rules.currency])
+            -currencies.MINOR_UNITS[rules.currency]
+        )
     campaigns = rules.campaigns
-    base = max([rules.base_rate, *rules.category_rates.values(),
-                *(c.rate for c in campaigns if c.stacking == "replace")])
-    extras = sum((max((tier.extra_rate for tier in rules.tiers.levels), default=Decimal(0))
-                  if rules.tiers else Decimal(0),
-                  max((rule.extra_rate for rule in rules.channels.values()),
-                      default=Decimal(0)),
-                  rules.green.extra_rate if rules.green else Decimal(0),
-                  rules.birthday.extra_rate if rules.birthday else Decimal(0),
-                  rules.first_purchase.extra_rate if rules.first_purchase else Decimal(0),
-                  *(c.rate for c in campaigns if c.stacking == "add")), Decimal(0))
-    exclusive = max((c.rate for c in campaigns if c.stacking == "exclusive"),
-                    default=Decimal(0))
+    base = max(
+        [
+            rules.base_rate,
+            *rules.category_rates.values(),
+            *(c.rate for c in campaigns if c.stacking == "replace"),
+        ]
+    )
+    extras = sum(
+        (
+            max((tier.extra_rate for tier in rules.tiers.levels), default=Decimal(0))
+            if rules.tiers
+            else Decimal(0),
+            max((rule.extra_rate for rule in rules.channels.values()), default=Decimal(0)),
+            rules.green.extra_rate if rules.green else Decimal(0),
+            rules.birthday.extra_rate if rules.birthday else Decimal(0),
+            rules.first_purchase.extra_rate if rules.first_purchase else Decimal(0),
+            *(c.rate for c in campaigns if c.stacking == "add"),
+        ),
+        Decimal(0),
+    )
+    exclusive = max((c.rate for c in campaigns if c.stacking == "exclusive"), default=Decimal(0))
     worst = MAX_AMOUNT * factor * max(base + extras, exclusive) + sum(
-        bonus.fixed for bonus in (rules.birthday, rules.first_purchase) if bonus)
+        bonus.fixed for bonus in (rules.birthday, rules.first_purchase) if bonus
+    )
     for cap in (rules.caps.per_order, rules.caps.per_customer_month):
         if cap is not None:
             worst = min(worst, Decimal(cap))
@@ -137,8 +154,11 @@ def credit_problems(rules: RuleSet) -> Iterable[Problem]:
     worst = worst_order_credit(rules)
     if worst > MAX_SAFE_INTEGER:
         field = "points.points_per_currency_unit" if rules.points else "base_rate"
-        yield Problem(field, "credit_out_of_range",
-                      f"one order could credit {worst:.0f} {rules.unit}, more than "
-                      f"{MAX_SAFE_INTEGER} (2^53 - 1, what JSON readers hold exactly); "
-                      f"lower the rates or the points multiplier, or set caps.per_order "
-                      f"(every order is cut at {MAX_CREDIT} anyway)")
+        yield Problem(
+            field,
+            "credit_out_of_range",
+            f"one order could credit {worst:.0f} {rules.unit}, more than "
+            f"{MAX_SAFE_INTEGER} (2^53 - 1, what JSON readers hold exactly); "
+            f"lower the rates or the points multiplier, or set caps.per_order "
+            f"(every order is cut at {MAX_CREDIT} anyway)",
+        )

@@ -38,7 +38,7 @@ def allocate(total: int, weights: Sequence[Weight]) -> list[int]:
     exact = [total * weight / whole for weight in exact_weights]
     shares = [int(value) for value in exact]  # floor: no value is negative
     order = sorted(range(len(exact)), key=lambda i: (shares[i] - exact[i], i))
-    for i in order[:total - sum(shares)]:
+    for i in order[: total - sum(shares)]:
         shares[i] += 1
     return shares
 
@@ -52,15 +52,23 @@ def line_cashback(evaluation: Evaluation) -> list[int]:
         for item in line.items:
             if item.kind.startswith("campaign_"):
                 parts[item.rule] = parts.get(item.rule, Fraction(0)) + Fraction(item.value)
-    kept = {cut.rule: (parts[cut.rule] - Fraction(cut.amount)) / parts[cut.rule]
-            for cut in evaluation.cuts
-            if cut.kind == "budget" and cut.rule is not None and parts.get(cut.rule)}
+    kept = {
+        cut.rule: (parts[cut.rule] - Fraction(cut.amount)) / parts[cut.rule]
+        for cut in evaluation.cuts
+        if cut.kind == "budget" and cut.rule is not None and parts.get(cut.rule)
+    }
     one = Fraction(1)
     weights: list[Fraction] = [
-        sum((Fraction(item.value) * (kept.get(item.rule, one)
-                                     if item.kind.startswith("campaign_") else one)
-             for item in line.items), Fraction(0))
-        for line in evaluation.lines]
+        sum(
+            (
+                Fraction(item.value)
+                * (kept.get(item.rule, one) if item.kind.startswith("campaign_") else one)
+                for item in line.items
+            ),
+            Fraction(0),
+        )
+        for line in evaluation.lines
+    ]
     if not any(weights):  # only a fixed bonus earned: by amount, excluded lines apart
         weights = [Fraction(0 if line.excluded else line.amount) for line in evaluation.lines]
     if not any(weights):

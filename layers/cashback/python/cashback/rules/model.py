@@ -71,6 +71,7 @@ def zone(name: str) -> ZoneInfo:
 
 # --- lifecycle ------------------------------------------------------------------------
 
+
 class Rolling(Rules):
     """Expires at the end of the Nth local day after the purchase."""
 
@@ -106,12 +107,12 @@ class Inactivity(Rules):
     days: PositiveDays
 
 
-Expiry = Annotated[Rolling | EndOfMonth | EndOfYear | Never | Inactivity,
-                   Field(discriminator="kind")]
+Expiry = Annotated[
+    Rolling | EndOfMonth | EndOfYear | Never | Inactivity, Field(discriminator="kind")
+]
 
 
-def shortest_life_days(expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity
-                       ) -> int | None:
+def shortest_life_days(expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity) -> int | None:
     """The fewest whole days a lot can live under a policy (None: forever)."""
     match expiry:
         case Rolling(days=days) | Inactivity(days=days):
@@ -123,15 +124,18 @@ def shortest_life_days(expiry: Rolling | EndOfMonth | EndOfYear | Never | Inacti
     return None
 
 
-def expiry_problem(window: int, expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity
-                   ) -> str | None:
+def expiry_problem(
+    window: int, expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity
+) -> str | None:
     """Why a return window and an expiry policy cannot go together, if they cannot: a lot
     must never expire before (or as) it becomes available."""
     life = shortest_life_days(expiry)
     if life is None or window < life or (life == 0 and window == 0):
         return None
-    return (f"a lot could expire before its {window}-day return window ends: the policy "
-            f"'{expiry.kind}' can leave as little as {life} days")
+    return (
+        f"a lot could expire before its {window}-day return window ends: the policy "
+        f"'{expiry.kind}' can leave as little as {life} days"
+    )
 
 
 class Lifecycle(Rules):
@@ -167,6 +171,7 @@ class CampaignLifecycle(Rules):
 
 # --- earning rules --------------------------------------------------------------------
 
+
 class Tier(Rules):
     name: Label
     min_spend: Money
@@ -188,13 +193,18 @@ class Tiers(Rules):
         names: set[str] = set()
         for i, tier in enumerate(self.levels):
             if i and tier.min_spend <= self.levels[i - 1].min_spend:
-                problems.append((("levels", i, "min_spend"),
-                                 f"tiers overlap: min_spend {tier.min_spend} must be above the "
-                                 f"previous level's {self.levels[i - 1].min_spend}",
-                                 tier.min_spend))
+                problems.append(
+                    (
+                        ("levels", i, "min_spend"),
+                        f"tiers overlap: min_spend {tier.min_spend} must be above the "
+                        f"previous level's {self.levels[i - 1].min_spend}",
+                        tier.min_spend,
+                    )
+                )
             if tier.name in names:
-                problems.append((("levels", i, "name"), f"tier {tier.name!r} appears twice",
-                                 tier.name))
+                problems.append(
+                    (("levels", i, "name"), f"tier {tier.name!r} appears twice", tier.name)
+                )
             names.add(tier.name)
         fail("Tiers", problems)
         return self
@@ -323,7 +333,8 @@ class RuleSet(Rules):
     """Present: the program credits points instead of money."""
     lifecycle: Lifecycle = Lifecycle()
     refund_policy: Literal["claw_back_unspent", "claw_back_within_balance", "record_debt"] = (
-        "record_debt")
+        "record_debt"
+    )
     """When a refund meets cashback already spent: take back only what is unspent, take
     back what the balance allows, or record the rest as debt netted from future cashback."""
 
@@ -347,26 +358,43 @@ class RuleSet(Rules):
 
     def _excluded_problems(self) -> list[Problem]:
         excluded = set(self.excluded_categories)
-        return [(("category_rates", category), f"category {category!r} is excluded", category)
-                for category in self.category_rates if category in excluded]
+        return [
+            (("category_rates", category), f"category {category!r} is excluded", category)
+            for category in self.category_rates
+            if category in excluded
+        ]
 
     def _campaign_problems(self) -> list[Problem]:
         problems: list[Problem] = []
         excluded, seen = set(self.excluded_categories), set[str]()
         for i, campaign in enumerate(self.campaigns):
             if campaign.id in seen:
-                problems.append((("campaigns", i, "id"),
-                                 f"campaign id {campaign.id!r} appears twice", campaign.id))
+                problems.append(
+                    (
+                        ("campaigns", i, "id"),
+                        f"campaign id {campaign.id!r} appears twice",
+                        campaign.id,
+                    )
+                )
             seen.add(campaign.id)
-            problems += [(("campaigns", i, "categories", j),
-                          f"category {category!r} is excluded from the program", category)
-                         for j, category in enumerate(campaign.categories)
-                         if category in excluded]
+            problems += [
+                (
+                    ("campaigns", i, "categories", j),
+                    f"category {category!r} is excluded from the program",
+                    category,
+                )
+                for j, category in enumerate(campaign.categories)
+                if category in excluded
+            ]
             silent = {name for name, rule in self.channels.items() if not rule.earns}
             if campaign.channels and silent.issuperset(campaign.channels):
-                problems.append((("campaigns", i, "channels"),
-                                 "the campaign only runs in channels that do not earn",
-                                 list(campaign.channels)))
+                problems.append(
+                    (
+                        ("campaigns", i, "channels"),
+                        "the campaign only runs in channels that do not earn",
+                        list(campaign.channels),
+                    )
+                )
             if campaign.lifecycle is not None:
                 window = campaign.lifecycle.return_window_days
                 window = self.lifecycle.return_window_days if window is None else window

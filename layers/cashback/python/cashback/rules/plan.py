@@ -45,7 +45,8 @@ class Compiled:
     by_sku: dict[str, tuple[str, ...]]  # SKU -> campaigns naming it, in stacking order
     excluded: frozenset[str]  # categories that never earn
     planners: dict[tuple[tuple[str, ...], tuple[Head, ...]], OrderPlanner] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
 
     def planner(self, active: list[CampaignRule], extras: list[Head]) -> OrderPlanner:
         """The planner for an order situation, shared by every order in it."""
@@ -64,8 +65,11 @@ class RatePlan(NamedTuple):
     campaigns: tuple[str, ...]  # ids of the campaigns among them
 
 
-_KINDS: dict[str, RuleKind] = {"add": "campaign_add", "replace": "campaign_replace",
-                               "exclusive": "campaign_exclusive"}
+_KINDS: dict[str, RuleKind] = {
+    "add": "campaign_add",
+    "replace": "campaign_replace",
+    "exclusive": "campaign_exclusive",
+}
 _cache: dict[int, Compiled] = {}
 MAX_RULE_SETS = 128  # compiled rule sets per container (tenants x versions in use)
 MAX_PLANNERS = 256
@@ -96,21 +100,31 @@ def compiled(rules: RuleSet) -> Compiled:
     tz = zone(rules.time_zone)
     factor = Decimal(1)
     if rules.points is not None:
-        factor = rules.points.points_per_currency_unit.scaleb(-currencies.MINOR_UNITS[
-            rules.currency])
+        factor = rules.points.points_per_currency_unit.scaleb(
+            -currencies.MINOR_UNITS[rules.currency]
+        )
     campaigns = tuple(
-        CampaignRule(c, instant(c.starts_at, tz), instant(c.ends_at, tz), frozenset(c.channels),
-                     frozenset(c.categories), frozenset(c.skus), not (c.categories or c.skus),
-                     (_KINDS[c.stacking], c.id, c.name, c.rate))
-        for c in sorted(rules.campaigns, key=lambda c: c.rank))
+        CampaignRule(
+            c,
+            instant(c.starts_at, tz),
+            instant(c.ends_at, tz),
+            frozenset(c.channels),
+            frozenset(c.categories),
+            frozenset(c.skus),
+            not (c.categories or c.skus),
+            (_KINDS[c.stacking], c.id, c.name, c.rate),
+        )
+        for c in sorted(rules.campaigns, key=lambda c: c.rank)
+    )
     by_sku: dict[str, tuple[str, ...]] = {}
     for c in campaigns:
         for sku in c.skus:
             by_sku[sku] = (*by_sku.get(sku, ()), c.campaign.id)
     if len(_cache) >= MAX_RULE_SETS:
         _cache.clear()
-    result = _cache[id(rules)] = Compiled(rules, tz, factor, campaigns, by_sku,
-                                          frozenset(rules.excluded_categories))
+    result = _cache[id(rules)] = Compiled(
+        rules, tz, factor, campaigns, by_sku, frozenset(rules.excluded_categories)
+    )
     return result
 
 
@@ -118,8 +132,7 @@ class OrderPlanner:
     """Rate plans for the lines of one order, given the campaigns running for it (in
     stacking order) and the extra rates every line gets (tier, channel, bonuses)."""
 
-    def __init__(self, compiled: Compiled, active: list[CampaignRule], extras: list[Head]
-                 ) -> None:
+    def __init__(self, compiled: Compiled, active: list[CampaignRule], extras: list[Head]) -> None:
         self._rules = compiled.rules
         self._active = active
         self._rank = {c.campaign.id: i for i, c in enumerate(active)}
@@ -127,8 +140,10 @@ class OrderPlanner:
         self._extras = tuple(extras)
         green = self._rules.green
         self._green: Head | None = (
-            ("green", "green", "Eco bonus", green.extra_rate) if green and green.extra_rate
-            else None)
+            ("green", "green", "Eco bonus", green.extra_rate)
+            if green and green.extra_rate
+            else None
+        )
         self._by_category: dict[str, list[CampaignRule]] = {}
         self._plans: dict[tuple[str, bool, tuple[str, ...]], RatePlan] = {}
 
@@ -148,7 +163,8 @@ class OrderPlanner:
         by_category = self._by_category.get(category)
         if by_category is None:
             by_category = self._by_category[category] = [
-                c for c in self._active if c.everything or category in c.categories]
+                c for c in self._active if c.everything or category in c.categories
+            ]
         if not hits:
             return by_category
         ids = {c.campaign.id for c in by_category} | set(hits)
@@ -177,5 +193,6 @@ class OrderPlanner:
             if c.head[0] == "campaign_add" and c.head[3]:
                 heads.append(c.head)
                 campaigns.append(c.campaign.id)
-        return RatePlan(tuple(heads), sum((head[3] for head in heads), Decimal(0)),
-                        tuple(campaigns))
+        return RatePlan(
+            tuple(heads), sum((head[3] for head in heads), Decimal(0)), tuple(campaigns)
+        )

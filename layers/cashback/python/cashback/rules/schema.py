@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         if current != text:
-            print(f"{args.out} is out of date: run python -m cashback.rules.schema",
-                  file=sys.stderr)
+            print(
+                f"{args.out} is out of date: run python -m cashback.rules.schema", file=sys.stderr
+            )
             return 1
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)

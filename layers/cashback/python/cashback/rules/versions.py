@@ -46,7 +46,8 @@ def in_force(records: Iterable[VersionRecord], at: datetime) -> VersionRecord | 
     best: VersionRecord | None = None
     for record in records:
         if record.starts <= at and (
-                best is None or (record.starts, record.version) > (best.starts, best.version)):
+            best is None or (record.starts, record.version) > (best.starts, best.version)
+        ):
             best = record
     return best
 
@@ -76,8 +77,9 @@ def check_history(records: Sequence[VersionRecord]) -> list[str]:
             problems.append(f"version {record.version}: expected {expected} (gap or duplicate)")
     for earlier, later in zip(ordered, ordered[1:], strict=False):
         if later.published_at < earlier.published_at:
-            problems.append(f"version {later.version} was published before version "
-                            f"{earlier.version}")
+            problems.append(
+                f"version {later.version} was published before version {earlier.version}"
+            )
     return problems
 
 
@@ -85,8 +87,12 @@ class TtlCache(Generic[K, V]):
     """Values kept for `ttl_seconds` by an injected monotonic clock (time.monotonic in a
     container, a fake in tests). Bounded: the least recently loaded entry goes first."""
 
-    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic,
-                 max_entries: int = 256) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 256,
+    ) -> None:
         if ttl_seconds < 0 or max_entries < 1:
             raise ValueError("ttl_seconds must be >= 0 and max_entries >= 1")
         self._ttl = ttl_seconds
@@ -115,14 +121,19 @@ class RuleBook(Generic[T]):
     two reads: the tenant's version index (cached with a TTL) and one version's body
     (cached for good: versions are immutable)."""
 
-    def __init__(self, load_index: Callable[[str], Sequence[VersionRecord]],
-                 load_version: Callable[[str, int], T], *, ttl_seconds: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic, max_versions: int = 64) -> None:
+    def __init__(
+        self,
+        load_index: Callable[[str], Sequence[VersionRecord]],
+        load_version: Callable[[str, int], T],
+        *,
+        ttl_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_versions: int = 64,
+    ) -> None:
         self._load_index = load_index
         self._load_version = load_version
         self._index: TtlCache[str, tuple[VersionRecord, ...]] = TtlCache(ttl_seconds, clock)
-        self._bodies: TtlCache[tuple[str, int], T] = TtlCache(float("inf"), clock,
-                                                               max_versions)
+        self._bodies: TtlCache[tuple[str, int], T] = TtlCache(float("inf"), clock, max_versions)
 
     def at(self, tenant: str, at: datetime) -> tuple[int, T] | None:
         """(version, rules) in force for the tenant at `at`; None if no version applies."""
@@ -130,8 +141,9 @@ class RuleBook(Generic[T]):
         record = in_force(index, at)
         if record is None:
             return None
-        body = self._bodies.get((tenant, record.version),
-                                lambda: self._load_version(tenant, record.version))
+        body = self._bodies.get(
+            (tenant, record.version), lambda: self._load_version(tenant, record.version)
+        )
         return record.version, body
 
     def published(self, tenant: str) -> None:
