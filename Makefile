@@ -52,6 +52,7 @@ serve: setup layers
 
 lint: setup
 	$(BIN)/ruff check layers functions tests bench models
+	$(BIN)/ruff format --check layers functions tests bench models
 	$(BIN)/cfn-lint template.yaml
 
 bench: setup
