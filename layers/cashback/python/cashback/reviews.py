@@ -131,6 +131,9 @@ def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in decision.items() if k not in ("request_hash", "reply")}
 
 
+DECISION_ATTEMPTS = 8
+
+
 def decide(
     store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str, now: datetime
 ) -> tuple[DecisionReply, bool]:
@@ -143,7 +146,7 @@ def decide(
     again, as purchases do with their idempotency record. Returns the reply and whether it
     is that replay."""
     fingerprint = decision_fingerprint(order_id, verdict, note, analyst)
-    for attempt in range(5):
+    for attempt in range(DECISION_ATTEMPTS):
         order = store.get_order(tenant, order_id)
         if order is None or order.risk is None:
             raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
@@ -193,4 +196,8 @@ def decide(
 
 
 def _pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, 0.005 * 2**attempt))
+    # Full jitter, up to half a second: two decisions whose transactions cancel each other
+    # (TransactionConflict) must not keep colliding, and the loser must outwait a winner's
+    # commit on a busy table before it reads the case again (then 409 case_closed, not
+    # case_changed). Worst case about 1.5 s, well inside the function's 10 s.
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
