@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from cashback import keys
 from cashback.api.models import EXAMPLE_TIME
-from cashback.local.gateway import _wildcard
+from cashback.local.iam import wildcard_match
 from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
 from tests.conftest import SCHEMATHESIS_CASES
@@ -83,7 +83,7 @@ def _scope_of(method: str, path: str) -> str:
     concrete = path.replace("{", "").replace("}", "")
     for scope, routes in keys.ROUTES.items():
         for allowed_method, pattern in routes:
-            if allowed_method == method.upper() and _wildcard(pattern, concrete):
+            if allowed_method == method.upper() and wildcard_match(pattern, concrete):
                 return scope
     return "storefront"
 

@@ -28,7 +28,7 @@ from typing import IO, Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cashback.local import build
-from cashback.local.iam import Policies, access_key_id, event_bus_arn
+from cashback.local.iam import Policies, access_key_id, event_bus_arn, wildcard_match
 from cashback.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
 from cashback.local.throttle import Clock, Throttle
 from cashback.local.worker import read_message, write_message
@@ -907,25 +907,15 @@ def _policy_effect(policy: dict[str, Any], method_arn: str) -> str | None:
     for statement in [statements] if isinstance(statements, dict) else statements:
         actions = _as_list(statement.get("Action"))
         resources = _as_list(statement.get("Resource"))
-        if not any(_wildcard(a, "execute-api:Invoke", ignore_case=True) for a in actions):
+        if not any(wildcard_match(a, "execute-api:Invoke", ignore_case=True) for a in actions):
             continue
-        if not any(_wildcard(resource, method_arn) for resource in resources):
+        if not any(wildcard_match(resource, method_arn) for resource in resources):
             continue
         if statement.get("Effect") == "Deny":
             return "Deny"
         if statement.get("Effect") == "Allow":
             effect = "Allow"
     return effect
-
-
-def _wildcard(pattern: Any, value: str, *, ignore_case: bool = False) -> bool:
-    if not isinstance(pattern, str):
-        return False
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.fullmatch(regex, value, flags) is not None
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -58,8 +58,8 @@ class Statement:
     not_resources: bool = False
 
     def applies(self, action: str, resource: str) -> bool:
-        action_match = any(_wildcard(p, action, ignore_case=True) for p in self.actions)
-        resource_match = any(_wildcard(p, resource) for p in self.resources)
+        action_match = any(wildcard_match(p, action, ignore_case=True) for p in self.actions)
+        resource_match = any(wildcard_match(p, resource) for p in self.resources)
         return (action_match != self.not_actions) and (resource_match != self.not_resources)
 
     @classmethod
@@ -257,7 +257,11 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+def wildcard_match(pattern: Any, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM's pattern matching (`*` any run, `?` one character), for policies' actions and
+    resources here and the authorizer's policy in the gateway. A non-string never matches."""
+    if not isinstance(pattern, str):
+        return False
     return _compiled(pattern, ignore_case).fullmatch(value) is not None
 
 
