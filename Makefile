@@ -12,7 +12,8 @@ setup: $(STAMP) $(NODE_STAMP)
 
 # The local stack runs each function with only its layers, built here as `sam build` builds
 # them (pinned by constraints.txt), and the Lambda runtime's boto3: build/lambda/. Rebuilt
-# when what they are built from changes (cashback/local/build.py also checks, by content).
+# when what they are built from changes (tools/cashback_tools/local/build.py also checks, by
+# content).
 LAYERS_STAMP := build/lambda/.built
 LAYER_INPUTS := $(wildcard layers/*/python/requirements*.txt layers/*/python/Makefile) \
                 constraints.txt template.yaml
@@ -20,7 +21,7 @@ LAYER_INPUTS := $(wildcard layers/*/python/requirements*.txt layers/*/python/Mak
 layers: $(LAYERS_STAMP)
 
 $(LAYERS_STAMP): $(STAMP) $(LAYER_INPUTS)
-	$(BIN)/python -m cashback.local.build
+	$(BIN)/python -m cashback_tools.local.build
 	touch $@
 
 $(STAMP): pyproject.toml constraints.txt
@@ -51,8 +52,8 @@ serve: setup layers
 	$(BIN)/cashback serve --port $(PORT) --tenant demo --keys-file .local/keys.json
 
 lint: setup
-	$(BIN)/ruff check layers functions tests bench models
-	$(BIN)/ruff format --check layers functions tests bench models
+	$(BIN)/ruff check layers tools functions tests bench models
+	$(BIN)/ruff format --check layers tools functions tests bench models
 	$(BIN)/cfn-lint template.yaml
 
 bench: setup

@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cashback.local.template import LayerSpec, load_template
+from cashback_tools.local.template import LayerSpec, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024

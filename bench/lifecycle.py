@@ -597,8 +597,8 @@ def _by_share(runs: list[Measured]) -> dict[int, set[float]]:
 
 # -- main ----------------------------------------------------------------------------
 def run(sizes: list[int], due: int, budget_s: float) -> str:
-    from cashback.local.dynamodb_local import DynamoDBLocal, find_jar
-    from cashback.local.template import load_template
+    from cashback_tools.local.dynamodb_local import DynamoDBLocal, find_jar
+    from cashback_tools.local.template import load_template
 
     template = load_template(ROOT / "template.yaml")
     _progress("starting DynamoDB Local (in memory) ...")

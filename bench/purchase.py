@@ -152,8 +152,8 @@ def _calls_summary(per_request: list[Counter[str]]) -> str:
 
 
 def run(n: int) -> str:
-    from cashback.local.dynamodb_local import DynamoDBLocal, find_jar
-    from cashback.local.template import load_template
+    from cashback_tools.local.dynamodb_local import DynamoDBLocal, find_jar
+    from cashback_tools.local.template import load_template
 
     template = load_template(ROOT / "template.yaml")
     print("starting DynamoDB Local ...", file=sys.stderr, flush=True)

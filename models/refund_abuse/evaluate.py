@@ -36,10 +36,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from cashback.risk import clear_cache, load_estimator, load_scorer
-from cashback.risk.cli import parser_for
 from cashback.risk.decision import Decision, Thresholds, decide
 from cashback.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 from cashback.risk.scorer import Scorer
+from cashback_tools.model_cli import parser_for
 from models.refund_abuse import ARTIFACTS, MODEL_LAYER, money
 from models.refund_abuse.replay import Dataset, dataset, replay
 from models.refund_abuse.simulator import (

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique
 

@@ -9,7 +9,7 @@ import requests
 
 from cashback import keys
 from cashback.clock import to_iso
-from cashback.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, unique
 

@@ -15,9 +15,9 @@ import boto3
 import pytest
 import requests
 
-from cashback import cli
-from cashback.local.stack import TABLE_NAME, LocalStack
 from cashback.store import Store, customer_pk, entry_sk, to_item
+from cashback_tools import cli
+from cashback_tools.local.stack import TABLE_NAME, LocalStack
 
 from .client import Api, now_iso, unique
 
@@ -115,7 +115,7 @@ def test_serve_runs_the_stack_writes_keys_and_stops_dynamodb_local(tmp_path: Pat
         [
             sys.executable,
             "-m",
-            "cashback.cli",
+            "cashback_tools.cli",
             "serve",
             "--port",
             "0",
@@ -203,7 +203,7 @@ def test_tenants_create_against_a_local_endpoint_needs_no_aws_setup(
         [
             sys.executable,
             "-m",
-            "cashback.cli",
+            "cashback_tools.cli",
             "tenants",
             "create",
             "--tenant",
@@ -225,7 +225,7 @@ def test_tenants_create_against_a_local_endpoint_needs_no_aws_setup(
         [
             sys.executable,
             "-m",
-            "cashback.cli",
+            "cashback_tools.cli",
             "keys",
             "create",
             "--tenant",
@@ -247,7 +247,7 @@ def test_tenants_create_against_a_local_endpoint_needs_no_aws_setup(
 
 def test_help_describes_every_command() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cashback.cli", "--help"],
+        [sys.executable, "-m", "cashback_tools.cli", "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cashback.cli", "demo"],
+        [sys.executable, "-m", "cashback_tools.cli", "demo"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from cashback.clock import to_iso
-from cashback.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique
 

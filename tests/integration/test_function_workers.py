@@ -17,9 +17,9 @@ import pytest
 import requests
 from botocore.config import Config
 
-from cashback.local import build
-from cashback.local.gateway import FunctionError, LocalGateway
-from cashback.local.template import load_template
+from cashback_tools.local import build
+from cashback_tools.local.gateway import FunctionError, LocalGateway
+from cashback_tools.local.template import load_template
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 

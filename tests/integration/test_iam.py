@@ -13,13 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cashback import programs
-from cashback.local.gateway import LocalGateway
-from cashback.local.iam import Policies, event_bus_arn, table_arn
-from cashback.local.iam_proxy import IamProxy
-from cashback.local.stack import TABLE_NAME, LocalStack
-from cashback.local.template import Template
 from cashback.rules.model import RuleSet
 from cashback.store import Store, to_item
+from cashback_tools.local.gateway import LocalGateway
+from cashback_tools.local.iam import Policies, event_bus_arn, table_arn
+from cashback_tools.local.iam_proxy import IamProxy
+from cashback_tools.local.stack import TABLE_NAME, LocalStack
+from cashback_tools.local.template import Template
 
 from .client import Api, now_iso, unique
 from .test_rules_api import _naive, program

@@ -17,8 +17,8 @@ from hypothesis.stateful import (
 
 from cashback.audit import verify
 from cashback.ledger import cashback_for, clawback_for
-from cashback.local.stack import LocalStack
 from cashback.tenants import DEFAULT_RATE
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
 

@@ -21,11 +21,11 @@ from cashback.audit import verify
 from cashback.clock import to_iso
 from cashback.errors import Unprocessable
 from cashback.lifecycle import LifecycleRun, RunReport
-from cashback.local.stack import EVENT_BUS_NAME, LocalStack
 from cashback.notifications import EventPublisher
 from cashback.rules.model import RuleSet
 from cashback.store import Store, from_item
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import EVENT_BUS_NAME, LocalStack
 
 from .client import unique
 

@@ -18,9 +18,9 @@ import requests
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 from botocore.config import Config
 
-from cashback.local.dynamodb_local import DynamoDBLocal, MotoDynamoDB
-from cashback.local.gateway import LocalGateway
-from cashback.local.template import load_template
+from cashback_tools.local.dynamodb_local import DynamoDBLocal, MotoDynamoDB
+from cashback_tools.local.gateway import LocalGateway
+from cashback_tools.local.template import load_template
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 

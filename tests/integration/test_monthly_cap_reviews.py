@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique
 

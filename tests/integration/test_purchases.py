@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from cashback.audit import verify
 from cashback.clock import to_iso
-from cashback.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from cashback.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack
 
 from .client import now_iso, unique
 

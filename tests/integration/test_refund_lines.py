@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cashback.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack
 
 from .client import now_iso, purchase_body, unique
 from .test_rules_api import Storefront, program

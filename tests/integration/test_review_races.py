@@ -10,8 +10,8 @@ import requests
 
 from cashback import keys
 from cashback.audit import verify
-from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from cashback.audit import verify
-from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cashback.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
 

@@ -11,10 +11,10 @@ import pytest
 
 from cashback.api.models import MAX_AMOUNT
 from cashback.clock import to_iso
-from cashback.local.stack import LocalStack
 from cashback.programs import BUDGET_SHARDS
 from cashback.rules import budget
 from cashback.rules.model import RuleSet
+from cashback_tools.local.stack import LocalStack
 
 from .client import now_iso, purchase_body, unique
 from .test_rules_api import Storefront, _naive, program

@@ -28,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
 
 from cashback import keys
 from cashback.api.models import EXAMPLE_TIME
-from cashback.local.iam import wildcard_match
-from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
+from cashback_tools.local.iam import wildcard_match
+from cashback_tools.local.stack import LocalStack
 from tests.conftest import SCHEMATHESIS_CASES
 
 from .client import now_iso, unique

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cashback.local.stack import LocalStack
 from cashback.store import Store
 from cashback.tenants import RiskList, TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
 

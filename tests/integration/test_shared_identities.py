@@ -10,9 +10,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from cashback.audit import verify
-from cashback.local.stack import LocalStack
 from cashback.risk.features import MAX_IDENTITY_CUSTOMERS
 from cashback.store import to_item
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, purchase_body, unique
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from cashback.local.stack import LocalStack
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
 

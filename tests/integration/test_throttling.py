@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cashback.local.gateway import LocalGateway
-from cashback.local.stack import LocalStack
+from cashback_tools.local.gateway import LocalGateway
+from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique
 

@@ -26,9 +26,9 @@ import pytest
 from cashback import keys
 from cashback.audit import verify
 from cashback.clock import to_iso
-from cashback.local.stack import TABLE_NAME
 from cashback.store import Store
 from cashback.tenants import TenantSettings
+from cashback_tools.local.stack import TABLE_NAME
 
 from .client import Api, unique
 
@@ -74,7 +74,7 @@ def traveller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traveller]:
             [
                 sys.executable,
                 "-m",
-                "cashback.cli",
+                "cashback_tools.cli",
                 "serve",
                 "--time-travel",
                 "--port",

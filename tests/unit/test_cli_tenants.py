@@ -9,9 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cashback import cli, keys
-from cashback.local.template import load_template
+from cashback import keys
 from cashback.store import Store
+from cashback_tools import cli
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "cashback-test"

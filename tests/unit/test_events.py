@@ -32,9 +32,9 @@ from moto import mock_aws
 
 import cashback.config
 from cashback import keys, runtime
-from cashback.local.template import load_template
 from cashback.store import Store
 from cashback.tenants import TenantSettings
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from cashback import keys
-from cashback.local.template import load_template
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cashback.lifecycle import MAX_AHEAD, ScheduleRefused, check_schedule, scheduled_time
-from cashback.local.template import load_template
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

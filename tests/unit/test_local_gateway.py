@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from cashback.local import gateway
-from cashback.local.dynamodb_local import (
+from cashback_tools.local import gateway
+from cashback_tools.local.dynamodb_local import (
     DynamoDBLocal,
     DynamoDBLocalNotInstalled,
     JavaNotFound,
     start_store,
 )
-from cashback.local.template import Route, UsagePlan, load_template
-from cashback.local.throttle import Throttle
+from cashback_tools.local.template import Route, UsagePlan, load_template
+from cashback_tools.local.throttle import Throttle
 
 LIVE = "arn:aws:execute-api:*:*:local/live"
 ARN = "arn:aws:execute-api:us-east-1:000000000000:local/live/GET/v1/customers/c1/balance"

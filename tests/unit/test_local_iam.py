@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cashback.local.iam import (
+from cashback_tools.local.iam import (
     Policies,
     Policy,
     access_denied_body,
@@ -17,7 +17,7 @@ from cashback.local.iam import (
     event_bus_arn,
     table_arn,
 )
-from cashback.local.template import TemplateError, load_template
+from cashback_tools.local.template import TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 T = table_arn("cashback-local")

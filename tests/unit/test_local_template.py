@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cashback.local.template import Route, Template, TemplateError, UsagePlan, load_template
+from cashback_tools.local.template import Route, Template, TemplateError, UsagePlan, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from cashback.api import openapi
-from cashback.local.template import load_template
+from cashback_tools import openapi
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_docs_openapi_is_what_the_code_generates() -> None:
     generated = openapi.document()
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
-    assert committed == generated, "run: python -m cashback.api.openapi"
+    assert committed == generated, "run: python -m cashback_tools.openapi"
 
 
 def test_it_describes_every_route_of_the_template_and_is_valid_openapi() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cashback.local import build
-from cashback.local.template import load_template
+from cashback_tools.local import build
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
@@ -49,7 +49,7 @@ def test_handler_import_pulls_in_no_scikit_learn_or_scipy(job: str) -> None:
 
 # Each function of template.yaml as Lambda starts it: a fresh interpreter without site (so
 # nothing of this virtual environment) whose path is the function's CodeUri, the layers the
-# template gives it (built as `sam build` builds them, cashback.local.build) and the Lambda
+# template gives it (built as `sam build` builds them, cashback_tools.local.build) and the Lambda
 # runtime's boto3, then the standard library.
 TEMPLATE = load_template(ROOT / "template.yaml")
 FUNCTIONS = TEMPLATE.functions()

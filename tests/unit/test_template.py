@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cashback.local.template import load_template
+from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -15,8 +15,8 @@ from typing import Any
 from cashback.audit import verify
 from cashback.clock import to_iso
 from cashback.currencies import MINOR_UNITS
-from cashback.local.stack import LocalStack
 from cashback.tenants import RiskList, TenantSettings
+from cashback_tools.local.stack import LocalStack
 
 SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")
 CATEGORIES = (

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import IO, Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from cashback.local import build
-from cashback.local.iam import Policies, access_key_id, event_bus_arn, wildcard_match
-from cashback.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
-from cashback.local.throttle import Clock, Throttle
-from cashback.local.worker import read_message, write_message
+from cashback_tools.local import build
+from cashback_tools.local.iam import Policies, access_key_id, event_bus_arn, wildcard_match
+from cashback_tools.local.template import DEFAULT_GATEWAY_RESPONSES, FunctionSpec, Route, Template
+from cashback_tools.local.throttle import Clock, Throttle
+from cashback_tools.local.worker import read_message, write_message
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"

@@ -27,10 +27,10 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from cashback.local.template import FunctionSpec, LayerSpec, Template, load_template
+from cashback_tools.local.template import FunctionSpec, LayerSpec, Template, load_template
 
-# layers/cashback/python/cashback/local/build.py -> the project's root
-PROJECT_ROOT = Path(__file__).resolve().parents[5]
+# layers/cashback/python/tools/cashback_tools/local/build.py -> the project's root
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 BUILD_FORMAT = "1"  # bump to rebuild everything after a change to how this module builds
 RUNTIME_PACKAGES = ("boto3",)  # what the Lambda Python runtime ships besides the stdlib
 _SOURCES_EXCLUDED = {"Makefile", "__pycache__"}

@@ -2,7 +2,7 @@
 
 Each API function's Powertools resolver describes its own routes from the code (the
 pydantic request and reply models); this merges them and adds the Bearer key scheme.
-`python -m cashback.api.openapi` writes docs/openapi.json; a test keeps it current."""
+`python -m cashback_tools.openapi` writes docs/openapi.json; a test keeps it current."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cashback.local.stack import find_template
-from cashback.local.template import load_template
+from cashback_tools.local.stack import find_template
+from cashback_tools.local.template import load_template
 
 TITLE = "Cashback platform API"
 VERSION = "1"
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = target.read_text() if target.exists() else ""
         if current != text:
-            print("docs/openapi.json is stale: run python -m cashback.api.openapi", file=sys.stderr)
+            print(
+                "docs/openapi.json is stale: run python -m cashback_tools.openapi", file=sys.stderr
+            )
             return 1
         return 0
     target.write_text(text)

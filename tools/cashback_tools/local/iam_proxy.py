@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from cashback.local.iam import Policies, access_denied_body, access_key_id, dynamodb_needs
+from cashback_tools.local.iam import Policies, access_denied_body, access_key_id, dynamodb_needs
 
 _HOP_BY_HOP = {
     "connection",

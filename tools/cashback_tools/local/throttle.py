@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cashback.local.template import UsagePlan
+from cashback_tools.local.template import UsagePlan
 
 Clock = Callable[[], float]
 

@@ -12,13 +12,13 @@ from typing import Any, Literal, Self
 
 from cashback import keys
 from cashback.clock import to_iso
-from cashback.local.dynamodb_local import LocalStore, start_store
-from cashback.local.gateway import LocalGateway
-from cashback.local.iam import Policies, event_bus_arn, table_arn
-from cashback.local.iam_proxy import IamProxy
-from cashback.local.template import Template, load_template
 from cashback.store import Store
 from cashback.tenants import TenantSettings
+from cashback_tools.local.dynamodb_local import LocalStore, start_store
+from cashback_tools.local.gateway import LocalGateway
+from cashback_tools.local.iam import Policies, event_bus_arn, table_arn
+from cashback_tools.local.iam_proxy import IamProxy
+from cashback_tools.local.template import Template, load_template
 
 TABLE_NAME = "cashback-local"
 EVENT_BUS_NAME = "cashback-local"
@@ -116,7 +116,7 @@ class LocalStack:
             "CASHBACK_TIME_TRAVEL": "true" if self.time_travel else "false",
         }
         # Each function runs in worker processes of its own with its own variables from the
-        # template, this env and credentials that name it (cashback.local.gateway); tools
+        # template, this env and credentials that name it (cashback_tools.local.gateway); tools
         # and tests in this process read the table and the store from os.environ.
         os.environ.update(env)
         client = self._dynamodb.client()

@@ -51,8 +51,8 @@ def _now() -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from cashback.local.dynamodb_local import StoreError
-    from cashback.local.stack import LocalStack
+    from cashback_tools.local.dynamodb_local import StoreError
+    from cashback_tools.local.stack import LocalStack
 
     stack = LocalStack(
         Path(args.template) if args.template else None,
@@ -183,7 +183,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cashback.local.demo import run
+    from cashback_tools.local.demo import run
 
     return run(store=args.store)
 
@@ -298,7 +298,7 @@ def parser() -> argparse.ArgumentParser:
     _table_options(verify)
     verify.set_defaults(run=cmd_ledger_verify)
 
-    from cashback.risk.cli import register
+    from cashback_tools.model_cli import register
 
     register(commands)
 

@@ -1,6 +1,6 @@
 """The JSON Schema of a rule set, which storefronts validate theirs against.
 
-    python -m cashback.rules.schema [--out docs/rules.schema.json] [--check]
+    python -m cashback_tools.rules_schema [--out docs/rules.schema.json] [--check]
 
 writes it (to the repository's docs/ by default); --check exits 1 when the file differs
 from what the code generates, which a unit test also asserts.
@@ -17,7 +17,7 @@ from typing import Any
 from cashback.rules.model import RuleSet
 
 # layers/cashback/python/cashback/rules/schema.py -> the repository root
-DEFAULT_OUT = Path(__file__).resolve().parents[5] / "docs" / "rules.schema.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "rules.schema.json"
 
 
 def json_schema() -> dict[str, Any]:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         if current != text:
             print(
-                f"{args.out} is out of date: run python -m cashback.rules.schema", file=sys.stderr
+                f"{args.out} is out of date: run python -m cashback_tools.rules_schema",
+                file=sys.stderr,
             )
             return 1
         return 0

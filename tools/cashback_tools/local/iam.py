@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from cashback.local.template import Template, TemplateError
+from cashback_tools.local.template import Template, TemplateError
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
