@@ -21,7 +21,7 @@ The job's checkpoint is where an hourly schedule leaves it (yesterday done). Eac
 one `LifecycleRun` with the store's own boto3 client (its calls are counted with a botocore
 `before-call.dynamodb.*` hook) and an `EventPublisher` on a stub EventBridge client that
 accepts every event, to keep EventBridge out of the measurement. After each run the due
-customers' ledgers are verified (`cashback.audit.verify`) and a second run at the same
+customers' ledgers are verified (`cashback.services.audit.verify`) and a second run at the same
 `now` must read nothing. Counts are the point; timings are printed, never asserted.
 """
 
@@ -46,14 +46,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import cpu_model, java_version
-from cashback import ledger
-from cashback.audit import verify
-from cashback.clock import to_iso
-from cashback.ledger import Account, Entry, Lot
-from cashback.lifecycle import JOB, LifecycleRun, RunReport
-from cashback.notifications import EventPublisher
-from cashback.store import DUE_SHARDS, Store, _entry_item, _lot_item, customer_pk, to_item
-from cashback.tenants import TenantSettings
+from cashback.adapters.dynamodb.store import (
+    DUE_SHARDS,
+    Store,
+    _entry_item,
+    _lot_item,
+    customer_pk,
+    to_item,
+)
+from cashback.adapters.eventbridge import EventPublisher
+from cashback.domain import ledger
+from cashback.domain.clock import to_iso
+from cashback.domain.ledger import Account, Entry, Lot
+from cashback.domain.tenants import TenantSettings
+from cashback.services.lifecycle import JOB, LifecycleRun, RunReport
+from cashback_tools.audit import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "bench"

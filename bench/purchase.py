@@ -176,7 +176,7 @@ def run(n: int) -> str:
 
         # Only now: the layer and the handler read their environment when imported.
         from cashback import runtime
-        from cashback.tenants import TenantSettings
+        from cashback.domain.tenants import TenantSettings
 
         accrual = _import_handler("accrual")
         store = runtime.store()

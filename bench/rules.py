@@ -24,11 +24,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cashback.ledger import cashback_for
-from cashback.rules import budget
-from cashback.rules.engine import Birthday, Context, Line, Purchase, customer_explanation, evaluate
-from cashback.rules.model import RuleSet
-from cashback.rules.plan import compiled
+from cashback.domain.ledger import cashback_for
+from cashback.domain.rules import budget
+from cashback.domain.rules.engine import (
+    Birthday,
+    Context,
+    Line,
+    Purchase,
+    customer_explanation,
+    evaluate,
+)
+from cashback.domain.rules.plan import compiled
+from cashback.domain.rules.ruleset import RuleSet
 
 ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = [

@@ -3,7 +3,7 @@
     python -m bench.scoring [--repeats 7]
 
 1. Single-purchase scoring of the shipped model: the numpy runtime scorer
-   (`cashback.risk.load_scorer()`) against scikit-learn's `score_samples` on one row of the
+   (`cashback.domain.risk.load_scorer()`) against scikit-learn's `score_samples` on one row of the
    same fitted pipeline (loaded with skops), on the same row, after a warm-up; each the
    median over several timed batches. The full `decide()` (features, rules, score, reasons)
    is shown for context. The issue asks for the runtime to be at least 100x faster.
@@ -33,7 +33,10 @@ ESTIMATOR = ROOT / "models" / "refund_abuse" / "artifacts" / "estimator.skops"
 GOAL = 100.0
 ACCRUAL = ROOT / "functions" / "accrual" / "app.py"
 
-_RISK = "import cashback.risk, cashback.risk.features, cashback.risk.decision, cashback.risk.scorer"
+_RISK = (
+    "import cashback.domain.risk, cashback.domain.risk.features, "
+    "cashback.domain.risk.decision, cashback.domain.risk.scorer"
+)
 _ACCRUAL = (
     "import os; os.environ.setdefault('TABLE_NAME', 'cashback-bench'); "
     "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1'); "
@@ -45,10 +48,12 @@ _ACCRUAL = (
 )
 IMPORTS = {
     "import boto3": "import boto3",
-    "import cashback.risk runtime modules (features, decision, scorer)": _RISK,
-    "... plus load_scorer() (numpy, model.npz, metadata)": _RISK + "; cashback.risk.load_scorer()",
+    "import cashback.domain.risk runtime modules (features, decision, scorer)": _RISK,
+    "... plus load_scorer() (numpy, model.npz, metadata)": _RISK
+    + "; cashback.domain.risk.load_scorer()",
     "import boto3 and the risk modules, load_scorer()": (
-        "import boto3, cashback.risk, cashback.risk.decision; cashback.risk.load_scorer()"
+        "import boto3, cashback.domain.risk, cashback.domain.risk.decision; "
+        "cashback.domain.risk.load_scorer()"
     ),
     "import the accrual handler (functions/accrual/app.py), load the model": _ACCRUAL,
 }
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import sklearn
 
-    from cashback.risk import (
+    from cashback.domain.risk import (
         CustomerAggregates,
         PurchaseFacts,
         SharedCounts,

@@ -8,10 +8,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cashback import accrual, runtime
+from cashback import runtime
 from cashback.api.http import caller, documented, json_response, make_resolver
-from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
+from cashback.api.payloads import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
 from cashback.observability import count_money, logger, metrics, tracer
+from cashback.services import accrual
 
 app = make_resolver()
 

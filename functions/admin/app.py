@@ -7,12 +7,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cashback import programs, runtime
+from cashback import runtime
 from cashback.api.http import caller, documented, json_response, make_resolver
-from cashback.api.models import EXAMPLE_TIME, PublishedReply, RulesInForce
+from cashback.api.payloads import EXAMPLE_TIME, PublishedReply, RulesInForce
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.domain.rules.versions import in_force
 from cashback.observability import logger, tracer
-from cashback.rules.model import RuleSet
-from cashback.rules.versions import in_force
+from cashback.services import programs
 
 app = make_resolver()
 

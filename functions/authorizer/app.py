@@ -10,8 +10,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cashback import keys, runtime
+from cashback import runtime
 from cashback.observability import logger, metrics, tracer
+from cashback.services import keys
 
 
 @logger.inject_lambda_context(log_event=False)

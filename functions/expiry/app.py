@@ -8,8 +8,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import runtime
-from cashback.lifecycle import LifecycleRun, check_schedule, scheduled_time
 from cashback.observability import count_money, logger, metrics, tracer
+from cashback.services.lifecycle import LifecycleRun, check_schedule, scheduled_time
 
 # Only a local stack that replays history sets this (`cashback serve --time-travel`);
 # template.yaml never does, so a deployed job refuses to run ahead of its clock.

@@ -6,10 +6,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cashback import balances, runtime
+from cashback import runtime
 from cashback.api.http import caller, documented, make_resolver
-from cashback.api.models import ID_PATTERN, BalanceReply, EntriesPage
+from cashback.api.payloads import ID_PATTERN, BalanceReply, EntriesPage
 from cashback.observability import logger, tracer
+from cashback.services import balances
 
 app = make_resolver()
 

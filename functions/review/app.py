@@ -8,9 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cashback import reviews, runtime
+from cashback import runtime
 from cashback.api.http import caller, documented, json_response, make_resolver
-from cashback.api.models import (
+from cashback.api.payloads import (
     ID_PATTERN,
     DecisionReply,
     DecisionRequest,
@@ -18,6 +18,7 @@ from cashback.api.models import (
     ReviewPage,
 )
 from cashback.observability import logger, metrics, tracer
+from cashback.services import reviews
 
 app = make_resolver()
 

@@ -2,7 +2,7 @@
 
 Runs on a developer machine or in CI, never on the request path: it imports scikit-learn,
 skops and matplotlib freely. The features it trains on come from the layer
-(`cashback.risk.features`), so training and runtime cannot drift apart.
+(`cashback.domain.risk.features`), so training and runtime cannot drift apart.
 
     python -m models.refund_abuse.train       # simulate, fit, export the model layer
     python -m models.refund_abuse.evaluate    # held-out month, report.md and plots

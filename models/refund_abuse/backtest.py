@@ -23,10 +23,10 @@ from datetime import timedelta
 
 import numpy as np
 
-from cashback.risk import clear_cache, load_scorer
-from cashback.risk.decision import Decision, RulePolicy, Thresholds, decide
-from cashback.risk.features import features
-from cashback.risk.scorer import Scorer
+from cashback.domain.risk import clear_cache, load_scorer
+from cashback.domain.risk.decision import Decision, RulePolicy, Thresholds, decide
+from cashback.domain.risk.features import features
+from cashback.domain.risk.scorer import Scorer
 from cashback_tools.model_cli import parser_for
 from models.refund_abuse import MODEL_LAYER, money
 from models.refund_abuse.replay import Step, replay

@@ -8,7 +8,7 @@ is scored. Four ways of deciding are compared on that month:
 
 * the rules baseline: hold when at least half of the amount of the last 90 days' orders
   was refunded (two refunded orders at least), the rule a risk team writes first;
-* the readable rules alone (cashback.risk.decision.RULES);
+* the readable rules alone (cashback.domain.risk.decision.RULES);
 * the model alone at its thresholds (2% review budget on the training traffic);
 * the shipped decision: lists, readable rules, then the model.
 
@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from cashback.risk import clear_cache, load_estimator, load_scorer
-from cashback.risk.decision import Decision, Thresholds, decide
-from cashback.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
-from cashback.risk.scorer import Scorer
+from cashback.domain.risk import clear_cache, load_estimator, load_scorer
+from cashback.domain.risk.decision import Decision, Thresholds, decide
+from cashback.domain.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
+from cashback.domain.risk.scorer import Scorer
 from cashback_tools.model_cli import parser_for
 from models.refund_abuse import ARTIFACTS, MODEL_LAYER, money
 from models.refund_abuse.replay import Dataset, dataset, replay
@@ -560,7 +560,8 @@ def report(
     lines += [
         "## Runtime scorer",
         "",
-        f"The numpy scorer (`cashback.risk.load_scorer()`) against sklearn's `score_samples` "
+        "The numpy scorer (`cashback.domain.risk.load_scorer()`) against sklearn's "
+        "`score_samples` "
         f"on the skops-saved estimator, over the {month.data.X.shape[0]:,} evaluated rows: "
         f"largest difference {max_difference:.1e}.",
         "",

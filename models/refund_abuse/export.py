@@ -1,5 +1,5 @@
 """Export a fitted scikit-learn pipeline (optional StandardScaler, then IsolationForest) to
-the flat arrays `cashback.risk.scorer.Scorer` walks with numpy alone.
+the flat arrays `cashback.domain.risk.scorer.Scorer` walks with numpy alone.
 
 The format is documented in cashback/risk/scorer.py. Only estimators whose arithmetic the
 scorer reproduces exactly are accepted; anything else raises instead of exporting a model

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import numpy as np
 
-from cashback.risk.features import (
+from cashback.domain.risk.features import (
     FEATURE_NAMES,
     CustomerAggregates,
     IdentityAggregates,

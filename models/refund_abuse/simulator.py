@@ -7,7 +7,7 @@ the five of issue 3. Every customer draws from its own generator, seeded from
 not reshuffle the others.
 
 The program mirrors a storefront's settings: cashback by category (Decimal rates, rounded
-down by `cashback.ledger.cashback_for`), a monthly campaign that raises one category to
+down by `cashback.domain.ledger.cashback_for`), a monthly campaign that raises one category to
 15%, a first-purchase bonus, a cashback return window of 14 days (then it is spendable)
 inside a store return policy of 30 days. Each customer's lots are replayed to know how much
 of an order's cashback was already spent when it is refunded: that part becomes debt, as
@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cashback.ledger import cashback_for, clawback_for
+from cashback.domain.ledger import cashback_for, clawback_for
 
 HONEST_KINDS = ("regular", "big_loyal", "campaign_shopper", "honest_returner")
 ABUSE_KINDS = (

@@ -35,7 +35,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from cashback.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
+from cashback.domain.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 from cashback_tools.model_cli import parser_for
 from models.refund_abuse import ARTIFACTS, MODEL_LAYER
 from models.refund_abuse.export import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from cashback.clock import to_iso
+from cashback.domain.clock import to_iso
 
 _ids = itertools.count(1)
 

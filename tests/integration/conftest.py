@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cashback.tenants import TenantSettings
+from cashback.domain.tenants import TenantSettings
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique

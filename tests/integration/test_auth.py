@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from cashback import keys
-from cashback.clock import to_iso
+from cashback.domain.clock import to_iso
+from cashback.services import keys
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, unique

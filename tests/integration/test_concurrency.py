@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from cashback.audit import verify
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, purchase_body, unique

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from cashback.clock import to_iso
+from cashback.domain.clock import to_iso
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique

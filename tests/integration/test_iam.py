@@ -12,9 +12,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cashback import programs
-from cashback.rules.model import RuleSet
-from cashback.store import Store, to_item
+from cashback.adapters.dynamodb.store import Store, to_item
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.services import programs
 from cashback_tools.local.gateway import LocalGateway
 from cashback_tools.local.iam import Policies, event_bus_arn, table_arn
 from cashback_tools.local.iam_proxy import IamProxy

@@ -15,9 +15,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from cashback.audit import verify
-from cashback.ledger import cashback_for, clawback_for
-from cashback.tenants import DEFAULT_RATE
+from cashback.domain.ledger import cashback_for, clawback_for
+from cashback.domain.tenants import DEFAULT_RATE
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique

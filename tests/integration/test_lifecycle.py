@@ -15,16 +15,16 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from cashback import accrual
-from cashback.api.models import PurchaseRequest, RefundRequest
-from cashback.audit import verify
-from cashback.clock import to_iso
-from cashback.errors import Unprocessable
-from cashback.lifecycle import LifecycleRun, RunReport
-from cashback.notifications import EventPublisher
-from cashback.rules.model import RuleSet
-from cashback.store import Store, from_item
-from cashback.tenants import TenantSettings
+from cashback.adapters.dynamodb.store import Store, from_item
+from cashback.adapters.eventbridge import EventPublisher
+from cashback.api.payloads import PurchaseRequest, RefundRequest
+from cashback.domain.clock import to_iso
+from cashback.domain.errors import Unprocessable
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.domain.tenants import TenantSettings
+from cashback.services import accrual
+from cashback.services.lifecycle import LifecycleRun, RunReport
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import EVENT_BUS_NAME, LocalStack
 
 from .client import unique

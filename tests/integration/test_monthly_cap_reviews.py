@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cashback.tenants import TenantSettings
+from cashback.domain.tenants import TenantSettings
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique

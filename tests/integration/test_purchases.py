@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from cashback.audit import verify
-from cashback.clock import to_iso
+from cashback.domain.clock import to_iso
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique

@@ -8,9 +8,9 @@ from typing import Any
 
 import requests
 
-from cashback import keys
-from cashback.audit import verify
-from cashback.tenants import TenantSettings
+from cashback.domain.tenants import TenantSettings
+from cashback.services import keys
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from cashback.audit import verify
-from cashback.tenants import TenantSettings
+from cashback.domain.tenants import TenantSettings
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, unique

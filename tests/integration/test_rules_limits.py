@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from cashback.api.models import MAX_AMOUNT
-from cashback.clock import to_iso
-from cashback.programs import BUDGET_SHARDS
-from cashback.rules import budget
-from cashback.rules.model import RuleSet
+from cashback.api.payloads import MAX_AMOUNT
+from cashback.domain.clock import to_iso
+from cashback.domain.rules import budget
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.services.programs import BUDGET_SHARDS
 from cashback_tools.local.stack import LocalStack
 
 from .client import now_iso, purchase_body, unique

@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cashback import keys
-from cashback.api.models import EXAMPLE_TIME
-from cashback.tenants import TenantSettings
+from cashback.api.payloads import EXAMPLE_TIME
+from cashback.domain.tenants import TenantSettings
+from cashback.services import keys
 from cashback_tools.local.iam import wildcard_match
 from cashback_tools.local.stack import LocalStack
 from tests.conftest import SCHEMATHESIS_CASES

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from cashback.store import Store
-from cashback.tenants import RiskList, TenantSettings
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.tenants import RiskList, TenantSettings
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from cashback.audit import verify
-from cashback.risk.features import MAX_IDENTITY_CUSTOMERS
-from cashback.store import to_item
+from cashback.adapters.dynamodb.store import to_item
+from cashback.domain.risk.features import MAX_IDENTITY_CUSTOMERS
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, purchase_body, unique

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cashback.tenants import TenantSettings
+from cashback.domain.tenants import TenantSettings
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique

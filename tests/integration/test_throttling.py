@@ -112,7 +112,7 @@ def test_a_tenant_without_a_usage_plan_key_is_refused_before_any_function(
     stack: LocalStack, limited: LocalGateway
 ) -> None:
     assert stack.store is not None
-    from cashback import keys
+    from cashback.services import keys
 
     tenant = unique("unprovisioned")
     stack.store.put_tenant(tenant, stack.settings, now_iso())  # no usage plan key

@@ -23,11 +23,11 @@ from typing import Any
 import boto3
 import pytest
 
-from cashback import keys
-from cashback.audit import verify
-from cashback.clock import to_iso
-from cashback.store import Store
-from cashback.tenants import TenantSettings
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.clock import to_iso
+from cashback.domain.tenants import TenantSettings
+from cashback.services import keys
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import TABLE_NAME
 
 from .client import Api, unique

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cashback import keys
-from cashback.store import Store
+from cashback.adapters.dynamodb.store import Store
+from cashback.services import keys
 from cashback_tools import cli
 from cashback_tools.local.template import load_template
 

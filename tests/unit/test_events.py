@@ -31,9 +31,10 @@ import pytest
 from moto import mock_aws
 
 import cashback.config
-from cashback import keys, runtime
-from cashback.store import Store
-from cashback.tenants import TenantSettings
+from cashback import runtime
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.tenants import TenantSettings
+from cashback.services import keys
 from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from cashback.api.http import MAX_JSON_DEPTH, StrictJson, _body_problem
-from cashback.errors import BadRequest
+from cashback.domain.errors import BadRequest
 
 
 def _event(

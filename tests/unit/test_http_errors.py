@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cashback.api.http import make_resolver
-from cashback.errors import Conflict, Contention
+from cashback.domain.errors import Conflict, Contention
 
 EVENT = json.loads((Path(__file__).parents[2] / "events/accrual/purchase.json").read_text())
 

@@ -5,7 +5,7 @@ scope's."""
 import re
 from pathlib import Path
 
-from cashback import keys
+from cashback.services import keys
 from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

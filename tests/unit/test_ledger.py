@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cashback import ledger
-from cashback.ledger import Account, accrue, cashback_for, claw_back, clawback_for, verify_chain
+from cashback.domain import ledger
+from cashback.domain.ledger import (
+    Account,
+    accrue,
+    cashback_for,
+    claw_back,
+    clawback_for,
+    verify_chain,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 WINDOW, EXPIRY = timedelta(days=30), timedelta(days=180)

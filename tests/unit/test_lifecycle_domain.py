@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cashback.ledger import Account, accrue, advance, claw_back, verify_chain
+from cashback.domain.ledger import Account, accrue, advance, claw_back, verify_chain
 
 T0 = datetime(2026, 1, 10, 15, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cashback.lifecycle import MAX_AHEAD, ScheduleRefused, check_schedule, scheduled_time
+from cashback.services.lifecycle import MAX_AHEAD, ScheduleRefused, check_schedule, scheduled_time
 from cashback_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from cashback import observability
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.tenants import RiskList, TenantSettings
 from cashback.observability import METRICS, count_money
-from cashback.store import Store
-from cashback.tenants import RiskList, TenantSettings
 from cashback_tools.local.template import load_template
 
 from .test_events import (  # noqa: F401 - fixtures

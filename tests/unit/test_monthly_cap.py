@@ -11,11 +11,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from cashback import ledger
-from cashback.accrual import Earning, _with_activity
-from cashback.api.models import PurchaseRequest
-from cashback.rules.engine import Context, evaluate
-from cashback.rules.model import RuleSet
+from cashback.api.payloads import PurchaseRequest
+from cashback.domain import ledger
+from cashback.domain.rules.engine import Context, evaluate
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.services.accrual import Earning, _with_activity
 
 CAP = 30000
 RULES = RuleSet.model_validate(

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.ledger import clawback_for, kept_after_refunds, refund_clawback
-from cashback.rules.engine import Context, Line, Purchase, evaluate
-from cashback.rules.lines import allocate, line_cashback
-from cashback.rules.model import RuleSet
+from cashback.domain.ledger import clawback_for, kept_after_refunds, refund_clawback
+from cashback.domain.rules.engine import Context, Line, Purchase, evaluate
+from cashback.domain.rules.lines import allocate, line_cashback
+from cashback.domain.rules.ruleset import RuleSet
 
 T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from cashback.risk import (
+from cashback.domain.risk import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
@@ -22,8 +22,8 @@ from cashback.risk import (
     note_refund,
     shared_counts,
 )
-from cashback.risk.decision import NO_MODEL
-from cashback.risk.scorer import Scorer
+from cashback.domain.risk.decision import NO_MODEL
+from cashback.domain.risk.scorer import Scorer
 from models.refund_abuse.export import write_model
 from models.refund_abuse.replay import replay
 from models.refund_abuse.simulator import ABUSE_KINDS, SimulationConfig, Traffic, simulate

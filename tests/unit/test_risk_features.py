@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.risk.features import (
+from cashback.domain.risk.features import (
     FEATURE_NAMES,
     MAX_IDENTITY_CUSTOMERS,
     RECENT_ORDERS,

@@ -19,10 +19,10 @@ from sklearn.ensemble import IsolationForest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-import cashback.risk
-from cashback.risk import ModelNotFound, clear_cache, load_estimator, load_scorer
-from cashback.risk.features import FEATURE_NAMES
-from cashback.risk.scorer import ModelFormatError, Scorer
+import cashback.domain.risk
+from cashback.domain.risk import ModelNotFound, clear_cache, load_estimator, load_scorer
+from cashback.domain.risk.features import FEATURE_NAMES
+from cashback.domain.risk.scorer import ModelFormatError, Scorer
 from models.refund_abuse.export import export_arrays, write_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,8 +181,10 @@ def test_load_estimator_returns_the_skops_saved_pipeline(
 RUNTIME_PROBE = """
 import json, sys
 from datetime import UTC, datetime, timedelta
-import cashback.risk, cashback.risk.features, cashback.risk.scorer, cashback.risk.decision
-from cashback.risk import CustomerAggregates, PurchaseFacts, SharedCounts, decide, load_scorer
+import cashback.domain.risk.features, cashback.domain.risk.scorer, cashback.domain.risk.decision
+from cashback.domain.risk import (
+    CustomerAggregates, PurchaseFacts, SharedCounts, decide, load_scorer,
+)
 at = datetime(2026, 3, 1, tzinfo=UTC)
 purchase = PurchaseFacts("o1", "c1", 10000, 500, at, at + timedelta(days=14))
 decision = decide(purchase, CustomerAggregates("c1"), SharedCounts(), at, load_scorer())
@@ -212,7 +214,7 @@ def test_runtime_modules_never_import_sklearn_or_scipy(model_dir: Path) -> None:
 def test_importing_the_risk_package_does_not_import_numpy() -> None:
     """Handlers that only update aggregates (refunds, redemptions) skip numpy entirely."""
     probe = (
-        "import sys, cashback.risk, cashback.risk.features, cashback.risk.decision; "
+        "import sys, cashback.domain.risk.features, cashback.domain.risk.decision; "
         "print('numpy' in sys.modules)"
     )
     result = subprocess.run(
@@ -224,4 +226,4 @@ def test_importing_the_risk_package_does_not_import_numpy() -> None:
         cwd=ROOT,
     )
     assert result.stdout.strip() == "False"
-    assert cashback.risk.MODEL_DIR_ENV == "CASHBACK_MODEL_DIR"
+    assert cashback.domain.risk.MODEL_DIR_ENV == "CASHBACK_MODEL_DIR"

@@ -12,10 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.rules import budget
-from cashback.rules.budget import Plan, Take, first_take, layout, plan_take, shards_for, split
-from cashback.rules.engine import Context, Line, Purchase, evaluate
-from cashback.rules.model import RuleSet
+from cashback.domain.rules import budget
+from cashback.domain.rules.budget import (
+    Plan,
+    Take,
+    first_take,
+    layout,
+    plan_take,
+    shards_for,
+    split,
+)
+from cashback.domain.rules.engine import Context, Line, Purchase, evaluate
+from cashback.domain.rules.ruleset import RuleSet
 
 
 @given(st.integers(0, 10**12), st.integers(1, 500))

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.api.models import PurchaseRequest
-from cashback.rules import lifecycle
-from cashback.rules.engine import (
+from cashback.api.payloads import PurchaseRequest
+from cashback.domain.rules import deadlines
+from cashback.domain.rules.checkout import redeemable
+from cashback.domain.rules.engine import (
     Birthday,
     Context,
     CurrencyMismatch,
@@ -27,8 +28,7 @@ from cashback.rules.engine import (
     customer_explanation,
     evaluate,
 )
-from cashback.rules.model import Inactivity, RuleSet, zone
-from cashback.rules.redemption import redeemable
+from cashback.domain.rules.ruleset import Inactivity, RuleSet, zone
 
 ROOT = Path(__file__).resolve().parents[2]
 SAO_PAULO = zone("America/Sao_Paulo")
@@ -533,9 +533,9 @@ def test_campaign_lifecycle_overrides_the_programs_for_its_lot() -> None:
 
 def test_inactivity_deadline_moves_with_the_last_activity() -> None:
     policy = Inactivity(kind="inactivity", days=90)
-    assert lifecycle.inactivity_deadline(policy, T, SAO_PAULO) == _local(2027, 2, 9)
+    assert deadlines.inactivity_deadline(policy, T, SAO_PAULO) == _local(2027, 2, 9)
     later = T + timedelta(days=10)
-    assert lifecycle.inactivity_deadline(policy, later, SAO_PAULO) == _local(2027, 2, 19)
+    assert deadlines.inactivity_deadline(policy, later, SAO_PAULO) == _local(2027, 2, 19)
 
 
 # --- inputs, determinism, breakdown ------------------------------------------------------

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.api.models import MAX_AMOUNT
-from cashback.rules import lifecycle, limits
-from cashback.rules.budget import plan_take
-from cashback.rules.engine import Context, Line, Purchase, evaluate
-from cashback.rules.model import EndOfMonth, EndOfYear, Inactivity, Rolling, RuleSet, zone
-from cashback.store import BUDGET_ITEMS, PURCHASE_ITEMS, TRANSACT_MAX_ITEMS
+from cashback.adapters.dynamodb.store import BUDGET_ITEMS, PURCHASE_ITEMS, TRANSACT_MAX_ITEMS
+from cashback.api.payloads import MAX_AMOUNT
+from cashback.domain.rules import deadlines, limits
+from cashback.domain.rules.budget import plan_take
+from cashback.domain.rules.engine import Context, Line, Purchase, evaluate
+from cashback.domain.rules.ruleset import EndOfMonth, EndOfYear, Inactivity, Rolling, RuleSet, zone
 
 T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 
@@ -115,11 +115,11 @@ def test_every_accepted_policy_gives_dates_without_overflow(
     """Lot dates: the longest accepted windows and policies from any instant a purchase or
     a campaign can have stay far inside what a datetime holds."""
     tz = zone(zone_name)
-    available = lifecycle.available_at(at, window, tz)
-    expires = lifecycle.expires_at(policy, at, tz)
+    available = deadlines.available_at(at, window, tz)
+    expires = deadlines.expires_at(policy, at, tz)
     assert expires is not None and at <= available and at < expires
     if isinstance(policy, Inactivity):
-        assert lifecycle.inactivity_deadline(policy, at, tz) > at
+        assert deadlines.inactivity_deadline(policy, at, tz) > at
 
 
 # --- finding 2: budgeted campaigns a transaction can carry ---------------------------
@@ -251,8 +251,8 @@ class _Client:
 def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() -> None:
     """PURCHASE_ITEMS is what commit_purchase really writes besides budget shards: with a
     lot, a device and a payment fingerprint and BUDGET_ITEMS shards it sends 100 items."""
-    from cashback import ledger
-    from cashback.store import Order, Store
+    from cashback.adapters.dynamodb.store import Order, Store
+    from cashback.domain import ledger
 
     client = _Client()
     store = Store("table", client=client)
@@ -344,11 +344,11 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
     transaction can carry (REFUND_BALANCE_LOTS), the rest is let go."""
     from dataclasses import replace
 
-    from cashback import ledger
-    from cashback.accrual import record_refund
-    from cashback.api.models import RefundRequest
-    from cashback.store import REFUND_BALANCE_LOTS, Order
-    from cashback.tenants import TenantSettings
+    from cashback.adapters.dynamodb.store import REFUND_BALANCE_LOTS, Order
+    from cashback.api.payloads import RefundRequest
+    from cashback.domain import ledger
+    from cashback.domain.tenants import TenantSettings
+    from cashback.services.accrual import record_refund
 
     account = ledger.Account("t", "c")
     spent = replace(

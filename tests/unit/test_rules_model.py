@@ -12,7 +12,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
 
-from cashback.rules.model import RuleSet
+from cashback.domain.rules.ruleset import RuleSet
 from cashback_tools import rules_schema as schema
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cashback.rules.versions import (
+from cashback.domain.rules.versions import (
     RuleBook,
     TtlCache,
     VersionRecord,

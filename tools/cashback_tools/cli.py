@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cashback.clock import to_iso
+from cashback.domain.clock import to_iso
 
 # New storefronts start in shadow mode (scored, never held) until the model is trusted.
 DEFAULT_RISK_MODE = "shadow"
@@ -30,7 +30,7 @@ def _store(args: argparse.Namespace) -> Any:
     import boto3
     import boto3.session
 
-    from cashback.store import Store
+    from cashback.adapters.dynamodb.store import Store
 
     table = args.table or os.environ.get("TABLE_NAME")
     if not table:
@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_create(args: argparse.Namespace) -> int:
-    from cashback.tenants import TenantSettings
+    from cashback.domain.tenants import TenantSettings
 
     settings = TenantSettings(
         currency=args.currency,
@@ -118,7 +118,7 @@ def _usage_plan_key(args: argparse.Namespace) -> tuple[str, Any]:
     """The tenant's API Gateway API key on the tenants' usage plan (its own rate and burst),
     and how to take it back. Against the local stack (--endpoint-url without a plan) a
     made-up value: the local gateway throttles any key under the template's plan."""
-    from cashback.keys import new_usage_key
+    from cashback.services.keys import new_usage_key
 
     if not args.usage_plan_id:
         if args.endpoint_url:
@@ -146,8 +146,8 @@ def _usage_plan_key(args: argparse.Namespace) -> tuple[str, Any]:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from cashback import keys
-    from cashback.errors import NotFound
+    from cashback.domain.errors import NotFound
+    from cashback.services import keys
 
     try:
         key = keys.create_key(_store(args), args.tenant, args.scope, _now())
@@ -160,7 +160,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
-    from cashback import keys
+    from cashback.services import keys
 
     if not _store(args).revoke_api_key(keys.key_hash(args.key), _now()):
         print("no such key, or already revoked", file=sys.stderr)
@@ -170,7 +170,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    from cashback.audit import verify
+    from cashback_tools.audit import verify
 
     report = verify(_store(args), args.tenant, args.customer)
     for problem in report.problems:

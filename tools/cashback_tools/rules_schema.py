@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cashback.rules.model import RuleSet
+from cashback.domain.rules.ruleset import RuleSet
 
 # layers/cashback/python/cashback/rules/schema.py -> the repository root
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "rules.schema.json"

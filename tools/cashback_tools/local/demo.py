@@ -12,10 +12,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cashback.audit import verify
-from cashback.clock import to_iso
-from cashback.currencies import MINOR_UNITS
-from cashback.tenants import RiskList, TenantSettings
+from cashback.domain.clock import to_iso
+from cashback.domain.currencies import MINOR_UNITS
+from cashback.domain.tenants import RiskList, TenantSettings
+from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")

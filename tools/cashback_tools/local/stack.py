@@ -10,10 +10,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from cashback import keys
-from cashback.clock import to_iso
-from cashback.store import Store
-from cashback.tenants import TenantSettings
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.clock import to_iso
+from cashback.domain.tenants import TenantSettings
+from cashback.services import keys
 from cashback_tools.local.dynamodb_local import LocalStore, start_store
 from cashback_tools.local.gateway import LocalGateway
 from cashback_tools.local.iam import Policies, event_bus_arn, table_arn

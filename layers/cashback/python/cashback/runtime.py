@@ -8,19 +8,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from cashback import programs, risk
+from cashback.adapters.dynamodb.store import Store
+from cashback.adapters.eventbridge import EventPublisher
 from cashback.config import settings
-from cashback.errors import Forbidden
-from cashback.notifications import EventPublisher
+from cashback.domain import risk
+from cashback.domain.errors import Forbidden
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.domain.rules.versions import RuleBook
+from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.rules.model import RuleSet
-from cashback.rules.versions import RuleBook
-from cashback.store import Store
-from cashback.tenants import TenantSettings
+from cashback.services import programs
 
 if TYPE_CHECKING:
     # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
-    from cashback.risk.scorer import Scorer
+    from cashback.domain.risk.scorer import Scorer
 
 
 @lru_cache(maxsize=1)

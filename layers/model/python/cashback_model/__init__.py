@@ -2,7 +2,7 @@
 
 Holds data, not code: `model.npz` (the forest as flat arrays, no pickle) and
 `metadata.json` (model version, feature names, thresholds, training summary, library
-versions). `cashback.risk.load_scorer()` finds this package and loads both once per
+versions). `cashback.domain.risk.load_scorer()` finds this package and loads both once per
 container. A new model is a new layer version: publish, point the functions at it, and
 roll back by pointing them at the previous one.
 

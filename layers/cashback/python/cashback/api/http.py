@@ -1,6 +1,6 @@
 """The HTTP edge every API function shares: one resolver setup, one error shape.
 
-Domain errors carry their status and code (cashback.errors); this module maps them, and
+Domain errors carry their status and code (cashback.domain.errors); this module maps them, and
 the resolver's own validation errors, to `{"code", "message", "details"}` replies.
 """
 
@@ -19,9 +19,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import ClientError
 
-from cashback.api.models import ErrorReply
-from cashback.clock import from_epoch_ms
-from cashback.errors import (
+from cashback.api.payloads import ErrorReply
+from cashback.domain.clock import from_epoch_ms
+from cashback.domain.errors import (
     BadRequest,
     CashbackError,
     Forbidden,

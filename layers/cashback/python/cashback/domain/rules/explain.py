@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
-from cashback import currencies
-from cashback.rules.evaluation import Applied, Cut, Evaluation, Missed
-from cashback.rules.model import Inactivity, Never
+from cashback.domain import currencies
+from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, Missed
+from cashback.domain.rules.ruleset import Inactivity, Never
 
 _WHERE = {"online": "online", "store": "in store", "app": "in the app"}
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cashback import currencies
+from cashback.domain import currencies
 
 DEFAULT_RATE = Decimal("0.05")
 

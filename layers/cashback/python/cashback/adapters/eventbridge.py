@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from cashback.ledger import Notice
+from cashback.domain.ledger import Notice
 
 SOURCE = "cashback"
 _BATCH = 10  # PutEvents takes at most ten entries

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
-from cashback.rules.evaluation import Evaluation
+from cashback.domain.rules.evaluation import Evaluation
 
 Weight = Decimal | Fraction | int
 

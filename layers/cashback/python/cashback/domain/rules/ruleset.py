@@ -3,8 +3,8 @@
 The models are strict (unknown fields are refused, nothing can be changed after
 validation) because a rule set is published as an audited, immutable version and is the
 contract storefronts validate against (`docs/rules.schema.json`). The attribute docstrings
-below are that schema's descriptions. How the rules combine is `cashback.rules.engine`'s
-job; the dates of a lot are `cashback.rules.lifecycle`'s.
+below are that schema's descriptions. How the rules combine is `cashback.domain.rules.engine`'s
+job; the dates of a lot are `cashback.domain.rules.deadlines`'s.
 
 Units: order amounts, thresholds and tier spend are money in minor units; everything that
 is credited (caps, budgets, fixed bonuses, payout minimum) is in ledger units, which are
@@ -31,9 +31,9 @@ from pydantic import (
     model_validator,
 )
 
-from cashback import currencies
-from cashback.clock import Timestamp
-from cashback.rules.fields import (
+from cashback.domain import currencies
+from cashback.domain.clock import Timestamp
+from cashback.domain.rules.fields import (
     Channel,
     Days,
     Factor,

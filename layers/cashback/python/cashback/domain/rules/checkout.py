@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import NamedTuple
 
-from cashback.rules.fields import RATE_DECIMALS
-from cashback.rules.model import RuleSet
+from cashback.domain.rules.fields import RATE_DECIMALS
+from cashback.domain.rules.ruleset import RuleSet
 
 
 class Redeemable(NamedTuple):

@@ -1,7 +1,7 @@
 """The ledger's domain: balances, cashback lots, immutable hash-chained entries.
 
 Pure functions over value objects. Nothing here touches AWS or reads a clock; the store
-(cashback.store) turns a plan into one conditional DynamoDB transaction.
+(cashback.adapters.dynamodb.store) turns a plan into one conditional DynamoDB transaction.
 
 Money is integer minor units. Rounding always favours the program, never the customer:
 cashback is rounded down, and a refund claws back enough that what the customer keeps
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
-from cashback.clock import from_iso, to_iso
+from cashback.domain.clock import from_iso, to_iso
 
 # Balances a customer sees, and running totals that make conservation checkable.
 BALANCES = ("pending", "available", "held", "reserved", "debt")
@@ -110,7 +110,7 @@ class Account:
     spend_days: dict[str, int] = field(default_factory=dict)
     earned_months: dict[str, int] = field(default_factory=dict)
     last_activity_at: str = ""  # the latest purchase (or, later, redemption); "" for none
-    # The risk model's aggregates of this customer (cashback.risk.features), opaque here.
+    # The risk model's aggregates of this customer (cashback.domain.risk.features), opaque here.
     risk: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -629,8 +629,8 @@ def _follow_activity(account: Account, lot: Lot) -> Lot:
         or lot.status not in ("PENDING", "AVAILABLE")
     ):
         return lot
-    from cashback.rules.lifecycle import inactivity_deadline
-    from cashback.rules.model import Inactivity, zone
+    from cashback.domain.rules.deadlines import inactivity_deadline
+    from cashback.domain.rules.ruleset import Inactivity, zone
 
     policy = Inactivity(kind="inactivity", days=lot.inactivity_days)
     deadline = to_iso(

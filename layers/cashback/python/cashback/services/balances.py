@@ -7,10 +7,10 @@ import binascii
 import json
 import re
 
-from cashback.api.models import BalanceReply, EntriesPage, EntryReply, NextExpiry
-from cashback.errors import BadRequest
-from cashback.ledger import NEVER
-from cashback.store import Store
+from cashback.adapters.dynamodb.store import Store
+from cashback.api.payloads import BalanceReply, EntriesPage, EntryReply, NextExpiry
+from cashback.domain.errors import BadRequest
+from cashback.domain.ledger import NEVER
 
 _CURSOR_PREFIX = "seq:"
 

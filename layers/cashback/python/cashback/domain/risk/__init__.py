@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cashback.risk.decision import (
+from cashback.domain.risk.decision import (
     NO_LISTS,
     Decision,
     RiskLists,
@@ -26,7 +26,7 @@ from cashback.risk.decision import (
     Thresholds,
     decide,
 )
-from cashback.risk.features import (
+from cashback.domain.risk.features import (
     FEATURE_NAMES,
     CustomerAggregates,
     IdentityAggregates,
@@ -43,7 +43,7 @@ from cashback.risk.features import (
 )
 
 if TYPE_CHECKING:
-    from cashback.risk.scorer import Scorer
+    from cashback.domain.risk.scorer import Scorer
 
 __all__ = [
     "FEATURE_NAMES",
@@ -96,7 +96,7 @@ def model_dir() -> Path:
 
 @cache
 def _load_scorer(directory: Path) -> Scorer:
-    from cashback.risk.scorer import Scorer
+    from cashback.domain.risk.scorer import Scorer
 
     if not (directory / "model.npz").is_file():
         raise ModelNotFound(f"no model.npz in {directory}")

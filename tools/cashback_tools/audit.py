@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cashback.ledger import verify_chain
-from cashback.store import Store
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.ledger import verify_chain
 
 
 @dataclass

@@ -8,8 +8,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from cashback.errors import NotFound
-from cashback.store import Store
+from cashback.adapters.dynamodb.store import Store
+from cashback.domain.errors import NotFound
 
 Scope = Literal["storefront", "review", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, StrictInt, StringConstraints, WithJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from cashback.api.models import ID_PATTERN, MAX_AMOUNT
+from cashback.api.payloads import ID_PATTERN, MAX_AMOUNT
 
 Channel = Literal["online", "store", "app"]
 CHANNELS: tuple[Channel, ...] = ("online", "store", "app")

@@ -16,21 +16,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from cashback import ledger, screening
-from cashback.api.models import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
-from cashback.clock import to_iso
-from cashback.errors import Conflict, Contention, NotFound, Unprocessable
-from cashback.observability import logger
-from cashback.programs import BUDGET_SHARDS
-from cashback.rules import budget
-from cashback.rules import lifecycle as rules_lifecycle
-from cashback.rules import model as rules_model
-from cashback.rules.engine import Birthday, Context, evaluate
-from cashback.rules.evaluation import Evaluation
-from cashback.rules.explain import customer_explanation
-from cashback.rules.lines import allocate, line_cashback
-from cashback.rules.model import RuleSet
-from cashback.store import (
+from cashback.adapters.dynamodb.store import (
     BUDGET_ITEMS,
     REFUND_BALANCE_LOTS,
     AccountMoved,
@@ -42,11 +28,24 @@ from cashback.store import (
     lot_sk,
     request_hash,
 )
-from cashback.tenants import TenantSettings
+from cashback.api.payloads import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
+from cashback.domain import ledger
+from cashback.domain.clock import to_iso
+from cashback.domain.errors import Conflict, Contention, NotFound, Unprocessable
+from cashback.domain.rules import budget, deadlines, ruleset
+from cashback.domain.rules.engine import Birthday, Context, evaluate
+from cashback.domain.rules.evaluation import Evaluation
+from cashback.domain.rules.explain import customer_explanation
+from cashback.domain.rules.lines import allocate, line_cashback
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.domain.tenants import TenantSettings
+from cashback.observability import logger
+from cashback.services import screening
+from cashback.services.programs import BUDGET_SHARDS
 
 if TYPE_CHECKING:
     # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
-    from cashback.risk.scorer import Scorer
+    from cashback.domain.risk.scorer import Scorer
 
 MAX_ATTEMPTS = 10
 
@@ -137,13 +136,13 @@ def _earn(
             request.occurred_at + timedelta(days=settings.expiry_days),
         )
     version, rules = program
-    zone = rules_model.zone(rules.time_zone)
+    zone = ruleset.zone(rules.time_zone)
     window = rules.tiers.window_days if rules.tiers else 0
     since = to_iso(request.occurred_at - timedelta(days=window))[:10]
     context = Context(
         trailing_spend=sum(v for day, v in account.spend_days.items() if day > since),
         earned_this_month=account.earned_months.get(
-            rules_lifecycle.month_key(request.occurred_at, zone), 0
+            deadlines.month_key(request.occurred_at, zone), 0
         ),
         first_purchase=not account.exists,
         birthday=Birthday(*request.birthday_month_day) if request.birthday else None,

@@ -17,8 +17,8 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import TypeAdapter
 
-from cashback.clock import from_iso, to_iso
-from cashback.rules.model import Expiry
+from cashback.domain.clock import from_iso, to_iso
+from cashback.domain.rules.ruleset import Expiry
 
 RuleKind = Literal[
     "base",

@@ -16,12 +16,13 @@ import time
 from datetime import datetime
 from typing import Any
 
-from cashback import balances, ledger
-from cashback.api.models import ID_PATTERN, DecisionReply, ReviewCase, ReviewItem, ReviewPage
-from cashback.clock import from_iso, to_iso
-from cashback.errors import BadRequest, Conflict, NotFound
-from cashback.risk.features import CustomerAggregates
-from cashback.store import AccountMoved, Order, Store, request_hash
+from cashback.adapters.dynamodb.store import AccountMoved, Order, Store, request_hash
+from cashback.api.payloads import ID_PATTERN, DecisionReply, ReviewCase, ReviewItem, ReviewPage
+from cashback.domain import ledger
+from cashback.domain.clock import from_iso, to_iso
+from cashback.domain.errors import BadRequest, Conflict, NotFound
+from cashback.domain.risk.features import CustomerAggregates
+from cashback.services import balances
 
 
 def _item(order: Order) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from cashback.risk.features import (
+from cashback.domain.risk.features import (
     DAY,
     FEATURE_NAMES,
     QUICK_REFUND_DAYS,
@@ -42,7 +42,7 @@ from cashback.risk.features import (
 )
 
 if TYPE_CHECKING:
-    from cashback.risk.scorer import Scorer
+    from cashback.domain.risk.scorer import Scorer
 
 Action = Literal["allow", "review", "block"]
 SEVERITY: Mapping[str, int] = {"allow": 0, "review": 1, "block": 2}

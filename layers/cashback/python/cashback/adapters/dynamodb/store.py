@@ -39,9 +39,9 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
-from cashback.ledger import FIELDS, Account, Entry, Lot
-from cashback.risk.features import MAX_IDENTITY_CUSTOMERS
-from cashback.tenants import TenantSettings
+from cashback.domain.ledger import FIELDS, Account, Entry, Lot
+from cashback.domain.risk.features import MAX_IDENTITY_CUSTOMERS
+from cashback.domain.tenants import TenantSettings
 
 DUE_INDEX = "due"
 QUEUE_INDEX = "queue"

@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from cashback import currencies
-from cashback.clock import Timestamp
+from cashback.domain import currencies
+from cashback.domain.clock import Timestamp
 
 # Storefront ids: printable, no spaces, no control characters, no '#' (a key separator).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cashback.clock import to_iso
-from cashback.errors import NotFound, Unprocessable
-from cashback.rules import budget, limits
-from cashback.rules.model import RuleSet
-from cashback.rules.versions import VersionRecord, next_version
-from cashback.store import BUDGET_ITEMS, Store
+from cashback.adapters.dynamodb.store import BUDGET_ITEMS, Store
+from cashback.domain.clock import to_iso
+from cashback.domain.errors import NotFound, Unprocessable
+from cashback.domain.rules import budget, limits
+from cashback.domain.rules.ruleset import RuleSet
+from cashback.domain.rules.versions import VersionRecord, next_version
 
 BUDGET_SHARDS = 16
 # The longest tiers window a program may set, plus slack: older spend is forgotten.

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from cashback import currencies
-from cashback.rules.evaluation import RuleKind
-from cashback.rules.model import Campaign, RuleSet, zone
+from cashback.domain import currencies
+from cashback.domain.rules.evaluation import RuleKind
+from cashback.domain.rules.ruleset import Campaign, RuleSet, zone
 
 Head = tuple[RuleKind, str, str, Decimal]  # an Applied without its value
 

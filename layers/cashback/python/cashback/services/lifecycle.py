@@ -34,12 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cashback import ledger
-from cashback.clock import to_iso
-from cashback.ledger import Account, Notice
-from cashback.notifications import EventPublisher
-from cashback.observability import logger
-from cashback.store import (
+from cashback.adapters.dynamodb.store import (
     DUE_SHARDS,
     AccountMoved,
     AlreadyRecorded,
@@ -47,6 +42,11 @@ from cashback.store import (
     bucket_name,
     lot_from_item,
 )
+from cashback.adapters.eventbridge import EventPublisher
+from cashback.domain import ledger
+from cashback.domain.clock import to_iso
+from cashback.domain.ledger import Account, Notice
+from cashback.observability import logger
 
 JOB = "lifecycle"
 DAY_FORMAT = "%Y-%m-%d"

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from cashback import currencies
-from cashback.api.models import MAX_AMOUNT
-from cashback.rules.fields import CHANNELS
-from cashback.rules.model import Campaign, RuleSet, zone
+from cashback.api.payloads import MAX_AMOUNT
+from cashback.domain import currencies
+from cashback.domain.rules.fields import CHANNELS
+from cashback.domain.rules.ruleset import Campaign, RuleSet, zone
 
 EARLIEST = datetime(2000, 1, 1)
 LATEST = datetime(2100, 1, 1)  # exclusive

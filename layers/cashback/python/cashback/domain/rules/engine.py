@@ -38,11 +38,12 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 from decimal import Context as DecimalContext
 from typing import Protocol, cast
 
-from cashback.rules import lifecycle
-from cashback.rules.evaluation import Applied, Cut, Evaluation, LineResult, Missed, RuleKind
-from cashback.rules.explain import customer_explanation
-from cashback.rules.limits import MAX_CREDIT
-from cashback.rules.model import (
+from cashback.domain.rules import deadlines
+from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, LineResult, Missed, RuleKind
+from cashback.domain.rules.explain import customer_explanation
+from cashback.domain.rules.limits import MAX_CREDIT
+from cashback.domain.rules.plan import CampaignRule, Compiled, Head, compiled
+from cashback.domain.rules.ruleset import (
     ZERO,
     BirthdayBonus,
     Bonus,
@@ -51,7 +52,6 @@ from cashback.rules.model import (
     Tier,
     Tiers,
 )
-from cashback.rules.plan import CampaignRule, Compiled, Head, compiled
 
 __all__ = [
     "Birthday",
@@ -235,7 +235,7 @@ def _evaluate(
     compiled: Compiled, purchase: PurchaseLike, context: Context, version: int
 ) -> Evaluation:
     rules, factor = compiled.rules, compiled.factor
-    local_day = lifecycle.local_day(purchase.occurred_at, compiled.tz)
+    local_day = deadlines.local_day(purchase.occurred_at, compiled.tz)
     tier = _tier(rules.tiers, context.trailing_spend)
     extras, order_items = _extras(rules, purchase, context, tier, local_day)
     active, missed = _active(compiled, purchase)
@@ -401,9 +401,9 @@ def _evaluation(
         tier=tier.name if tier else None,
         campaigns=tuple(c.campaign.id for c in active if c.campaign.id in parts),
         budget_consumption=consumption,
-        month=lifecycle.month_key(at, compiled.tz),
+        month=deadlines.month_key(at, compiled.tz),
         time_zone=rules.time_zone,
-        available_at=lifecycle.available_at(at, window, compiled.tz),
-        expires_at=lifecycle.expires_at(expiry, at, compiled.tz),
+        available_at=deadlines.available_at(at, window, compiled.tz),
+        expires_at=deadlines.expires_at(expiry, at, compiled.tz),
         expiry=expiry,
     )

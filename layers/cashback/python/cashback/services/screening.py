@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cashback.api.models import PurchaseRequest
-from cashback.ledger import Account, RiskAction
-from cashback.risk.decision import Decision, RiskLists, decide
-from cashback.risk.features import (
+from cashback.api.payloads import PurchaseRequest
+from cashback.domain.ledger import Account, RiskAction
+from cashback.domain.risk.decision import Decision, RiskLists, decide
+from cashback.domain.risk.features import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
@@ -26,11 +26,11 @@ from cashback.risk.features import (
     note_refund,
     shared_counts,
 )
-from cashback.tenants import TenantSettings
+from cashback.domain.tenants import TenantSettings
 
 if TYPE_CHECKING:
     # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
-    from cashback.risk.scorer import Scorer
+    from cashback.domain.risk.scorer import Scorer
 
 Identity = tuple[str, str]  # (kind, key): ("device", id) or ("payment", fingerprint)
 

@@ -1,0 +1,1 @@
+"""The ledger table: its key layout and the reads and transactions each aggregate needs."""
