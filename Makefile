@@ -55,6 +55,9 @@ lint: setup
 	$(BIN)/ruff check layers tools functions tests bench models
 	$(BIN)/ruff format --check layers tools functions tests bench models
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/mypy -p cashback -p cashback_tools
+	# Each function is its own `app` module: checked one at a time.
+	for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 
 bench: setup
 	$(BIN)/python -m bench.purchase
