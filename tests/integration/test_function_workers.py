@@ -18,7 +18,8 @@ import requests
 from botocore.config import Config
 
 from cashback_tools.local import build
-from cashback_tools.local.gateway import FunctionError, LocalGateway
+from cashback_tools.local.gateway import LocalGateway
+from cashback_tools.local.invocation import FunctionError
 from cashback_tools.local.template import load_template
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cashback_tools.local import gateway
+from cashback_tools.local import authorizer, gateway, proxy_integration
 from cashback_tools.local.dynamodb_local import (
     DynamoDBLocal,
     DynamoDBLocalNotInstalled,
@@ -49,18 +49,18 @@ def policy(*statements: tuple[str, str | list[str]]) -> dict[str, object]:
     ],
 )
 def test_policy_effect(document: dict[str, object], expected: str | None) -> None:
-    assert gateway._policy_effect(document, ARN) == expected
+    assert authorizer._policy_effect(document, ARN) == expected
 
 
 def test_authorizer_context_is_stringified_or_rejected() -> None:
     answer = {"principalId": "k1", "policyDocument": {}, "context": {"a": True, "n": 2, "s": "x"}}
 
-    assert gateway._authorizer_context(answer) == {"a": "true", "n": "2", "s": "x"}
-    assert gateway._authorizer_context({**answer, "context": {"nested": {"x": 1}}}) is None
-    assert gateway._authorizer_context({**answer, "context": {"list": [1]}}) is None
-    assert gateway._authorizer_context({"policyDocument": {}}) is None
-    assert gateway._authorizer_context({"principalId": "k1"}) is None
-    assert gateway._authorizer_context("Allow") is None
+    assert authorizer._authorizer_context(answer) == {"a": "true", "n": "2", "s": "x"}
+    assert authorizer._authorizer_context({**answer, "context": {"nested": {"x": 1}}}) is None
+    assert authorizer._authorizer_context({**answer, "context": {"list": [1]}}) is None
+    assert authorizer._authorizer_context({"policyDocument": {}}) is None
+    assert authorizer._authorizer_context({"principalId": "k1"}) is None
+    assert authorizer._authorizer_context("Allow") is None
 
 
 def test_route_patterns() -> None:
@@ -80,7 +80,7 @@ def test_route_patterns() -> None:
 
 
 def test_proxy_reply_merges_headers_and_rejects_malformed_results() -> None:
-    reply = gateway._proxy_reply(
+    reply = proxy_integration.proxy_reply(
         {
             "statusCode": 204,
             "headers": {"A": "1", "B": 2, "Content-Length": "999"},
@@ -95,7 +95,7 @@ def test_proxy_reply_merges_headers_and_rejects_malformed_results() -> None:
     assert [value for name, value in reply.headers if name == "B"] == ["x", "y"]
     assert not any(name == "Content-Length" for name, _ in reply.headers)
     for malformed in [None, {}, {"statusCode": "abc"}, {"statusCode": 200, "body": {"a": 1}}]:
-        assert gateway._proxy_reply(malformed, "rid").status == 502
+        assert proxy_integration.proxy_reply(malformed, "rid").status == 502
 
 
 def test_store_errors_say_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
