@@ -15,10 +15,10 @@ import sys
 import threading
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from cashback_tools.local.http_server import Handler, LocalServer
 from cashback_tools.local.iam import Policies, access_denied_body, access_key_id, dynamodb_needs
 
 _HOP_BY_HOP = {
@@ -44,36 +44,20 @@ class IamProxy:
         self.policies = policies
         self.denials: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        # Each of the server's threads keeps its own connection to DynamoDB Local.
+        self.connections = threading.local()
+        self._http = LocalServer(self, _Handler, (host, port), "iam-proxy")
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the proxy is not running; call start() first")
-        return f"http://{self._address[0]}:{self._server.server_port}"
+        return self._http.url
 
     def start(self) -> Self:
-        if self._server is None:
-            server = _Server(self._address, _Handler)
-            server.proxy = self
-            server.connections = threading.local()
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, name="iam-proxy", daemon=True
-            )
-            self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -109,22 +93,10 @@ class IamProxy:
         return access_denied_body(denial)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    proxy: IamProxy
-    connections: threading.local
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60
-    disable_nagle_algorithm = True
-
+class _Handler(Handler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        assert isinstance(self.server, _Server)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        refused = self.server.proxy.refusal(self.headers, body)
+        refused = self.owner.refusal(self.headers, body)
         if refused is not None:
             self._send(
                 400,
@@ -167,12 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
         raise AssertionError("unreachable")
 
     def _connection(self, *, fresh: bool) -> http.client.HTTPConnection:
-        assert isinstance(self.server, _Server)
-        local = self.server.connections
+        proxy: IamProxy = self.owner
+        local = proxy.connections
         if fresh or getattr(local, "connection", None) is None:
-            host, port = self.server.proxy.upstream
+            host, port = proxy.upstream
             local.connection = http.client.HTTPConnection(host, port, timeout=60)
-        return local.connection  # type: ignore[no-any-return]
+        connection: http.client.HTTPConnection = local.connection
+        return connection
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response_only(status)
@@ -181,6 +154,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class name
-        pass
