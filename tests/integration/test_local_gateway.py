@@ -264,6 +264,8 @@ def test_handlers_get_a_lambda_context_and_the_environment(gateway: LocalGateway
     context = seen["context"]
 
     assert seen["greeting"] == "hello"  # set before the handler module was imported
+    # The functions' variables go to their workers only, never into the gateway's process.
+    assert os.environ.get("GREETING") != "hello"
     assert context["function_name"] == "EchoFunction"
     assert context["function_version"] == "$LATEST"
     assert context["invoked_function_arn"] == (

@@ -7,7 +7,6 @@ PutEvents (eventbridge.py); each function runs in worker processes of its own (p
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -61,7 +60,8 @@ class LocalGateway:
         clock: Clock = time.monotonic,
     ) -> None:
         self.template = template
-        self.env = dict(env)  # the stack's variables, for every function's workers
+        # The stack's variables, for every function's workers (never this process's).
+        self.env = dict(env)
         self.quiet = quiet
         self.functions = template.functions(refs)
         self.stage = template.stage_name
@@ -80,7 +80,6 @@ class LocalGateway:
         # IAM for the AWS calls the gateway itself answers (EventBridge's PutEvents).
         self._recorder = EventRecorder(policies)
         self._http = LocalServer(self, _RequestHandler, (host, port), "local-gateway")
-        self._saved_env: dict[str, str | None] = {}
 
     def _authorizer(self, spec: AuthorizerSpec | None) -> TokenAuthorizer | None:
         """The API's authorizer, once every function the API calls is known to exist."""
@@ -107,8 +106,6 @@ class LocalGateway:
             return self
         # The layers the functions use, and the runtime's boto3 (built once, kept fresh).
         build.ensure_for(self.template, self.functions, quiet=self.quiet)
-        self._saved_env = {key: os.environ.get(key) for key in self.env}
-        os.environ.update(self.env)
         self._http.start()
         return self
 
@@ -117,11 +114,6 @@ class LocalGateway:
             return
         self._http.stop()
         self._pools.close()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
     def __enter__(self) -> Self:
         return self.start()

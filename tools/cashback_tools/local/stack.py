@@ -116,7 +116,7 @@ class LocalStack:
             "CASHBACK_TIME_TRAVEL": "true" if self.time_travel else "false",
         }
         # Each function runs in worker processes of its own with its own variables from the
-        # template, this env and credentials that name it (cashback_tools.local.gateway); tools
+        # template, this env and credentials that name it (cashback_tools.local.pool); tools
         # and tests in this process read the table and the store from os.environ.
         os.environ.update(env)
         client = self._dynamodb.client()
