@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cashback_tools.local import cfn
 
-_PSEUDO_PARAMETERS = {
-    "AWS::Region": "us-east-1",
-    "AWS::AccountId": "000000000000",
-    "AWS::Partition": "aws",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackName": "cashback-local",
-}
 # Lambda's own defaults when neither the function nor Globals say otherwise.
 _DEFAULT_TIMEOUT = 3
 _DEFAULT_MEMORY = 128
@@ -33,28 +25,6 @@ DEFAULT_GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
     "DEFAULT_4XX": (400, _DEFAULT_BODY),
     "DEFAULT_5XX": (500, _DEFAULT_BODY),
 }
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short tags (!Ref, !GetAtt, !Sub...)."""
-
-
-def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 class TemplateError(ValueError):
@@ -139,8 +109,8 @@ class Template:
 
     def resolve(self, value: Any, refs: Mapping[str, str] | None = None) -> str | None:
         """A template value as a string, or None when it cannot be resolved locally."""
-        known = {**_PSEUDO_PARAMETERS, **self.parameter_defaults(), **(refs or {})}
-        return _resolve(value, known)
+        known = {**cfn.PSEUDO_PARAMETERS, **self.parameter_defaults(), **(refs or {})}
+        return cfn.resolve(value, known)
 
     def table_create_params(
         self, logical_id: str = "LedgerTable", *, table_name: str
@@ -342,8 +312,7 @@ class Template:
 
 
 def load_template(path: Path) -> Template:
-    with Path(path).open(encoding="utf-8") as stream:
-        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    document = cfn.load(path)
     if not isinstance(document, dict):
         raise TemplateError(f"{path} is not a template")
     return Template(document=document, directory=Path(path).resolve().parent)
@@ -360,43 +329,3 @@ def _layer_id(function: str, layer: Any) -> str:
 def _index(index: dict[str, Any]) -> dict[str, Any]:
     # Throughput and contributor insights are not create_table arguments for on-demand tables.
     return {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
-
-
-def _resolve(value: Any, known: Mapping[str, str]) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    if not isinstance(value, dict) or len(value) != 1:
-        return None
-    function, argument = next(iter(value.items()))
-    if function == "Ref":
-        return known.get(argument)
-    if function == "Fn::GetAtt" and isinstance(argument, list):
-        return known.get(".".join(argument))
-    if function == "Fn::Sub":
-        return _substitute(argument, known)
-    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
-        parts = [_resolve(part, known) for part in argument[1]]
-        return None if None in parts else str(argument[0]).join(parts)  # type: ignore[arg-type]
-    return None
-
-
-def _substitute(argument: Any, known: Mapping[str, str]) -> str | None:
-    text, extra = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
-    values = {**known, **{key: _resolve(value, known) for key, value in extra.items()}}
-    missing = False
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal missing
-        name = match.group(1)
-        if name.startswith("!"):
-            return "${" + name[1:] + "}"
-        found = values.get(name)
-        if found is None:
-            missing = True
-            return ""
-        return found
-
-    result = re.sub(r"\$\{([^}]+)\}", replace, text)
-    return None if missing else result
