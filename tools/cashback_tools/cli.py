@@ -17,7 +17,7 @@ import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from cashback.domain.clock import to_iso
 
@@ -40,7 +40,7 @@ def _store(args: argparse.Namespace) -> Any:
     # A local endpoint (the local stack's DynamoDB) needs no AWS set-up: whatever region and
     # credentials are configured are used, and a default region and dummy keys otherwise.
     session = boto3.session.Session()
-    options: dict[str, str] = {"region_name": session.region_name or LOCAL_REGION}
+    options: dict[str, Any] = {"region_name": session.region_name or LOCAL_REGION}
     if session.get_credentials() is None:
         options.update(aws_access_key_id="local", aws_secret_access_key="local")
     return Store(table, session.client("dynamodb", endpoint_url=args.endpoint_url, **options))
@@ -209,10 +209,26 @@ def _risk_mode_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The `cashback` command's subcommands (argparse's _SubParsersAction).
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cashback", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
+    _serve_command(commands)
+    _tenants_commands(commands)
+    _keys_commands(commands)
+    _ledger_commands(commands)
 
+    from cashback_tools.model_cli import register
+
+    register(commands)
+    _demo_command(commands)
+    return root
+
+
+def _serve_command(commands: Commands) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the local stack on 127.0.0.1",
@@ -247,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=cmd_serve)
 
+
+def _tenants_commands(commands: Commands) -> None:
     tenants = commands.add_parser(
         "tenants",
         help="create storefronts (tenants) in a table",
@@ -270,6 +288,8 @@ def parser() -> argparse.ArgumentParser:
     _table_options(create_tenant)
     create_tenant.set_defaults(run=cmd_tenants_create)
 
+
+def _keys_commands(commands: Commands) -> None:
     keys = commands.add_parser(
         "keys",
         help="make and revoke API keys",
@@ -287,6 +307,8 @@ def parser() -> argparse.ArgumentParser:
     _table_options(revoke_key)
     revoke_key.set_defaults(run=cmd_keys_revoke)
 
+
+def _ledger_commands(commands: Commands) -> None:
     ledger = commands.add_parser(
         "ledger",
         help="audit the ledger's hash chains and balances",
@@ -298,14 +320,11 @@ def parser() -> argparse.ArgumentParser:
     _table_options(verify)
     verify.set_defaults(run=cmd_ledger_verify)
 
-    from cashback_tools.model_cli import register
 
-    register(commands)
-
+def _demo_command(commands: Commands) -> None:
     demo = commands.add_parser("demo", help="a storefront month through the local stack")
     demo.add_argument("--store", choices=["dynamodb-local", "memory"], default="dynamodb-local")
     demo.set_defaults(run=cmd_demo)
-    return root
 
 
 def main(argv: list[str] | None = None) -> int:
