@@ -16,7 +16,7 @@ from cashback.domain.clock import to_iso
 from cashback.domain.currencies import MINOR_UNITS
 from cashback.domain.tenants import RiskList, TenantSettings
 from cashback_tools.audit import verify
-from cashback_tools.local.stack import LocalStack
+from cashback_tools.local.stack import LocalStack, StoreKind
 
 SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")
 CATEGORIES = (
@@ -58,7 +58,7 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run(store: str = "dynamodb-local") -> int:
+def run(store: StoreKind = "dynamodb-local") -> int:
     rng = random.Random(2026)
     now = datetime.now(UTC).replace(microsecond=0)
     settings = TenantSettings(
@@ -92,7 +92,7 @@ def run(store: str = "dynamodb-local") -> int:
                 {"sku": sku, "category": category, "amount": rng.randrange(1990, 49990, 10)}
                 for sku, category in rng.sample(CATEGORIES, rng.randint(1, 3))
             ]
-            body = {
+            body: dict[str, Any] = {
                 "order_id": f"pedido-{n:04d}",
                 "customer_id": shopper,
                 "amount": sum(line["amount"] for line in lines),

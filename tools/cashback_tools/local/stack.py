@@ -167,7 +167,7 @@ class LocalStack:
         return self._dynamodb.client()
 
     @property
-    def events(self) -> list[dict[str, object]]:
+    def events(self) -> list[dict[str, Any]]:
         """What the functions published to EventBridge so far."""
         assert self._gateway is not None, "the stack is not running"
         return list(self._gateway.events)
