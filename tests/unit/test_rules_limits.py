@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashback.adapters.dynamodb.store import BUDGET_ITEMS, PURCHASE_ITEMS, TRANSACT_MAX_ITEMS
-from cashback.api.payloads import MAX_AMOUNT
+from cashback.domain.money import MAX_AMOUNT
 from cashback.domain.rules import deadlines, limits
 from cashback.domain.rules.budget import plan_take
 from cashback.domain.rules.engine import Context, Line, Purchase, evaluate

@@ -22,12 +22,10 @@ from pydantic import (
 
 from cashback.domain import currencies
 from cashback.domain.clock import Timestamp
+from cashback.domain.ids import ID_PATTERN
+from cashback.domain.money import MAX_AMOUNT
 
-# Storefront ids: printable, no spaces, no control characters, no '#' (a key separator).
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-# 1e11 minor units (a billion in major units) is beyond any single order we accept.
-MAX_AMOUNT = 100_000_000_000
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 MAX_LINES = 500
 

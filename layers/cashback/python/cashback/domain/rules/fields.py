@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, StrictInt, StringConstraints, WithJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from cashback.api.payloads import ID_PATTERN, MAX_AMOUNT
+from cashback.domain.ids import ID_PATTERN
+from cashback.domain.money import MAX_AMOUNT
 
 Channel = Literal["online", "store", "app"]
 CHANNELS: tuple[Channel, ...] = ("online", "store", "app")
