@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from cashback.domain import currencies
 from cashback.domain.clock import Timestamp
+from cashback.domain.currencies import Currency
 from cashback.domain.rules.fields import (
     Channel,
     Days,
@@ -307,7 +307,7 @@ class Campaign(Rules):
 class RuleSet(Rules):
     """A cashback program: publish it as a new version; it applies from effective_from."""
 
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     time_zone: str = Field(examples=["America/Sao_Paulo"])
     """The storefront's IANA time zone: campaigns, months, birthdays and expiry use it."""
     effective_from: Timestamp
@@ -337,13 +337,6 @@ class RuleSet(Rules):
     )
     """When a refund meets cashback already spent: take back only what is unspent, take
     back what the balance allows, or record the rest as debt netted from future cashback."""
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_currency(cls, code: str) -> str:
-        if not currencies.is_known(code):
-            raise ValueError(f"{code} is not an ISO 4217 currency")
-        return code
 
     @field_validator("time_zone")
     @classmethod
