@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from cashback.api.errors import http_status
 from cashback.api.http import MAX_JSON_DEPTH, StrictJson, _body_problem
 from cashback.domain.errors import BadRequest
 
@@ -85,7 +86,7 @@ def test_bodies_the_edge_refuses(
     body: bytes, content_type: str | None, encoded: bool, status: int, code: str
 ) -> None:
     problem = _body_problem(_event(body, content_type, encoded=encoded))
-    assert problem is not None and (problem.status, problem.code) == (status, code)
+    assert problem is not None and (http_status(problem).status, problem.code) == (status, code)
 
 
 def test_a_get_is_not_asked_for_a_body() -> None:

@@ -1,7 +1,8 @@
 """The HTTP edge every API function shares: one resolver setup, one error shape.
 
-Domain errors carry their status and code (cashback.domain.errors); this module maps them, and
-the resolver's own validation errors, to `{"code", "message", "details"}` replies.
+Domain errors carry their code (cashback.domain.errors) and get their status from the one
+table (cashback.api.errors); this module turns them, and the resolver's own validation
+errors, into `{"code", "message", "details"}` replies.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import ClientError
 
+from cashback.api.errors import STATUSES, http_status
 from cashback.api.payloads import ErrorReply
 from cashback.domain.clock import from_epoch_ms
 from cashback.domain.errors import (
@@ -53,14 +55,14 @@ THROTTLING_CODES = frozenset(
 def error_response(
     status: int, code: str, message: str, details: Any = None, retry_after: int | None = None
 ) -> Response:
-    """The one error shape. Every 503 carries Retry-After (seconds): ServiceUnavailable's
-    own, or one second."""
+    """The one error shape. Every 503 carries Retry-After (seconds): the error's own, or
+    ServiceUnavailable's."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
     headers = None
     if status == 503:
-        headers = {"Retry-After": str(retry_after or ServiceUnavailable.retry_after)}
+        headers = {"Retry-After": str(retry_after or STATUSES[ServiceUnavailable].retry_after)}
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -272,7 +274,7 @@ class CashbackResolver(APIGatewayRestResolver):
         problem = _body_problem(event)
         if problem is not None:
             return {
-                "statusCode": problem.status,
+                "statusCode": http_status(problem).status,
                 "headers": {"Content-Type": content_types.APPLICATION_JSON},
                 "body": json.dumps({"code": problem.code, "message": problem.message}),
                 "isBase64Encoded": False,
@@ -285,12 +287,13 @@ def make_resolver() -> CashbackResolver:
 
     @app.exception_handler(CashbackError)
     def _domain_error(error: CashbackError) -> Response:
+        status = http_status(error)
         return error_response(
-            error.status,
+            status.status,
             error.code,
             error.message,
             error.details,
-            retry_after=getattr(error, "retry_after", None),
+            retry_after=status.retry_after,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -312,9 +315,7 @@ def make_resolver() -> CashbackResolver:
         if throttled(error):
             logger.warning("throttled by AWS", extra={"error": str(error)})
             busy = Throttled("the ledger is busy; retry after the time in Retry-After")
-            return error_response(
-                busy.status, busy.code, busy.message, retry_after=busy.retry_after
-            )
+            return _domain_error(busy)
         return _unexpected(error)
 
     @app.exception_handler(Exception)
