@@ -26,7 +26,7 @@ class Account:
     spend_days: dict[str, int] = field(default_factory=dict)
     earned_months: dict[str, int] = field(default_factory=dict)
     last_activity_at: str = ""  # the latest purchase (or, later, redemption); "" for none
-    # The risk model's aggregates of this customer (cashback.domain.risk.features), opaque here.
+    # The risk model's aggregates of this customer (cashback.domain.risk.aggregates), opaque here.
     risk: dict[str, Any] = field(default_factory=dict)
 
     @property

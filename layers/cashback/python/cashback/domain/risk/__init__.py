@@ -18,22 +18,21 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cashback.domain.risk.decision import Decision, decide
-from cashback.domain.risk.features import (
-    FEATURE_NAMES,
+from cashback.domain.risk.aggregates import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
     RedemptionFacts,
     RefundFacts,
     SharedCounts,
-    features,
     note_identity,
     note_purchase,
     note_redemption,
     note_refund,
     shared_counts,
 )
+from cashback.domain.risk.decision import Decision, decide
+from cashback.domain.risk.features import FEATURE_NAMES, features
 from cashback.domain.risk.policy import NO_LISTS, RiskLists, RulePolicy, Thresholds
 
 if TYPE_CHECKING:

@@ -24,13 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cashback.domain.risk.features import (
-    CustomerAggregates,
-    PurchaseFacts,
-    SharedCounts,
-    features,
-    refund_history,
-)
+from cashback.domain.risk.aggregates import CustomerAggregates, PurchaseFacts, SharedCounts
+from cashback.domain.risk.features import features, refund_history
 from cashback.domain.risk.policy import (
     NO_LISTS,
     SEVERITY,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cashback.domain.risk.features import PurchaseFacts
+from cashback.domain.risk.aggregates import PurchaseFacts
 
 Action = Literal["allow", "review", "block"]
 SEVERITY: Mapping[str, int] = {"allow": 0, "review": 1, "block": 2}

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cashback.domain.risk.aggregates import DAY, CustomerAggregates, PurchaseFacts, SharedCounts
 from cashback.domain.risk.features import (
-    DAY,
     FEATURE_NAMES,
     QUICK_REFUND_DAYS,
-    CustomerAggregates,
-    PurchaseFacts,
     RefundHistory,
-    SharedCounts,
     account_age_days,
     median_amount,
     orders_since,
