@@ -17,7 +17,8 @@ from cashback.domain.money import MAX_AMOUNT
 from cashback.domain.rules import deadlines, limits
 from cashback.domain.rules.budget import plan_take
 from cashback.domain.rules.engine import Context, Line, Purchase, evaluate
-from cashback.domain.rules.ruleset import EndOfMonth, EndOfYear, Inactivity, Rolling, RuleSet, zone
+from cashback.domain.rules.expiry import EndOfMonth, EndOfYear, Inactivity, Rolling
+from cashback.domain.rules.ruleset import RuleSet, zone
 
 T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 

@@ -109,7 +109,8 @@ def _follow_activity(account: Account, lot: Lot) -> Lot:
     ):
         return lot
     from cashback.domain.rules.deadlines import inactivity_deadline
-    from cashback.domain.rules.ruleset import Inactivity, zone
+    from cashback.domain.rules.expiry import Inactivity
+    from cashback.domain.rules.ruleset import zone
 
     policy = Inactivity(kind="inactivity", days=lot.inactivity_days)
     deadline = to_iso(

@@ -14,11 +14,26 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StrictInt, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from cashback.domain.ids import ID_PATTERN
 from cashback.domain.money import MAX_AMOUNT
+
+
+# The base of every model of a rule set: strict, immutable, and its attribute docstrings
+# are the JSON Schema's descriptions (a docstring here would describe every model).
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
 
 Channel = Literal["online", "store", "app"]
 CHANNELS: tuple[Channel, ...] = ("online", "store", "app")
