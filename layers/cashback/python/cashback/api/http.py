@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from botocore.exceptions import ClientError
 
 from cashback.api.bodies import MAX_BODY_BYTES, StrictJson, as_checked, body_problem
@@ -188,7 +189,7 @@ def documented(
     body: bool = False,
     path: bool = False,
     query: bool = False,
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, OpenAPIResponse]:
     """`responses=` for a route decorator: its success reply and every 4xx (and 503) it can
     answer, each error in the one ErrorReply shape. Route-specific texts join the shared
     ones for the same status."""
@@ -203,7 +204,7 @@ def documented(
         for code, text in table.items():
             if text not in found.setdefault(code, []):
                 found[code].append(text)
-    responses: dict[int, dict[str, Any]] = {
+    responses: dict[int, OpenAPIResponse] = {
         status: {
             "description": description,
             "content": {content_types.APPLICATION_JSON: {"model": model}},
