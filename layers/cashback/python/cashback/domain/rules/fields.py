@@ -1,4 +1,5 @@
-"""Field types of a rule set, and the one way its validators report a problem.
+"""Field types of a rule set, the strict base of its models, and the one way its
+validators report a problem.
 
 Rates and other fractions are `Decimal` and arrive as JSON *strings* ("0.05"): a JSON
 number would be parsed as a binary float first (pydantic reads 0.1234567890123456789 as
