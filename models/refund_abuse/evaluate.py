@@ -8,7 +8,7 @@ is scored. Four ways of deciding are compared on that month:
 
 * the rules baseline: hold when at least half of the amount of the last 90 days' orders
   was refunded (two refunded orders at least), the rule a risk team writes first;
-* the readable rules alone (cashback.domain.risk.decision.RULES);
+* the readable rules alone (cashback.domain.risk.reasons.RULES);
 * the model alone at its thresholds (2% review budget on the training traffic);
 * the shipped decision: lists, readable rules, then the model.
 

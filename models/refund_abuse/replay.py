@@ -13,21 +13,20 @@ from datetime import datetime
 
 import numpy as np
 
-from cashback.domain.risk.features import (
-    FEATURE_NAMES,
+from cashback.domain.risk.aggregates import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
     RedemptionFacts,
     RefundFacts,
     SharedCounts,
-    features,
     note_identity,
     note_purchase,
     note_redemption,
     note_refund,
     shared_counts,
 )
+from cashback.domain.risk.features import FEATURE_NAMES, features
 from models.refund_abuse.simulator import MONTH, Purchase, Redemption, Refund, Traffic
 
 

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from cashback.api.http import MAX_JSON_DEPTH, StrictJson, _body_problem
+from cashback.api.bodies import MAX_JSON_DEPTH, StrictJson, body_problem
+from cashback.api.errors import http_status
 from cashback.domain.errors import BadRequest
 
 
@@ -66,7 +67,7 @@ def test_the_same_key_in_sibling_objects_is_fine() -> None:
     ["application/json", "application/json; charset=utf-8", 'APPLICATION/JSON;charset="UTF-8"'],
 )
 def test_json_in_utf8_passes(content_type: str) -> None:
-    assert _body_problem(_event(b'{"a": "\xc3\xa7"}', content_type)) is None
+    assert body_problem(_event(b'{"a": "\xc3\xa7"}', content_type)) is None
 
 
 @pytest.mark.parametrize(
@@ -84,9 +85,9 @@ def test_json_in_utf8_passes(content_type: str) -> None:
 def test_bodies_the_edge_refuses(
     body: bytes, content_type: str | None, encoded: bool, status: int, code: str
 ) -> None:
-    problem = _body_problem(_event(body, content_type, encoded=encoded))
-    assert problem is not None and (problem.status, problem.code) == (status, code)
+    problem = body_problem(_event(body, content_type, encoded=encoded))
+    assert problem is not None and (http_status(problem).status, problem.code) == (status, code)
 
 
 def test_a_get_is_not_asked_for_a_body() -> None:
-    assert _body_problem({**_event(b"not json", "text/plain"), "httpMethod": "GET"}) is None
+    assert body_problem({**_event(b"not json", "text/plain"), "httpMethod": "GET"}) is None

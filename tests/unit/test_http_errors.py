@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cashback.api.errors import STATUSES
 from cashback.api.http import make_resolver
+from cashback.domain import errors
 from cashback.domain.errors import Conflict, Contention
 
 EVENT = json.loads((Path(__file__).parents[2] / "events/accrual/purchase.json").read_text())
@@ -79,3 +81,13 @@ def test_other_errors_carry_no_retry_after(name: str, status: int) -> None:
     assert reply["statusCode"] == status
     headers = {**reply.get("headers", {}), **reply.get("multiValueHeaders", {})}
     assert "Retry-After" not in headers
+
+
+def test_every_domain_error_has_its_own_row_in_the_status_table() -> None:
+    kinds = {
+        kind
+        for kind in vars(errors).values()
+        if isinstance(kind, type) and issubclass(kind, errors.CashbackError)
+    }
+    assert kinds == set(STATUSES)
+    assert all((row.status == 503) == (row.retry_after is not None) for row in STATUSES.values())

@@ -169,7 +169,7 @@ def test_verify_detects_a_balance_that_does_not_match_its_entries() -> None:
 def test_an_entry_may_not_drive_a_balance_negative() -> None:
     first = _accrue(Account("acme", "c1"), "o1", 500)
     with pytest.raises(ValueError):
-        ledger._append(
+        ledger.append(
             first.account, "refund", "r1", "o1", "2026-11-01T12:00:00Z", {"pending": -501}
         )
 

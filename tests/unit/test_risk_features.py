@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.domain.risk.features import (
-    FEATURE_NAMES,
+from cashback.domain.risk.aggregates import (
     MAX_IDENTITY_CUSTOMERS,
     RECENT_ORDERS,
     CustomerAggregates,
@@ -19,15 +18,13 @@ from cashback.domain.risk.features import (
     RedemptionFacts,
     RefundFacts,
     SharedCounts,
-    feature_dict,
-    features,
     note_identity,
     note_purchase,
     note_redemption,
     note_refund,
-    refund_history,
     shared_counts,
 )
+from cashback.domain.risk.features import FEATURE_NAMES, feature_dict, features, refund_history
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOBODY = SharedCounts()

@@ -28,7 +28,8 @@ from cashback.domain.rules.engine import (
     customer_explanation,
     evaluate,
 )
-from cashback.domain.rules.ruleset import Inactivity, RuleSet, zone
+from cashback.domain.rules.expiry import Inactivity
+from cashback.domain.rules.ruleset import RuleSet, zone
 
 ROOT = Path(__file__).resolve().parents[2]
 SAO_PAULO = zone("America/Sao_Paulo")

@@ -13,11 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashback.adapters.dynamodb.store import BUDGET_ITEMS, PURCHASE_ITEMS, TRANSACT_MAX_ITEMS
-from cashback.api.payloads import MAX_AMOUNT
+from cashback.domain.money import MAX_AMOUNT
 from cashback.domain.rules import deadlines, limits
 from cashback.domain.rules.budget import plan_take
 from cashback.domain.rules.engine import Context, Line, Purchase, evaluate
-from cashback.domain.rules.ruleset import EndOfMonth, EndOfYear, Inactivity, Rolling, RuleSet, zone
+from cashback.domain.rules.expiry import EndOfMonth, EndOfYear, Inactivity, Rolling
+from cashback.domain.rules.ruleset import RuleSet, zone
 
 T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
 

@@ -1,15 +1,15 @@
 """The HTTP edge every API function shares: one resolver setup, one error shape.
 
-Domain errors carry their status and code (cashback.domain.errors); this module maps them, and
-the resolver's own validation errors, to `{"code", "message", "details"}` replies.
+Domain errors carry their code (cashback.domain.errors) and get their status from the one
+table (cashback.api.errors); this module turns them, and the resolver's own validation
+errors, into `{"code", "message", "details"}` replies.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,26 +17,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from botocore.exceptions import ClientError
 
+from cashback.api.bodies import MAX_BODY_BYTES, StrictJson, as_checked, body_problem
+from cashback.api.errors import STATUSES, http_status
 from cashback.api.payloads import ErrorReply
 from cashback.domain.clock import from_epoch_ms
-from cashback.domain.errors import (
-    BadRequest,
-    CashbackError,
-    Forbidden,
-    PayloadTooLarge,
-    ServiceUnavailable,
-    Throttled,
-    UnsupportedMediaType,
-)
+from cashback.domain.errors import CashbackError, Forbidden, ServiceUnavailable, Throttled
 from cashback.observability import count_by, logger
-
-MAX_BODY_BYTES = 32 * 1024
-# No request model nests deeper than a few levels; 32 leaves room and stays far below
-# Python's recursion limit (2,000 levels made the parser, then the validator, fail).
-MAX_JSON_DEPTH = 32
-BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 # DynamoDB's answers that mean "too fast, later" (the SDK has already retried them).
 THROTTLING_CODES = frozenset(
@@ -53,14 +42,14 @@ THROTTLING_CODES = frozenset(
 def error_response(
     status: int, code: str, message: str, details: Any = None, retry_after: int | None = None
 ) -> Response:
-    """The one error shape. Every 503 carries Retry-After (seconds): ServiceUnavailable's
-    own, or one second."""
+    """The one error shape. Every 503 carries Retry-After (seconds): the error's own, or
+    ServiceUnavailable's."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
     headers = None
     if status == 503:
-        headers = {"Retry-After": str(retry_after or ServiceUnavailable.retry_after)}
+        headers = {"Retry-After": str(retry_after or STATUSES[ServiceUnavailable].retry_after)}
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -105,179 +94,21 @@ def _validation_reply(error: RequestValidationError) -> Response:
     return error_response(422, "validation_error", summary, details)
 
 
-class StrictJson:
-    """One JSON reader for every route: the edge checks the body with it and Powertools'
-    resolver parses the body with it too, so nothing reads the body another way.
-
-    Strict where `json.loads` is lenient: a key twice in one object (a proxy may read the
-    first, we would read the last), NaN/Infinity, numbers past Python's digit limit, lone
-    UTF-16 surrogates (DynamoDB refuses them), and nesting deeper than MAX_JSON_DEPTH."""
-
-    @staticmethod
-    def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise BadRequest(
-                    f"the key {key!r} appears twice in one object", code="duplicate_key"
-                )
-            result[key] = value
-        return result
-
-    @staticmethod
-    def _no_constant(name: str) -> Any:
-        raise BadRequest(f"{name} is not JSON", code="invalid_json")
-
-    @staticmethod
-    def _depth(text: str) -> int:
-        deepest = depth = 0
-        in_string = escaped = False
-        for char in text:
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif char == "\\":
-                    escaped = True
-                elif char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char in "[{":
-                depth += 1
-                deepest = max(deepest, depth)
-            elif char in "]}":
-                depth -= 1
-        return deepest
-
-    @classmethod
-    def _check_text(cls, value: Any) -> None:
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise BadRequest(
-                    "a string holds a lone UTF-16 surrogate", code="invalid_json"
-                ) from None
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                cls._check_text(key)
-                cls._check_text(item)
-        elif isinstance(value, list):
-            for item in value:
-                cls._check_text(item)
-
-    @classmethod
-    def loads(cls, text: str) -> Any:
-        if cls._depth(text) > MAX_JSON_DEPTH:
-            raise BadRequest(
-                f"the body nests deeper than {MAX_JSON_DEPTH} levels", code="json_too_deep"
-            )
-        try:
-            value = json.loads(
-                text, object_pairs_hook=cls._no_duplicates, parse_constant=cls._no_constant
-            )
-        except (ValueError, RecursionError):  # JSONDecodeError, or too many digits
-            raise BadRequest("the body is not valid JSON", code="invalid_json") from None
-        cls._check_text(value)
-        return value
-
-
-def _header_values(event: dict[str, Any], name: str) -> list[str]:
-    multi = event.get("multiValueHeaders") or {}
-    found = [
-        value for key, values in multi.items() if key.lower() == name for value in (values or [])
-    ]
-    if not found:
-        found = [
-            value
-            for key, value in (event.get("headers") or {}).items()
-            if key.lower() == name and value is not None
-        ]
-    return found
-
-
-def _is_json(content_type: str) -> bool:
-    media, _, params = content_type.partition(";")
-    if media.strip().lower() != "application/json":
-        return False
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
-            return False
-    return True
-
-
-def _body_problem(event: dict[str, Any]) -> CashbackError | None:
-    """Why the body cannot be read, or None. Every route goes through this once, before
-    Powertools parses anything (its validation runs before any middleware could)."""
-    if event.get("httpMethod") not in BODY_METHODS:
-        return None
-    raw = event.get("body") or ""
-    if event.get("isBase64Encoded") and raw:
-        try:
-            data = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            return BadRequest("the body is not valid base64", code="invalid_encoding")
-    else:
-        data = raw.encode("utf-8", "surrogatepass")
-    if len(data) > MAX_BODY_BYTES:
-        return PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    if not data.strip():
-        if event.get("httpMethod") == "DELETE":
-            return None
-        return BadRequest("this request needs a JSON body", code="empty_body")
-    content_types_sent = _header_values(event, "content-type")
-    if len(content_types_sent) != 1 or not _is_json(content_types_sent[0]):
-        sent = ", ".join(content_types_sent)[:100] or "none"
-        return UnsupportedMediaType(
-            f"the body must be sent as Content-Type: application/json (got {sent})"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return BadRequest("the body is not UTF-8", code="invalid_encoding")
-    try:
-        StrictJson.loads(text)
-    except BadRequest as problem:
-        return problem
-    return None
-
-
-def _as_checked(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as Powertools should read a body _body_problem accepted: text, not base64,
-    and one plain Content-Type (it matches `application/json` case-sensitively)."""
-    if event.get("httpMethod") not in BODY_METHODS or not event.get("body"):
-        return event
-    event = dict(event)
-    if event.get("isBase64Encoded"):
-        event["body"] = base64.b64decode(event["body"]).decode("utf-8")
-        event["isBase64Encoded"] = False
-    for name in ("headers", "multiValueHeaders"):
-        if event.get(name):
-            event[name] = {
-                key: value for key, value in event[name].items() if key.lower() != "content-type"
-            }
-            event[name]["Content-Type"] = (
-                "application/json" if name == "headers" else ["application/json"]
-            )
-    return event
-
-
 class CashbackResolver(APIGatewayRestResolver):
     """Powertools' REST resolver, refusing bodies it must not read (too large, empty, not
     JSON, not UTF-8, not strict JSON) before anything parses them: its request validation
     runs before any middleware could."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        problem = _body_problem(event)
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        problem = body_problem(event)
         if problem is not None:
             return {
-                "statusCode": problem.status,
+                "statusCode": http_status(problem).status,
                 "headers": {"Content-Type": content_types.APPLICATION_JSON},
                 "body": json.dumps({"code": problem.code, "message": problem.message}),
                 "isBase64Encoded": False,
             }
-        return super().resolve(_as_checked(event), context)
+        return super().resolve(as_checked(event), context)
 
 
 def make_resolver() -> CashbackResolver:
@@ -285,12 +116,13 @@ def make_resolver() -> CashbackResolver:
 
     @app.exception_handler(CashbackError)
     def _domain_error(error: CashbackError) -> Response:
+        status = http_status(error)
         return error_response(
-            error.status,
+            status.status,
             error.code,
             error.message,
             error.details,
-            retry_after=getattr(error, "retry_after", None),
+            retry_after=status.retry_after,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -312,9 +144,7 @@ def make_resolver() -> CashbackResolver:
         if throttled(error):
             logger.warning("throttled by AWS", extra={"error": str(error)})
             busy = Throttled("the ledger is busy; retry after the time in Retry-After")
-            return error_response(
-                busy.status, busy.code, busy.message, retry_after=busy.retry_after
-            )
+            return _domain_error(busy)
         return _unexpected(error)
 
     @app.exception_handler(Exception)
@@ -359,7 +189,7 @@ def documented(
     body: bool = False,
     path: bool = False,
     query: bool = False,
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, OpenAPIResponse]:
     """`responses=` for a route decorator: its success reply and every 4xx (and 503) it can
     answer, each error in the one ErrorReply shape. Route-specific texts join the shared
     ones for the same status."""
@@ -374,7 +204,7 @@ def documented(
         for code, text in table.items():
             if text not in found.setdefault(code, []):
                 found[code].append(text)
-    responses: dict[int, dict[str, Any]] = {
+    responses: dict[int, OpenAPIResponse] = {
         status: {
             "description": description,
             "content": {content_types.APPLICATION_JSON: {"model": model}},

@@ -20,14 +20,12 @@ from pydantic import (
     model_validator,
 )
 
-from cashback.domain import currencies
 from cashback.domain.clock import Timestamp
+from cashback.domain.currencies import Currency
+from cashback.domain.ids import ID_PATTERN
+from cashback.domain.money import MAX_AMOUNT
 
-# Storefront ids: printable, no spaces, no control characters, no '#' (a key separator).
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-# 1e11 minor units (a billion in major units) is beyond any single order we accept.
-MAX_AMOUNT = 100_000_000_000
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 MAX_LINES = 500
 
@@ -70,7 +68,7 @@ class PurchaseRequest(Request):
     order_id: Id
     customer_id: Id
     amount: Amount
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     occurred_at: Timestamp
     channel: Literal["online", "store", "app"]
     lines: list[PurchaseLine] = Field(min_length=1, max_length=MAX_LINES)
@@ -81,13 +79,6 @@ class PurchaseRequest(Request):
         pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
         description="The customer's birthday as MM-DD, if the storefront knows it",
     )
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_currency(cls, code: str) -> str:
-        if not currencies.is_known(code):
-            raise ValueError(f"{code} is not an ISO 4217 currency")
-        return code
 
     @property
     def birthday_month_day(self) -> tuple[int, int]:

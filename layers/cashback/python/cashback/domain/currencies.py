@@ -1,6 +1,11 @@
-"""ISO 4217 currencies and their minor units (digits after the decimal point)."""
+"""ISO 4217 currencies and their minor units (digits after the decimal point), and
+`Currency`, the one type every model that names a currency uses."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE = "BHD IQD JOD KWD LYD OMR TND"
@@ -23,3 +28,13 @@ MINOR_UNITS: dict[str, int] = {
 
 def is_known(code: str) -> bool:
     return code in MINOR_UNITS
+
+
+def _known(code: str) -> str:
+    if not is_known(code):
+        raise ValueError(f"{code} is not an ISO 4217 currency")
+    return code
+
+
+# Three capital letters (what the JSON Schema says), then a code ISO 4217 knows.
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known)]

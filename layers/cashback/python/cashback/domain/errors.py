@@ -1,5 +1,5 @@
-"""Domain errors. Each carries the stable machine-readable code and HTTP status the API
-replies with; the HTTP edge maps them in one place (cashback.api.http)."""
+"""Domain errors. Each carries a stable machine-readable code (and details) and no HTTP
+status: the HTTP edge maps each class to its status in one table (cashback.api.errors)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 
 class CashbackError(Exception):
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
@@ -19,36 +18,30 @@ class CashbackError(Exception):
 
 
 class BadRequest(CashbackError):
-    status = 400
     code = "bad_request"
 
 
 class NotFound(CashbackError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(CashbackError):
     """The same idempotency key was used with a different request body."""
 
-    status = 409
     code = "idempotency_conflict"
 
 
 class Unprocessable(CashbackError):
     """Well-formed but breaks a business rule (currency, amounts, dates)."""
 
-    status = 422
     code = "unprocessable"
 
 
 class ServiceUnavailable(CashbackError):
-    """Try again shortly: nothing was changed. Every 503 tells the client when to retry
-    (the HTTP edge adds `Retry-After: <retry_after>` seconds)."""
+    """Try again shortly: nothing was changed. The HTTP edge tells the client when to retry
+    (Retry-After, from cashback.api.errors)."""
 
-    status = 503
     code = "unavailable"
-    retry_after = 1
 
 
 class Contention(ServiceUnavailable):
@@ -61,19 +54,15 @@ class Throttled(ServiceUnavailable):
     """DynamoDB throttled us beyond the SDK's own retries; safe to retry."""
 
     code = "throttled"
-    retry_after = 2
 
 
 class Forbidden(CashbackError):
-    status = 403
     code = "forbidden"
 
 
 class PayloadTooLarge(CashbackError):
-    status = 413
     code = "body_too_large"
 
 
 class UnsupportedMediaType(CashbackError):
-    status = 415
     code = "unsupported_media_type"

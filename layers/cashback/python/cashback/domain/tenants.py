@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cashback.domain import currencies
+from cashback.domain.currencies import Currency
 
 DEFAULT_RATE = Decimal("0.05")
 
@@ -23,7 +23,7 @@ class RiskList(BaseModel):
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     cashback_rate: Decimal = Field(default=DEFAULT_RATE, ge=0, le=1, max_digits=8)
     return_window_days: int = Field(default=30, ge=0, le=365)
     expiry_days: int = Field(default=180, ge=1, le=3650)
@@ -37,13 +37,6 @@ class TenantSettings(BaseModel):
     deny: RiskList = RiskList()
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, code: str) -> str:
-        if not currencies.is_known(code):
-            raise ValueError(f"{code} is not an ISO 4217 currency")
-        return code
 
     @field_validator("expiry_days")
     @classmethod

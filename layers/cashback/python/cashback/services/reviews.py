@@ -21,7 +21,7 @@ from cashback.api.payloads import ID_PATTERN, DecisionReply, ReviewCase, ReviewI
 from cashback.domain import ledger
 from cashback.domain.clock import from_iso, to_iso
 from cashback.domain.errors import BadRequest, Conflict, NotFound
-from cashback.domain.risk.features import CustomerAggregates
+from cashback.domain.risk.aggregates import CustomerAggregates
 from cashback.services import balances
 
 

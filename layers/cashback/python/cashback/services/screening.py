@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cashback.api.payloads import PurchaseRequest
 from cashback.domain.ledger import Account, RiskAction
-from cashback.domain.risk.decision import Decision, RiskLists, decide
-from cashback.domain.risk.features import (
+from cashback.domain.risk.aggregates import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
@@ -26,6 +25,7 @@ from cashback.domain.risk.features import (
     note_refund,
     shared_counts,
 )
+from cashback.domain.risk.decision import Decision, RiskLists, decide
 from cashback.domain.tenants import TenantSettings
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
 from cashback.domain.ledger import FIELDS, Account, Entry, Lot
-from cashback.domain.risk.features import MAX_IDENTITY_CUSTOMERS
+from cashback.domain.risk.aggregates import MAX_IDENTITY_CUSTOMERS
 from cashback.domain.tenants import TenantSettings
 
 DUE_INDEX = "due"

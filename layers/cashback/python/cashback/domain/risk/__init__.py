@@ -1,8 +1,8 @@
 """Refund-abuse risk: features, the numpy scorer and the allow/review/block decision.
 
-The request path imports only this package's runtime modules (features, decision, scorer),
-which need numpy and nothing of scikit-learn or scipy: those two with numpy exceed Lambda's
-250 MB limit. The exported model ships in its own Lambda layer as the package
+The request path imports only this package's runtime modules (features, policy, reasons,
+decision, scorer), which need numpy and nothing of scikit-learn or scipy: those two with
+numpy exceed Lambda's 250 MB limit. The exported model ships in its own Lambda layer as the package
 `cashback_model` (model.npz + metadata.json), so a new model is a new layer version.
 
 numpy itself is imported only when a scorer is loaded, so handlers that merely update
@@ -18,29 +18,22 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cashback.domain.risk.decision import (
-    NO_LISTS,
-    Decision,
-    RiskLists,
-    RulePolicy,
-    Thresholds,
-    decide,
-)
-from cashback.domain.risk.features import (
-    FEATURE_NAMES,
+from cashback.domain.risk.aggregates import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
     RedemptionFacts,
     RefundFacts,
     SharedCounts,
-    features,
     note_identity,
     note_purchase,
     note_redemption,
     note_refund,
     shared_counts,
 )
+from cashback.domain.risk.decision import Decision, decide
+from cashback.domain.risk.features import FEATURE_NAMES, features
+from cashback.domain.risk.policy import NO_LISTS, RiskLists, RulePolicy, Thresholds
 
 if TYPE_CHECKING:
     from cashback.domain.risk.scorer import Scorer

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from cashback.domain.rules.ruleset import EndOfMonth, EndOfYear, Expiry, Inactivity, Never, Rolling
+from cashback.domain.rules.expiry import EndOfMonth, EndOfYear, Expiry, Inactivity, Never, Rolling
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

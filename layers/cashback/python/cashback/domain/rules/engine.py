@@ -31,18 +31,24 @@ budgets are charged exactly the campaign money that was credited.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from decimal import Context as DecimalContext
-from typing import Protocol, cast
+from typing import cast
 
 from cashback.domain.rules import deadlines
 from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, LineResult, Missed, RuleKind
 from cashback.domain.rules.explain import customer_explanation
+from cashback.domain.rules.inputs import (
+    Birthday,
+    Context,
+    CurrencyMismatch,
+    Line,
+    Purchase,
+    PurchaseLike,
+)
 from cashback.domain.rules.limits import MAX_CREDIT
-from cashback.domain.rules.plan import CampaignRule, Compiled, Head, compiled
+from cashback.domain.rules.plan import CampaignRule, Compiled, Head, OrderPlanner, compiled
 from cashback.domain.rules.ruleset import (
     ZERO,
     BirthdayBonus,
@@ -67,94 +73,6 @@ __all__ = [
 # Exact for any amount (12 digits) x rate (7) x points factor (14): far below 60 digits.
 _EXACT = DecimalContext(prec=60)
 _new = tuple.__new__  # builds a NamedTuple without its keyword-handling __new__
-
-
-class LineLike(Protocol):
-    @property
-    def sku(self) -> str: ...
-    @property
-    def category(self) -> str: ...
-    @property
-    def amount(self) -> int: ...
-    @property
-    def eco(self) -> bool: ...
-
-
-class PurchaseLike(Protocol):
-    """What the engine reads of a purchase; `api.models.PurchaseRequest` is one."""
-
-    @property
-    def amount(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def lines(self) -> Sequence[LineLike]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    sku: str
-    category: str
-    amount: int
-    eco: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Purchase:
-    amount: int
-    currency: str
-    occurred_at: datetime
-    channel: str
-    lines: tuple[Line, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Birthday:
-    month: int
-    day: int
-
-    def __post_init__(self) -> None:
-        date(2000, self.month, self.day)  # a leap year: 29 February is a birthday
-
-    def is_on(self, day: date) -> bool:
-        if (self.month, self.day) == (2, 29) and not _leap(day.year):
-            return (day.month, day.day) == (2, 28)
-        return (day.month, day.day) == (self.month, self.day)
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What storage knows about the customer and the campaigns at the purchase.
-
-    trailing_spend: the customer's purchases (minor units, net of refunds) in the tiers'
-        window ending at occurred_at. earned_this_month: cashback credited to the customer,
-        or held for review, for purchases in the same local calendar month
-        (`Evaluation.month`), in ledger units. budget_remaining: per campaign id, what
-        its budget has left; absent or None means unknown, and only the campaign's total
-        budget bounds the purchase (storage's conditional decrement of the shards is what
-        enforces the remainder; see budget.py)."""
-
-    trailing_spend: int = 0
-    earned_this_month: int = 0
-    first_purchase: bool = False
-    birthday: Birthday | None = None
-    budget_remaining: Mapping[str, int | None] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.trailing_spend < 0 or self.earned_this_month < 0:
-            raise ValueError("trailing_spend and earned_this_month cannot be negative")
-
-
-class CurrencyMismatch(ValueError):
-    pass
 
 
 def _tier(tiers: Tiers | None, spend: int) -> Tier | None:
@@ -234,38 +152,13 @@ def _active(compiled: Compiled, purchase: PurchaseLike) -> tuple[list[CampaignRu
 def _evaluate(
     compiled: Compiled, purchase: PurchaseLike, context: Context, version: int
 ) -> Evaluation:
-    rules, factor = compiled.rules, compiled.factor
+    rules = compiled.rules
     local_day = deadlines.local_day(purchase.occurred_at, compiled.tz)
     tier = _tier(rules.tiers, context.trailing_spend)
     extras, order_items = _extras(rules, purchase, context, tier, local_day)
     active, missed = _active(compiled, purchase)
     planner = compiled.planner(active, extras)
-    excluded = compiled.excluded
-
-    lines: list[LineResult] = []
-    targeted: dict[str, Decimal] = {}  # campaign id -> scaled amount of the lines it rates
-    gross = ZERO
-    for index, line in enumerate(purchase.lines):
-        if line.category in excluded:
-            lines.append(
-                _new(
-                    LineResult, (index, line.sku, line.category, line.amount, True, ZERO, ZERO, ())
-                )
-            )
-            continue
-        plan = planner.plan(line.category, line.sku, line.eco)
-        scaled = line.amount * factor
-        items = tuple([_new(Applied, head + (scaled * head[3],)) for head in plan.heads])
-        value = scaled * plan.rate  # exactly the sum of the items' values
-        for campaign in plan.campaigns:
-            targeted[campaign] = targeted.get(campaign, ZERO) + scaled
-        gross += value
-        lines.append(
-            _new(
-                LineResult,
-                (index, line.sku, line.category, line.amount, False, plan.rate, value, items),
-            )
-        )
+    lines, targeted, gross = _rate_lines(compiled, planner, purchase)
     rates = {c.campaign.id: c.campaign.rate for c in active}
     parts = {campaign: scaled * rates[campaign] for campaign, scaled in targeted.items()}
     if all(line.excluded for line in lines):
@@ -298,6 +191,39 @@ def _evaluate(
         shares,
         consumption,
     )
+
+
+def _rate_lines(
+    compiled: Compiled, planner: OrderPlanner, purchase: PurchaseLike
+) -> tuple[list[LineResult], dict[str, Decimal], Decimal]:
+    """Each line's rate and value; the scaled amount each campaign rates (by campaign id);
+    the lines' gross value."""
+    factor, excluded = compiled.factor, compiled.excluded
+    lines: list[LineResult] = []
+    targeted: dict[str, Decimal] = {}  # campaign id -> scaled amount of the lines it rates
+    gross = ZERO
+    for index, line in enumerate(purchase.lines):
+        if line.category in excluded:
+            lines.append(
+                _new(
+                    LineResult, (index, line.sku, line.category, line.amount, True, ZERO, ZERO, ())
+                )
+            )
+            continue
+        plan = planner.plan(line.category, line.sku, line.eco)
+        scaled = line.amount * factor
+        items = tuple([_new(Applied, head + (scaled * head[3],)) for head in plan.heads])
+        value = scaled * plan.rate  # exactly the sum of the items' values
+        for campaign in plan.campaigns:
+            targeted[campaign] = targeted.get(campaign, ZERO) + scaled
+        gross += value
+        lines.append(
+            _new(
+                LineResult,
+                (index, line.sku, line.category, line.amount, False, plan.rate, value, items),
+            )
+        )
+    return lines, targeted, gross
 
 
 def _cut(

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import TypeAdapter
 
 from cashback.domain.clock import from_iso, to_iso
-from cashback.domain.rules.ruleset import Expiry
+from cashback.domain.rules.expiry import Expiry
 
 RuleKind = Literal[
     "base",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from cashback.domain import currencies
 from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, Missed
-from cashback.domain.rules.ruleset import Inactivity, Never
+from cashback.domain.rules.expiry import Inactivity, Never
 
 _WHERE = {"online": "online", "store": "in store", "app": "in the app"}
 

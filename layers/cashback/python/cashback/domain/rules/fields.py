@@ -1,4 +1,5 @@
-"""Field types of a rule set, and the one way its validators report a problem.
+"""Field types of a rule set, the strict base of its models, and the one way its
+validators report a problem.
 
 Rates and other fractions are `Decimal` and arrive as JSON *strings* ("0.05"): a JSON
 number would be parsed as a binary float first (pydantic reads 0.1234567890123456789 as
@@ -14,10 +15,26 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StrictInt, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from cashback.api.payloads import ID_PATTERN, MAX_AMOUNT
+from cashback.domain.ids import ID_PATTERN
+from cashback.domain.money import MAX_AMOUNT
+
+
+# The base of every model of a rule set: strict, immutable, and its attribute docstrings
+# are the JSON Schema's descriptions (a docstring here would describe every model).
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
 
 Channel = Literal["online", "store", "app"]
 CHANNELS: tuple[Channel, ...] = ("online", "store", "app")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from cashback.api.payloads import MAX_AMOUNT
 from cashback.domain import currencies
+from cashback.domain.money import MAX_AMOUNT
 from cashback.domain.rules.fields import CHANNELS
 from cashback.domain.rules.ruleset import Campaign, RuleSet, zone
 

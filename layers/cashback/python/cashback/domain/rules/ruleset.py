@@ -20,8 +20,6 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NaiveDatetime,
     StrictBool,
@@ -31,11 +29,11 @@ from pydantic import (
     model_validator,
 )
 
-from cashback.domain import currencies
 from cashback.domain.clock import Timestamp
+from cashback.domain.currencies import Currency
+from cashback.domain.rules.expiry import CampaignLifecycle, Lifecycle, expiry_problem
 from cashback.domain.rules.fields import (
     Channel,
-    Days,
     Factor,
     Label,
     LedgerAmount,
@@ -44,6 +42,7 @@ from cashback.domain.rules.fields import (
     Problem,
     Rate,
     RuleId,
+    Rules,
     StoreId,
     fail,
 )
@@ -52,10 +51,6 @@ ZERO = Decimal(0)
 # Canonical IANA names start with a capital letter; this refuses file names that zoneinfo
 # would also load, such as "localtime" or "posixrules".
 _ZONE_NAME = re.compile(r"^[A-Z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
-
-
-class Rules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 @lru_cache(maxsize=64)
@@ -67,106 +62,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {name!r}") from None
-
-
-# --- lifecycle ------------------------------------------------------------------------
-
-
-class Rolling(Rules):
-    """Expires at the end of the Nth local day after the purchase."""
-
-    kind: Literal["rolling"]
-    days: PositiveDays
-
-
-class EndOfMonth(Rules):
-    """Expires when the month of the purchase ends (local time), or N months later."""
-
-    kind: Literal["end_of_month"]
-    months_after: Annotated[StrictInt, Field(ge=0, le=120)] = 0
-
-
-class EndOfYear(Rules):
-    """Expires when the year of the purchase ends (local time), or N years later."""
-
-    kind: Literal["end_of_year"]
-    years_after: Annotated[StrictInt, Field(ge=0, le=10)] = 0
-
-
-class Never(Rules):
-    """Never expires."""
-
-    kind: Literal["never"]
-
-
-class Inactivity(Rules):
-    """Expires at the end of the Nth local day after the customer's last activity
-    (a purchase or a redemption): any activity extends every lot of the customer."""
-
-    kind: Literal["inactivity"]
-    days: PositiveDays
-
-
-Expiry = Annotated[
-    Rolling | EndOfMonth | EndOfYear | Never | Inactivity, Field(discriminator="kind")
-]
-
-
-def shortest_life_days(expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity) -> int | None:
-    """The fewest whole days a lot can live under a policy (None: forever)."""
-    match expiry:
-        case Rolling(days=days) | Inactivity(days=days):
-            return days
-        case EndOfMonth(months_after=months):
-            return 28 * months  # bought in the last second of a month
-        case EndOfYear(years_after=years):
-            return 365 * years
-    return None
-
-
-def expiry_problem(
-    window: int, expiry: Rolling | EndOfMonth | EndOfYear | Never | Inactivity
-) -> str | None:
-    """Why a return window and an expiry policy cannot go together, if they cannot: a lot
-    must never expire before (or as) it becomes available."""
-    life = shortest_life_days(expiry)
-    if life is None or window < life or (life == 0 and window == 0):
-        return None
-    return (
-        f"a lot could expire before its {window}-day return window ends: the policy "
-        f"'{expiry.kind}' can leave as little as {life} days"
-    )
-
-
-class Lifecycle(Rules):
-    """How cashback ripens, expires and may be used, for the whole program."""
-
-    return_window_days: Annotated[StrictInt, Field(ge=0, le=365)] = 30
-    """Days a lot stays pending (refundable) before it becomes available."""
-    expiry: Expiry = Rolling(kind="rolling", days=180)
-    """When available cashback expires, in the storefront's time zone."""
-    backdate_days: Days = 7
-    """How far in the past a purchase's occurred_at is accepted."""
-    max_redeem_share: Rate = Decimal(1)
-    """The largest share of an order that cashback may pay at checkout."""
-    payout_minimum: LedgerAmount = 0
-    """The smallest withdrawal, in ledger units."""
-
-    @model_validator(mode="after")
-    def _expiry_after_window(self) -> Lifecycle:
-        problem = expiry_problem(self.return_window_days, self.expiry)
-        fail("Lifecycle", [(("expiry",), problem, self.expiry.kind)] if problem else [])
-        return self
-
-
-class CampaignLifecycle(Rules):
-    """Overrides for the lot of an order the campaign credited (an order has one lot: the
-    first such campaign in stacking order decides). The back-dating window, the checkout
-    share and the payout minimum concern the request or the balance, not a lot, so they
-    are the program's alone."""
-
-    return_window_days: Annotated[StrictInt, Field(ge=0, le=365)] | None = None
-    expiry: Expiry | None = None
 
 
 # --- earning rules --------------------------------------------------------------------
@@ -307,7 +202,7 @@ class Campaign(Rules):
 class RuleSet(Rules):
     """A cashback program: publish it as a new version; it applies from effective_from."""
 
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     time_zone: str = Field(examples=["America/Sao_Paulo"])
     """The storefront's IANA time zone: campaigns, months, birthdays and expiry use it."""
     effective_from: Timestamp
@@ -337,13 +232,6 @@ class RuleSet(Rules):
     )
     """When a refund meets cashback already spent: take back only what is unspent, take
     back what the balance allows, or record the rest as debt netted from future cashback."""
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_currency(cls, code: str) -> str:
-        if not currencies.is_known(code):
-            raise ValueError(f"{code} is not an ISO 4217 currency")
-        return code
 
     @field_validator("time_zone")
     @classmethod

@@ -1,0 +1,51 @@
+"""A customer's account: the balances they see, the running totals that make conservation
+checkable, and the head of their entries' hash chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Balances a customer sees, and running totals that make conservation checkable.
+BALANCES = ("pending", "available", "held", "reserved", "debt")
+TOTALS = ("earned", "spent", "paid_out", "expired", "clawed_back")
+FIELDS = BALANCES + TOTALS
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Account:
+    tenant: str
+    customer_id: str
+    seq: int = 0
+    head: str = GENESIS
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
+    # What the rules need to know, kept current in the same transactions: net spend per
+    # day (tiers look back over a window) and cashback earned per month (monthly caps).
+    spend_days: dict[str, int] = field(default_factory=dict)
+    earned_months: dict[str, int] = field(default_factory=dict)
+    last_activity_at: str = ""  # the latest purchase (or, later, redemption); "" for none
+    # The risk model's aggregates of this customer (cashback.domain.risk.aggregates), opaque here.
+    risk: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return self.seq > 0
+
+    def __getitem__(self, name: str) -> int:
+        return self.values[name]
+
+    def conserved(self) -> bool:
+        """Promise 4: everything earned is somewhere."""
+        v = self.values
+        accounted = (
+            v["pending"]
+            + v["available"]
+            + v["reserved"]
+            + v["spent"]
+            + v["paid_out"]
+            + v["expired"]
+            + v["clawed_back"]
+        )
+        return v["earned"] == accounted
