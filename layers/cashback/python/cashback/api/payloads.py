@@ -15,17 +15,16 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    StringConstraints,
     field_validator,
     model_validator,
 )
 
 from cashback.domain.clock import Timestamp
 from cashback.domain.currencies import Currency
-from cashback.domain.ids import ID_PATTERN
+from cashback.domain.ids import ID_PATTERN as ID_PATTERN  # the handlers' path parameters
+from cashback.domain.ids import StoreId
 from cashback.domain.money import MAX_AMOUNT
 
-Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 MAX_LINES = 500
 
@@ -35,8 +34,8 @@ class Request(BaseModel):
 
 
 class PurchaseLine(Request):
-    sku: Id
-    category: Id
+    sku: StoreId
+    category: StoreId
     amount: Amount
     eco: StrictBool = False
 
@@ -65,15 +64,15 @@ class PurchaseRequest(Request):
         }
     )
 
-    order_id: Id
-    customer_id: Id
+    order_id: StoreId
+    customer_id: StoreId
     amount: Amount
     currency: Currency
     occurred_at: Timestamp
     channel: Literal["online", "store", "app"]
     lines: list[PurchaseLine] = Field(min_length=1, max_length=MAX_LINES)
-    device_id: Id | None = None
-    payment_fingerprint: Id | None = None
+    device_id: StoreId | None = None
+    payment_fingerprint: StoreId | None = None
     birthday: str | None = Field(
         default=None,
         pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
@@ -103,7 +102,7 @@ class PurchaseRequest(Request):
 
 
 class RefundLine(Request):
-    sku: Id
+    sku: StoreId
     amount: Amount
 
 
@@ -122,8 +121,8 @@ class RefundRequest(Request):
         }
     )
 
-    refund_id: Id
-    order_id: Id
+    refund_id: StoreId
+    order_id: StoreId
     amount: Amount
     occurred_at: Timestamp
     lines: list[RefundLine] | None = Field(

@@ -4,4 +4,10 @@ One alphabet for all: printable, no spaces, no control characters, no '#' (a key
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import StringConstraints
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"
+
+StoreId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from cashback.adapters.dynamodb.store import AccountMoved, Order, Store, request_hash
-from cashback.api.payloads import ID_PATTERN, DecisionReply, ReviewCase, ReviewItem, ReviewPage
+from cashback.api.payloads import DecisionReply, ReviewCase, ReviewItem, ReviewPage
 from cashback.domain import ledger
 from cashback.domain.clock import from_iso, to_iso
 from cashback.domain.errors import BadRequest, Conflict, NotFound
+from cashback.domain.ids import ID_PATTERN
 from cashback.domain.risk.aggregates import CustomerAggregates
 from cashback.services import balances
 

@@ -28,12 +28,10 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, ValidationError
 from pydantic_core.core_schema import ErrorType
 
+from cashback.domain.ids import StoreId
 from cashback.domain.payouts import tax_ids
 from cashback.domain.payouts.pix_keys import PixKeyType, normalise_pix_key
 
-# The storefront's own ids (cards, causes, wallet accounts): the request models' alphabet.
-STORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,99}$"
-StoreId = Annotated[StrictStr, StringConstraints(pattern=STORE_ID_PATTERN)]
 PayoutMethodName = Literal[
     "pix", "bank_transfer", "wallet", "store_credit", "statement_credit", "donation"
 ]

@@ -26,7 +26,6 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from cashback.domain.ids import ID_PATTERN
 from cashback.domain.money import MAX_AMOUNT
 
 
@@ -40,7 +39,6 @@ Channel = Literal["online", "store", "app"]
 CHANNELS: tuple[Channel, ...] = ("online", "store", "app")
 
 # The storefront's own ids (SKUs, categories): the same alphabet as the purchase request.
-StoreId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # Ids the program manager chooses (campaigns): they end up in budget counter keys.
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]

@@ -31,6 +31,7 @@ from pydantic import (
 
 from cashback.domain.clock import Timestamp
 from cashback.domain.currencies import Currency
+from cashback.domain.ids import StoreId
 from cashback.domain.rules.expiry import CampaignLifecycle, Lifecycle, expiry_problem
 from cashback.domain.rules.fields import (
     Channel,
@@ -43,7 +44,6 @@ from cashback.domain.rules.fields import (
     Rate,
     RuleId,
     Rules,
-    StoreId,
     fail,
 )
 
