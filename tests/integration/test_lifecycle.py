@@ -15,7 +15,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from cashback.adapters.dynamodb.store import Store, from_item
+from cashback.adapters.dynamodb.store import Store
+from cashback.adapters.dynamodb.table import from_item
 from cashback.adapters.eventbridge import EventPublisher
 from cashback.api.payloads import PurchaseRequest, RefundRequest
 from cashback.domain.clock import to_iso

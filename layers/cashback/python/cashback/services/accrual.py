@@ -16,22 +16,20 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from cashback.adapters.dynamodb.store import (
+from cashback.api.payloads import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
+from cashback.domain import ledger
+from cashback.domain.changes import (
     BUDGET_ITEMS,
     REFUND_BALANCE_LOTS,
     AccountMoved,
     AlreadyRecorded,
     BudgetShort,
-    Order,
-    Refund,
-    Store,
-    lot_sk,
-    request_hash,
+    PurchaseChange,
+    RefundChange,
 )
-from cashback.api.payloads import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
-from cashback.domain import ledger
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import Conflict, Contention, NotFound, Unprocessable
+from cashback.domain.orders import Order, Refund, request_hash
 from cashback.domain.rules import budget, deadlines, ruleset
 from cashback.domain.rules.engine import Birthday, Context, evaluate
 from cashback.domain.rules.evaluation import Evaluation
@@ -41,6 +39,7 @@ from cashback.domain.rules.ruleset import RuleSet
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
 from cashback.services import screening
+from cashback.services.ports import PurchaseStore, RefundStore
 from cashback.services.programs import BUDGET_SHARDS
 
 if TYPE_CHECKING:
@@ -299,7 +298,7 @@ def _purchase_reply(
 
 
 def _replan(
-    store: Store,
+    store: PurchaseStore,
     tenant: str,
     order_id: str,
     earning: Earning,
@@ -327,7 +326,7 @@ def _replan(
 
 
 def record_purchase(
-    store: Store,
+    store: PurchaseStore,
     tenant: str,
     settings: TenantSettings,
     request: PurchaseRequest,
@@ -398,7 +397,7 @@ def record_purchase(
             currency=request.currency,
             cashback=earning.cashback,
             refunded=0,
-            lot_sk=lot_sk(lot.expires_at, lot.order_id) if lot else None,
+            lot_sk=None,  # the store points the order at its lot
             occurred_at=to_iso(request.occurred_at),
             request_hash=request_fingerprint,
             reply=json.dumps(body),
@@ -421,14 +420,16 @@ def record_purchase(
         )
         try:
             store.commit_purchase(
-                record,
-                lot,
-                accrual.entry,
-                account,
-                after,
-                now=to_iso(now),
-                budget_takes=takes,
-                identities=screened.identities,
+                PurchaseChange(
+                    record,
+                    lot,
+                    accrual.entry,
+                    account,
+                    after,
+                    now=to_iso(now),
+                    budget_takes=takes,
+                    identities=screened.identities,
+                )
             )
         except BudgetShort as short:
             _replan(store, tenant, request.order_id, earning, short, budget_left, planned)
@@ -442,7 +443,7 @@ def record_purchase(
 
 
 def record_refund(
-    store: Store, tenant: str, settings: TenantSettings, request: RefundRequest, now: datetime
+    store: RefundStore, tenant: str, settings: TenantSettings, request: RefundRequest, now: datetime
 ) -> Reply:
     request_fingerprint = fingerprint(request)
     for attempt in range(MAX_ATTEMPTS):
@@ -550,23 +551,25 @@ def record_refund(
                 ),
             )
             store.commit_refund(
-                record,
-                replace(
-                    order,
-                    refunded=refunded,
-                    case_status="closed" if closes else order.case_status,
-                    lines={sku: list(line) for sku, line in lines_after.items()}
-                    if order.lines is not None
-                    else None,
-                ),
-                order.refunded,
-                lot,
-                clawback.lot,
-                clawback.entry,
-                account,
-                after,
-                now=to_iso(now),
-                other_lots=clawback.other_lots,
+                RefundChange(
+                    record,
+                    replace(
+                        order,
+                        refunded=refunded,
+                        case_status="closed" if closes else order.case_status,
+                        lines={sku: list(line) for sku, line in lines_after.items()}
+                        if order.lines is not None
+                        else None,
+                    ),
+                    order.refunded,
+                    lot,
+                    clawback.lot,
+                    clawback.entry,
+                    account,
+                    after,
+                    now=to_iso(now),
+                    other_lots=clawback.other_lots,
+                )
             )
         except (AlreadyRecorded, AccountMoved):
             logger.debug("refund raced another writer", extra={"attempt": attempt})

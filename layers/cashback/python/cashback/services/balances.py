@@ -7,15 +7,15 @@ import binascii
 import json
 import re
 
-from cashback.adapters.dynamodb.store import Store
 from cashback.api.payloads import BalanceReply, EntriesPage, EntryReply, NextExpiry
 from cashback.domain.errors import BadRequest
 from cashback.domain.ledger import NEVER
+from cashback.services.ports import AccountStore
 
 _CURSOR_PREFIX = "seq:"
 
 
-def balance(store: Store, tenant: str, currency: str, customer_id: str) -> BalanceReply:
+def balance(store: AccountStore, tenant: str, currency: str, customer_id: str) -> BalanceReply:
     account = store.get_account(tenant, customer_id)
     return BalanceReply(
         customer_id=customer_id,
@@ -29,7 +29,7 @@ def balance(store: Store, tenant: str, currency: str, customer_id: str) -> Balan
     )
 
 
-def _next_expiry(store: Store, tenant: str, customer_id: str) -> NextExpiry | None:
+def _next_expiry(store: AccountStore, tenant: str, customer_id: str) -> NextExpiry | None:
     """The earliest deadline with cashback still on it, and how much falls due then."""
     at, amount = None, 0
     for lot in store.lots(tenant, customer_id):
@@ -65,7 +65,12 @@ def decode_cursor(cursor: str) -> int:
 
 
 def entries(
-    store: Store, tenant: str, currency: str, customer_id: str, limit: int, cursor: str | None
+    store: AccountStore,
+    tenant: str,
+    currency: str,
+    customer_id: str,
+    limit: int,
+    cursor: str | None,
 ) -> EntriesPage:
     before = decode_cursor(cursor) if cursor is not None else None
     page, next_seq = store.entries_page(tenant, customer_id, limit, before)

@@ -16,13 +16,15 @@ import time
 from datetime import datetime
 from typing import Any
 
-from cashback.adapters.dynamodb.store import AccountMoved, Order, Store, request_hash
 from cashback.api.payloads import ID_PATTERN, DecisionReply, ReviewCase, ReviewItem, ReviewPage
 from cashback.domain import ledger
+from cashback.domain.changes import AccountMoved, DecisionChange
 from cashback.domain.clock import from_iso, to_iso
 from cashback.domain.errors import BadRequest, Conflict, NotFound
+from cashback.domain.orders import Order, request_hash
 from cashback.domain.risk.features import CustomerAggregates
 from cashback.services import balances
+from cashback.services.ports import ReviewStore
 
 
 def _item(order: Order) -> dict[str, Any]:
@@ -84,14 +86,14 @@ def _key(cursor: str, tenant: str) -> dict[str, Any]:
     return key
 
 
-def queue(store: Store, tenant: str, limit: int, cursor: str | None) -> ReviewPage:
+def queue(store: ReviewStore, tenant: str, limit: int, cursor: str | None) -> ReviewPage:
     orders, last = store.review_queue(tenant, limit, _key(cursor, tenant) if cursor else None)
     return ReviewPage(
         items=[ReviewItem(**_item(order)) for order in orders], next_cursor=_cursor(last)
     )
 
 
-def case(store: Store, tenant: str, currency: str, order_id: str) -> ReviewCase:
+def case(store: ReviewStore, tenant: str, currency: str, order_id: str) -> ReviewCase:
     order = store.get_order(tenant, order_id)
     if order is None or order.risk is None:
         raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
@@ -136,7 +138,13 @@ DECISION_ATTEMPTS = 8
 
 
 def decide(
-    store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str, now: datetime
+    store: ReviewStore,
+    tenant: str,
+    order_id: str,
+    verdict: str,
+    note: str,
+    analyst: str,
+    now: datetime,
 ) -> tuple[DecisionReply, bool]:
     """Close a case with an analyst's decision, exactly once.
 
@@ -187,7 +195,9 @@ def decide(
         }
         try:
             store.commit_decision(
-                order, record, lot, step.lot, step.entry, account, step.account, to_iso(now)
+                DecisionChange(
+                    order, record, lot, step.lot, step.entry, account, step.account, to_iso(now)
+                )
             )
         except AccountMoved:
             _pause(attempt)

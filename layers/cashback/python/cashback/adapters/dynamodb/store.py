@@ -1,0 +1,16 @@
+"""The ledger table as one object: every aggregate's adapter over one client, so the
+composition root builds one and hands it to each service as the port that service needs."""
+
+from __future__ import annotations
+
+from cashback.adapters.dynamodb.accounts import AccountsTable
+from cashback.adapters.dynamodb.due import DueTable
+from cashback.adapters.dynamodb.orders import OrdersTable
+from cashback.adapters.dynamodb.programs import ProgramsTable
+from cashback.adapters.dynamodb.reviews import ReviewsTable
+from cashback.adapters.dynamodb.tenants import TenantsTable
+
+
+class Store(TenantsTable, AccountsTable, OrdersTable, ProgramsTable, ReviewsTable, DueTable):
+    """Tenants and keys, accounts and entries, orders and refunds, programs, reviews and
+    the due index, over one table (see adapters.dynamodb.table for its layout)."""
