@@ -12,7 +12,7 @@ from cashback import runtime
 from cashback.api.http import caller, documented, json_response, make_resolver
 from cashback.api.payloads import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
 from cashback.observability import count_money, logger, metrics, tracer
-from cashback.services import accrual
+from cashback.services import purchases as accrual
 
 app = make_resolver()
 

@@ -23,7 +23,7 @@ from cashback.domain.clock import to_iso
 from cashback.domain.errors import Unprocessable
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.domain.tenants import TenantSettings
-from cashback.services import accrual
+from cashback.services import purchases as accrual
 from cashback.services.lifecycle import LifecycleRun, RunReport
 from cashback_tools.audit import verify
 from cashback_tools.local.stack import EVENT_BUS_NAME, LocalStack

@@ -15,7 +15,7 @@ from cashback.api.payloads import PurchaseRequest
 from cashback.domain import ledger
 from cashback.domain.rules.engine import Context, evaluate
 from cashback.domain.rules.ruleset import RuleSet
-from cashback.services.accrual import Earning, _with_activity
+from cashback.services.purchases import Earning, _with_activity
 
 CAP = 30000
 RULES = RuleSet.model_validate(

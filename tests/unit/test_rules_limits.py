@@ -343,7 +343,7 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
     from cashback.domain.changes import REFUND_BALANCE_LOTS
     from cashback.domain.orders import Order
     from cashback.domain.tenants import TenantSettings
-    from cashback.services.accrual import record_refund
+    from cashback.services.purchases import record_refund
 
     account = ledger.Account("t", "c")
     spent = replace(
