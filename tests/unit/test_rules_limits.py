@@ -338,12 +338,13 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
     transaction can carry (REFUND_BALANCE_LOTS), the rest is let go."""
     from dataclasses import replace
 
+    from cashback.api import replies
     from cashback.api.payloads import RefundRequest
     from cashback.domain import ledger
     from cashback.domain.changes import REFUND_BALANCE_LOTS
-    from cashback.domain.orders import Order
+    from cashback.domain.orders import NewRefund, Order
     from cashback.domain.tenants import TenantSettings
-    from cashback.services.purchases import record_refund
+    from cashback.services.refunds import record_refund
 
     account = ledger.Account("t", "c")
     spent = replace(
@@ -390,11 +391,12 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
         refund_id="r", order_id="o", amount=10000, occurred_at=T + timedelta(hours=1)
     )
     reply = record_refund(
-        store,
+        store,  # type: ignore[arg-type]
         "t",
         TenantSettings(currency="BRL"),
-        request,  # type: ignore[arg-type]
+        NewRefund.from_dict(request.model_dump()),
         T + timedelta(hours=1),
+        shape=replies.refund,
     )
     assert store.items == [TRANSACT_MAX_ITEMS] and REFUND_BALANCE_LOTS == 95
     assert (reply.body["from_balance"], reply.body["forgiven"]) == (95, 1000 - 95)
