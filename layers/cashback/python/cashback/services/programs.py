@@ -18,7 +18,7 @@ from cashback.domain.clock import to_iso
 from cashback.domain.errors import NotFound, Unprocessable
 from cashback.domain.rules import budget, limits
 from cashback.domain.rules.ruleset import RuleSet
-from cashback.domain.rules.versions import VersionRecord, next_version
+from cashback.domain.rules.versions import VersionRecord, in_force, next_version
 from cashback.services.ports import ProgramStore
 
 BUDGET_SHARDS = 16
@@ -136,6 +136,15 @@ def version_reply(store: ProgramStore, tenant: str, version: int) -> dict[str, A
         raise NotFound(f"no rules version {version}", code="rules_version_not_found")
     return {
         k: item[k] for k in ("version", "effective_from", "published_at", "published_by", "rules")
+    }
+
+
+def in_force_reply(store: ProgramStore, tenant: str, now: datetime) -> dict[str, Any]:
+    """The version in force at `now` (its rules too) and every version published."""
+    current = in_force(records(store, tenant), now)
+    return {
+        "in_force": version_reply(store, tenant, current.version) if current else None,
+        "versions": sorted(store.rule_versions(tenant), key=lambda r: r["version"]),
     }
 
 
