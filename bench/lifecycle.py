@@ -4,7 +4,7 @@
 
 For each size N, a fresh table (created from template.yaml) in one DynamoDB Local (in
 memory) is seeded with N live cashback lots, built with the layer's own functions
-(`ledger.accrue`, `ledger.advance`, `store._lot_item`), so every lot and account is exactly
+(`ledger.accrue`, `ledger.advance`, `accounts.lot_item`), so every lot and account is exactly
 what the job would find after real purchases and earlier runs:
 
 - run A: `due` lots fall due in the hour before its `now`, one lot for each of `due`
@@ -46,14 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import cpu_model, java_version
-from cashback.adapters.dynamodb.store import (
-    DUE_SHARDS,
-    Store,
-    _entry_item,
-    _lot_item,
-    customer_pk,
-    to_item,
-)
+from cashback.adapters.dynamodb.accounts import entry_item, lot_item
+from cashback.adapters.dynamodb.store import Store
+from cashback.adapters.dynamodb.table import DUE_SHARDS, customer_pk, to_item
 from cashback.adapters.eventbridge import EventPublisher
 from cashback.domain import ledger
 from cashback.domain.clock import to_iso
@@ -141,9 +136,9 @@ def _customer(
         account, lot, entries, written = _grow(
             account, f"{customer_id}-o{n}", rng.randrange(50, 5000), kind, due
         )
-        yield _lot_item(lot, to_iso(written))
+        yield lot_item(lot, to_iso(written))
         if with_entries:
-            yield from (_entry_item(entry) for entry in entries)
+            yield from (entry_item(entry) for entry in entries)
     yield _account_item(account)
 
 

@@ -9,15 +9,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import runtime
+from cashback.api import replies
 from cashback.api.http import caller, documented, json_response, make_resolver
 from cashback.api.payloads import PurchaseReply, PurchaseRequest, RefundReply, RefundRequest
+from cashback.domain.orders import NewPurchase, NewRefund, Reply
 from cashback.observability import count_money, logger, metrics, tracer
-from cashback.services import accrual
+from cashback.services import purchases, refunds
 
 app = make_resolver()
 
 
-def _reply(reply: accrual.Reply) -> Response:
+def _reply(reply: Reply) -> Response:
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
     return json_response(reply.status_code, reply.body, headers)
 
@@ -45,14 +47,15 @@ TIMES = "occurred_at_in_future, occurred_at_too_old (the storefront's back-datin
 )
 def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[PurchaseReply]:
     who = caller(app)
-    reply = accrual.record_purchase(
+    reply = purchases.record_purchase(
         runtime.store(),
         who.tenant,
         runtime.tenant_settings(who.tenant),
-        purchase,
+        NewPurchase.from_dict(purchase.model_dump()),
         who.now,
         runtime.program_at(who.tenant, purchase.occurred_at),
         runtime.scorer(),
+        shape=replies.purchase,
     )
     if reply.replayed:
         metrics.add_metric(name="PurchasesReplayed", unit=MetricUnit.Count, value=1)
@@ -86,8 +89,13 @@ def create_purchase(purchase: Annotated[PurchaseRequest, Body()]) -> Response[Pu
 )
 def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundReply]:
     who = caller(app)
-    reply = accrual.record_refund(
-        runtime.store(), who.tenant, runtime.tenant_settings(who.tenant), refund, who.now
+    reply = refunds.record_refund(
+        runtime.store(),
+        who.tenant,
+        runtime.tenant_settings(who.tenant),
+        NewRefund.from_dict(refund.model_dump()),
+        who.now,
+        shape=replies.refund,
     )
     if reply.replayed:
         metrics.add_metric(name="RefundsReplayed", unit=MetricUnit.Count, value=1)

@@ -11,7 +11,6 @@ from cashback import runtime
 from cashback.api.http import caller, documented, json_response, make_resolver
 from cashback.api.payloads import EXAMPLE_TIME, PublishedReply, RulesInForce
 from cashback.domain.rules.ruleset import RuleSet
-from cashback.domain.rules.versions import in_force
 from cashback.observability import logger, tracer
 from cashback.services import programs
 
@@ -68,13 +67,7 @@ def publish_rules(
 )
 def rules_in_force() -> dict[str, Any]:
     who = caller(app)
-    store = runtime.store()
-    records = programs.records(store, who.tenant)
-    current = in_force(records, who.now)
-    return {
-        "in_force": programs.version_reply(store, who.tenant, current.version) if current else None,
-        "versions": sorted(store.rule_versions(who.tenant), key=lambda r: r["version"]),
-    }
+    return programs.in_force_reply(runtime.store(), who.tenant, who.now)
 
 
 @app.get(

@@ -7,6 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import runtime
+from cashback.api import replies
 from cashback.api.http import caller, documented, make_resolver
 from cashback.api.payloads import ID_PATTERN, BalanceReply, EntriesPage
 from cashback.observability import logger, tracer
@@ -24,7 +25,8 @@ CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
 def get_balance(customer_id: CustomerId) -> BalanceReply:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
-    return balances.balance(runtime.store(), who.tenant, currency, customer_id)
+    found = balances.balance(runtime.store(), who.tenant, customer_id)
+    return replies.balance(customer_id, currency, found)
 
 
 @app.get(
@@ -45,7 +47,8 @@ def list_entries(
 ) -> EntriesPage:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
-    return balances.entries(runtime.store(), who.tenant, currency, customer_id, limit, cursor)
+    history = balances.entries(runtime.store(), who.tenant, customer_id, limit, cursor)
+    return replies.entries(customer_id, currency, history)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

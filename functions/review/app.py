@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import runtime
+from cashback.api import replies
 from cashback.api.http import caller, documented, json_response, make_resolver
 from cashback.api.payloads import (
     ID_PATTERN,
@@ -41,7 +42,8 @@ def review_queue(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> ReviewPage:
     who = caller(app)
-    return reviews.queue(runtime.store(), who.tenant, limit, cursor)
+    orders, next_cursor = reviews.queue(runtime.store(), who.tenant, limit, cursor)
+    return replies.review_page(orders, next_cursor)
 
 
 @app.get(
@@ -51,7 +53,7 @@ def review_queue(
 def review_case(order_id: OrderId) -> ReviewCase:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
-    return reviews.case(runtime.store(), who.tenant, currency, order_id)
+    return replies.review_case(reviews.case(runtime.store(), who.tenant, order_id), currency)
 
 
 @app.post(
@@ -73,16 +75,17 @@ def review_decision(
     order_id: OrderId, decision: Annotated[DecisionRequest, Body()]
 ) -> Response[DecisionReply]:
     who = caller(app)
-    reply, replayed = reviews.decide(
+    verdict, replayed = reviews.decide(
         runtime.store(), who.tenant, order_id, decision.decision, decision.note, who.key_id, who.now
     )
+    reply = replies.decision(verdict)
     if replayed:  # the same analyst's retry of the decision that closed the case
-        return json_response(200, reply.model_dump(mode="json"), {"Idempotent-Replayed": "true"})
+        return json_response(200, reply, {"Idempotent-Replayed": "true"})
     if decision.decision == "approve":
         metrics.add_metric(name="CasesApproved", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="CasesRejected", unit=MetricUnit.Count, value=1)
-    return json_response(200, reply.model_dump(mode="json"))
+    return json_response(200, reply)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -15,7 +15,8 @@ import boto3
 import pytest
 import requests
 
-from cashback.adapters.dynamodb.store import Store, customer_pk, entry_sk, to_item
+from cashback.adapters.dynamodb.store import Store
+from cashback.adapters.dynamodb.table import customer_pk, entry_sk, to_item
 from cashback_tools import cli
 from cashback_tools.local.stack import TABLE_NAME, LocalStack
 

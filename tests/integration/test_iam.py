@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cashback.adapters.dynamodb.store import Store, to_item
+from cashback.adapters.dynamodb.store import Store
+from cashback.adapters.dynamodb.table import to_item
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.services import programs
 from cashback_tools.local.gateway import LocalGateway

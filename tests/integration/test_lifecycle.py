@@ -15,14 +15,17 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from cashback.adapters.dynamodb.store import Store, from_item
+from cashback.adapters.dynamodb.store import Store
+from cashback.adapters.dynamodb.table import from_item
 from cashback.adapters.eventbridge import EventPublisher
+from cashback.api import replies
 from cashback.api.payloads import PurchaseRequest, RefundRequest
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import Unprocessable
+from cashback.domain.orders import NewPurchase, NewRefund
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.domain.tenants import TenantSettings
-from cashback.services import accrual
+from cashback.services import purchases, refunds
 from cashback.services.lifecycle import LifecycleRun, RunReport
 from cashback_tools.audit import verify
 from cashback_tools.local.stack import EVENT_BUS_NAME, LocalStack
@@ -72,7 +75,10 @@ class Ledger:
             channel="online",
             lines=[{"sku": "s", "category": "c", "amount": amount}],
         )  # type: ignore[list-item]
-        return accrual.record_purchase(self.store, self.tenant, SETTINGS, request, at, program).body
+        purchase = NewPurchase.from_dict(request.model_dump())
+        return purchases.record_purchase(
+            self.store, self.tenant, SETTINGS, purchase, at, program, shape=replies.purchase
+        ).body
 
     def refund(self, order_id: str, amount: int, at: datetime) -> dict[str, Any]:
         request = RefundRequest(
@@ -81,7 +87,10 @@ class Ledger:
             amount=amount,
             occurred_at=at,
         )
-        return accrual.record_refund(self.store, self.tenant, SETTINGS, request, at).body
+        refund = NewRefund.from_dict(request.model_dump())
+        return refunds.record_refund(
+            self.store, self.tenant, SETTINGS, refund, at, shape=replies.refund
+        ).body
 
     def run(self, at: datetime, remaining: Callable[[], int] = lambda: PLENTY_OF_TIME) -> RunReport:
         return LifecycleRun(self.store, self.publisher, lambda _: "BRL", at, remaining).run()

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cashback.api.payloads import MAX_AMOUNT
 from cashback.domain.clock import to_iso
+from cashback.domain.money import MAX_AMOUNT
 from cashback.domain.rules import budget
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.services.programs import BUDGET_SHARDS

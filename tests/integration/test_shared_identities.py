@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from cashback.adapters.dynamodb.store import to_item
+from cashback.adapters.dynamodb.table import to_item
 from cashback.domain.risk.aggregates import MAX_IDENTITY_CUSTOMERS
 from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack

@@ -115,7 +115,7 @@ class FakeLambdaContext:
 def _clear_runtime_caches() -> None:
     runtime.store.cache_clear()
     cashback.config.settings.cache_clear()
-    runtime._cache.clear()
+    runtime.tenant_cache.cache_clear()
     runtime.publisher.cache_clear()
 
 

@@ -15,7 +15,7 @@ from cashback.api.payloads import PurchaseRequest
 from cashback.domain import ledger
 from cashback.domain.rules.engine import Context, evaluate
 from cashback.domain.rules.ruleset import RuleSet
-from cashback.services.accrual import Earning, _with_activity
+from cashback.services.earning import Earning, with_activity
 
 CAP = 30000
 RULES = RuleSet.model_validate(
@@ -72,7 +72,7 @@ class MonthUnderACap(RuleBasedStateMachine):
             risk=action,
             month=evaluation.month,
         )
-        self.account = _with_activity(accrual.account, request, earning, (1, RULES), action)
+        self.account = with_activity(accrual.account, request, earning, (1, RULES), action)
         if action == "review" and accrual.lot is not None:
             self.held.append(accrual.lot)
 

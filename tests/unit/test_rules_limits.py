@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashback.adapters.dynamodb.store import BUDGET_ITEMS, PURCHASE_ITEMS, TRANSACT_MAX_ITEMS
+from cashback.domain.changes import BUDGET_ITEMS, PURCHASE_ITEMS, TRANSACT_MAX_ITEMS
 from cashback.domain.money import MAX_AMOUNT
 from cashback.domain.rules import deadlines, limits
 from cashback.domain.rules.budget import plan_take
@@ -252,8 +252,10 @@ class _Client:
 def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() -> None:
     """PURCHASE_ITEMS is what commit_purchase really writes besides budget shards: with a
     lot, a device and a payment fingerprint and BUDGET_ITEMS shards it sends 100 items."""
-    from cashback.adapters.dynamodb.store import Order, Store
+    from cashback.adapters.dynamodb.store import Store
     from cashback.domain import ledger
+    from cashback.domain.changes import PurchaseChange
+    from cashback.domain.orders import Order
 
     client = _Client()
     store = Store("table", client=client)
@@ -283,26 +285,30 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
     identities = (("device", "d"), ("payment", "p"))
     takes = tuple((f"c{i}", 0, 1) for i in range(BUDGET_ITEMS))
     store.commit_purchase(
-        order,
-        accrual.lot,
-        accrual.entry,
-        account,
-        accrual.account,
-        now="2026-11-10T18:00:00Z",
-        budget_takes=takes,
-        identities=identities,
-    )
-    assert client.sent == [TRANSACT_MAX_ITEMS]
-    with pytest.raises(ValueError, match="exceeds a transaction"):
-        store.commit_purchase(
+        PurchaseChange(
             order,
             accrual.lot,
             accrual.entry,
             account,
             accrual.account,
             now="2026-11-10T18:00:00Z",
-            budget_takes=(*takes, ("x", 0, 1)),
+            budget_takes=takes,
             identities=identities,
+        )
+    )
+    assert client.sent == [TRANSACT_MAX_ITEMS]
+    with pytest.raises(ValueError, match="exceeds a transaction"):
+        store.commit_purchase(
+            PurchaseChange(
+                order,
+                accrual.lot,
+                accrual.entry,
+                account,
+                accrual.account,
+                now="2026-11-10T18:00:00Z",
+                budget_takes=(*takes, ("x", 0, 1)),
+                identities=identities,
+            )
         )
 
 
@@ -323,20 +329,8 @@ class _RefundStore:
     def lots(self, tenant: str, customer_id: str) -> Any:
         return iter(self.others)
 
-    def commit_refund(
-        self,
-        refund: Any,
-        order: Any,
-        refunded_before: int,
-        lot_before: Any,
-        lot_after: Any,
-        entry: Any,
-        before: Any,
-        after: Any,
-        now: str,
-        other_lots: tuple[Any, ...] = (),
-    ) -> None:
-        self.items.append(5 + len(other_lots))  # refund, order, lot, entry, account
+    def commit_refund(self, change: Any) -> None:
+        self.items.append(5 + len(change.other_lots))  # refund, order, lot, entry, account
 
 
 def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
@@ -345,11 +339,13 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
     transaction can carry (REFUND_BALANCE_LOTS), the rest is let go."""
     from dataclasses import replace
 
-    from cashback.adapters.dynamodb.store import REFUND_BALANCE_LOTS, Order
+    from cashback.api import replies
     from cashback.api.payloads import RefundRequest
     from cashback.domain import ledger
+    from cashback.domain.changes import REFUND_BALANCE_LOTS
+    from cashback.domain.orders import NewRefund, Order
     from cashback.domain.tenants import TenantSettings
-    from cashback.services.accrual import record_refund
+    from cashback.services.refunds import record_refund
 
     account = ledger.Account("t", "c")
     spent = replace(
@@ -396,11 +392,12 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
         refund_id="r", order_id="o", amount=10000, occurred_at=T + timedelta(hours=1)
     )
     reply = record_refund(
-        store,
+        store,  # type: ignore[arg-type]
         "t",
         TenantSettings(currency="BRL"),
-        request,  # type: ignore[arg-type]
+        NewRefund.from_dict(request.model_dump()),
         T + timedelta(hours=1),
+        shape=replies.refund,
     )
     assert store.items == [TRANSACT_MAX_ITEMS] and REFUND_BALANCE_LOTS == 95
     assert (reply.body["from_balance"], reply.body["forgiven"]) == (95, 1000 - 95)

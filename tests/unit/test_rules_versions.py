@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cashback.domain.caching import TtlCache
 from cashback.domain.rules.versions import (
     RuleBook,
-    TtlCache,
     VersionRecord,
     check_history,
     in_force,

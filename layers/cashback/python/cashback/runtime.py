@@ -1,9 +1,9 @@
-"""What a warm Lambda container keeps between invocations: the store and tenant settings."""
+"""The composition root: what a warm Lambda container builds once and keeps between
+invocations (the store, the publisher, the scorer, cached tenant settings and rules), and
+hands to the services as the ports they need."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -12,6 +12,7 @@ from cashback.adapters.dynamodb.store import Store
 from cashback.adapters.eventbridge import EventPublisher
 from cashback.config import settings
 from cashback.domain import risk
+from cashback.domain.caching import TtlCache
 from cashback.domain.errors import Forbidden
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.domain.rules.versions import RuleBook
@@ -66,20 +67,18 @@ def scorer() -> Scorer | None:
         return None
 
 
-_cache: dict[str, tuple[float, TenantSettings]] = {}
-_lock = threading.Lock()
+@lru_cache(maxsize=1)
+def tenant_cache() -> TtlCache[str, TenantSettings]:
+    return TtlCache(settings().settings_cache_seconds)
 
 
 def tenant_settings(tenant: str) -> TenantSettings:
     """A tenant's settings, cached for a short while so a purchase does not read them."""
-    ttl = settings().settings_cache_seconds
-    with _lock:
-        cached = _cache.get(tenant)
-    if cached and time.monotonic() - cached[0] < ttl:
-        return cached[1]
+    return tenant_cache().get(tenant, lambda: _tenant(tenant))
+
+
+def _tenant(tenant: str) -> TenantSettings:
     found = store().get_tenant(tenant)
     if found is None:
         raise Forbidden(f"tenant {tenant} is not configured", code="tenant_not_configured")
-    with _lock:
-        _cache[tenant] = (time.monotonic(), found)
     return found

@@ -4,32 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 
-from cashback.adapters.dynamodb.store import Store
-from cashback.api.payloads import BalanceReply, EntriesPage, EntryReply, NextExpiry
+from cashback.domain.balances import Balance, History, NextExpiry
 from cashback.domain.errors import BadRequest
 from cashback.domain.ledger import NEVER
+from cashback.services.ports import AccountStore
 
 _CURSOR_PREFIX = "seq:"
 
 
-def balance(store: Store, tenant: str, currency: str, customer_id: str) -> BalanceReply:
+def balance(store: AccountStore, tenant: str, customer_id: str) -> Balance:
     account = store.get_account(tenant, customer_id)
-    return BalanceReply(
-        customer_id=customer_id,
-        currency=currency,
-        pending=account["pending"],
-        available=account["available"],
-        held=account["held"],
-        reserved=account["reserved"],
-        debt=account["debt"],
-        next_expiry=_next_expiry(store, tenant, customer_id) if account.exists else None,
-    )
+    expiry = _next_expiry(store, tenant, customer_id) if account.exists else None
+    return Balance(account, expiry)
 
 
-def _next_expiry(store: Store, tenant: str, customer_id: str) -> NextExpiry | None:
+def _next_expiry(store: AccountStore, tenant: str, customer_id: str) -> NextExpiry | None:
     """The earliest deadline with cashback still on it, and how much falls due then."""
     at, amount = None, 0
     for lot in store.lots(tenant, customer_id):
@@ -41,7 +32,7 @@ def _next_expiry(store: Store, tenant: str, customer_id: str) -> NextExpiry | No
         if at is not None and lot.ends_at != at:
             break
         at, amount = lot.ends_at, amount + remaining
-    return NextExpiry(at=at, amount=amount) if at else None  # type: ignore[arg-type]
+    return NextExpiry(at=at, amount=amount) if at else None
 
 
 def encode_cursor(seq: int) -> str:
@@ -65,26 +56,9 @@ def decode_cursor(cursor: str) -> int:
 
 
 def entries(
-    store: Store, tenant: str, currency: str, customer_id: str, limit: int, cursor: str | None
-) -> EntriesPage:
+    store: AccountStore, tenant: str, customer_id: str, limit: int, cursor: str | None
+) -> History:
+    """One page of the customer's ledger, newest first, from where `cursor` says."""
     before = decode_cursor(cursor) if cursor is not None else None
     page, next_seq = store.entries_page(tenant, customer_id, limit, before)
-    return EntriesPage(
-        customer_id=customer_id,
-        currency=currency,
-        items=[
-            EntryReply(
-                seq=e.seq,
-                kind=e.kind,
-                ref=e.ref,
-                order_id=e.order_id,
-                occurred_at=e.occurred_at,
-                changes=e.deltas,  # type: ignore[arg-type]
-                breakdown=json.loads(e.detail) if e.detail else None,
-                hash=e.hash,
-                prev_hash=e.prev_hash,
-            )
-            for e in page
-        ],
-        next_cursor=encode_cursor(next_seq) if next_seq else None,
-    )
+    return History(page, encode_cursor(next_seq) if next_seq else None)

@@ -8,8 +8,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from cashback.adapters.dynamodb.store import Store
 from cashback.domain.errors import NotFound
+from cashback.services.ports import KeyStore
 
 Scope = Literal["storefront", "review", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -55,7 +55,7 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(store: Store, tenant: str, scopes: list[str], created_at: str) -> str:
+def create_key(store: KeyStore, tenant: str, scopes: list[str], created_at: str) -> str:
     """Make a key for an existing tenant and return it; only its hash is stored."""
     unknown = set(scopes) - set(SCOPES)
     if not scopes or unknown:
@@ -84,7 +84,7 @@ def new_usage_key() -> str:
     return secrets.token_urlsafe(30)
 
 
-def authenticate(store: Store, authorization: str) -> Principal | None:
+def authenticate(store: KeyStore, authorization: str) -> Principal | None:
     """The principal behind an `Authorization: Bearer <key>` header, or None."""
     scheme, _, key = authorization.partition(" ")
     if scheme != "Bearer" or not key.startswith(KEY_PREFIX):

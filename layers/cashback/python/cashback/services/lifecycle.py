@@ -34,19 +34,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cashback.adapters.dynamodb.store import (
-    DUE_SHARDS,
-    AccountMoved,
-    AlreadyRecorded,
-    Store,
-    bucket_name,
-    lot_from_item,
-)
-from cashback.adapters.eventbridge import EventPublisher
 from cashback.domain import ledger
+from cashback.domain.changes import AccountMoved, AlreadyRecorded, LotChange
 from cashback.domain.clock import to_iso
 from cashback.domain.ledger import Account, Notice
 from cashback.observability import logger
+from cashback.services.ports import DueStore, Publisher
 
 JOB = "lifecycle"
 DAY_FORMAT = "%Y-%m-%d"
@@ -145,8 +138,8 @@ def _day(moment: datetime) -> datetime:
 class LifecycleRun:
     def __init__(
         self,
-        store: Store,
-        publisher: EventPublisher,
+        store: DueStore,
+        publisher: Publisher,
         currency_of: Callable[[str], str],
         now: datetime,
         remaining_ms: Callable[[], int],
@@ -223,7 +216,7 @@ class LifecycleRun:
         The shards' first pages are read concurrently (most are empty on most days); the
         items are then processed one by one, so a customer's lots never race each other."""
         label = day.strftime(DAY_FORMAT)
-        buckets = [bucket_name(label, shard) for shard in range(DUE_SHARDS)]
+        buckets = self.store.due_buckets(label)
         first_pages = self.readers.map(lambda b: self.store.due_page(b, self.now_iso), buckets)
         finished = True
         for bucket, (items, read, start) in zip(buckets, first_pages, strict=True):
@@ -240,9 +233,10 @@ class LifecycleRun:
 
     def _item(self, item: dict[str, Any], bucket: str) -> bool:
         try:
-            if item["pk"].startswith("NOTICE#"):
-                return self._republish(item)
-            return self._lot(item, bucket)
+            work = self.store.due_work(item)
+            if isinstance(work, Notice):
+                return self._republish(work)
+            return self._lot(work, bucket)
         except Exception:  # one bad item must never block the rest
             logger.exception(
                 "lifecycle item failed", extra={"pk": item.get("pk"), "sk": item.get("sk")}
@@ -258,8 +252,7 @@ class LifecycleRun:
             self.report.account_reads += 1
         return self.accounts[key]
 
-    def _lot(self, item: dict[str, Any], bucket: str) -> bool:
-        lot = lot_from_item(item)
+    def _lot(self, lot: ledger.Lot, bucket: str) -> bool:
         for attempt in range(ATTEMPTS):
             account = self._account(lot.tenant, lot.customer_id)
             try:
@@ -269,13 +262,21 @@ class LifecycleRun:
                 step = ledger.advance(account, lot, self.now)
                 if not step.changed:
                     return True  # another run got here first
-                notices = [_notice_item(n, bucket, self.now_iso) for n in step.notices]
                 self.store.commit_advance(
-                    lot, step.lot, step.entries, account, step.account, notices, self.now_iso
+                    LotChange(
+                        lot,
+                        step.lot,
+                        step.entries,
+                        account,
+                        step.account,
+                        step.notices,
+                        due_bucket=bucket,
+                        now=self.now_iso,
+                    )
                 )
             except (AccountMoved, AlreadyRecorded, ValueError):
                 self.accounts.pop((lot.tenant, lot.customer_id), None)
-                fresh = self.store.get_lot(lot.tenant, lot.customer_id, item["sk"])
+                fresh = self.store.get_lot(lot)
                 if fresh is None:
                     return True
                 lot = fresh
@@ -283,8 +284,10 @@ class LifecycleRun:
                 continue
             self.accounts[(lot.tenant, lot.customer_id)] = step.account
             self._count(step, lot.tenant)
-            return self._publish(list(step.notices), notices)
-        raise RuntimeError(f"lot {item['sk']} of {lot.customer_id} kept changing under us")
+            return self._publish(list(step.notices))
+        raise RuntimeError(
+            f"lot {lot.expires_at}#{lot.order_id} of {lot.customer_id} kept changing under us"
+        )
 
     def _count(self, step: ledger.Advance, tenant: str) -> None:
         for entry in step.entries:
@@ -307,37 +310,21 @@ class LifecycleRun:
         totals = self.report.by_currency.setdefault(currency, {"ripened": 0, "expired": 0})
         totals[kind] += amount
 
-    def _publish(self, notices: list[Notice], items: list[dict[str, Any]]) -> bool:
+    def _publish(self, notices: list[Notice]) -> bool:
         if not notices:
             return True
         accepted = self.publisher.publish(notices, self.currency_of)
-        for ok, item in zip(accepted, items, strict=True):
+        for ok, notice in zip(accepted, notices, strict=True):
             if ok:
-                self.store.mark_published(item["pk"], item["sk"], self.now_iso)
+                self.store.mark_published(notice, self.now_iso)
                 self.report.notices_published += 1
         return all(accepted)
 
-    def _republish(self, item: dict[str, Any]) -> bool:
+    def _republish(self, notice: Notice) -> bool:
         """A notice committed by a run that died (or failed to publish) before sending it."""
         # Only a run for a later moment may take over a notice: runs for the same moment
         # (a duplicate invocation, an overlapping run) leave it to the run that made it,
         # so a notice goes out twice only when its first run died after the commit.
-        if not self.store.claim_notice(item["pk"], item["sk"], self.now_iso):
+        if not self.store.claim_notice(notice, self.now_iso):
             return True
-        names = Notice.__dataclass_fields__
-        notice = Notice(**{k: v for k, v in item.items() if k in names})  # type: ignore[arg-type]
-        return self._publish([notice], [item])
-
-
-def _notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
-    pk, sk = f"NOTICE#{notice.tenant}", notice.id
-    # Waits in the bucket being processed (not yet closed) until it is published.
-    return {
-        "pk": pk,
-        "sk": sk,
-        **asdict(notice),
-        "created_at": now,
-        "claimed_for": now,
-        "due_at": now,
-        "due_bucket": bucket,
-    }
+        return self._publish([notice])

@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cashback.adapters.dynamodb.store import BUDGET_ITEMS, Store
+from cashback.domain.changes import BUDGET_ITEMS
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import NotFound, Unprocessable
 from cashback.domain.rules import budget, limits
 from cashback.domain.rules.ruleset import RuleSet
-from cashback.domain.rules.versions import VersionRecord, next_version
+from cashback.domain.rules.versions import VersionRecord, in_force, next_version
+from cashback.services.ports import ProgramStore
 
 BUDGET_SHARDS = 16
 # The longest tiers window a program may set, plus slack: older spend is forgotten.
@@ -38,7 +39,12 @@ def check(rules: RuleSet) -> None:
 
 
 def publish(
-    store: Store, tenant: str, currency: str, rules: RuleSet, published_by: str, now: datetime
+    store: ProgramStore,
+    tenant: str,
+    currency: str,
+    rules: RuleSet,
+    published_by: str,
+    now: datetime,
 ) -> dict[str, Any]:
     """Validate against the storefront and publish the next version number."""
     if rules.currency != currency:
@@ -85,7 +91,7 @@ def _published(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item[k] for k in ("version", "effective_from", "published_at", "published_by")}
 
 
-def resize_budget(store: Store, tenant: str, campaign: str, total: int) -> None:
+def resize_budget(store: ProgramStore, tenant: str, campaign: str, total: int) -> None:
     """Bring a campaign's shards to a new total allowance. Each step is a conditional
     update of one shard, and the difference is computed afresh from the shards each time,
     so a publish that is retried, or races purchases, converges on the same budget."""
@@ -108,7 +114,7 @@ def resize_budget(store: Store, tenant: str, campaign: str, total: int) -> None:
     raise RuntimeError(f"campaign {campaign}'s budget kept changing; publish again")
 
 
-def records(store: Store, tenant: str) -> list[VersionRecord]:
+def records(store: ProgramStore, tenant: str) -> list[VersionRecord]:
     return [
         VersionRecord(
             item["version"], _moment(item["effective_from"]), _moment(item["published_at"])
@@ -117,19 +123,28 @@ def records(store: Store, tenant: str) -> list[VersionRecord]:
     ]
 
 
-def load(store: Store, tenant: str, version: int) -> RuleSet:
+def load(store: ProgramStore, tenant: str, version: int) -> RuleSet:
     item = store.rule_version(tenant, version)
     if item is None:
         raise NotFound(f"no rules version {version}", code="rules_version_not_found")
     return RuleSet.model_validate(item["rules"])
 
 
-def version_reply(store: Store, tenant: str, version: int) -> dict[str, Any]:
+def version_reply(store: ProgramStore, tenant: str, version: int) -> dict[str, Any]:
     item = store.rule_version(tenant, version)
     if item is None:
         raise NotFound(f"no rules version {version}", code="rules_version_not_found")
     return {
         k: item[k] for k in ("version", "effective_from", "published_at", "published_by", "rules")
+    }
+
+
+def in_force_reply(store: ProgramStore, tenant: str, now: datetime) -> dict[str, Any]:
+    """The version in force at `now` (its rules too) and every version published."""
+    current = in_force(records(store, tenant), now)
+    return {
+        "in_force": version_reply(store, tenant, current.version) if current else None,
+        "versions": sorted(store.rule_versions(tenant), key=lambda r: r["version"]),
     }
 
 

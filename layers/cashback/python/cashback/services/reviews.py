@@ -6,117 +6,40 @@ the order: they are the labels the next model learns from."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import json
 import random
-import re
 import time
 from datetime import datetime
-from typing import Any
 
-from cashback.adapters.dynamodb.store import AccountMoved, Order, Store, request_hash
-from cashback.api.payloads import DecisionReply, ReviewCase, ReviewItem, ReviewPage
 from cashback.domain import ledger
-from cashback.domain.clock import from_iso, to_iso
-from cashback.domain.errors import BadRequest, Conflict, NotFound
-from cashback.domain.ids import ID_PATTERN
+from cashback.domain.cases import Case, Verdict
+from cashback.domain.changes import AccountMoved, DecisionChange
+from cashback.domain.clock import to_iso
+from cashback.domain.errors import Conflict, NotFound
+from cashback.domain.orders import Order, request_hash
 from cashback.domain.risk.aggregates import CustomerAggregates
 from cashback.services import balances
+from cashback.services.ports import ReviewStore
 
 
-def _item(order: Order) -> dict[str, Any]:
-    risk = order.risk or {}
-    score = risk.get("score")
-    return {
-        "order_id": order.order_id,
-        "customer_id": order.customer_id,
-        "amount": order.amount,
-        "cashback": order.cashback,
-        "occurred_at": order.occurred_at,
-        "score": float(score) if score else None,
-        "model_version": risk.get("model_version", ""),
-        "reasons": risk.get("reasons", []),
-        "rules_fired": risk.get("rules_fired", []),
-    }
+def queue(
+    store: ReviewStore, tenant: str, limit: int, cursor: str | None
+) -> tuple[list[Order], str | None]:
+    """One page of open cases, riskiest first, and the cursor of the next page (a cursor
+    this API did not return to this tenant is refused: 400 invalid_cursor)."""
+    return store.review_queue(tenant, limit, cursor)
 
 
-def _cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
-
-
-_QUEUE_SK = re.compile(
-    r"[0-9]{6}#([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)#("
-    + ID_PATTERN.strip("^$")
-    + ")"
-)
-
-
-def _key(cursor: str, tenant: str) -> dict[str, Any]:
-    """The queue position a cursor names. Only a cursor this API could have returned to
-    this tenant is one: the exact encoding, the four keys of an order's queue entry, each
-    in its format and agreeing with the others. Anything else is 400, never a query."""
-    plain: Any = None
-    with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    found = (
-        _QUEUE_SK.fullmatch(plain.get("queue_sk", ""))
-        if isinstance(plain, dict) and all(isinstance(value, str) for value in plain.values())
-        else None
-    )
-    valid = found is not None and plain == {
-        "pk": f"ORDER#{tenant}#{found.group(2)}",
-        "sk": "ORDER",
-        "queue_pk": f"REVIEW#{tenant}",
-        "queue_sk": found.group(0),
-    }
-    if valid:
-        try:
-            from_iso(found.group(1))  # type: ignore[union-attr]
-        except ValueError:
-            valid = False
-    key = {name: {"S": value} for name, value in plain.items()} if valid else None
-    if key is None or _cursor(key) != cursor:
-        raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
-    return key
-
-
-def queue(store: Store, tenant: str, limit: int, cursor: str | None) -> ReviewPage:
-    orders, last = store.review_queue(tenant, limit, _key(cursor, tenant) if cursor else None)
-    return ReviewPage(
-        items=[ReviewItem(**_item(order)) for order in orders], next_cursor=_cursor(last)
-    )
-
-
-def case(store: Store, tenant: str, currency: str, order_id: str) -> ReviewCase:
+def case(store: ReviewStore, tenant: str, order_id: str) -> Case:
     order = store.get_order(tenant, order_id)
     if order is None or order.risk is None:
         raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
     account = store.get_account(tenant, order.customer_id)
     history = CustomerAggregates.from_item(account.risk) if account.risk else None
-    customer = {
-        "balance": balances.balance(store, tenant, currency, order.customer_id).model_dump(
-            mode="json"
-        ),
-        "recent_entries": balances.entries(
-            store, tenant, currency, order.customer_id, 10, None
-        ).model_dump(mode="json")["items"],
-        "orders": history.orders if history else 0,
-        "ordered": history.ordered if history else 0,
-        "refunds": history.refunds if history else 0,
-        "refunded": history.refunded if history else 0,
-    }
-    return ReviewCase(
-        **_item(order),
-        status=order.status,
-        case_status=order.case_status,
-        decision=_public(order.decision),
-        refunded=order.refunded,
-        customer=customer,
+    return Case(
+        order,
+        balances.balance(store, tenant, order.customer_id),
+        balances.entries(store, tenant, order.customer_id, 10, None),
+        history,
     )
 
 
@@ -126,19 +49,18 @@ def decision_fingerprint(order_id: str, verdict: str, note: str, analyst: str) -
     return request_hash({"order_id": order_id, "decision": verdict, "note": note, "by": analyst})
 
 
-def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The decision as the case file shows it (without the idempotency record)."""
-    if decision is None:
-        return None
-    return {k: v for k, v in decision.items() if k not in ("request_hash", "reply")}
-
-
 DECISION_ATTEMPTS = 8
 
 
 def decide(
-    store: Store, tenant: str, order_id: str, verdict: str, note: str, analyst: str, now: datetime
-) -> tuple[DecisionReply, bool]:
+    store: ReviewStore,
+    tenant: str,
+    order_id: str,
+    verdict: str,
+    note: str,
+    analyst: str,
+    now: datetime,
+) -> tuple[Verdict, bool]:
     """Close a case with an analyst's decision, exactly once.
 
     Two analysts deciding one case at once race on the order's `case_status = open`
@@ -153,11 +75,7 @@ def decide(
         if order is None or order.risk is None:
             raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
         if order.case_status != "open":
-            decision = order.decision or {}
-            if decision.get("request_hash") == fingerprint and decision.get("reply"):
-                return DecisionReply.model_validate_json(decision["reply"]), True
-            made = decision.get("decision", "closed by a refund")
-            raise Conflict(f"this case is closed ({made})", code="case_closed")
+            return _closed(order, fingerprint), True
         lot, account = store.load_lot_and_account(order)
         if lot is None:
             raise Conflict("this case has no held cashback left", code="case_closed")
@@ -172,29 +90,35 @@ def decide(
         status = (
             "rejected" if verdict == "reject" else "pending" if step.lot.pending else "no_cashback"
         )
-        reply = DecisionReply(
-            order_id=order_id,
-            decision=verdict,  # type: ignore[arg-type]
-            status=status,
-            cashback=lot.pending,
-        )  # type: ignore[arg-type]
+        reply = Verdict(order_id=order_id, decision=verdict, status=status, cashback=lot.pending)
         record = {
             "decision": verdict,
             "note": note,
             "by": analyst,
             "at": to_iso(now),
             "request_hash": fingerprint,
-            "reply": reply.model_dump_json(),
+            "reply": reply.to_json(),
         }
         try:
             store.commit_decision(
-                order, record, lot, step.lot, step.entry, account, step.account, to_iso(now)
+                DecisionChange(
+                    order, record, lot, step.lot, step.entry, account, step.account, to_iso(now)
+                )
             )
         except AccountMoved:
             _pause(attempt)
             continue  # a purchase, refund or another analyst got there first: look again
         return reply, False
     raise Conflict("this case kept changing; look again", code="case_changed")
+
+
+def _closed(order: Order, fingerprint: str) -> Verdict:
+    """A closed case: the first reply again to the request that closed it, else 409."""
+    decision = order.decision or {}
+    if decision.get("request_hash") == fingerprint and decision.get("reply"):
+        return Verdict.from_json(decision["reply"])
+    made = decision.get("decision", "closed by a refund")
+    raise Conflict(f"this case is closed ({made})", code="case_closed")
 
 
 def _pause(attempt: int) -> None:

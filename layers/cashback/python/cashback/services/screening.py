@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cashback.api.payloads import PurchaseRequest
+from cashback.domain.changes import Identity
 from cashback.domain.ledger import Account, RiskAction
+from cashback.domain.orders import NewPurchase
 from cashback.domain.risk.aggregates import (
     CustomerAggregates,
     IdentityAggregates,
@@ -25,17 +26,16 @@ from cashback.domain.risk.aggregates import (
     note_refund,
     shared_counts,
 )
-from cashback.domain.risk.decision import Decision, RiskLists, decide
+from cashback.domain.risk.decision import Decision, decide
+from cashback.domain.risk.policy import RiskLists
 from cashback.domain.tenants import TenantSettings
 
 if TYPE_CHECKING:
     # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
     from cashback.domain.risk.scorer import Scorer
 
-Identity = tuple[str, str]  # (kind, key): ("device", id) or ("payment", fingerprint)
 
-
-def identities_of(request: PurchaseRequest) -> tuple[Identity, ...]:
+def identities_of(request: NewPurchase) -> tuple[Identity, ...]:
     pairs = (("device", request.device_id), ("payment", request.payment_fingerprint))
     return tuple((kind, key) for kind, key in pairs if key)
 
@@ -66,7 +66,7 @@ def _lists(settings: TenantSettings) -> RiskLists:
 
 
 def screen(
-    request: PurchaseRequest,
+    request: NewPurchase,
     account: Account,
     found: dict[Identity, dict[str, Any]],
     cashback: int,
@@ -114,7 +114,7 @@ def screen(
             shadow=settings.risk_mode == "shadow",
         )
     # The customer's own marker on each device / fingerprint it is not known on yet
-    # (a commutative write: see Store.commit_purchase).
+    # (a commutative write: see domain.changes.PurchaseChange).
     writes = tuple(
         pair for pair, identity in before.items() if request.customer_id not in identity.customers
     )

@@ -21,13 +21,12 @@ within the TTL of its publication may be seen up to a TTL late by a warm contain
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Generic, NamedTuple, TypeVar
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
+from cashback.domain.caching import TtlCache
+
 T = TypeVar("T")
 
 
@@ -81,39 +80,6 @@ def check_history(records: Sequence[VersionRecord]) -> list[str]:
                 f"version {later.version} was published before version {earlier.version}"
             )
     return problems
-
-
-class TtlCache(Generic[K, V]):
-    """Values kept for `ttl_seconds` by an injected monotonic clock (time.monotonic in a
-    container, a fake in tests). Bounded: the least recently loaded entry goes first."""
-
-    def __init__(
-        self,
-        ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        max_entries: int = 256,
-    ) -> None:
-        if ttl_seconds < 0 or max_entries < 1:
-            raise ValueError("ttl_seconds must be >= 0 and max_entries >= 1")
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._max = max_entries
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        now = self._clock()
-        entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self._ttl:
-            return entry[1]
-        value = load()  # an error propagates and caches nothing
-        self._entries[key] = (now, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-        return value
-
-    def invalidate(self, key: K) -> None:
-        self._entries.pop(key, None)
 
 
 class RuleBook(Generic[T]):

@@ -1,0 +1,128 @@
+"""The API's replies, shaped from the use cases' domain results: the one place a result
+becomes the JSON a storefront or an analyst reads (the models are in api.payloads)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from cashback.api.payloads import (
+    BalanceReply,
+    DecisionReply,
+    EntriesPage,
+    EntryReply,
+    NextExpiry,
+    PurchaseReply,
+    RefundReply,
+    ReviewCase,
+    ReviewItem,
+    ReviewPage,
+)
+from cashback.domain.balances import Balance, History
+from cashback.domain.cases import Case, Verdict
+from cashback.domain.orders import Order, PurchaseRecorded, RefundRecorded
+
+
+def purchase(recorded: PurchaseRecorded) -> dict[str, Any]:
+    return PurchaseReply.model_validate(asdict(recorded)).model_dump(mode="json")
+
+
+def refund(recorded: RefundRecorded) -> dict[str, Any]:
+    return RefundReply.model_validate(asdict(recorded)).model_dump(mode="json")
+
+
+def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:
+    account, expiry = found.account, found.next_expiry
+    return BalanceReply(
+        customer_id=customer_id,
+        currency=currency,
+        pending=account["pending"],
+        available=account["available"],
+        held=account["held"],
+        reserved=account["reserved"],
+        debt=account["debt"],
+        next_expiry=NextExpiry.model_validate(asdict(expiry)) if expiry else None,
+    )
+
+
+def entries(customer_id: str, currency: str, history: History) -> EntriesPage:
+    return EntriesPage(
+        customer_id=customer_id,
+        currency=currency,
+        items=[
+            EntryReply.model_validate(
+                {
+                    "seq": e.seq,
+                    "kind": e.kind,
+                    "ref": e.ref,
+                    "order_id": e.order_id,
+                    "occurred_at": e.occurred_at,
+                    "changes": e.deltas,
+                    "breakdown": json.loads(e.detail) if e.detail else None,
+                    "hash": e.hash,
+                    "prev_hash": e.prev_hash,
+                }
+            )
+            for e in history.entries
+        ],
+        next_cursor=history.next_cursor,
+    )
+
+
+def _item(order: Order) -> dict[str, Any]:
+    risk = order.risk or {}
+    score = risk.get("score")
+    return {
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "amount": order.amount,
+        "cashback": order.cashback,
+        "occurred_at": order.occurred_at,
+        "score": float(score) if score else None,
+        "model_version": risk.get("model_version", ""),
+        "reasons": risk.get("reasons", []),
+        "rules_fired": risk.get("rules_fired", []),
+    }
+
+
+def review_page(orders: list[Order], next_cursor: str | None) -> ReviewPage:
+    return ReviewPage(
+        items=[ReviewItem.model_validate(_item(order)) for order in orders],
+        next_cursor=next_cursor,
+    )
+
+
+def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The decision as the case file shows it (without the idempotency record)."""
+    if decision is None:
+        return None
+    return {k: v for k, v in decision.items() if k not in ("request_hash", "reply")}
+
+
+def review_case(found: Case, currency: str) -> ReviewCase:
+    order, history = found.order, found.history
+    customer = {
+        "balance": balance(order.customer_id, currency, found.balance).model_dump(mode="json"),
+        "recent_entries": entries(order.customer_id, currency, found.recent).model_dump(
+            mode="json"
+        )["items"],
+        "orders": history.orders if history else 0,
+        "ordered": history.ordered if history else 0,
+        "refunds": history.refunds if history else 0,
+        "refunded": history.refunded if history else 0,
+    }
+    return ReviewCase.model_validate(
+        {
+            **_item(order),
+            "status": order.status,
+            "case_status": order.case_status,
+            "decision": _public(order.decision),
+            "refunded": order.refunded,
+            "customer": customer,
+        }
+    )
+
+
+def decision(verdict: Verdict) -> dict[str, Any]:
+    return DecisionReply.model_validate(asdict(verdict)).model_dump(mode="json")

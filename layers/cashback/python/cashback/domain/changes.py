@@ -1,0 +1,112 @@
+"""What one money movement changes, as one value the storage port commits in a single
+transaction, and how such a commit can fail (the table moved under it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cashback.domain.ledger import Account, Entry, Lot, Notice
+from cashback.domain.orders import Order, Refund
+
+# A transaction carries at most 100 items. A purchase writes its order, lot, entry and
+# account, and the aggregates of its device and payment fingerprint: what is left is for
+# the budget shards it takes (one per budgeted campaign at least; see services.purchases).
+TRANSACT_MAX_ITEMS = 100
+PURCHASE_ITEMS = 6
+BUDGET_ITEMS = TRANSACT_MAX_ITEMS - PURCHASE_ITEMS
+# A refund writes its record, the order, the order's lot, the entry and the account; under
+# claw_back_within_balance the customer's other lots it takes from fill the rest (one of
+# those read may be the order's own lot, which is not written twice).
+REFUND_ITEMS = 5
+REFUND_BALANCE_LOTS = TRANSACT_MAX_ITEMS - REFUND_ITEMS
+
+Identity = tuple[str, str]  # (kind, key): ("device", id) or ("payment", fingerprint)
+BudgetTake = tuple[str, int, int]  # (campaign, shard, amount)
+
+
+@dataclass(frozen=True)
+class PurchaseChange:
+    """A purchase: its order record, its lot (None: nothing to credit), its entry, the
+    account before and after. `budget_takes` decrement campaign budget shards, each on
+    the condition the shard still has the amount; `identities` are the device and payment
+    fingerprint that have not seen this customer yet (each gets the customer's own
+    marker, unconditionally, so customers sharing a device never contend)."""
+
+    order: Order
+    lot: Lot | None
+    entry: Entry
+    before: Account
+    after: Account
+    now: str
+    budget_takes: tuple[BudgetTake, ...] = ()
+    identities: tuple[Identity, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundChange:
+    """A refund: its record, the order as it becomes (on the condition it still shows
+    `refunded_before`), the order's lot and the customer's other lots it takes from
+    (each as read, then as written), the entry, the account before and after."""
+
+    refund: Refund
+    order: Order
+    refunded_before: int
+    lot_before: Lot | None
+    lot_after: Lot | None
+    entry: Entry
+    before: Account
+    after: Account
+    now: str
+    other_lots: tuple[tuple[Lot, Lot], ...] = ()
+
+
+@dataclass(frozen=True)
+class DecisionChange:
+    """An analyst's decision closing an open case, moving the held cashback with it."""
+
+    order: Order
+    decision: dict[str, Any]
+    lot_before: Lot
+    lot_after: Lot
+    entry: Entry
+    before: Account
+    after: Account
+    now: str
+
+
+@dataclass(frozen=True)
+class LotChange:
+    """One lot moved forward by the lifecycle: the lot, its entries, the account, and the
+    notices to publish, which wait in the due index (`due_bucket`) until published."""
+
+    lot_before: Lot
+    lot_after: Lot
+    entries: tuple[Entry, ...]
+    before: Account
+    after: Account
+    notices: tuple[Notice, ...]
+    due_bucket: str
+    now: str
+
+
+class BudgetShort(Exception):
+    """A campaign budget shard no longer had what the purchase wanted to take."""
+
+    def __init__(self, campaigns: tuple[str, ...]) -> None:
+        super().__init__(f"budget short for {campaigns}")
+        self.campaigns = campaigns
+
+
+class AlreadyRecorded(Exception):
+    """The idempotency record appeared between our read and our write."""
+
+
+class AccountMoved(Exception):
+    """Another writer changed the account or lot first (or a budget shard ran short);
+    read again and retry. `failed` holds the positions of the items whose condition
+    failed."""
+
+    def __init__(self, failed: tuple[int, ...] = ()) -> None:
+        super().__init__(f"conditions failed at {failed}")
+        self.failed = failed

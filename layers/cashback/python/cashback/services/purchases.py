@@ -1,0 +1,265 @@
+"""Record a purchase and credit its cashback, exactly once.
+
+Idempotency comes from the storefront's own ids and conditional writes: the order record
+is written in the same transaction as the money, holding the first reply, so every retry
+gets that reply and nothing moves twice. A concurrent writer on the same account makes the
+transaction fail its sequence condition; we read again and retry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cashback.domain import ledger
+from cashback.domain.changes import AccountMoved, AlreadyRecorded, BudgetShort, PurchaseChange
+from cashback.domain.clock import to_iso
+from cashback.domain.errors import Contention, Unprocessable
+from cashback.domain.orders import NewPurchase, Order, PurchaseRecorded, Reply
+from cashback.domain.rules import budget
+from cashback.domain.rules.explain import customer_explanation
+from cashback.domain.tenants import TenantSettings
+from cashback.observability import logger
+from cashback.services import screening
+from cashback.services.earning import (
+    Earning,
+    Program,
+    beyond_room,
+    budget_takes,
+    earn,
+    order_lines,
+    replan,
+    with_activity,
+)
+from cashback.services.ports import PurchaseStore
+from cashback.services.recording import MAX_ATTEMPTS, backoff, check_occurred_at, replay
+
+if TYPE_CHECKING:
+    # numpy: only the accrual function has it (ModelLayer); loaded by runtime.scorer().
+    from cashback.domain.risk.scorer import Scorer
+
+# The reply's JSON as the API shapes it (cashback.api.replies.purchase): stored on the
+# order, so every retry gets the very same body.
+Shape = Callable[[PurchaseRecorded], dict[str, Any]]
+
+
+@dataclass
+class _Attempt:
+    """What one attempt knows: the budget it learned is short, the takes it planned."""
+
+    budget_left: dict[str, int]
+    planned: dict[str, budget.Plan]
+
+    def replan(
+        self, store: PurchaseStore, tenant: str, order_id: str, earning: Earning, short: BudgetShort
+    ) -> None:
+        replan(store, tenant, order_id, earning, short, self.budget_left, self.planned)
+
+
+def _recorded(
+    purchase: NewPurchase,
+    currency: str,
+    earning: Earning,
+    accrual: ledger.Accrual,
+    action: ledger.RiskAction,
+    program: Program | None,
+) -> PurchaseRecorded:
+    """What the storefront hears: the status and the cashback, never the screening."""
+    lot = accrual.lot if action == "allow" else None
+    credited = lot.credited if lot else 0
+    status = {"review": "held", "block": "blocked"}.get(
+        action, "pending" if credited else "no_cashback"
+    )
+    return PurchaseRecorded(
+        order_id=purchase.order_id,
+        customer_id=purchase.customer_id,
+        status=status,
+        currency=currency,
+        unit=earning.unit,
+        cashback=earning.cashback,
+        debt_repaid=lot.netted if lot else 0,
+        credited=credited,
+        available_at=lot.available_at if credited and lot else None,
+        expires_at=lot.expires_at if credited and lot and lot.expires_at != ledger.NEVER else None,
+        rules_version=program[0] if program else None,
+        breakdown=earning.breakdown,
+        explanation=customer_explanation(earning.evaluation) if earning.evaluation else [],
+    )
+
+
+def _order(
+    tenant: str,
+    purchase: NewPurchase,
+    earning: Earning,
+    body: dict[str, Any],
+    screened: screening.Screening,
+    program: Program | None,
+) -> Order:
+    return Order(
+        tenant=tenant,
+        order_id=purchase.order_id,
+        customer_id=purchase.customer_id,
+        amount=purchase.amount,
+        currency=purchase.currency,
+        cashback=earning.cashback,
+        refunded=0,
+        lot_sk=None,  # the store points the order at its lot
+        occurred_at=to_iso(purchase.occurred_at),
+        request_hash=purchase.fingerprint(),
+        reply=json.dumps(body),
+        status_code=201,
+        rules_version=program[0] if program else None,
+        refund_policy=program[1].refund_policy if program else "record_debt",
+        status=body["status"],
+        risk=screened.record(),
+        case_status="open" if screened.action == "review" else None,
+        lines=order_lines(purchase, earning),
+    )
+
+
+def _earning(
+    purchase: NewPurchase,
+    account: ledger.Account,
+    settings: TenantSettings,
+    program: Program | None,
+    attempt: _Attempt,
+) -> Earning:
+    """What the purchase earns; budgeted campaigns its transaction has no room for are
+    treated as spent."""
+    earning = earn(purchase, account, settings, program, attempt.budget_left)
+    beyond = beyond_room(program, earning, attempt.budget_left)
+    if beyond:
+        attempt.budget_left.update(dict.fromkeys(beyond, 0))
+        earning = earn(purchase, account, settings, program, attempt.budget_left)
+    return earning
+
+
+def _accrue(
+    purchase: NewPurchase,
+    account: ledger.Account,
+    settings: TenantSettings,
+    earning: Earning,
+    action: ledger.RiskAction,
+) -> ledger.Accrual:
+    breakdown = earning.breakdown
+    return ledger.accrue(
+        account,
+        order_id=purchase.order_id,
+        cashback=earning.cashback,
+        occurred_at=purchase.occurred_at,
+        available_at=earning.available_at,
+        expires_at=earning.expires_at,
+        never_expires=earning.expires_at is None,
+        reminder=timedelta(days=settings.reminder_days) if settings.reminder_days else None,
+        detail=json.dumps(breakdown, separators=(",", ":")) if breakdown else None,
+        risk=action,
+        inactivity=earning.inactivity,
+        month=earning.evaluation.month if earning.evaluation else None,
+    )
+
+
+def _change(
+    tenant: str,
+    settings: TenantSettings,
+    purchase: NewPurchase,
+    account: ledger.Account,
+    identities: dict[screening.Identity, dict[str, Any]],
+    context: tuple[datetime, Program | None, Scorer | None, Shape],
+    attempt: _Attempt,
+) -> tuple[PurchaseChange, Earning, dict[str, Any]]:
+    """Earn, screen and accrue the purchase against the account as read: the change to
+    commit, what it earned, and the reply's body."""
+    now, program, scorer, shape = context
+    earning = _earning(purchase, account, settings, program, attempt)
+    screened = screening.screen(
+        purchase, account, identities, earning.cashback, earning.available_at, settings, scorer
+    )
+    accrual = _accrue(purchase, account, settings, earning, screened.action)
+    currency = program[1].currency if program else settings.currency
+    body = shape(_recorded(purchase, currency, earning, accrual, screened.action, program))
+    after = replace(
+        with_activity(accrual.account, purchase, earning, program, screened.action),
+        risk=screened.aggregates,
+    )
+    takes = (
+        ()
+        if screened.action == "block"
+        else budget_takes(purchase.order_id, program, earning, attempt.planned)
+    )
+    change = PurchaseChange(
+        _order(tenant, purchase, earning, body, screened, program),
+        accrual.lot,
+        accrual.entry,
+        account,
+        after,
+        now=to_iso(now),
+        budget_takes=takes,
+        identities=screened.identities,
+    )
+    return change, earning, body
+
+
+def _check(
+    purchase: NewPurchase, currency: str, now: datetime, settings: TenantSettings, backdate: int
+) -> None:
+    """The purchase is in the program's currency and within its back-dating window."""
+    if purchase.currency != currency:
+        raise Unprocessable(
+            f"this program runs in {currency}, not {purchase.currency}",
+            code="currency_mismatch",
+        )
+    check_occurred_at(purchase.occurred_at, now, settings, backdate)
+
+
+def record_purchase(
+    store: PurchaseStore,
+    tenant: str,
+    settings: TenantSettings,
+    purchase: NewPurchase,
+    now: datetime,
+    program: Program | None = None,
+    scorer: Scorer | None = None,
+    *,
+    shape: Shape,
+) -> Reply:
+    """Record a purchase and credit its cashback, exactly once.
+
+    `program` is the rule-set version in force at occurred_at (None: the flat rate). A
+    campaign budget is taken in the same transaction, shard by shard, each on the
+    condition that the shard still holds it; when a shard runs short we read the shards,
+    spread the take over them, or, when all of them together hold too little, evaluate
+    again with what is left, so the rules cut the campaign's part.
+
+    Before anything is credited the purchase is screened (`scorer`: the refund-abuse
+    model, None for lists and rules only): allowed cashback is pending, reviewed cashback
+    is held for an analyst, blocked cashback is not credited. The reply says only which;
+    `shape` gives it the API's form."""
+    currency = program[1].currency if program else settings.currency
+    backdate = program[1].lifecycle.backdate_days if program else settings.backdate_days
+    attempt = _Attempt(budget_left={}, planned={})
+    for tries in range(MAX_ATTEMPTS):
+        order, account, identities = store.load_purchase(
+            tenant, purchase.order_id, purchase.customer_id, screening.identities_of(purchase)
+        )
+        if order is not None:
+            hashed = purchase.fingerprint()
+            return replay(order.request_hash, order.reply, order.status_code, hashed, "order_id")
+        _check(purchase, currency, now, settings, backdate)
+        context = (now, program, scorer, shape)
+        change, earning, body = _change(
+            tenant, settings, purchase, account, identities, context, attempt
+        )
+        try:
+            store.commit_purchase(change)
+        except BudgetShort as short:
+            attempt.replan(store, tenant, purchase.order_id, earning, short)
+            continue
+        except (AlreadyRecorded, AccountMoved):
+            logger.debug("purchase raced another writer", extra={"attempt": tries})
+            backoff(tries)
+            continue
+        return Reply(201, body)
+    raise Contention("too many concurrent writes to this customer; retry the request")
