@@ -1,1 +1,2 @@
-"""Cashback platform: the domain, ledger and API glue shared by every Lambda function."""
+"""The shared Lambda layer: only what Lambda runs. domain/ (pure), services/ (use cases),
+adapters/ (DynamoDB, EventBridge), api/ (the HTTP edge); runtime wires them together."""
