@@ -34,7 +34,8 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup layers
+# CI runs `make test`: the lint (ruff, cfn-lint, mypy) first, then every test.
+test: setup layers lint
 	$(BIN)/python -m pytest
 
 unit: setup layers
@@ -51,13 +52,13 @@ PORT ?= 3000
 serve: setup layers
 	$(BIN)/cashback serve --port $(PORT) --tenant demo --keys-file .local/keys.json
 
+# Each function is its own `app` module, so mypy checks them one at a time.
 lint: setup
 	$(BIN)/ruff check layers tools functions tests bench models
 	$(BIN)/ruff format --check layers tools functions tests bench models
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/mypy -p cashback -p cashback_tools
-	# Each function is its own `app` module: checked one at a time.
-	for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
+	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 
 bench: setup
 	$(BIN)/python -m bench.purchase
