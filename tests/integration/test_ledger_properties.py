@@ -20,6 +20,7 @@ from cashback.domain.tenants import DEFAULT_RATE
 from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
+from . import table
 from .client import Api, now_iso, purchase_body, unique
 
 
@@ -107,6 +108,10 @@ class LedgerMachine(RuleBasedStateMachine):
         report = verify(self.stack.store, "acme", self.customer)
         assert report.ok, report.problems
         assert report.entries == self.effects  # retries and refusals wrote nothing
+        # The sparse `live` index holds exactly the lots that still hold cashback.
+        lots = table.lots(self.stack, "acme", self.customer)
+        live = table.live_lot_keys(self.stack, "acme", self.customer)
+        assert live == {lot["sk"] for lot in lots if table.holding(lot)}
 
 
 def test_ledger_promises_hold_under_random_operations(stack: LocalStack, acme: Api) -> None:

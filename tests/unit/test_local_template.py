@@ -29,6 +29,16 @@ def test_table_params_come_from_the_ledger_table() -> None:
         "due_at": "S",
         "queue_pk": "S",
         "queue_sk": "S",
+        "live_sk": "S",
+    }
+    (live,) = params["LocalSecondaryIndexes"]
+    assert live == {
+        "IndexName": "live",
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "live_sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
     }
     (due,) = [i for i in params["GlobalSecondaryIndexes"] if i["IndexName"] == "due"]
     assert due == {

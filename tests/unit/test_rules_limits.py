@@ -326,7 +326,7 @@ class _RefundStore:
     def load_lot_and_account(self, order: Any) -> Any:
         return self.lot, self.account
 
-    def lots(self, tenant: str, customer_id: str) -> Any:
+    def live_lots(self, tenant: str, customer_id: str) -> Any:
         return iter(self.others)
 
     def commit_refund(self, change: Any) -> None:

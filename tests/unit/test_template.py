@@ -104,17 +104,20 @@ def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
     ("function", "grants"),
     [
         ("AuthorizerFunction", _on(TABLE, "GetItem")),
-        ("RedemptionFunction", _on(TABLE, "GetItem", "Query")),
+        # index/live: a customer's lots that still hold cashback (balances, refunds, cases).
+        ("RedemptionFunction", _on(TABLE, "GetItem", "Query") | _on("index/live", "Query")),
         (
             "AccrualFunction",
-            _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem"),
+            _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem")
+            | _on("index/live", "Query"),
         ),
         # UpdateItem: publishing a version that changes a campaign's budget resizes its shards.
         ("AdminFunction", _on(TABLE, "GetItem", "Query", "PutItem", "UpdateItem")),
         (
             "ReviewFunction",
             _on(TABLE, "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")
-            | _on("index/queue", "Query"),
+            | _on("index/queue", "Query")
+            | _on("index/live", "Query"),
         ),
         (
             "ExpiryFunction",

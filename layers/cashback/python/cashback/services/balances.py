@@ -23,7 +23,7 @@ def balance(store: AccountStore, tenant: str, customer_id: str) -> Balance:
 def _next_expiry(store: AccountStore, tenant: str, customer_id: str) -> NextExpiry | None:
     """The earliest deadline with cashback still on it, and how much falls due then."""
     at, amount = None, 0
-    for lot in store.lots(tenant, customer_id):
+    for lot in store.live_lots(tenant, customer_id):
         remaining = lot.pending + lot.available
         if not remaining or lot.status not in ("PENDING", "AVAILABLE"):
             continue

@@ -93,7 +93,7 @@ def _balance_lots(
         islice(
             (
                 other
-                for other in store.lots(order.tenant, order.customer_id)
+                for other in store.live_lots(order.tenant, order.customer_id)
                 if other.status == "AVAILABLE" and other.available
             ),
             REFUND_BALANCE_LOTS,

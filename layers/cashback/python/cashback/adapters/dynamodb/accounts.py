@@ -20,6 +20,10 @@ from cashback.adapters.dynamodb.table import (
 )
 from cashback.domain.ledger import FIELDS, Account, Entry, Lot
 
+# Live lots per read of the `live` index: a balance needs the next deadline's few, a refund
+# under claw_back_within_balance at most REFUND_BALANCE_LOTS.
+LIVE_LOTS_PAGE = 10
+
 
 class AccountsTable(Table):
     def get_account(self, tenant: str, customer_id: str) -> Account:
@@ -59,13 +63,16 @@ class AccountsTable(Table):
             )
         ]
 
-    def lots(self, tenant: str, customer_id: str) -> Iterator[Lot]:
-        """A customer's lots, earliest deadline first."""
+    def live_lots(self, tenant: str, customer_id: str) -> Iterator[Lot]:
+        """A customer's lots that still hold cashback, earliest deadline first, read from the
+        sparse local index `live` (strongly consistent, as a local index allows) a few at a
+        time: callers stop early, and depleted lots are never read."""
         for item in self._query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues=to_item(
-                {":pk": customer_pk(tenant, customer_id), ":p": "LOT#"}
-            ),
+            IndexName="live",
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id)}),
+            PaginationConfig={"PageSize": LIVE_LOTS_PAGE},
         ):
             yield lot_from_item(item)
 
@@ -147,7 +154,11 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
 
 def lot_item(lot: Lot, now: str) -> dict[str, Any]:
     pk, sk = customer_pk(lot.tenant, lot.customer_id), lot_sk(lot.expires_at, lot.order_id)
-    return {"pk": pk, "sk": sk, **asdict(lot), **due_attributes(pk, sk, lot.due_at, now)}
+    # Sparse local index `live`: only lots that still hold cashback carry live_sk, so
+    # reading them costs the same however long the customer's history (a Put without it
+    # takes the lot out of the index in the same write).
+    live = {"live_sk": sk} if lot.holds_cashback else {}
+    return {"pk": pk, "sk": sk, **asdict(lot), **live, **due_attributes(pk, sk, lot.due_at, now)}
 
 
 def replace_lot(before: Lot, after: Lot, now: str) -> dict[str, Any]:

@@ -52,6 +52,13 @@ class Lot:
         return self.deadline or self.expires_at
 
     @property
+    def holds_cashback(self) -> bool:
+        """Whether cashback still sits on this lot (pending or available): the lots a balance,
+        a refund or a redemption reads. Depleted, expired, held, blocked and voided lots are
+        history, and what they cost must not grow with it."""
+        return self.status in ("PENDING", "AVAILABLE") and bool(self.pending or self.available)
+
+    @property
     def due_at(self) -> str | None:
         """When the scheduled job next has work on this lot (ripen, remind, expire), if ever."""
         if self.status == "PENDING" and self.pending:
