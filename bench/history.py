@@ -200,9 +200,23 @@ class History:
 
 
 def _history(store: Any, customer_id: str) -> History:
+    """Every lot the customer ever had, earliest deadline first (the base table's LOT#
+    range: what a read that walked the whole history would meet)."""
+    from cashback.adapters.dynamodb.table import from_item
+
     found = History()
-    for lot in store.lots(TENANT, customer_id):
-        found.add(lot.status, lot.pending + lot.available)
+    paginator = store.client.get_paginator("query")
+    for page in paginator.paginate(
+        TableName=store.table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :lot)",
+        ExpressionAttributeValues={
+            ":pk": {"S": f"CUST#{TENANT}#{customer_id}"},
+            ":lot": {"S": "LOT#"},
+        },
+    ):
+        for item in page["Items"]:
+            lot = from_item(item)
+            found.add(lot["status"], lot["pending"] + lot["available"])
     return found
 
 
