@@ -151,7 +151,29 @@ def test_balance_of_an_unknown_customer_is_all_zero(acme: Api) -> None:
     assert {
         k: balance[k] for k in ("pending", "available", "held", "reserved", "debt")
     } == dict.fromkeys(("pending", "available", "held", "reserved", "debt"), 0)
-    assert balance["next_expiry"] is None
+    assert balance["next_expiry"] is None and balance["next_deadlines"] == []
+
+
+def test_balance_shows_the_next_three_deadlines_and_what_falls_due_at_each(
+    acme: Api, customer: str
+) -> None:
+    """What expires when, at a glance: lots sharing a deadline are summed, the earliest
+    three deadlines shown, earliest first; a fully refunded order's deadline is gone."""
+    days = (-5, -4, -4, -3, -2, -1)  # two purchases on day -4: one deadline
+    orders = [
+        acme.purchase(customer, 10000 * (i + 1), occurred_at=now_iso(timedelta(days=d))).json()
+        for i, d in enumerate(days)
+    ]
+    assert acme.refund(orders[0]["order_id"], 10000).status_code == 201  # day -5 is gone
+    balance = acme.balance(customer)
+    assert balance["next_deadlines"] == [
+        {"at": orders[1]["expires_at"], "amount": 1000 + 1500},
+        {"at": orders[3]["expires_at"], "amount": 2000},
+        {"at": orders[4]["expires_at"], "amount": 2500},
+    ]
+    assert orders[1]["expires_at"] == orders[2]["expires_at"]
+    assert balance["next_expiry"] == balance["next_deadlines"][0]
+    assert balance["pending"] == 1000 + 1500 + 2000 + 2500 + 3000
 
 
 def test_balance_shows_the_next_deadline_and_what_falls_due(acme: Api, customer: str) -> None:

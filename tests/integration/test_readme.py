@@ -44,6 +44,7 @@ def test_readme_curl_example_works_against_the_local_stack(
     assert (purchase["status"], purchase["cashback"]) == ("pending", 1299)
     assert (refund["clawed_back"], refund["from_pending"]) == (300, 300)
     assert (balance["pending"], balance["next_expiry"]["amount"]) == (999, 999)
+    assert balance["next_deadlines"] == [balance["next_expiry"]]
     assert [e["kind"] for e in entries["items"]] == ["refund", "purchase"]
 
 

@@ -336,6 +336,7 @@ def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
         "reserved": 0,
         "debt": 0,
         "next_expiry": {"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK},
+        "next_deadlines": [{"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK}],
     }
 
 

@@ -211,7 +211,14 @@ class BalanceReply(BaseModel):
     held: int
     reserved: int
     debt: int
-    next_expiry: NextExpiry | None
+    next_expiry: NextExpiry | None = Field(
+        description="The earliest deadline with cashback on it (pending or available), and "
+        "how much expires then; null when nothing will expire"
+    )
+    next_deadlines: list[NextExpiry] = Field(
+        description="The next deadlines (up to three), earliest first, each with how much "
+        "of the cashback now pending or available expires then"
+    )
 
 
 class EntryReply(BaseModel):

@@ -33,7 +33,8 @@ def refund(recorded: RefundRecorded) -> dict[str, Any]:
 
 
 def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:
-    account, expiry = found.account, found.next_expiry
+    account = found.account
+    deadlines = [NextExpiry.model_validate(asdict(due)) for due in found.deadlines]
     return BalanceReply(
         customer_id=customer_id,
         currency=currency,
@@ -42,7 +43,8 @@ def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:
         held=account["held"],
         reserved=account["reserved"],
         debt=account["debt"],
-        next_expiry=NextExpiry.model_validate(asdict(expiry)) if expiry else None,
+        next_expiry=deadlines[0] if deadlines else None,
+        next_deadlines=deadlines,
     )
 
 

@@ -1,11 +1,14 @@
 """What a customer has, as the ledger reads it: the account's balances with the next
-deadline that has cashback on it, and a page of the entry history."""
+deadlines that have cashback on them, and a page of the entry history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from cashback.domain.ledger import Account, Entry
+
+# How many of the next deadlines a balance shows: what expires when, at a glance.
+DEADLINES_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,11 @@ class NextExpiry:
 @dataclass(frozen=True)
 class Balance:
     account: Account
-    next_expiry: NextExpiry | None
+    deadlines: tuple[NextExpiry, ...]  # the next few, earliest first (DEADLINES_SHOWN)
+
+    @property
+    def next_expiry(self) -> NextExpiry | None:
+        return self.deadlines[0] if self.deadlines else None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from cashback.domain.balances import Balance, History, NextExpiry
+from cashback.domain.balances import DEADLINES_SHOWN, Balance, History, NextExpiry
 from cashback.domain.errors import BadRequest
 from cashback.domain.ledger import NEVER
 from cashback.services.ports import AccountStore
@@ -16,23 +16,24 @@ _CURSOR_PREFIX = "seq:"
 
 def balance(store: AccountStore, tenant: str, customer_id: str) -> Balance:
     account = store.get_account(tenant, customer_id)
-    expiry = _next_expiry(store, tenant, customer_id) if account.exists else None
-    return Balance(account, expiry)
+    deadlines = _next_deadlines(store, tenant, customer_id) if account.exists else ()
+    return Balance(account, deadlines)
 
 
-def _next_expiry(store: AccountStore, tenant: str, customer_id: str) -> NextExpiry | None:
-    """The earliest deadline with cashback still on it, and how much falls due then."""
-    at, amount = None, 0
+def _next_deadlines(store: AccountStore, tenant: str, customer_id: str) -> tuple[NextExpiry, ...]:
+    """The earliest deadlines with cashback still on them (pending or available), and how
+    much falls due at each: the live lots, earliest deadline first, summed per deadline."""
+    due: dict[str, int] = {}
     for lot in store.live_lots(tenant, customer_id):
         remaining = lot.pending + lot.available
         if not remaining or lot.status not in ("PENDING", "AVAILABLE"):
             continue
         if lot.ends_at == NEVER:  # sorts last: nothing after it expires either
             break
-        if at is not None and lot.ends_at != at:
+        if lot.ends_at not in due and len(due) == DEADLINES_SHOWN:
             break
-        at, amount = lot.ends_at, amount + remaining
-    return NextExpiry(at=at, amount=amount) if at else None
+        due[lot.ends_at] = due.get(lot.ends_at, 0) + remaining
+    return tuple(NextExpiry(at=at, amount=amount) for at, amount in due.items())
 
 
 def encode_cursor(seq: int) -> str:
