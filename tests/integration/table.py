@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cashback.adapters.dynamodb.table import from_item
+from cashback.adapters.dynamodb.accounts import lot_from_item
+from cashback.adapters.dynamodb.table import customer_pk, from_item
+from cashback.domain.ledger import Lot
 from cashback_tools.local.stack import TABLE_NAME, LocalStack
 
 
@@ -20,17 +22,13 @@ def query(stack: LocalStack, pk: str, **options: Any) -> dict[str, Any]:
     )
 
 
-def lots(stack: LocalStack, tenant: str, customer_id: str) -> list[dict[str, Any]]:
-    items = query(stack, f"CUST#{tenant}#{customer_id}")["Items"]
-    return [lot for lot in map(from_item, items) if lot["sk"].startswith("LOT#")]
+def lots(stack: LocalStack, tenant: str, customer_id: str) -> dict[str, Lot]:
+    """Every lot the customer ever had, by sort key (the base table's LOT# range)."""
+    items = map(from_item, query(stack, customer_pk(tenant, customer_id))["Items"])
+    return {item["sk"]: lot_from_item(item) for item in items if item["sk"].startswith("LOT#")}
 
 
 def live_lot_keys(stack: LocalStack, tenant: str, customer_id: str) -> set[str]:
     """The sort keys of the lots in the sparse `live` index."""
-    items = query(stack, f"CUST#{tenant}#{customer_id}", IndexName="live")["Items"]
+    items = query(stack, customer_pk(tenant, customer_id), IndexName="live")["Items"]
     return {from_item(item)["sk"] for item in items}
-
-
-def holding(lot: dict[str, Any]) -> bool:
-    """A lot that still holds cashback: what the `live` index must hold, and only that."""
-    return lot["status"] in ("PENDING", "AVAILABLE") and lot["pending"] + lot["available"] > 0

@@ -111,7 +111,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # The sparse `live` index holds exactly the lots that still hold cashback.
         lots = table.lots(self.stack, "acme", self.customer)
         live = table.live_lot_keys(self.stack, "acme", self.customer)
-        assert live == {lot["sk"] for lot in lots if table.holding(lot)}
+        assert live == {sk for sk, lot in lots.items() if lot.holds_cashback}
 
 
 def test_ledger_promises_hold_under_random_operations(stack: LocalStack, acme: Api) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cashback.adapters.dynamodb.table import customer_pk
 from cashback.services import balances
 from cashback_tools.local.stack import LocalStack
 
@@ -27,10 +28,10 @@ def test_emptied_lots_leave_the_live_index_and_the_balance_reads_only_live_ones(
 
     every_lot = table.lots(stack, "acme", customer)
     assert len(every_lot) == 12
-    holding = {lot["sk"] for lot in every_lot if table.holding(lot)}
+    holding = {sk for sk, lot in every_lot.items() if lot.holds_cashback}
     assert len(holding) == 2  # the two orders kept
     assert table.live_lot_keys(stack, "acme", customer) == holding
-    live = table.query(stack, f"CUST#acme#{customer}", IndexName="live")
+    live = table.query(stack, customer_pk("acme", customer), IndexName="live")
     assert live["ScannedCount"] == 2  # sparse: the ten emptied lots are not even read
 
     scanned: list[int] = []
@@ -46,7 +47,7 @@ def test_emptied_lots_leave_the_live_index_and_the_balance_reads_only_live_ones(
     finally:
         client.meta.events.unregister(hook, count)
     assert sum(scanned) == 2
-    on_lots = sum(lot["pending"] + lot["available"] for lot in every_lot if lot["sk"] in holding)
+    on_lots = sum(every_lot[sk].pending + every_lot[sk].available for sk in holding)
     assert balance.account["pending"] + balance.account["available"] == on_lots == 2 * 500
     assert balance.next_expiry is not None and balance.next_expiry.amount == on_lots
     assert acme.balance(customer)["next_expiry"]["amount"] == on_lots

@@ -22,17 +22,15 @@ def balance(store: AccountStore, tenant: str, customer_id: str) -> Balance:
 
 def _next_deadlines(store: AccountStore, tenant: str, customer_id: str) -> tuple[NextExpiry, ...]:
     """The earliest deadlines with cashback still on them (pending or available), and how
-    much falls due at each: the live lots, earliest deadline first, summed per deadline."""
+    much falls due at each: the live lots (only lots that hold cashback are on the index),
+    earliest deadline first, summed per deadline."""
     due: dict[str, int] = {}
     for lot in store.live_lots(tenant, customer_id):
-        remaining = lot.pending + lot.available
-        if not remaining or lot.status not in ("PENDING", "AVAILABLE"):
-            continue
         if lot.ends_at == NEVER:  # sorts last: nothing after it expires either
             break
         if lot.ends_at not in due and len(due) == DEADLINES_SHOWN:
             break
-        due[lot.ends_at] = due.get(lot.ends_at, 0) + remaining
+        due[lot.ends_at] = due.get(lot.ends_at, 0) + lot.pending + lot.available
     return tuple(NextExpiry(at=at, amount=amount) for at, amount in due.items())
 
 
