@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from cashback.domain.clock import to_iso
+from cashback.services.keys import SCOPES
 
 # New storefronts start in shadow mode (scored, never held) until the model is trusted.
 DEFAULT_RISK_MODE = "shadow"
@@ -297,9 +298,7 @@ def _keys_commands(commands: Commands) -> None:
     ).add_subparsers(dest="action", required=True)
     create_key = keys.add_parser("create", help="make an API key (printed once)")
     create_key.add_argument("--tenant", required=True)
-    create_key.add_argument(
-        "--scope", action="append", required=True, choices=["storefront", "review", "admin"]
-    )
+    create_key.add_argument("--scope", action="append", required=True, choices=SCOPES)
     _table_options(create_key)
     create_key.set_defaults(run=cmd_keys_create)
     revoke_key = keys.add_parser("revoke", help="revoke an API key")
