@@ -31,37 +31,16 @@ from cashback.domain.rules.engine import (
 from cashback.domain.rules.expiry import Inactivity
 from cashback.domain.rules.ruleset import RuleSet, zone
 
+from .programs import T, campaign_with, rules_with
+
 ROOT = Path(__file__).resolve().parents[2]
 SAO_PAULO = zone("America/Sao_Paulo")
-# 2026-11-10 15:00 in São Paulo (UTC-3, no daylight saving since 2019).
-T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
-
-
-def _rules(**changes: Any) -> RuleSet:
-    program: dict[str, Any] = {
-        "currency": "BRL",
-        "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-01-01T00:00:00-03:00",
-        "base_rate": "0.05",
-        **changes,
-    }
-    return RuleSet.model_validate(program)
-
-
-def _campaign(id: str = "c1", **changes: Any) -> dict[str, Any]:
-    return {
-        "id": id,
-        "name": id.upper(),
-        "starts_at": "2026-11-01T00:00:00",
-        "ends_at": "2026-12-01T00:00:00",
-        "rate": "0.05",
-        **changes,
-    }
 
 
 def _buy(
     *lines: Line, at: datetime = T, channel: str = "online", currency: str = "BRL"
 ) -> Purchase:
+
     return Purchase(sum(line.amount for line in lines), currency, at, channel, lines)
 
 
@@ -81,7 +60,7 @@ def _kinds(evaluation: Evaluation, index: int = 0) -> list[tuple[str, str, str]]
 
 
 def test_base_rate_rounds_down_to_the_minor_unit() -> None:
-    result = _eval(_rules(), _buy(_line(12990)))
+    result = _eval(rules_with(), _buy(_line(12990)))
     assert (result.cashback, result.gross, result.rounding) == (
         649,
         Decimal("649.5"),
@@ -91,12 +70,12 @@ def test_base_rate_rounds_down_to_the_minor_unit() -> None:
 
 
 def test_rounding_happens_once_for_the_order_not_per_line() -> None:
-    result = _eval(_rules(), _buy(_line(10, sku="a"), _line(10, sku="b"), _line(10, sku="c")))
+    result = _eval(rules_with(), _buy(_line(10, sku="a"), _line(10, sku="b"), _line(10, sku="c")))
     assert result.cashback == 1  # 0.5 + 0.5 + 0.5 = 1.5 -> 1; per line it would be 0
 
 
 def test_category_rates_apply_per_line_in_a_mixed_basket() -> None:
-    rules = _rules(category_rates={"fashion": "0.08", "electronics": "0.02"})
+    rules = rules_with(category_rates={"fashion": "0.08", "electronics": "0.02"})
     result = _eval(
         rules, _buy(_line(19990, "fashion"), _line(249900, "electronics"), _line(4590, "books"))
     )
@@ -112,7 +91,7 @@ def test_category_rates_apply_per_line_in_a_mixed_basket() -> None:
 
 
 def test_excluded_category_earns_nothing() -> None:
-    rules = _rules(excluded_categories=["gift-cards"], first_purchase={"fixed": 1000})
+    rules = rules_with(excluded_categories=["gift-cards"], first_purchase={"fixed": 1000})
     result = _eval(
         rules, _buy(_line(10000, "gift-cards"), _line(10000, "shoes")), Context(first_purchase=True)
     )
@@ -121,13 +100,13 @@ def test_excluded_category_earns_nothing() -> None:
 
 
 def test_fixed_bonus_needs_a_line_that_can_earn() -> None:
-    rules = _rules(excluded_categories=["gift-cards"], first_purchase={"fixed": 1000})
+    rules = rules_with(excluded_categories=["gift-cards"], first_purchase={"fixed": 1000})
     result = _eval(rules, _buy(_line(10000, "gift-cards")), Context(first_purchase=True))
     assert result.cashback == 0 and result.order_items == ()
 
 
 def test_zero_base_rate_adds_no_item() -> None:
-    assert _eval(_rules(base_rate="0"), _buy(_line(10000))).lines[0].items == ()
+    assert _eval(rules_with(base_rate="0"), _buy(_line(10000))).lines[0].items == ()
 
 
 # --- tiers -------------------------------------------------------------------------------
@@ -155,18 +134,18 @@ TIERS = {
 def test_tier_in_force_is_the_highest_reached_by_trailing_spend(
     spend: int, tier: str, cashback: int
 ) -> None:
-    result = _eval(_rules(tiers=TIERS), _buy(_line(10000)), Context(trailing_spend=spend))
+    result = _eval(rules_with(tiers=TIERS), _buy(_line(10000)), Context(trailing_spend=spend))
     assert (result.tier, result.cashback) == (tier, cashback)
 
 
 def test_no_tier_below_the_lowest_level() -> None:
     tiers = {"levels": [{"name": "Gold", "min_spend": 1000, "extra_rate": "0.02"}]}
-    result = _eval(_rules(tiers=tiers), _buy(_line(10000)), Context(trailing_spend=999))
+    result = _eval(rules_with(tiers=tiers), _buy(_line(10000)), Context(trailing_spend=999))
     assert (result.tier, result.cashback) == (None, 500)
 
 
 def test_refunds_lower_the_tier_through_the_spend_storage_reports() -> None:
-    rules, purchase = _rules(tiers=TIERS), _buy(_line(10000))
+    rules, purchase = rules_with(tiers=TIERS), _buy(_line(10000))
     before = _eval(rules, purchase, Context(trailing_spend=210000))
     after_refund = _eval(rules, purchase, Context(trailing_spend=210000 - 20000))
     assert (before.tier, after_refund.tier) == ("Silver", "Bronze")
@@ -176,16 +155,16 @@ def test_refunds_lower_the_tier_through_the_spend_storage_reports() -> None:
 
 
 def test_add_campaign_adds_to_the_line_rate() -> None:
-    result = _eval(_rules(campaigns=[_campaign(rate="0.03")]), _buy(_line(10000)))
+    result = _eval(rules_with(campaigns=[campaign_with(rate="0.03")]), _buy(_line(10000)))
     assert result.cashback == 800 and result.campaigns == ("c1",)
     assert _kinds(result) == [("base", "base", "500.00"), ("campaign_add", "c1", "300.00")]
 
 
 def test_replace_campaign_replaces_the_category_rate_but_keeps_extras() -> None:
-    rules = _rules(
+    rules = rules_with(
         category_rates={"tv": "0.02"},
         green={"extra_rate": "0.01"},
-        campaigns=[_campaign(stacking="replace", rate="0.10", categories=["tv"])],
+        campaigns=[campaign_with(stacking="replace", rate="0.10", categories=["tv"])],
     )
     result = _eval(rules, _buy(_line(10000, "tv", eco=True), _line(10000, "radio")))
     assert _kinds(result, 0) == [
@@ -197,12 +176,14 @@ def test_replace_campaign_replaces_the_category_rate_but_keeps_extras() -> None:
 
 
 def test_exclusive_campaign_is_the_lines_only_rate() -> None:
-    rules = _rules(
+    rules = rules_with(
         tiers=TIERS,
         green={"extra_rate": "0.02"},
         campaigns=[
-            _campaign("excl", stacking="exclusive", priority=1, rate="0.01", categories=["sale"]),
-            _campaign("more", rate="0.05"),
+            campaign_with(
+                "excl", stacking="exclusive", priority=1, rate="0.01", categories=["sale"]
+            ),
+            campaign_with("more", rate="0.05"),
         ],
     )
     result = _eval(
@@ -217,26 +198,26 @@ def test_exclusive_campaign_is_the_lines_only_rate() -> None:
 
 def test_highest_priority_exclusive_wins_then_the_lowest_id() -> None:
     campaigns = [
-        _campaign("b", stacking="exclusive", priority=5, rate="0.07"),
-        _campaign("a", stacking="exclusive", priority=5, rate="0.06"),
-        _campaign("z", stacking="exclusive", priority=1, rate="0.20"),
+        campaign_with("b", stacking="exclusive", priority=5, rate="0.07"),
+        campaign_with("a", stacking="exclusive", priority=5, rate="0.06"),
+        campaign_with("z", stacking="exclusive", priority=1, rate="0.20"),
     ]
-    result = _eval(_rules(campaigns=campaigns), _buy(_line(10000)))
+    result = _eval(rules_with(campaigns=campaigns), _buy(_line(10000)))
     assert _kinds(result) == [("campaign_exclusive", "a", "600.00")]
 
 
 def test_first_replace_campaign_in_stacking_order_wins() -> None:
     campaigns = [
-        _campaign("low", stacking="replace", rate="0.20"),
-        _campaign("high", stacking="replace", priority=3, rate="0.10"),
+        campaign_with("low", stacking="replace", rate="0.20"),
+        campaign_with("high", stacking="replace", priority=3, rate="0.10"),
     ]
-    result = _eval(_rules(campaigns=campaigns), _buy(_line(10000)))
+    result = _eval(rules_with(campaigns=campaigns), _buy(_line(10000)))
     assert _kinds(result) == [("campaign_replace", "high", "1000.00")]
 
 
 def test_stacking_does_not_depend_on_the_order_campaigns_are_written() -> None:
     campaigns = [
-        _campaign(
+        campaign_with(
             f"c{i}",
             stacking=mode,
             priority=i % 3,
@@ -252,16 +233,16 @@ def test_stacking_does_not_depend_on_the_order_campaigns_are_written() -> None:
     for seed in range(5):
         shuffled = campaigns[:]
         random.Random(seed).shuffle(shuffled)
-        results.add(json.dumps(_eval(_rules(campaigns=shuffled), purchase).to_json()))
+        results.add(json.dumps(_eval(rules_with(campaigns=shuffled), purchase).to_json()))
     assert len(results) == 1
 
 
 def test_campaign_targets_categories_skus_and_channels() -> None:
-    rules = _rules(
+    rules = rules_with(
         campaigns=[
-            _campaign("cat", categories=["shoes"], rate="0.01"),
-            _campaign("sku", skus=["TENIS-42"], rate="0.02"),
-            _campaign("app", channels=["app"], rate="0.04"),
+            campaign_with("cat", categories=["shoes"], rate="0.01"),
+            campaign_with("sku", skus=["TENIS-42"], rate="0.02"),
+            campaign_with("app", channels=["app"], rate="0.04"),
         ]
     )
     lines = (
@@ -278,8 +259,10 @@ def test_campaign_targets_categories_skus_and_channels() -> None:
 
 
 def test_campaign_ending_at_midnight_sao_paulo_time() -> None:
-    rules = _rules(
-        campaigns=[_campaign("bf", starts_at="2026-11-27T00:00:00", ends_at="2026-11-30T00:00:00")]
+    rules = rules_with(
+        campaigns=[
+            campaign_with("bf", starts_at="2026-11-27T00:00:00", ends_at="2026-11-30T00:00:00")
+        ]
     )
     last_second = datetime(2026, 11, 30, 2, 59, 59, tzinfo=UTC)  # 23:59:59 on the 29th
     midnight = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 00:00 on the 30th, local
@@ -291,13 +274,13 @@ def test_campaign_ending_at_midnight_sao_paulo_time() -> None:
 
 
 def test_campaign_window_is_the_same_instant_whatever_offset_the_purchase_uses() -> None:
-    rules = _rules(campaigns=[_campaign(ends_at="2026-11-30T00:00:00")])
+    rules = rules_with(campaigns=[campaign_with(ends_at="2026-11-30T00:00:00")])
     utc_plus_9 = datetime(2026, 11, 30, 11, 59, 59, tzinfo=zone("Asia/Tokyo"))
     assert _eval(rules, _buy(_line(10000), at=utc_plus_9)).campaigns == ("c1",)
 
 
 def test_campaign_threshold_is_inclusive_and_reports_the_shortfall() -> None:
-    rules = _rules(campaigns=[_campaign(min_order_amount=20000, rate="0.10")])
+    rules = rules_with(campaigns=[campaign_with(min_order_amount=20000, rate="0.10")])
     short = _eval(rules, _buy(_line(19990)))
     assert short.cashback == 999 and short.campaigns == ()
     assert [tuple(m) for m in short.missed] == [("c1", "C1", 10)]
@@ -308,7 +291,7 @@ def test_campaign_threshold_is_inclusive_and_reports_the_shortfall() -> None:
 
 
 def test_order_below_the_program_threshold_earns_nothing() -> None:
-    rules = _rules(min_order_amount=20000)
+    rules = rules_with(min_order_amount=20000)
     below = _eval(rules, _buy(_line(19999)))
     assert below.cashback == 0
     assert [tuple(cut) for cut in below.cuts] == [("threshold", None, Decimal("999.95"), 20000)]
@@ -316,14 +299,14 @@ def test_order_below_the_program_threshold_earns_nothing() -> None:
 
 
 def test_green_bonus_applies_to_eco_lines_only() -> None:
-    rules = _rules(green={"extra_rate": "0.02"})
+    rules = rules_with(green={"extra_rate": "0.02"})
     result = _eval(rules, _buy(_line(10000, eco=True), _line(10000, sku="x")))
     assert result.cashback == 700 + 500
     assert _kinds(result, 0)[-1] == ("green", "green", "200.00")
 
 
 def test_birthday_bonus_in_the_birthday_month_in_local_time() -> None:
-    rules = _rules(birthday={"extra_rate": "0.05", "fixed": 300})
+    rules = rules_with(birthday={"extra_rate": "0.05", "fixed": 300})
     birthday = Context(birthday=Birthday(11, 25))
     assert _eval(rules, _buy(_line(10000)), birthday).cashback == 500 + 500 + 300
     # 1 December 01:00 UTC is still 30 November in São Paulo.
@@ -334,7 +317,7 @@ def test_birthday_bonus_in_the_birthday_month_in_local_time() -> None:
 
 
 def test_birthday_bonus_on_the_day_and_29_february_in_a_common_year() -> None:
-    rules = _rules(birthday={"extra_rate": "0.05", "scope": "day"})
+    rules = rules_with(birthday={"extra_rate": "0.05", "scope": "day"})
     on_day = datetime(2027, 2, 28, 15, 0, tzinfo=UTC)
     assert (
         _eval(rules, _buy(_line(10000), at=on_day), Context(birthday=Birthday(2, 29))).cashback
@@ -349,7 +332,7 @@ def test_birthday_bonus_on_the_day_and_29_february_in_a_common_year() -> None:
 
 
 def test_first_purchase_bonus_rate_and_fixed_amount() -> None:
-    rules = _rules(first_purchase={"extra_rate": "0.05", "fixed": 1000})
+    rules = rules_with(first_purchase={"extra_rate": "0.05", "fixed": 1000})
     first = _eval(rules, _buy(_line(10000)), Context(first_purchase=True))
     assert first.cashback == 500 + 500 + 1000
     assert [tuple(item) for item in first.order_items] == [
@@ -359,7 +342,7 @@ def test_first_purchase_bonus_rate_and_fixed_amount() -> None:
 
 
 def test_channel_rules_for_an_omnichannel_program() -> None:
-    rules = _rules(channels={"store": {"earns": False}, "app": {"extra_rate": "0.01"}})
+    rules = rules_with(channels={"store": {"earns": False}, "app": {"extra_rate": "0.01"}})
     store = _eval(rules, _buy(_line(10000), channel="store"))
     assert store.cashback == 0
     assert [tuple(cut) for cut in store.cuts] == [("channel", "store", Decimal("500.00"), 0)]
@@ -371,13 +354,13 @@ def test_channel_rules_for_an_omnichannel_program() -> None:
 
 
 def test_per_order_cap() -> None:
-    result = _eval(_rules(caps={"per_order": 2000}), _buy(_line(100000)))
+    result = _eval(rules_with(caps={"per_order": 2000}), _buy(_line(100000)))
     assert result.cashback == 2000
     assert [tuple(cut) for cut in result.cuts] == [("order_cap", None, Decimal("3000.00"), 2000)]
 
 
 def test_monthly_cap_counts_what_was_earned_this_month() -> None:
-    rules = _rules(caps={"per_customer_month": 5000})
+    rules = rules_with(caps={"per_customer_month": 5000})
     assert _eval(rules, _buy(_line(100000)), Context(earned_this_month=4200)).cashback == 800
     assert _eval(rules, _buy(_line(100000)), Context(earned_this_month=6000)).cashback == 0
     result = _eval(rules, _buy(_line(10000)), Context(earned_this_month=4200))
@@ -386,12 +369,12 @@ def test_monthly_cap_counts_what_was_earned_this_month() -> None:
 
 def test_monthly_cap_month_is_the_local_calendar_month() -> None:
     at = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 30 November, 23:00 in São Paulo
-    assert _eval(_rules(), _buy(_line(100), at=at)).month == "2026-11"
-    assert _eval(_rules(), _buy(_line(100), at=at + timedelta(hours=1))).month == "2026-12"
+    assert _eval(rules_with(), _buy(_line(100), at=at)).month == "2026-11"
+    assert _eval(rules_with(), _buy(_line(100), at=at + timedelta(hours=1))).month == "2026-12"
 
 
 def test_budget_cuts_the_campaign_to_what_remains() -> None:
-    rules = _rules(campaigns=[_campaign(budget=1_000_000, rate="0.10")])
+    rules = rules_with(campaigns=[campaign_with(budget=1_000_000, rate="0.10")])
     purchase = _buy(_line(10000))
     plenty = _eval(rules, purchase, Context(budget_remaining={"c1": 5000}))
     assert (plenty.cashback, dict(plenty.budget_consumption)) == (1500, {"c1": 1000})
@@ -405,16 +388,16 @@ def test_budget_cuts_the_campaign_to_what_remains() -> None:
 
 
 def test_campaign_without_budget_consumes_nothing() -> None:
-    result = _eval(_rules(campaigns=[_campaign()]), _buy(_line(10000)))
+    result = _eval(rules_with(campaigns=[campaign_with()]), _buy(_line(10000)))
     assert result.campaigns == ("c1",) and dict(result.budget_consumption) == {}
 
 
 def test_cap_comes_out_of_the_lowest_ranked_campaign_first() -> None:
-    rules = _rules(
+    rules = rules_with(
         caps={"per_order": 1200},
         campaigns=[
-            _campaign("top", priority=2, rate="0.05", budget=10**6),
-            _campaign("low", priority=1, rate="0.05", budget=10**6),
+            campaign_with("top", priority=2, rate="0.05", budget=10**6),
+            campaign_with("low", priority=1, rate="0.05", budget=10**6),
         ],
     )
     result = _eval(rules, _buy(_line(10000)))
@@ -423,11 +406,11 @@ def test_cap_comes_out_of_the_lowest_ranked_campaign_first() -> None:
 
 
 def test_budget_shares_add_up_to_the_cashback_despite_rounding() -> None:
-    rules = _rules(
+    rules = rules_with(
         base_rate="0.0333",
         campaigns=[
-            _campaign("a", priority=2, rate="0.0333", budget=10**6),
-            _campaign("b", priority=1, rate="0.0333", budget=10**6),
+            campaign_with("a", priority=2, rate="0.0333", budget=10**6),
+            campaign_with("b", priority=1, rate="0.0333", budget=10**6),
         ],
     )
     result = _eval(rules, _buy(_line(1001)))  # 33.3333 x 3 = 99.9999 -> 99
@@ -439,7 +422,7 @@ def test_budget_shares_add_up_to_the_cashback_despite_rounding() -> None:
 
 
 def test_points_mode_credits_points_per_currency_unit_rounded_once() -> None:
-    rules = _rules(
+    rules = rules_with(
         points={"points_per_currency_unit": "10", "minor_units_per_point": "1"},
         first_purchase={"fixed": 50},
         caps={"per_order": 1000},
@@ -485,14 +468,14 @@ def _local(y: int, mo: int, d: int, h: int = 0, tz: str = "America/Sao_Paulo") -
 def test_lot_dates_follow_the_expiry_policy_in_local_time(
     expiry: dict[str, Any], expires: datetime | None
 ) -> None:
-    rules = _rules(lifecycle={"return_window_days": 30, "expiry": expiry})
+    rules = rules_with(lifecycle={"return_window_days": 30, "expiry": expiry})
     result = _eval(rules, _buy(_line(10000)))
     assert result.available_at == _local(2026, 12, 10, 15)
     assert result.expires_at == expires
 
 
 def test_end_of_month_expiry_uses_the_local_month() -> None:
-    rules = _rules(lifecycle={"return_window_days": 0, "expiry": {"kind": "end_of_month"}})
+    rules = rules_with(lifecycle={"return_window_days": 0, "expiry": {"kind": "end_of_month"}})
     at = datetime(2027, 1, 1, 2, 0, tzinfo=UTC)  # 31 December, 23:00 in São Paulo
     assert _eval(rules, _buy(_line(10000), at=at)).expires_at == _local(2027, 1, 1)
 
@@ -516,10 +499,10 @@ def test_rolling_expiry_lands_on_local_midnight_across_daylight_saving() -> None
 
 
 def test_campaign_lifecycle_overrides_the_programs_for_its_lot() -> None:
-    rules = _rules(
+    rules = rules_with(
         lifecycle={"return_window_days": 30},
         campaigns=[
-            _campaign(
+            campaign_with(
                 lifecycle={"return_window_days": 7, "expiry": {"kind": "rolling", "days": 60}},
                 categories=["promo"],
             )
@@ -544,12 +527,12 @@ def test_inactivity_deadline_moves_with_the_last_activity() -> None:
 
 def test_purchase_in_another_currency_is_refused() -> None:
     with pytest.raises(CurrencyMismatch):
-        _eval(_rules(), _buy(_line(100), currency="USD"))
+        _eval(rules_with(), _buy(_line(100), currency="USD"))
 
 
 def test_naive_occurred_at_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        _eval(_rules(), _buy(_line(100), at=datetime(2026, 11, 10, 12)))
+        _eval(rules_with(), _buy(_line(100), at=datetime(2026, 11, 10, 12)))
 
 
 def test_api_purchase_request_is_evaluated_directly() -> None:
@@ -564,7 +547,7 @@ def test_api_purchase_request_is_evaluated_directly() -> None:
             "lines": [{"sku": "s1", "category": "misc", "amount": 12990}],
         }
     )
-    assert evaluate(_rules(), request, Context(), version=1).cashback == 649
+    assert evaluate(rules_with(), request, Context(), version=1).cashback == 649
 
 
 def _example() -> RuleSet:
@@ -628,7 +611,7 @@ def test_customer_explanation_in_plain_words() -> None:
 
 
 def test_explanation_of_cuts_and_missed_campaigns() -> None:
-    rules = _rules(min_order_amount=5000, campaigns=[_campaign(min_order_amount=30000)])
+    rules = rules_with(min_order_amount=5000, campaigns=[campaign_with(min_order_amount=30000)])
     sentences = customer_explanation(_eval(rules, _buy(_line(4990))))
     assert sentences == [
         "This order earns no cashback.",
@@ -636,7 +619,7 @@ def test_explanation_of_cuts_and_missed_campaigns() -> None:
         "Orders under BRL 50.00 do not earn.",
         "Spend BRL 250.10 more to get C1.",
     ]
-    capped = _rules(
+    capped = rules_with(
         caps={"per_order": 100, "per_customer_month": 150},
         lifecycle={"expiry": {"kind": "inactivity", "days": 90}},
         points={"points_per_currency_unit": "100", "minor_units_per_point": "1"},
@@ -665,7 +648,7 @@ amounts = st.integers(1, 10**7)
 def campaigns(draw: st.DrawFn, index: int, limits: bool) -> dict[str, Any]:
     stacking = draw(st.sampled_from(["add", "replace", "exclusive"]))
     running = draw(st.booleans()) or index == 0
-    campaign = _campaign(
+    campaign = campaign_with(
         f"c{index}",
         rate=draw(rates),
         stacking=stacking,
@@ -721,7 +704,7 @@ def programs(draw: st.DrawFn, limits: bool = True) -> RuleSet:
             "points_per_currency_unit": draw(st.sampled_from(["1", "10", "0.5"])),
             "minor_units_per_point": "1",
         }
-    return _rules(**program)
+    return rules_with(**program)
 
 
 @st.composite
@@ -839,14 +822,14 @@ def test_stacking_is_deterministic_whatever_the_campaign_order(
 
 
 def test_checkout_may_pay_at_most_the_programs_share_of_an_order() -> None:
-    rules = _rules(lifecycle={"max_redeem_share": "0.3"})
+    rules = rules_with(lifecycle={"max_redeem_share": "0.3"})
     assert redeemable(rules, 12990, 10000) == (3897, 3897)  # 30% of 129.90, rounded down
     assert redeemable(rules, 12990, 1000) == (1000, 1000)
     assert redeemable(rules, 0, 1000) == (0, 0)
 
 
 def test_points_are_spent_whole_at_their_redemption_value() -> None:
-    rules = _rules(
+    rules = rules_with(
         lifecycle={"max_redeem_share": "0.5"},
         points={"points_per_currency_unit": "100", "minor_units_per_point": "0.7"},
     )

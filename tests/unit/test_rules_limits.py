@@ -20,29 +20,7 @@ from cashback.domain.rules.engine import Context, Line, Purchase, evaluate
 from cashback.domain.rules.expiry import EndOfMonth, EndOfYear, Inactivity, Rolling
 from cashback.domain.rules.ruleset import RuleSet, zone
 
-T = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
-
-
-def _rules(**changes: Any) -> RuleSet:
-    program: dict[str, Any] = {
-        "currency": "BRL",
-        "time_zone": "America/Sao_Paulo",
-        "effective_from": "2026-01-01T00:00:00-03:00",
-        "base_rate": "0.05",
-        **changes,
-    }
-    return RuleSet.model_validate(program)
-
-
-def _campaign(id: str = "c1", **changes: Any) -> dict[str, Any]:
-    return {
-        "id": id,
-        "name": id.upper(),
-        "starts_at": "2026-11-01T00:00:00",
-        "ends_at": "2026-12-01T00:00:00",
-        "rate": "0.05",
-        **changes,
-    }
+from .programs import T, campaign_with, rules_with
 
 
 def _problems(rules: RuleSet) -> dict[str, str]:
@@ -61,32 +39,32 @@ def _buy(amount: int, at: datetime = T, category: str = "misc") -> Purchase:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"campaigns": [_campaign(ends_at="9999-12-31T23:00:00")]}, "campaigns.0.ends_at"),
-        ({"campaigns": [_campaign(starts_at="0001-01-01T00:00:00")]}, "campaigns.0.starts_at"),
-        ({"campaigns": [_campaign(ends_at="2100-01-01T00:00:00")]}, "campaigns.0.ends_at"),
+        ({"campaigns": [campaign_with(ends_at="9999-12-31T23:00:00")]}, "campaigns.0.ends_at"),
+        ({"campaigns": [campaign_with(starts_at="0001-01-01T00:00:00")]}, "campaigns.0.starts_at"),
+        ({"campaigns": [campaign_with(ends_at="2100-01-01T00:00:00")]}, "campaigns.0.ends_at"),
     ],
 )
 def test_dates_outside_the_publishable_range_are_refused_by_field(
     changes: dict[str, Any], field: str
 ) -> None:
-    assert _problems(_rules(**changes)) == {field: "date_out_of_range"}
+    assert _problems(rules_with(**changes)) == {field: "date_out_of_range"}
 
 
 def test_dates_inside_the_range_are_published() -> None:
-    rules = _rules(
+    rules = rules_with(
         effective_from="2000-01-01T00:00:00Z",
-        campaigns=[_campaign(starts_at="2000-01-01T00:00:00", ends_at="2099-12-31T23:59:59")],
+        campaigns=[campaign_with(starts_at="2000-01-01T00:00:00", ends_at="2099-12-31T23:59:59")],
     )
     assert _problems(rules) == {}
 
 
 def test_a_stored_campaign_reaching_year_9999_never_fails_a_purchase() -> None:
     """A version published before the limit: its window is clamped to 'forever'."""
-    rules = _rules(campaigns=[_campaign(ends_at="9999-12-31T23:59:59", rate="0.10")])
+    rules = rules_with(campaigns=[campaign_with(ends_at="9999-12-31T23:59:59", rate="0.10")])
     evaluation = evaluate(rules, _buy(10000), Context(), version=1)
     assert evaluation.cashback == 500 + 1000 and evaluation.campaigns == ("c1",)
-    before = _rules(
-        campaigns=[_campaign(starts_at="0001-01-01T00:00:00", ends_at="2000-01-01T00:00:00")]
+    before = rules_with(
+        campaigns=[campaign_with(starts_at="0001-01-01T00:00:00", ends_at="2000-01-01T00:00:00")]
     )
     assert evaluate(before, _buy(10000), Context(), version=1).cashback == 500
 
@@ -131,15 +109,15 @@ def test_the_budget_room_is_what_a_purchase_leaves_of_a_transaction() -> None:
 
 
 def _budgeted(n: int, **changes: Any) -> list[dict[str, Any]]:
-    return [_campaign(f"b{i}", budget=1000, **changes) for i in range(n)]
+    return [campaign_with(f"b{i}", budget=1000, **changes) for i in range(n)]
 
 
 def test_more_budgeted_campaigns_running_at_once_than_a_transaction_carries_is_refused() -> None:
-    assert _problems(_rules(campaigns=_budgeted(BUDGET_ITEMS))) == {}
-    assert _problems(_rules(campaigns=_budgeted(BUDGET_ITEMS + 1))) == {
+    assert _problems(rules_with(campaigns=_budgeted(BUDGET_ITEMS))) == {}
+    assert _problems(rules_with(campaigns=_budgeted(BUDGET_ITEMS + 1))) == {
         "campaigns": "too_many_budgeted_campaigns"
     }
-    message = limits.problems(_rules(campaigns=_budgeted(97)), budget_items=BUDGET_ITEMS)[0]
+    message = limits.problems(rules_with(campaigns=_budgeted(97)), budget_items=BUDGET_ITEMS)[0]
     assert "97 campaigns with a budget run at once" in message.message
     assert "at most 94" in message.message
 
@@ -147,7 +125,7 @@ def test_more_budgeted_campaigns_running_at_once_than_a_transaction_carries_is_r
 def test_budgeted_campaigns_that_never_meet_do_not_add_up() -> None:
     day = datetime(2027, 1, 1)
     one_after_another = [
-        _campaign(
+        campaign_with(
             f"d{i}",
             budget=1000,
             starts_at=(day + timedelta(days=2 * i)).isoformat(),
@@ -156,18 +134,19 @@ def test_budgeted_campaigns_that_never_meet_do_not_add_up() -> None:
         for i in range(120)
     ]
     apart_by_channel = [
-        _campaign(f"{channel}{i}", budget=1000, channels=[channel])
+        campaign_with(f"{channel}{i}", budget=1000, channels=[channel])
         for channel in ("online", "store")
         for i in range(60)
     ]
-    unbudgeted = [_campaign(f"u{i}") for i in range(150)]
+    unbudgeted = [campaign_with(f"u{i}") for i in range(150)]
     for campaigns in (one_after_another, apart_by_channel, unbudgeted):
-        assert _problems(_rules(campaigns=campaigns)) == {}
-    assert limits.most_budgeted_at_once(_rules(campaigns=one_after_another))[0] == 1
-    assert limits.most_budgeted_at_once(_rules(campaigns=apart_by_channel))[0] == 60
-    everywhere = [_campaign("all", budget=1)]
+        assert _problems(rules_with(campaigns=campaigns)) == {}
+    assert limits.most_budgeted_at_once(rules_with(campaigns=one_after_another))[0] == 1
+    assert limits.most_budgeted_at_once(rules_with(campaigns=apart_by_channel))[0] == 60
+    everywhere = [campaign_with("all", budget=1)]
     assert (
-        limits.most_budgeted_at_once(_rules(campaigns=apart_by_channel[:94] + everywhere))[0] == 61
+        limits.most_budgeted_at_once(rules_with(campaigns=apart_by_channel[:94] + everywhere))[0]
+        == 61
     )
 
 
@@ -196,18 +175,18 @@ def test_a_take_never_writes_more_shards_than_allowed_and_reaches_the_most_it_ca
 
 def test_a_points_multiplier_that_could_credit_beyond_2_53_is_refused() -> None:
     points = {"points_per_currency_unit": "9999999", "minor_units_per_point": "1"}
-    assert _problems(_rules(base_rate="1", points=points)) == {
+    assert _problems(rules_with(base_rate="1", points=points)) == {
         "points.points_per_currency_unit": "credit_out_of_range"
     }
-    assert _problems(_rules(base_rate="1", points=points, caps={"per_order": 10**9})) == {}
-    assert _problems(_rules(base_rate="0.01", points=points)) == {}
-    assert limits.worst_order_credit(_rules(base_rate="1")) == MAX_AMOUNT
+    assert _problems(rules_with(base_rate="1", points=points, caps={"per_order": 10**9})) == {}
+    assert _problems(rules_with(base_rate="0.01", points=points)) == {}
+    assert limits.worst_order_credit(rules_with(base_rate="1")) == MAX_AMOUNT
 
 
 def test_no_order_credits_more_than_a_request_amount_can_be() -> None:
     """A stored version (or a published one within 2^53) still credits at most MAX_CREDIT."""
     points = {"points_per_currency_unit": "9999999", "minor_units_per_point": "1"}
-    rules = _rules(base_rate="1", points=points, first_purchase={"fixed": MAX_AMOUNT})
+    rules = rules_with(base_rate="1", points=points, first_purchase={"fixed": MAX_AMOUNT})
     evaluation = evaluate(rules, _buy(MAX_AMOUNT), Context(first_purchase=True), version=1)
     assert evaluation.cashback == limits.MAX_CREDIT == MAX_AMOUNT
     assert [cut.kind for cut in evaluation.cuts] == ["credit_limit"]
@@ -224,10 +203,10 @@ def test_no_order_credits_more_than_a_request_amount_can_be() -> None:
 def test_worst_order_credit_bounds_every_evaluation(
     amount: int, rate: int, multiplier: int, extra: int
 ) -> None:
-    rules = _rules(
+    rules = rules_with(
         base_rate=str(Decimal(rate).scaleb(-6)),
         points={"points_per_currency_unit": str(multiplier), "minor_units_per_point": "1"},
-        campaigns=[_campaign(rate=str(Decimal(extra).scaleb(-6)))],
+        campaigns=[campaign_with(rate=str(Decimal(extra).scaleb(-6)))],
     )
     evaluation = evaluate(rules, _buy(amount), Context(), version=1)
     assert 0 <= evaluation.cashback <= min(limits.worst_order_credit(rules), limits.MAX_CREDIT)
