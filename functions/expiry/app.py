@@ -9,11 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import runtime
 from cashback.observability import count_money, logger, metrics, tracer
-from cashback.services.lifecycle import LifecycleRun, check_schedule, scheduled_time
-
-# Only a local stack that replays history sets this (`cashback serve --time-travel`);
-# template.yaml never does, so a deployed job refuses to run ahead of its clock.
-TIME_TRAVEL_ENV = "CASHBACK_TIME_TRAVEL"
+from cashback.services.lifecycle import (
+    TIME_TRAVEL_ENV,
+    LifecycleRun,
+    check_schedule,
+    scheduled_time,
+)
 
 
 def _currency(tenant: str) -> str:

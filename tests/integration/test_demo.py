@@ -26,4 +26,10 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     assert "cashback.expired" in out  # the lifecycle job ran the month forward
     assert "held" in out and ": blocked" in out  # screening held the burst, the deny list
     assert "payment on the deny list" in out  # a case shows its reasons
+    assert "the order ships short: captures" in out  # a hold partly captured
+    assert "captures all of it: captured" in out
+    assert "abandons the cart: canceled, all back" in out
+    assert "her late capture: 409 hold_expired" in out  # the sweep released it
+    assert ": 422 insufficient_balance" in out
+    assert "of cashback comes back with its deadlines" in out  # a reversal
     assert "analyst rejects" in out and "(rejected)" in out

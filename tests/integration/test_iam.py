@@ -77,10 +77,10 @@ def test_a_call_the_policy_does_not_allow_is_access_denied_as_on_aws(stack: Loca
     } in stack.iam_denials
 
 
-def test_the_balance_reader_cannot_update_and_reads_no_index(stack: LocalStack) -> None:
-    reader = _client(stack.iam_endpoint_url, "RedemptionFunction")
+def test_the_key_reader_cannot_update_and_the_spender_reads_no_queue(stack: LocalStack) -> None:
+    keys_reader = _client(stack.iam_endpoint_url, "AuthorizerFunction")
     with pytest.raises(ClientError) as denied:  # refused, so nothing is written
-        reader.update_item(
+        keys_reader.update_item(
             TableName=TABLE_NAME,
             Key=_account_key("acme", unique("c")),
             UpdateExpression="SET pending = :z",
@@ -88,6 +88,7 @@ def test_the_balance_reader_cannot_update_and_reads_no_index(stack: LocalStack) 
         )
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "dynamodb:UpdateItem" in denied.value.response["Error"]["Message"]
+    reader = _client(stack.iam_endpoint_url, "RedemptionFunction")
     with pytest.raises(ClientError) as denied:
         reader.query(
             TableName=TABLE_NAME,

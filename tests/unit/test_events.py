@@ -50,6 +50,11 @@ EVENT_FILES = {
     ("POST", "/v1/refunds"): "accrual/refund.json",
     ("GET", "/v1/customers/{customer_id}/balance"): "redemption/balance.json",
     ("GET", "/v1/customers/{customer_id}/entries"): "redemption/entries.json",
+    ("POST", "/v1/redemptions"): "redemption/redeem.json",
+    ("GET", "/v1/redemptions/{redemption_id}"): "redemption/redemption.json",
+    ("POST", "/v1/redemptions/{redemption_id}/capture"): "redemption/capture.json",
+    ("POST", "/v1/redemptions/{redemption_id}/cancel"): "redemption/cancel.json",
+    ("POST", "/v1/redemptions/{redemption_id}/reversals"): "redemption/reversal.json",
     ("PUT", "/v1/rules"): "admin/publish_rules.json",
     ("GET", "/v1/rules"): "admin/rules_in_force.json",
     ("GET", "/v1/rules/{version}"): "admin/rules_version.json",
@@ -58,7 +63,10 @@ EVENT_FILES = {
     ("POST", "/v1/reviews/{order_id}/decision"): "review/decision.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
-SCHEDULE_EVENTS = {("ExpiryFunction", "Hourly"): "expiry/scheduled.json"}
+SCHEDULE_EVENTS = {
+    ("ExpiryFunction", "Hourly"): "expiry/scheduled.json",
+    ("RedemptionFunction", "ReleaseHolds"): "redemption/release_holds.json",
+}
 EVENT_BUS = "cashback-test-events"
 
 # What the sample purchase (25990 BRL cents, 2026-03-14T12:02:11-03:00) and its refund of

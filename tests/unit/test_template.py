@@ -105,7 +105,13 @@ def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
     [
         ("AuthorizerFunction", _on(TABLE, "GetItem")),
         # index/live: a customer's lots that still hold cashback (balances, refunds, cases).
-        ("RedemptionFunction", _on(TABLE, "GetItem", "Query") | _on("index/live", "Query")),
+        # index/due: the every-minute sweep finds expired checkout holds (HOLD# buckets).
+        (
+            "RedemptionFunction",
+            _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem")
+            | _on("index/live", "Query")
+            | _on("index/due", "Query"),
+        ),
         (
             "AccrualFunction",
             _on(TABLE, "GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem")
@@ -142,6 +148,11 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
     assert {(r.method, r.path) for r in routes} == {
         ("POST", "/v1/purchases"),
         ("POST", "/v1/refunds"),
+        ("POST", "/v1/redemptions"),
+        ("GET", "/v1/redemptions/{redemption_id}"),
+        ("POST", "/v1/redemptions/{redemption_id}/capture"),
+        ("POST", "/v1/redemptions/{redemption_id}/cancel"),
+        ("POST", "/v1/redemptions/{redemption_id}/reversals"),
         ("GET", "/v1/customers/{customer_id}/balance"),
         ("GET", "/v1/customers/{customer_id}/entries"),
         ("PUT", "/v1/rules"),

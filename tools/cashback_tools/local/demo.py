@@ -318,6 +318,9 @@ def run(store: StoreKind = "dynamodb-local") -> int:
 
         _say("\nTime passes: the hourly lifecycle job, run as of later moments")
         for days in (31, 175, 200):
+            if days == 175:
+                _checkout(shop, stack, now)
+                _say("\nMore time passes")
             at = to_iso(now + timedelta(days=days))
             report = stack.invoke("ExpiryFunction", {"time": at})
             assert isinstance(report, dict) and not report["failures"], report
@@ -347,3 +350,92 @@ def run(store: StoreKind = "dynamodb-local") -> int:
         )
         _say(f"Ledger audit: {report.customers} customers, {report.entries} entries, {verdict}")
         return 0 if report.ok else 1
+
+
+def _redeem(shop: Storefront, rid: str, shopper: str, amount: int, capture: bool) -> dict[str, Any]:
+    body = {
+        "redemption_id": rid,
+        "customer_id": shopper,
+        "amount": amount,
+        "order_id": f"checkout-{rid}",
+        "occurred_at": to_iso(datetime.now(UTC).replace(microsecond=0)),
+        "channel": "online",
+        "capture": capture,
+        "order_amount": amount * 10,  # the program lets cashback pay part of an order
+    }
+    status, reply = shop.call("POST", "/v1/redemptions", body)
+    assert status == 201, reply
+    return reply
+
+
+def _checkout(shop: Storefront, stack: LocalStack, now: datetime) -> None:
+    """Spending at checkout: holds captured, partly captured, cancelled and expired, a
+    redemption that finds too little, and goods paid with cashback coming back."""
+    _say("\nCheckout: customers spend their cashback (earliest deadline first)")
+    available = {}
+    for shopper in SHOPPERS:
+        _, balance = shop.call("GET", f"/v1/customers/{shopper}/balance")
+        available[shopper] = balance["available"] - balance["debt"]
+    ana, bruno, diego, elisa = (available[name] // 2 for name in ("ana", "bruno", "diego", "elisa"))
+    held = _redeem(shop, "hold-ana", "ana", ana, capture=False)
+    lots = ", ".join(f"{money(lot['amount'])} of {lot['order_id']}" for lot in held["lots"])
+    _say(f"  ana    holds {money(ana)} at checkout (reserved; from {lots})")
+    _, done = shop.call("POST", "/v1/redemptions/hold-ana/capture", {"amount": ana * 3 // 4})
+    _say(
+        f"         the order ships short: captures {money(done['captured'])}, "
+        f"{money(ana - done['captured'])} is spendable again at once"
+    )
+    _redeem(shop, "hold-bruno", "bruno", bruno, capture=False)
+    _, done = shop.call("POST", "/v1/redemptions/hold-bruno/capture")
+    _say(f"  bruno  holds {money(bruno)} and captures all of it: {done['status']}")
+    _redeem(shop, "hold-diego", "diego", diego, capture=False)
+    _, done = shop.call("POST", "/v1/redemptions/hold-diego/cancel")
+    _say(f"  diego  holds {money(diego)}, abandons the cart: {done['status']}, all back")
+    _redeem(shop, "hold-elisa", "elisa", elisa, capture=False)
+    sweep = stack.invoke(
+        "RedemptionFunction",
+        {"time": to_iso(datetime.now(UTC) + timedelta(minutes=16)), "job": "release-holds"},
+    )
+    assert isinstance(sweep, dict), sweep
+    status, late = shop.call("POST", "/v1/redemptions/hold-elisa/capture")
+    _say(
+        f"  elisa  holds {money(elisa)} and never pays; 16 minutes later the sweep released "
+        f"{sweep['released']} hold; her late capture: {status} {late['code']}"
+    )
+    status, short = shop.call(
+        "POST",
+        "/v1/redemptions",
+        {
+            "redemption_id": "too-much-carla",
+            "customer_id": "carla",
+            "amount": available["carla"] + 100,
+            "order_id": "checkout-carla",
+            "occurred_at": to_iso(datetime.now(UTC).replace(microsecond=0)),
+            "channel": "store",
+            "order_amount": (available["carla"] + 100) * 10,
+        },
+    )
+    _say(
+        f"  carla  asks for {money(available['carla'] + 100)} with "
+        f"{money(short['details']['available'])}: {status} {short['code']}"
+    )
+    spent = available["ana"] - ana * 3 // 4
+    _redeem(shop, "spend-ana", "ana", spent, capture=True)
+    status, back = shop.call(
+        "POST",
+        "/v1/redemptions/spend-ana/reversals",
+        {
+            "reversal_id": "return-ana",
+            "amount": spent // 2,
+            "occurred_at": to_iso(datetime.now(UTC).replace(microsecond=0)),
+        },
+    )
+    assert status == 201, back
+    _say(
+        f"  ana    spends the rest, {money(spent)}, then returns half the goods: "
+        f"{money(back['reversal']['amount'])} of cashback comes back with its deadlines"
+    )
+    _say(f"  {'customer':<9}{'available':>14}{'reserved':>12}")
+    for shopper in SHOPPERS:
+        _, balance = shop.call("GET", f"/v1/customers/{shopper}/balance")
+        _say(f"  {shopper:<9}{money(balance['available']):>14}{money(balance['reserved']):>12}")

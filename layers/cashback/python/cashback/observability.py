@@ -44,6 +44,14 @@ METRICS: dict[str, tuple[str, ...]] = {
     "RefundsRecorded": (),
     "RefundsReplayed": (),
     "CashbackClawedBack": ("currency",),
+    # RedemptionFunction: spending at checkout (amounts by what they paid, in money)
+    "RedemptionsMade": (),
+    "RedemptionsReplayed": (),
+    "RedemptionsFailed": (),  # insufficient balance and the like: they stay failed
+    "CashbackRedeemed": ("currency",),
+    "HoldsCaptured": (),
+    "HoldsCanceled": (),
+    "HoldsExpired": (),  # released by the every-minute sweep
     # ReviewFunction
     "CasesApproved": (),
     "CasesRejected": (),

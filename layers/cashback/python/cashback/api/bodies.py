@@ -120,6 +120,16 @@ def _is_json(content_type: str) -> bool:
     return True
 
 
+# Actions whose body is optional: cancel a hold (nothing to say), capture all of it.
+OPTIONAL_BODY_ACTIONS = ("/capture", "/cancel")
+
+
+def _body_optional(event: Mapping[str, Any]) -> bool:
+    return event.get("httpMethod") == "POST" and str(event.get("path", "")).endswith(
+        OPTIONAL_BODY_ACTIONS
+    )
+
+
 def body_problem(event: Mapping[str, Any]) -> CashbackError | None:
     """Why the body cannot be read, or None. Every route goes through this once, before
     Powertools parses anything (its validation runs before any middleware could)."""
@@ -136,7 +146,7 @@ def body_problem(event: Mapping[str, Any]) -> CashbackError | None:
     if len(data) > MAX_BODY_BYTES:
         return PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     if not data.strip():
-        if event.get("httpMethod") == "DELETE":
+        if event.get("httpMethod") == "DELETE" or _body_optional(event):
             return None
         return BadRequest("this request needs a JSON body", code="empty_body")
     content_types_sent = _header_values(event, "content-type")

@@ -19,9 +19,11 @@ from cashback.api.payloads import (
     ReviewItem,
     ReviewPage,
 )
+from cashback.api.redemptions import BalanceAfter, DrawnLot, RedemptionReply
 from cashback.domain.balances import Balance, History
 from cashback.domain.cases import Case, Verdict
 from cashback.domain.orders import Order, PurchaseRecorded, RefundRecorded
+from cashback.domain.redemptions import RedemptionView
 
 
 def purchase(recorded: PurchaseRecorded) -> dict[str, Any]:
@@ -128,3 +130,27 @@ def review_case(found: Case, currency: str) -> ReviewCase:
 
 def decision(verdict: Verdict) -> dict[str, Any]:
     return DecisionReply.model_validate(asdict(verdict)).model_dump(mode="json")
+
+
+def redemption(view: RedemptionView) -> dict[str, Any]:
+    made, account = view.redemption, view.account
+    return RedemptionReply(
+        redemption_id=made.redemption_id,
+        customer_id=made.customer_id,
+        order_id=made.order_id,
+        channel=made.channel,
+        status=made.status,  # type: ignore[arg-type]
+        currency=view.currency,
+        unit=view.unit,  # type: ignore[arg-type]
+        amount=made.amount,
+        value=view.value,
+        captured=made.captured,
+        reversed=made.reversed,
+        lots=[
+            DrawnLot(order_id=d.order_id, amount=d.amount, expires_at=d.expires_at)
+            for d in sorted(made.drawn, key=lambda d: (d.expires_at, d.order_id))
+        ],
+        hold_expires_at=made.hold_expires_at,
+        occurred_at=made.occurred_at,
+        balance=BalanceAfter(**{name: account[name] for name in BalanceAfter.model_fields}),
+    ).model_dump(mode="json", exclude={"reversal"})

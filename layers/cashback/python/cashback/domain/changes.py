@@ -8,6 +8,7 @@ from typing import Any
 
 from cashback.domain.ledger import Account, Entry, Lot, Notice
 from cashback.domain.orders import Order, Refund
+from cashback.domain.redemptions import Redemption, Reversal
 
 # A transaction carries at most 100 items. A purchase writes its order, lot, entry and
 # account, and the aggregates of its device and payment fingerprint: what is left is for
@@ -20,6 +21,9 @@ BUDGET_ITEMS = TRANSACT_MAX_ITEMS - PURCHASE_ITEMS
 # those read may be the order's own lot, which is not written twice).
 REFUND_ITEMS = 5
 REFUND_BALANCE_LOTS = TRANSACT_MAX_ITEMS - REFUND_ITEMS
+# A redemption writes its record, the entry and the account (a reversal also its own
+# record): the lots it draws from, or gives back to, fill the rest.
+REDEMPTION_LOTS = TRANSACT_MAX_ITEMS - 4
 
 Identity = tuple[str, str]  # (kind, key): ("device", id) or ("payment", fingerprint)
 BudgetTake = tuple[str, int, int]  # (campaign, shard, amount)
@@ -88,6 +92,22 @@ class LotChange:
     notices: tuple[Notice, ...]
     due_bucket: str
     now: str
+
+
+@dataclass(frozen=True)
+class RedemptionChange:
+    """A redemption made, or a hold resolved, or a reversal: the record as it becomes (new
+    when `version_before` is None, else on the condition it is still at that version), the
+    lots as read and as written, the entry, the account before and after."""
+
+    redemption: Redemption
+    version_before: int | None
+    lots: tuple[tuple[Lot, Lot], ...]
+    entry: Entry
+    before: Account
+    after: Account
+    now: str
+    reversal: Reversal | None = None
 
 
 class BudgetShort(Exception):

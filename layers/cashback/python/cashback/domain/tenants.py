@@ -35,6 +35,12 @@ class TenantSettings(BaseModel):
     risk_mode: Literal["enforce", "shadow", "off"] = "enforce"
     allow: RiskList = RiskList()
     deny: RiskList = RiskList()
+    # A checkout hold's life: after it, the hold can never be captured and its cashback is
+    # spendable again.
+    hold_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    # Cashback that comes back with returned goods after its deadline passed stays
+    # spendable this many days from the return.
+    returned_cashback_days: int = Field(default=7, ge=0, le=365)
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
 

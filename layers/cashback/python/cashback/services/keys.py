@@ -25,6 +25,11 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("POST", "/v1/refunds"),
         ("GET", "/v1/customers/*/balance"),
         ("GET", "/v1/customers/*/entries"),
+        ("POST", "/v1/redemptions"),
+        ("GET", "/v1/redemptions/*"),
+        ("POST", "/v1/redemptions/*/capture"),
+        ("POST", "/v1/redemptions/*/cancel"),
+        ("POST", "/v1/redemptions/*/reversals"),
     ),
     "review": (
         ("GET", "/v1/reviews"),

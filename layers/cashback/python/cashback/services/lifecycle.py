@@ -65,6 +65,11 @@ class ScheduleRefused(ValueError):
     """The event's `time` is not one this job may run as of; nothing was changed."""
 
 
+# Only a local stack that replays history sets this (`cashback serve --time-travel`);
+# template.yaml never does, so a deployed job refuses to run ahead of its clock.
+TIME_TRAVEL_ENV = "CASHBACK_TIME_TRAVEL"
+
+
 def scheduled_time(value: object) -> datetime:
     """The event's `time`: an ISO 8601 string with a UTC offset (as EventBridge writes it),
     nothing else: no epoch numbers, no naive times, no garbage."""

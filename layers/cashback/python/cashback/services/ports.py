@@ -15,10 +15,12 @@ from cashback.domain.changes import (
     Identity,
     LotChange,
     PurchaseChange,
+    RedemptionChange,
     RefundChange,
 )
-from cashback.domain.ledger import Account, Entry, Lot, Notice
+from cashback.domain.ledger import Account, Draw, Entry, Lot, Notice
 from cashback.domain.orders import Order, Refund
+from cashback.domain.redemptions import Redemption, Reversal
 from cashback.domain.tenants import TenantSettings
 
 Page = tuple[list[dict[str, Any]], int, dict[str, Any] | None]  # items, read, next start
@@ -63,6 +65,23 @@ class RefundStore(Protocol):
     def load_lot_and_account(self, order: Order) -> tuple[Lot | None, Account]: ...
     def live_lots(self, tenant: str, customer_id: str) -> Iterator[Lot]: ...
     def commit_refund(self, change: RefundChange) -> None: ...
+
+
+class RedemptionStore(Protocol):
+    """Redemption records, the lots they drew from, and their transactions."""
+
+    def get_redemption(self, tenant: str, redemption_id: str) -> Redemption | None: ...
+    def load_redemption(
+        self, tenant: str, redemption_id: str, customer_id: str
+    ) -> tuple[Redemption | None, Account]: ...
+    def load_reversal(self, tenant: str, reversal_id: str) -> Reversal | None: ...
+    def load_drawn(
+        self, tenant: str, customer_id: str, draws: tuple[Draw, ...]
+    ) -> tuple[Account, dict[tuple[str, str], Lot]]: ...
+    def live_lots(self, tenant: str, customer_id: str) -> Iterator[Lot]: ...
+    def record_failed_redemption(self, redemption: Redemption) -> None: ...
+    def commit_redemption(self, change: RedemptionChange) -> None: ...
+    def expired_holds(self, day: str, now: str) -> Iterator[Redemption]: ...
 
 
 class ProgramStore(Protocol):

@@ -132,6 +132,7 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
             ":earned_months": after.earned_months,
             ":risk": after.risk,
             ":last_activity_at": after.last_activity_at,
+            ":holds": after.holds,
         }
     )
     sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
@@ -140,7 +141,7 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
         "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
         "tenant = :tenant, customer_id = :customer, "
         "spend_days = :spend_days, earned_months = :earned_months, "
-        "risk = :risk, last_activity_at = :last_activity_at",
+        "risk = :risk, last_activity_at = :last_activity_at, holds = :holds",
     }
     if before.exists:
         # The chain's lock: whoever read the account at this sequence wins, once.
@@ -193,6 +194,7 @@ def account_from_item(tenant: str, customer_id: str, item: dict[str, Any] | None
         earned_months=item.get("earned_months", {}),
         risk=item.get("risk", {}),
         last_activity_at=item.get("last_activity_at", ""),
+        holds=item.get("holds", {}),
     )
 
 

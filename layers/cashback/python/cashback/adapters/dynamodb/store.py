@@ -7,10 +7,19 @@ from cashback.adapters.dynamodb.accounts import AccountsTable
 from cashback.adapters.dynamodb.due import DueTable
 from cashback.adapters.dynamodb.orders import OrdersTable
 from cashback.adapters.dynamodb.programs import ProgramsTable
+from cashback.adapters.dynamodb.redemptions import RedemptionsTable
 from cashback.adapters.dynamodb.reviews import ReviewsTable
 from cashback.adapters.dynamodb.tenants import TenantsTable
 
 
-class Store(TenantsTable, AccountsTable, OrdersTable, ProgramsTable, ReviewsTable, DueTable):
-    """Tenants and keys, accounts and entries, orders and refunds, programs, reviews and
-    the due index, over one table (see adapters.dynamodb.table for its layout)."""
+class Store(
+    TenantsTable,
+    AccountsTable,
+    OrdersTable,
+    RedemptionsTable,
+    ProgramsTable,
+    ReviewsTable,
+    DueTable,
+):
+    """Tenants and keys, accounts and entries, orders and refunds, redemptions, programs,
+    reviews and the due index, over one table (see adapters.dynamodb.table for its layout)."""

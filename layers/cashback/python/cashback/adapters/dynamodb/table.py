@@ -10,6 +10,9 @@ Layout (one table, `pk`/`sk`; the `due` and `queue` indexes are sparse):
     CUST#<t>#<customer>   LOT#<expires>#<ord>  one order's cashback; sorts by deadline (FIFO)
     ORDER#<t>#<order_id>  ORDER                idempotency record and state of a purchase
     REFUND#<t>#<refund>   REFUND               idempotency record of a refund
+    REDEMPTION#<t>#<id>   REDEMPTION           a redemption: state, lots drawn, first reply;
+                                               an open hold is in the due index (HOLD#<day>)
+    REVERSAL#<t>#<id>     REVERSAL             idempotency record of a reversal
     RULES#<t>             V#<version:06>       an immutable published rule-set version
     BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
     IDENT#<t>#<kind>#<id> SEEN#<customer>      one customer seen on a device / payment fingerprint

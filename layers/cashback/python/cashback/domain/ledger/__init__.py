@@ -9,6 +9,7 @@ rounding always favours the program, never the customer.
 - lots: Lot, its statuses and dates
 - purchases: accrue (and cashback_for); refunds: claw_back and its proportions
 - decisions: approve, reject held cashback; aging: advance (ripen, remind, expire)
+- spending: draw (earliest deadline first), give_back (and finalize); what was drawn (Draw)
 """
 
 from cashback.domain.ledger.accounts import BALANCES, FIELDS, GENESIS, TOTALS, Account
@@ -27,6 +28,18 @@ from cashback.domain.ledger.refunds import (
     kept_after_refunds,
     refund_clawback,
 )
+from cashback.domain.ledger.spending import (
+    Draw,
+    Movement,
+    NotEnough,
+    Outflow,
+    draw,
+    give_back,
+    in_proportion,
+    latest_first,
+    less,
+    spendable,
+)
 
 __all__ = [
     "BALANCES",
@@ -39,9 +52,13 @@ __all__ = [
     "Advance",
     "Clawback",
     "Decided",
+    "Draw",
     "Entry",
     "EntryKind",
     "Lot",
+    "Movement",
+    "NotEnough",
+    "Outflow",
     "LotStatus",
     "Notice",
     "NoticeKind",
@@ -53,6 +70,12 @@ __all__ = [
     "append",
     "approve",
     "cashback_for",
+    "draw",
+    "give_back",
+    "in_proportion",
+    "latest_first",
+    "less",
+    "spendable",
     "chargeable",
     "claw_back",
     "clawback_for",

@@ -26,6 +26,9 @@ class Account:
     spend_days: dict[str, int] = field(default_factory=dict)
     earned_months: dict[str, int] = field(default_factory=dict)
     last_activity_at: str = ""  # the latest purchase (or, later, redemption); "" for none
+    # Open checkout holds: redemption_id -> when the hold expires, so the customer's next
+    # redemption releases the expired ones first (the sweep releases them within a minute).
+    holds: dict[str, str] = field(default_factory=dict)
     # The risk model's aggregates of this customer (cashback.domain.risk.aggregates), opaque here.
     risk: dict[str, Any] = field(default_factory=dict)
 

@@ -10,7 +10,22 @@ from typing import Literal
 
 from cashback.domain.ledger.accounts import FIELDS, GENESIS, Account
 
-EntryKind = Literal["purchase", "refund", "ripen", "expire", "approve", "reject"]
+EntryKind = Literal[
+    "purchase",
+    "refund",
+    "ripen",
+    "expire",
+    "approve",
+    "reject",
+    # Redemptions at checkout: spent at once, held, a hold captured, cancelled or expired,
+    # and cashback coming back with the goods it paid for.
+    "redeem",
+    "hold",
+    "capture",
+    "cancel",
+    "hold_expired",
+    "reversal",
+]
 
 
 @dataclass(frozen=True)

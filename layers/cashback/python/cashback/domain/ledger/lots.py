@@ -24,7 +24,7 @@ class Lot:
     netted: int
     pending: int
     available: int
-    spent: int
+    spent: int  # drawn by redemptions and payouts (held or final), less what came back
     expired: int
     clawed_back: int
     debited: int  # debt recorded against this lot's consumed part by refunds

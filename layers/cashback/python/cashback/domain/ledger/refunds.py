@@ -98,11 +98,12 @@ RefundPolicy = Literal["record_debt", "claw_back_unspent", "claw_back_within_bal
 
 def chargeable(lot: Lot | None, amount: int) -> int:
     """Of `amount` to claw back from a lot, the part the customer already used (spent,
-    or netted against debt) and has not been charged for yet."""
+    or netted against debt) and has not been charged for yet (none, when what was spent
+    came back to the lot since)."""
     if lot is None or lot.status == "HELD":
         return 0
     owed = amount - min(amount, lot.pending + lot.available)
-    return min(owed, lot.spent + lot.netted - lot.debited)
+    return max(0, min(owed, lot.spent + lot.netted - lot.debited))
 
 
 def claw_back(

@@ -24,6 +24,14 @@ def _floor(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def worth(rules: RuleSet, points: int) -> int:
+    """What `points` pay at checkout, in minor units (rounded down)."""
+    if rules.points is None:
+        return points
+    factor = int(rules.points.minor_units_per_point.scaleb(RATE_DECIMALS))
+    return points * factor // 10**RATE_DECIMALS
+
+
 def redeemable(rules: RuleSet, order_amount: int, available: int) -> Redeemable:
     """The most an order of `order_amount` (minor units) may take from `available`."""
     if order_amount < 0 or available < 0:
