@@ -45,6 +45,8 @@ NOT_YET_USED = {
     "cashback.domain.payouts.tax_ids",
     # The payout status machine: the payout function moves payouts with it (issue 10).
     "cashback.domain.payouts.status",
+    # Payout settings and the check of a request against them: the payout function (issue 10).
+    "cashback.domain.payouts.rules",
 }
 
 
