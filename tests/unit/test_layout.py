@@ -47,6 +47,8 @@ NOT_YET_USED = {
     "cashback.domain.payouts.status",
     # Payout settings and the check of a request against them: the payout function (issue 10).
     "cashback.domain.payouts.rules",
+    # The payout provider port and its signed callbacks: the payout function (issue 10).
+    "cashback.domain.payouts.provider",
 }
 
 
