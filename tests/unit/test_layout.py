@@ -49,6 +49,9 @@ NOT_YET_USED = {
     "cashback.domain.payouts.rules",
     # The payout provider port and its signed callbacks: the payout function (issue 10).
     "cashback.domain.payouts.provider",
+    # Payout providers and the sandbox one: the payout function submits through them (issue 10).
+    "cashback.adapters.providers",
+    "cashback.adapters.providers.sandbox",
 }
 
 
