@@ -63,7 +63,9 @@ def move(current: PayoutStatus | None, target: PayoutStatus) -> Transition:
 def test_each_transition_of_the_machine_moves(
     current: PayoutStatus | None, target: PayoutStatus
 ) -> None:
-    assert move(current, target) == Transition(current, target, moved=True)
+    moved = move(current, target)
+    assert moved == Transition(current, target, moved=True)
+    assert moved.event_type == f"payout.{target}"
 
 
 @pytest.mark.parametrize(("current", "target"), sorted(REPLAYS))
@@ -74,6 +76,7 @@ def test_a_status_already_reached_or_passed_is_a_harmless_replay(
     assert replay == Transition(current, current, moved=False)
     assert replay.deltas(AMOUNT) == {}
     assert replay.movement is None
+    assert replay.event_type is None
     assert not replay.gives_back
 
 

@@ -88,6 +88,11 @@ class Transition:
         return movement.deltas(amount) if movement else {}
 
     @property
+    def event_type(self) -> str | None:
+        """The event it publishes (`payout.paid`); None when nothing moved."""
+        return f"payout.{self.after}" if self.moved else None
+
+    @property
     def gives_back(self) -> bool:
         """The amount returns to `available` with this transition."""
         return self.moved and self.after in GIVE_BACKS
