@@ -28,6 +28,7 @@ from cashback.domain.payouts.destinations import PayoutMethod, parse_payout_meth
 from cashback.domain.payouts.provider import (
     Acknowledgement,
     PayoutOrder,
+    PayoutProvider,
     ProviderReport,
     ProviderTimeout,
     verify,
@@ -195,6 +196,11 @@ def test_a_returned_payout_is_paid_then_sent_back_later(
         "po_1", "returned", START + RETURN_AFTER, "account_closed"
     )
     assert sandbox.callbacks() == []
+
+
+def test_the_sandbox_is_a_payout_provider(sandbox: SandboxProvider) -> None:
+    port: PayoutProvider = sandbox  # mypy checks it against the Protocol
+    assert (port.name, port.max_batch) == ("sandbox", 100)
 
 
 def test_a_payout_the_sandbox_never_received_has_no_status(sandbox: SandboxProvider) -> None:
