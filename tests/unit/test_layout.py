@@ -41,6 +41,15 @@ NOT_YET_USED = {
     "cashback.domain.payouts.masks",
     "cashback.domain.payouts.pix_keys",
     "cashback.domain.payouts.tax_ids",
+    # The payout status machine: the payout function moves payouts with it (issue 10).
+    "cashback.domain.payouts.status",
+    # Payout settings and the check of a request against them: the payout function (issue 10).
+    "cashback.domain.payouts.rules",
+    # The payout provider port and its signed callbacks: the payout function (issue 10).
+    "cashback.domain.payouts.provider",
+    # Payout providers and the sandbox one: the payout function submits through them (issue 10).
+    "cashback.adapters.providers",
+    "cashback.adapters.providers.sandbox",
 }
 
 
