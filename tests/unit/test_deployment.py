@@ -123,7 +123,13 @@ def test_log_groups_are_one_per_function() -> None:
 
 
 def test_api_functions_roll_out_as_a_canary_watched_by_their_errors_alarm() -> None:
-    canaried = {"AccrualFunction", "RedemptionFunction", "ReviewFunction", "AdminFunction"}
+    canaried = {
+        "AccrualFunction",
+        "RedemptionFunction",
+        "PayoutFunction",
+        "ReviewFunction",
+        "AdminFunction",
+    }
     assert canaried == API_FUNCTIONS
     for function in API_FUNCTIONS:
         props = FUNCTIONS[function]

@@ -55,6 +55,10 @@ EVENT_FILES = {
     ("POST", "/v1/redemptions/{redemption_id}/capture"): "redemption/capture.json",
     ("POST", "/v1/redemptions/{redemption_id}/cancel"): "redemption/cancel.json",
     ("POST", "/v1/redemptions/{redemption_id}/reversals"): "redemption/reversal.json",
+    ("POST", "/v1/payouts"): "payout/request.json",
+    ("GET", "/v1/payouts/{payout_id}"): "payout/payout.json",
+    ("POST", "/v1/payouts/{payout_id}/cancel"): "payout/cancel.json",
+    ("POST", "/v1/providers/{name}/events"): "payout/provider_event.json",
     ("PUT", "/v1/rules"): "admin/publish_rules.json",
     ("GET", "/v1/rules"): "admin/rules_in_force.json",
     ("GET", "/v1/rules/{version}"): "admin/rules_version.json",
@@ -66,7 +70,10 @@ AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {
     ("ExpiryFunction", "Hourly"): "expiry/scheduled.json",
     ("RedemptionFunction", "ReleaseHolds"): "redemption/release_holds.json",
+    ("PayoutFunction", "SubmitPayouts"): "payout/submit_payouts.json",
 }
+# Routes without the key authorizer: their events carry no authorizer context.
+UNAUTHORIZED = {("POST", "/v1/providers/{name}/events")}
 EVENT_BUS = "cashback-test-events"
 
 # What the sample purchase (25990 BRL cents, 2026-03-14T12:02:11-03:00) and its refund of
@@ -237,6 +244,10 @@ def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
         assert (event["httpMethod"], event["resource"]) == (method, path), name
         assert name.split("/")[0] == routes[(method, path)].removesuffix("Function").lower()
         scope = {"admin": "admin", "review": "review"}.get(name.split("/")[0], "storefront")
+        if (method, path) in UNAUTHORIZED:
+            assert "authorizer" not in event["requestContext"], name
+            assert "Authorization" not in event["headers"], name
+            continue
         assert event["requestContext"]["authorizer"]["tenant"] == "acme"
         assert event["requestContext"]["authorizer"]["scopes"] == scope
         assert event["requestContext"]["resourcePath"] == path

@@ -13,9 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _template_routes() -> set[tuple[str, str]]:
     template = load_template(ROOT / "template.yaml")
-    # The policy names path parameters as "*" (execute-api ARNs take wildcards there).
+    # The policy names path parameters as "*" (execute-api ARNs take wildcards there). Only
+    # routes behind the key authorizer: a provider's callbacks carry a signature, not a key.
     return {
-        (route.method, re.sub(r"\{[^}]+\}", "*", route.path)) for route in template.api_routes()
+        (route.method, re.sub(r"\{[^}]+\}", "*", route.path))
+        for route in template.api_routes()
+        if route.authorized
     }
 
 

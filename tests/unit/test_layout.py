@@ -34,23 +34,7 @@ ALLOWED = {
     "api": {"domain", "api", "observability"},
 }
 # Modules no handler reaches yet, each with the reason it is kept.
-NOT_YET_USED = {
-    # Payout methods and destinations: the payout function uses them (issue 10).
-    "cashback.domain.payouts",
-    "cashback.domain.payouts.destinations",
-    "cashback.domain.payouts.masks",
-    "cashback.domain.payouts.pix_keys",
-    "cashback.domain.payouts.tax_ids",
-    # The payout status machine: the payout function moves payouts with it (issue 10).
-    "cashback.domain.payouts.status",
-    # Payout settings and the check of a request against them: the payout function (issue 10).
-    "cashback.domain.payouts.rules",
-    # The payout provider port and its signed callbacks: the payout function (issue 10).
-    "cashback.domain.payouts.provider",
-    # Payout providers and the sandbox one: the payout function submits through them (issue 10).
-    "cashback.adapters.providers",
-    "cashback.adapters.providers.sandbox",
-}
+NOT_YET_USED: set[str] = set()
 
 
 def module_name(path: Path, base: Path) -> str:

@@ -12,8 +12,11 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
+from cashback.adapters.providers.sandbox import SandboxProvider
 from cashback.domain.clock import to_iso
 from cashback.domain.currencies import MINOR_UNITS
+from cashback.domain.payouts.provider import SIGNATURE_HEADER, sign
 from cashback.domain.tenants import RiskList, TenantSettings
 from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack, StoreKind
@@ -320,6 +323,7 @@ def run(store: StoreKind = "dynamodb-local") -> int:
         for days in (31, 175, 200):
             if days == 175:
                 _checkout(shop, stack, now)
+                _payouts(shop, stack)
                 _say("\nMore time passes")
             at = to_iso(now + timedelta(days=days))
             report = stack.invoke("ExpiryFunction", {"time": at})
@@ -439,3 +443,69 @@ def _checkout(shop: Storefront, stack: LocalStack, now: datetime) -> None:
     for shopper in SHOPPERS:
         _, balance = shop.call("GET", f"/v1/customers/{shopper}/balance")
         _say(f"  {shopper:<9}{money(balance['available']):>14}{money(balance['reserved']):>12}")
+
+
+def _deliver_callbacks(stack: LocalStack, at: datetime) -> list[str]:
+    """POST the sandbox provider's callbacks due by `at` to the callback route, signed as
+    they are sent; the statuses they reported."""
+    assert stack.store is not None and stack.template is not None
+    secret = stack.template.parameter_defaults()["PayoutCallbackSecret"]
+    provider = SandboxProvider(secret, lambda: at, DynamoSandboxStore(stack.store))
+    reported = []
+    for callback in provider.callbacks():
+        signed = sign(secret, callback.body, int(datetime.now(UTC).timestamp()))
+        request = urllib.request.Request(
+            f"{stack.url}/v1/providers/sandbox/events",
+            data=callback.body,
+            method="POST",
+            headers={"Content-Type": "application/json", SIGNATURE_HEADER: signed},
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            reported.append(json.loads(reply.read())["status"])
+    return reported
+
+
+def _payouts(shop: Storefront, stack: LocalStack) -> None:
+    """Withdrawals: paid, failed (the money comes back), and paid then returned by the
+    bank two days later (back again, once)."""
+    _say("\nPayouts: customers withdraw cashback by PIX (the sandbox provider)")
+    asks = (("ana", "ana", 2000), ("bruno", "fail", 2000), ("diego", "return", 3000))
+    for shopper, local, amount in asks:
+        status, reply = shop.call(
+            "POST",
+            "/v1/payouts",
+            {
+                "payout_id": f"saque-{shopper}",
+                "customer_id": shopper,
+                "amount": amount,
+                "method": "pix",
+                "destination": {"key_type": "email", "key": f"{local}@example.com"},
+            },
+        )
+        assert status == 202, reply
+        _say(
+            f"  {shopper:<6} asks for {money(amount)} to {reply['destination']['key']}: "
+            f"{reply['status']}, reserved {money(reply['balance']['reserved'])}"
+        )
+    status, low = shop.call(
+        "POST",
+        "/v1/payouts",
+        {
+            "payout_id": "saque-elisa",
+            "customer_id": "elisa",
+            "amount": 500,
+            "method": "pix",
+            "destination": {"key_type": "email", "key": "elisa@example.com"},
+        },
+    )
+    _say(f"  elisa  asks for {money(500)}: {status} {low['code']}")
+    now = datetime.now(UTC).replace(microsecond=0)
+    report = stack.invoke("PayoutFunction", {"time": to_iso(now), "job": "submit-payouts"})
+    assert isinstance(report, dict), report
+    _say(f"  the payout job submits {report['submitted']} payouts to the provider")
+    heard = _deliver_callbacks(stack, now) + _deliver_callbacks(stack, now + timedelta(days=3))
+    _say(f"  the provider calls back (signed): {', '.join(heard)}")
+    for shopper, _, _ in asks:
+        _, payout = shop.call("GET", f"/v1/payouts/saque-{shopper}")
+        left = money(payout["balance"]["available"])
+        _say(f"  {shopper:<6} {payout['status']:<9} available {left}")

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     event_bus_name: str | None = Field(default=None, min_length=1, max_length=256)
     # How long a tenant's settings stay cached in a warm container.
     settings_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # The payout provider the payout function uses, and the secret its status callbacks are
+    # signed with (only the payout function has them).
+    payout_provider: str = Field(default="sandbox", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    payout_callback_secret: str | None = Field(default=None, min_length=16, max_length=256)
 
 
 @lru_cache(maxsize=1)

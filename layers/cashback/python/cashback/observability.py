@@ -52,6 +52,12 @@ METRICS: dict[str, tuple[str, ...]] = {
     "HoldsCaptured": (),
     "HoldsCanceled": (),
     "HoldsExpired": (),  # released by the every-minute sweep
+    # PayoutFunction
+    "PayoutsRequested": (),
+    "PayoutsReplayed": (),
+    "ProviderEvents": (),  # signed status callbacks applied
+    "PayoutsSubmitted": (),  # by the job, to the provider
+    "PayoutsPolled": (),  # late callbacks: the job asked the provider
     # ReviewFunction
     "CasesApproved": (),
     "CasesRejected": (),

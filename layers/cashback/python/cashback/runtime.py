@@ -4,17 +4,21 @@ hands to the services as the ports they need."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
 from cashback.adapters.dynamodb.store import Store
 from cashback.adapters.eventbridge import EventPublisher
+from cashback.adapters.providers.sandbox import SandboxProvider
 from cashback.config import settings
 from cashback.domain import risk
 from cashback.domain.caching import TtlCache
 from cashback.domain.errors import Forbidden
-from cashback.domain.rules.ruleset import RuleSet
+from cashback.domain.payouts.provider import PayoutProvider
+from cashback.domain.rules.ruleset import RuleSet, zone
 from cashback.domain.rules.versions import RuleBook
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
@@ -82,3 +86,28 @@ def _tenant(tenant: str) -> TenantSettings:
     if found is None:
         raise Forbidden(f"tenant {tenant} is not configured", code="tenant_not_configured")
     return found
+
+
+def payout_rules(tenant: str, at: datetime) -> tuple[TenantSettings, ZoneInfo]:
+    """The storefront's settings for payouts (the program's payout minimum, when it sets
+    one, over the storefront's) and the time zone its days and months are counted in."""
+    found, program = tenant_settings(tenant), program_at(tenant, at)
+    if program is None:
+        return found, ZoneInfo("UTC")
+    rules = program[1]
+    minimum = rules.lifecycle.payout_minimum
+    if minimum:
+        payouts = found.payouts.model_copy(update={"minimum": minimum})
+        found = found.model_copy(update={"payouts": payouts})
+    return found, zone(rules.time_zone)
+
+
+@lru_cache(maxsize=1)
+def payout_provider() -> PayoutProvider:
+    """The provider payouts are submitted to (only the sandbox ships today)."""
+    config = settings()
+    if config.payout_provider != "sandbox" or not config.payout_callback_secret:
+        raise RuntimeError("PAYOUT_PROVIDER=sandbox and PAYOUT_CALLBACK_SECRET are needed")
+    return SandboxProvider(
+        config.payout_callback_secret, lambda: datetime.now(UTC), DynamoSandboxStore(store())
+    )

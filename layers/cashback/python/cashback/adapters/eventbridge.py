@@ -2,7 +2,8 @@
 
 `cashback.available`, `cashback.expiring` and `cashback.expired`, each with a stable `id`
 in its detail: delivery is at least once (a run that dies after its commit publishes again
-next time), so consumers drop an id they have seen.
+next time), so consumers drop an id they have seen. And payouts' status changes,
+`payout.requested|submitted|paid|failed|canceled|returned` (destination masked).
 """
 
 from __future__ import annotations
@@ -49,3 +50,17 @@ class EventPublisher:
             )
             accepted += ["ErrorCode" not in entry for entry in reply["Entries"]]
         return accepted
+
+    def publish_event(self, detail_type: str, detail: dict[str, Any]) -> bool:
+        """One event (a payout's status change); whether EventBridge accepted it."""
+        reply = self.client.put_events(
+            Entries=[
+                {
+                    "Source": SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.bus_name,
+                }
+            ]
+        )
+        return "ErrorCode" not in reply["Entries"][0]

@@ -19,10 +19,12 @@ from cashback.api.payloads import (
     ReviewItem,
     ReviewPage,
 )
+from cashback.api.payouts import PayoutReply
 from cashback.api.redemptions import BalanceAfter, DrawnLot, RedemptionReply
 from cashback.domain.balances import Balance, History
 from cashback.domain.cases import Case, Verdict
 from cashback.domain.orders import Order, PurchaseRecorded, RefundRecorded
+from cashback.domain.payouts.records import PayoutView
 from cashback.domain.redemptions import RedemptionView
 
 
@@ -154,3 +156,22 @@ def redemption(view: RedemptionView) -> dict[str, Any]:
         occurred_at=made.occurred_at,
         balance=BalanceAfter(**{name: account[name] for name in BalanceAfter.model_fields}),
     ).model_dump(mode="json", exclude={"reversal"})
+
+
+def payout(view: PayoutView) -> dict[str, Any]:
+    made, account = view.payout, view.account
+    return PayoutReply(
+        payout_id=made.payout_id,
+        customer_id=made.customer_id,
+        amount=made.amount,
+        currency=made.currency,
+        method=made.method,
+        destination=made.masked,
+        status=made.status,
+        requested_at=made.requested_at,
+        submitted_at=made.submitted_at,
+        paid_at=made.paid_at,
+        resolved_at=made.resolved_at,
+        failure_code=made.failure_code,
+        balance=BalanceAfter(**{name: account[name] for name in BalanceAfter.model_fields}),
+    ).model_dump(mode="json")

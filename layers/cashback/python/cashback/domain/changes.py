@@ -8,6 +8,7 @@ from typing import Any
 
 from cashback.domain.ledger import Account, Entry, Lot, Notice
 from cashback.domain.orders import Order, Refund
+from cashback.domain.payouts.records import Payout
 from cashback.domain.redemptions import Redemption, Reversal
 
 # A transaction carries at most 100 items. A purchase writes its order, lot, entry and
@@ -108,6 +109,22 @@ class RedemptionChange:
     after: Account
     now: str
     reversal: Reversal | None = None
+
+
+@dataclass(frozen=True)
+class PayoutChange:
+    """A payout requested or moved along its status machine: the record as it becomes (new
+    when `version_before` is None, else on the condition it is still at that version), and
+    the money its transition moves: the lots, the entry, the account (none for a step that
+    moves no money, such as submitted)."""
+
+    payout: Payout
+    version_before: int | None
+    now: str
+    lots: tuple[tuple[Lot, Lot], ...] = ()
+    entry: Entry | None = None
+    before: Account | None = None
+    after: Account | None = None
 
 
 class BudgetShort(Exception):

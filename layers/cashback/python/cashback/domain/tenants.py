@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cashback.domain.currencies import Currency
+from cashback.domain.payouts.rules import PayoutSettings
 
 DEFAULT_RATE = Decimal("0.05")
 
@@ -41,6 +42,8 @@ class TenantSettings(BaseModel):
     # Cashback that comes back with returned goods after its deadline passed stays
     # spendable this many days from the return.
     returned_cashback_days: int = Field(default=7, ge=0, le=365)
+    # Payouts: the minimum, daily and monthly limits, the return window.
+    payouts: PayoutSettings = PayoutSettings()
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
 

@@ -30,6 +30,9 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("POST", "/v1/redemptions/*/capture"),
         ("POST", "/v1/redemptions/*/cancel"),
         ("POST", "/v1/redemptions/*/reversals"),
+        ("POST", "/v1/payouts"),
+        ("GET", "/v1/payouts/*"),
+        ("POST", "/v1/payouts/*/cancel"),
     ),
     "review": (
         ("GET", "/v1/reviews"),

@@ -14,12 +14,14 @@ from cashback.domain.changes import (
     DecisionChange,
     Identity,
     LotChange,
+    PayoutChange,
     PurchaseChange,
     RedemptionChange,
     RefundChange,
 )
 from cashback.domain.ledger import Account, Draw, Entry, Lot, Notice
 from cashback.domain.orders import Order, Refund
+from cashback.domain.payouts.records import Payout
 from cashback.domain.redemptions import Redemption, Reversal
 from cashback.domain.tenants import TenantSettings
 
@@ -82,6 +84,21 @@ class RedemptionStore(Protocol):
     def record_failed_redemption(self, redemption: Redemption) -> None: ...
     def commit_redemption(self, change: RedemptionChange) -> None: ...
     def expired_holds(self, day: str, now: str) -> Iterator[Redemption]: ...
+
+
+class PayoutStore(Protocol):
+    """Payout records, the lots they drew from, their transactions, and the job's queues."""
+
+    def get_payout(self, tenant: str, payout_id: str) -> Payout | None: ...
+    def load_payout(
+        self, tenant: str, payout_id: str, customer_id: str
+    ) -> tuple[Payout | None, Account]: ...
+    def load_payout_lots(
+        self, tenant: str, customer_id: str, draws: tuple[Draw, ...]
+    ) -> tuple[Account, dict[tuple[str, str], Lot]]: ...
+    def live_lots(self, tenant: str, customer_id: str) -> Iterator[Lot]: ...
+    def commit_payout(self, change: PayoutChange, next_look: str | None = None) -> None: ...
+    def waiting_payouts(self, status: str, now: str, limit: int) -> list[Payout]: ...
 
 
 class ProgramStore(Protocol):

@@ -133,6 +133,7 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
             ":risk": after.risk,
             ":last_activity_at": after.last_activity_at,
             ":holds": after.holds,
+            ":payouts": after.payouts,
         }
     )
     sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
@@ -141,7 +142,8 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
         "UpdateExpression": f"SET {sets}, seq = :seq, head = :head, "
         "tenant = :tenant, customer_id = :customer, "
         "spend_days = :spend_days, earned_months = :earned_months, "
-        "risk = :risk, last_activity_at = :last_activity_at, holds = :holds",
+        "risk = :risk, last_activity_at = :last_activity_at, holds = :holds, "
+        "payouts = :payouts",
     }
     if before.exists:
         # The chain's lock: whoever read the account at this sequence wins, once.
@@ -195,6 +197,7 @@ def account_from_item(tenant: str, customer_id: str, item: dict[str, Any] | None
         risk=item.get("risk", {}),
         last_activity_at=item.get("last_activity_at", ""),
         holds=item.get("holds", {}),
+        payouts=item.get("payouts", {}),
     )
 
 

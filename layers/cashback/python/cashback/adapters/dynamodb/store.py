@@ -6,6 +6,7 @@ from __future__ import annotations
 from cashback.adapters.dynamodb.accounts import AccountsTable
 from cashback.adapters.dynamodb.due import DueTable
 from cashback.adapters.dynamodb.orders import OrdersTable
+from cashback.adapters.dynamodb.payouts import PayoutsTable
 from cashback.adapters.dynamodb.programs import ProgramsTable
 from cashback.adapters.dynamodb.redemptions import RedemptionsTable
 from cashback.adapters.dynamodb.reviews import ReviewsTable
@@ -17,9 +18,10 @@ class Store(
     AccountsTable,
     OrdersTable,
     RedemptionsTable,
+    PayoutsTable,
     ProgramsTable,
     ReviewsTable,
     DueTable,
 ):
-    """Tenants and keys, accounts and entries, orders and refunds, redemptions, programs,
+    """Tenants and keys, accounts and entries, orders and refunds, redemptions, payouts, programs,
     reviews and the due index, over one table (see adapters.dynamodb.table for its layout)."""

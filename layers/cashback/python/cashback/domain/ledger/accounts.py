@@ -29,6 +29,9 @@ class Account:
     # Open checkout holds: redemption_id -> when the hold expires, so the customer's next
     # redemption releases the expired ones first (the sweep releases them within a minute).
     holds: dict[str, str] = field(default_factory=dict)
+    # What the customer's payouts took out, by local day and month ({"days": {...},
+    # "months": {...}}), for the storefront's payout limits (domain.payouts.rules).
+    payouts: dict[str, dict[str, int]] = field(default_factory=dict)
     # The risk model's aggregates of this customer (cashback.domain.risk.aggregates), opaque here.
     risk: dict[str, Any] = field(default_factory=dict)
 

@@ -25,6 +25,12 @@ EntryKind = Literal[
     "cancel",
     "hold_expired",
     "reversal",
+    # Payouts: requested (reserved), paid (paid out), failed, canceled or returned (back).
+    "payout",
+    "payout_paid",
+    "payout_failed",
+    "payout_canceled",
+    "payout_returned",
 ]
 
 

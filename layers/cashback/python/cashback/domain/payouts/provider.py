@@ -34,6 +34,20 @@ DEFAULT_TOLERANCE_SECONDS = 300
 FailureCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 _V1 = re.compile(r"[0-9a-f]{64}")
 _UNIX = re.compile(r"[0-9]{1,10}")  # up to the year 2286
+# What the provider knows a payout by (its idempotency key): "<tenant>:<payout_id>", unique
+# across storefronts, so a callback names the storefront and its payout.
+# The storefront's id alphabet, long enough for a tenant (40), the colon and an id (100).
+ProviderKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,140}$")]
+
+
+def provider_key(tenant: str, payout_id: str) -> str:
+    return f"{tenant}:{payout_id}"
+
+
+def from_provider_key(key: str) -> tuple[str, str]:
+    """(tenant, payout_id) of a provider key."""
+    tenant, _, payout_id = key.partition(":")
+    return tenant, payout_id
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,7 @@ class ProviderEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: StoreId  # the same event delivered twice has the same id
-    payout_id: StoreId
+    payout_id: ProviderKey
     status: ProviderStatus
     occurred_at: Timestamp
     failure_code: FailureCode | None = None

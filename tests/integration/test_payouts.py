@@ -1,0 +1,297 @@
+"""Payouts through the local stack: requested (reserved at once), submitted by the job,
+settled by the sandbox provider's signed callbacks or by polling, under each sandbox
+behaviour (paid, fail, timeout, twice, silent, return); canceled before submission; and the
+ledger exact after each (DynamoDB Local, the real authorizer and handler over HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
+from cashback.adapters.providers.sandbox import SandboxProvider
+from cashback.domain.payouts.provider import sign
+from cashback.domain.tenants import TenantSettings
+from cashback.services import payout_job
+from cashback_tools.audit import verify
+from cashback_tools.local.stack import LocalStack
+
+from . import table
+from .client import Api, now_iso, unique
+
+TENANT = "payer"
+
+
+@pytest.fixture(scope="module")
+def shop(stack: LocalStack) -> Iterator[Api]:
+    """A storefront whose cashback ripens at once (no return window), 10% back."""
+    if TENANT not in stack.keys:
+        settings = TenantSettings(
+            currency="BRL", return_window_days=0, cashback_rate="0.10", risk_mode="off"
+        )
+        stack.add_tenant(TENANT, settings, now_iso())
+    yield Api(stack.url, stack.keys[TENANT]["storefront"])
+
+
+def secret(stack: LocalStack) -> str:
+    return stack.template.parameter_defaults()["PayoutCallbackSecret"]
+
+
+def sandbox(stack: LocalStack, at: datetime | None = None) -> SandboxProvider:
+    """The sandbox provider as the payout function has it, with a clock of our choosing."""
+    assert stack.store is not None
+    moment = at or datetime.now(UTC)
+    return SandboxProvider(secret(stack), lambda: moment, DynamoSandboxStore(stack.store))
+
+
+def earn(stack: LocalStack, shop: Api, customer: str, amount: int) -> None:
+    reply = shop.purchase(customer, amount)
+    assert reply.status_code == 201, reply.text
+    table.ripen(stack, TENANT, customer, datetime.now(UTC))
+
+
+def pay(
+    shop: Api, customer: str, amount: int, local: str = "ana", **fields: Any
+) -> requests.Response:
+    body = {
+        "payout_id": unique("pay"),
+        "customer_id": customer,
+        "amount": amount,
+        "method": "pix",
+        "destination": {"key_type": "email", "key": f"{local}@example.com"},
+        **fields,
+    }
+    return shop.post("/v1/payouts", body)
+
+
+def run_job(stack: LocalStack, at: datetime | None = None) -> payout_job.JobReport:
+    """The payout job as its schedule runs it, as of `at` (the service, on the same table)."""
+    assert stack.store is not None
+    events: list[tuple[str, dict[str, Any]]] = []
+    moment = at or datetime.now(UTC)
+    return payout_job.run(
+        stack.store,
+        sandbox(stack, moment),
+        moment,
+        lambda tenant: (stack_settings(stack, tenant), ZoneInfo("UTC")),
+        lambda kind, detail: events.append((kind, detail)),
+    )
+
+
+def stack_settings(stack: LocalStack, tenant: str) -> TenantSettings:
+    assert stack.store is not None
+    found = stack.store.get_tenant(tenant)
+    assert found is not None
+    return found
+
+
+def deliver(stack: LocalStack, shop: Api, at: datetime | None = None) -> list[requests.Response]:
+    """POST the sandbox's callbacks due by `at` to the callback route, as the provider
+    would, signed as they are sent (now: the gateway's clock is real, the sandbox's may be
+    ahead)."""
+    replies = []
+    for callback in sandbox(stack, at).callbacks():
+        signed = sign(secret(stack), callback.body, int(datetime.now(UTC).timestamp()))
+        replies.append(
+            requests.post(
+                f"{stack.url}/v1/providers/sandbox/events",
+                data=callback.body,
+                headers={**callback.headers, "Cashback-Signature": signed},
+                timeout=30,
+            )
+        )
+    return replies
+
+
+def account(stack: LocalStack, customer: str) -> dict[str, int]:
+    assert stack.store is not None
+    return dict(stack.store.get_account(TENANT, customer).values)
+
+
+def audit(stack: LocalStack, customer: str) -> None:
+    assert stack.store is not None
+    report = verify(stack.store, TENANT, customer)
+    assert report.ok, report.problems
+
+
+def test_a_payout_is_reserved_at_once_submitted_by_the_job_and_paid_by_callback(
+    stack: LocalStack, shop: Api
+) -> None:
+    customer = unique("payee")
+    earn(stack, shop, customer, 50000)  # 5000
+    reply = pay(shop, customer, 3000)
+    assert reply.status_code == 202, reply.text
+    body = reply.json()
+    assert body["status"] == "requested"
+    assert body["destination"] == {"key_type": "email", "key": "a***@e***.com"}
+    assert body["balance"]["available"] == 2000 and body["balance"]["reserved"] == 3000
+    assert pay(shop, customer, 2001).json()["code"] == "insufficient_balance"
+    report = run_job(stack)
+    assert report.submitted >= 1
+    path = f"/v1/payouts/{body['payout_id']}"
+    assert shop.get(path).json()["status"] == "submitted"
+    replies = deliver(stack, shop)
+    assert replies and {r.status_code for r in replies} == {200}
+    done = shop.get(path).json()
+    assert done["status"] == "paid" and done["paid_at"]
+    money = account(stack, customer)
+    assert money["reserved"] == 0 and money["paid_out"] == 3000 and money["available"] == 2000
+    audit(stack, customer)
+
+
+@pytest.mark.parametrize("behaviour", ["fail", "twice", "return"])
+def test_every_provider_behaviour_leaves_the_ledger_exact(
+    stack: LocalStack, shop: Api, behaviour: str
+) -> None:
+    customer = unique(behaviour)
+    earn(stack, shop, customer, 50000)
+    payout = pay(shop, customer, 2500, local=behaviour).json()
+    run_job(stack)
+    deliver(stack, shop)
+    later = datetime.now(UTC) + timedelta(days=3)  # the sandbox returns after two days
+    deliver(stack, shop, later)
+    status = shop.get(f"/v1/payouts/{payout['payout_id']}").json()["status"]
+    money = account(stack, customer)
+    expected = {"fail": "failed", "twice": "paid", "return": "returned"}[behaviour]
+    assert status == expected
+    if expected == "paid":
+        assert money["paid_out"] == 2500 and money["available"] == 2500
+    else:  # the money came back, once
+        assert money["paid_out"] == 0 and money["available"] == 5000
+    assert money["reserved"] == 0
+    audit(stack, customer)
+
+
+def test_a_timeout_and_a_silent_provider_are_settled_by_polling(
+    stack: LocalStack, shop: Api
+) -> None:
+    customer = unique("quiet")
+    earn(stack, shop, customer, 60000)
+    timed_out = pay(shop, customer, 2500, local="timeout").json()
+    silent = pay(shop, customer, 2500, local="silent").json()
+    report = run_job(stack)
+    assert report.timeouts >= 1
+    assert shop.get(f"/v1/payouts/{timed_out['payout_id']}").json()["status"] == "submitted"
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    polled = run_job(stack, later)
+    assert polled.polled >= 2
+    for payout in (timed_out, silent):
+        assert shop.get(f"/v1/payouts/{payout['payout_id']}").json()["status"] == "paid"
+    assert account(stack, customer)["paid_out"] == 5000
+    deliver(stack, shop)  # the timed-out payout's late callback changes nothing
+    assert account(stack, customer)["paid_out"] == 5000
+    audit(stack, customer)
+
+
+def test_a_payout_can_be_canceled_only_before_submission(stack: LocalStack, shop: Api) -> None:
+    customer = unique("changes-mind")
+    earn(stack, shop, customer, 50000)
+    first = pay(shop, customer, 2000).json()
+    canceled = shop.post(f"/v1/payouts/{first['payout_id']}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    assert canceled.json()["balance"]["available"] == 5000
+    again = shop.post(f"/v1/payouts/{first['payout_id']}/cancel")
+    assert again.status_code == 200 and again.json()["balance"]["available"] == 5000
+    second = pay(shop, customer, 2000).json()
+    run_job(stack)
+    late = shop.post(f"/v1/payouts/{second['payout_id']}/cancel")
+    assert late.status_code == 409 and late.json()["code"] == "payout_not_cancelable"
+    audit(stack, customer)
+
+
+def test_callbacks_must_be_signed_by_the_provider(stack: LocalStack, shop: Api) -> None:
+    body = (
+        b'{"event_id":"evt-x","payout_id":"payer:nope","status":"paid",'
+        b'"occurred_at":"2026-11-30T10:00:00Z"}'
+    )
+    url = f"{stack.url}/v1/providers/sandbox/events"
+    json_type = {"Content-Type": "application/json"}
+    unsigned = requests.post(url, data=body, headers=json_type, timeout=30)
+    assert unsigned.status_code == 403 and unsigned.json()["code"] == "signature_invalid"
+    forged = sign("not-the-secret-at-all", body, int(datetime.now(UTC).timestamp()))
+    reply = requests.post(
+        url, data=body, headers={**json_type, "Cashback-Signature": forged}, timeout=30
+    )
+    assert reply.status_code == 403 and reply.json()["code"] == "signature_invalid"
+    stale = sign(secret(stack), body, int(datetime.now(UTC).timestamp()) - 3600)
+    reply = requests.post(
+        url, data=body, headers={**json_type, "Cashback-Signature": stale}, timeout=30
+    )
+    assert reply.status_code == 403 and reply.json()["code"] == "signature_stale"
+    good = sign(secret(stack), body, int(datetime.now(UTC).timestamp()))
+    reply = requests.post(
+        url, data=body, headers={**json_type, "Cashback-Signature": good}, timeout=30
+    )
+    assert reply.status_code == 404 and reply.json()["code"] == "payout_not_found"
+    other = requests.post(
+        f"{stack.url}/v1/providers/acmepay/events",
+        data=body,
+        headers={**json_type, "Cashback-Signature": good},
+        timeout=30,
+    )
+    assert other.status_code == 404 and other.json()["code"] == "provider_not_found"
+
+
+def test_bad_payout_requests_are_4xx_and_change_nothing(stack: LocalStack, shop: Api) -> None:
+    customer = unique("bad-payee")
+    earn(stack, shop, customer, 50000)
+    cases = [
+        ({"destination": {"key_type": "cpf", "key": "123.456.789-00"}}, "destination.key"),
+        ({"method": "cheque"}, "method"),
+        ({"amount": 0}, "amount"),
+        ({"amount": "3000"}, "amount"),
+    ]
+    good = {
+        "payout_id": unique("pay"),
+        "customer_id": customer,
+        "amount": 3000,
+        "method": "pix",
+        "destination": {"key_type": "email", "key": "ana@example.com"},
+    }
+    for change, where in cases:
+        reply = shop.post("/v1/payouts", {**good, **change})
+        assert reply.status_code == 422, (change, reply.text)
+        fields = {d["field"] for d in reply.json()["details"]}
+        assert where in fields, (change, reply.text)
+    low = pay(shop, customer, 1999)
+    assert low.status_code == 422 and low.json()["code"] == "payout_below_minimum"
+    assert shop.get("/v1/payouts/nope").status_code == 404
+    assert shop.post("/v1/payouts/nope/cancel").status_code == 404
+    assert account(stack, customer)["available"] == 5000
+    audit(stack, customer)
+
+
+def test_concurrent_payouts_and_redemptions_never_spend_more_than_there_is(
+    stack: LocalStack, shop: Api
+) -> None:
+    customer = unique("crowd")
+    earn(stack, shop, customer, 100000)  # 10000
+
+    def spend(i: int) -> requests.Response:
+        if i % 2:
+            return pay(shop, customer, 2000)
+        return shop.post(
+            "/v1/redemptions",
+            {
+                "redemption_id": unique("red"),
+                "customer_id": customer,
+                "amount": 2000,
+                "order_id": "o",
+                "occurred_at": now_iso(),
+                "channel": "online",
+            },
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(spend, range(10)))
+    accepted = [r for r in replies if r.status_code in (201, 202)]
+    assert len(accepted) == 5, [(r.status_code, r.text) for r in replies]
+    money = account(stack, customer)
+    assert money["available"] == 0 and money["reserved"] + money["spent"] == 10000
+    audit(stack, customer)
