@@ -32,4 +32,9 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     assert "her late capture: 409 hold_expired" in out  # the sweep released it
     assert ": 422 insufficient_balance" in out
     assert "of cashback comes back with its deadlines" in out  # a reversal
+    assert "payout_below_minimum" in out
+    assert "the provider calls back (signed): " in out
+    for status in ("paid", "failed", "returned"):  # payouts settled each way
+        assert f" {status:<9} available " in out, status
+    assert "payout.returned" in out  # on the bus
     assert "analyst rejects" in out and "(rejected)" in out
