@@ -295,3 +295,33 @@ def test_concurrent_payouts_and_redemptions_never_spend_more_than_there_is(
     money = account(stack, customer)
     assert money["available"] == 0 and money["reserved"] + money["spent"] == 10000
     audit(stack, customer)
+
+
+def test_a_status_the_machine_does_not_allow_is_a_409_and_moves_no_money(
+    stack: LocalStack, shop: Api
+) -> None:
+    customer = unique("out-of-order")
+    earn(stack, shop, customer, 50000)
+    payout = pay(shop, customer, 2000).json()
+    url = f"{stack.url}/v1/providers/sandbox/events"
+
+    def event(status: str, seq: int) -> requests.Response:
+        body = (
+            f'{{"event_id":"evt-{seq}-{payout["payout_id"]}","payout_id":"{TENANT}:'
+            f'{payout["payout_id"]}","status":"{status}","occurred_at":"{now_iso()}"}}'
+        ).encode()
+        signed = sign(secret(stack), body, int(datetime.now(UTC).timestamp()))
+        headers = {"Content-Type": "application/json", "Cashback-Signature": signed}
+        return requests.post(url, data=body, headers=headers, timeout=30)
+
+    early = event("paid", 1)  # never submitted: the provider cannot have paid it
+    assert early.status_code == 409 and early.json()["code"] == "payout_transition_invalid"
+    assert account(stack, customer)["reserved"] == 2000
+    run_job(stack)
+    deliver(stack, shop)  # paid
+    assert event("paid", 2).status_code == 200  # a repeat changes nothing
+    late = event("failed", 3)  # a paid payout does not fail afterwards
+    assert late.status_code == 409 and late.json()["code"] == "payout_transition_invalid"
+    money = account(stack, customer)
+    assert money["paid_out"] == 2000 and money["reserved"] == 0 and money["available"] == 3000
+    audit(stack, customer)
