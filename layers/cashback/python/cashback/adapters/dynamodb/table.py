@@ -13,6 +13,7 @@ Layout (one table, `pk`/`sk`; the `due` and `queue` indexes are sparse):
     REDEMPTION#<t>#<id>   REDEMPTION           a redemption: state, lots drawn, first reply;
                                                an open hold is in the due index (HOLD#<day>)
     REVERSAL#<t>#<id>     REVERSAL             idempotency record of a reversal
+    ORDERPAY#<t>#<order>  RED#<redemption>     a captured redemption that paid for the order
     RULES#<t>             V#<version:06>       an immutable published rule-set version
     BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
     IDENT#<t>#<kind>#<id> SEEN#<customer>      one customer seen on a device / payment fingerprint
