@@ -4,10 +4,15 @@ was spent at a full refund; the storefront's own reversals leave the rest to ref
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cashback.domain.clock import to_iso
 from cashback.domain.ids import ID_PATTERN
 from cashback.domain.ledger.order_returns import (
     Paid,
@@ -113,3 +118,57 @@ def test_a_refunds_reversal_id_never_meets_a_storefronts() -> None:
     derived = reversal_id("r-1", "red-1")
     assert derived == reversal_id("r-1", "red-1") != reversal_id("r-1", "red-2")
     assert not re.match(ID_PATTERN, derived) and "#" not in derived
+
+
+class _Paid:
+    """An order paid with 500 of cashback, half of it promised back by a refund weeks ago
+    (`landed`: its reversal ran); the storefront reversed nothing itself."""
+
+    def __init__(self, landed: bool) -> None:
+        self.landed = landed
+        self.reversed = 250 if landed else 0
+        self.ran: list[tuple[str, int, str]] = []
+
+    def load_reversal(self, tenant: str, reversal_id: str) -> object | None:
+        return object() if self.landed else None
+
+    def redemptions_of_order(self, tenant: str, order_id: str) -> list[object]:
+        from cashback.domain.redemptions import Redemption
+
+        made = Redemption("t", "red", "c", "o", "online", 500, "captured", AT, "h", "{}", 201)
+        return [replace(made, captured=500, reversed=self.reversed)]
+
+    def reverse(self, store: object, tenant: str, settings: object, redemption_id: str,
+                request: Any, now: datetime, **_: object) -> None:  # fmt: skip
+        self.ran.append((request.reversal_id, request.amount, to_iso(request.occurred_at)))
+        self.reversed += request.amount
+        self.landed = True
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_an_old_refunds_return_runs_once_and_counts_once(
+    landed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order's next refund, weeks later: a return that landed is found by its id and
+    not run again; one a crash left out runs now (its refund is past the back-dating
+    window, so it comes back as of now). Either way the second half gives the rest."""
+    from cashback.domain.orders import NewRefund, Order
+    from cashback.domain.tenants import TenantSettings
+    from cashback.services import order_returns, redemptions
+
+    now = datetime(2026, 6, 20, 12, tzinfo=UTC)
+    order = Order("t", "o", "c", 8000, "BRL", 400, 4000, None, AT, "h", "{}", 201)
+    order = replace(order, redeemed_returns=[["r1", "red", 250, AT]])
+    store = _Paid(landed)
+    monkeypatch.setattr(redemptions, "reverse", store.reverse)
+    returns = order_returns.plan_for(
+        store,  # type: ignore[arg-type]
+        "t",
+        TenantSettings(currency="BRL"),
+        order,
+        NewRefund("r2", "o", 4000, now),
+        now,
+        order_returns.bare,
+    )
+    assert [(r.redemption_id, r.amount) for r in returns] == [("red", 250)]
+    assert store.ran == ([] if landed else [("refund|r1|red", 250, to_iso(now))])

@@ -9,7 +9,7 @@ nothing: a retry of the refund (or the order's next refund) runs any that did no
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cashback.domain.clock import from_iso, to_iso
@@ -74,15 +74,21 @@ def run(
     now: datetime,
     shape: ReversalShape,
 ) -> bool:
-    """Run one return as the redemption's reversal (a replay when it landed before);
-    False when it cannot land: the storefront reversed that much itself since, or the
-    refund is older than the back-dating window. Contention propagates: retry the refund."""
-    request = NewReversal(
-        reversal_id(each.refund_id, each.redemption_id), each.amount, from_iso(each.occurred_at)
-    )
+    """Run one return as the redemption's reversal, unless it landed before: True once it
+    has landed, False when it cannot (the storefront reversed that much itself since).
+    Contention propagates: the refund answers 503 and its retry runs it again."""
+    derived = reversal_id(each.refund_id, each.redemption_id)
+    if store.load_reversal(tenant, derived) is not None:
+        return True  # landed before (checked first: an old refund is past the time window)
+    at = from_iso(each.occurred_at)
+    if at < now - timedelta(days=settings.backdate_days):
+        at = now  # left out long ago (a crash, no retry): it comes back now, grace from now
+    request = NewReversal(derived, each.amount, at)
     try:
         redemptions.reverse(store, tenant, settings, each.redemption_id, request, now, shape=shape)
-    except (Unprocessable, Conflict, NotFound) as refused:
+    except Conflict:  # another retry landed it first (at another `now`)
+        return store.load_reversal(tenant, derived) is not None
+    except (Unprocessable, NotFound) as refused:
         logger.warning(
             "a refund's return of cashback could not land",
             extra={
