@@ -53,8 +53,9 @@ class Shop:
         table.ripen(self.stack, self.tenant, customer, datetime.now(UTC))
         return str(body["order_id"])
 
-    def redeem(self, customer: str, amount: int, order_id: str) -> dict[str, Any]:
+    def redeem(self, customer: str, amount: int, order_id: str, **fields: Any) -> dict[str, Any]:
         body = {
+            **fields,
             "redemption_id": unique("red"),
             "customer_id": customer,
             "amount": amount,
@@ -174,4 +175,24 @@ def test_the_storefronts_own_reversal_leaves_the_rest_to_refunds(stack: LocalSta
     assert shop.refund(b, 10)["cashback_returned"] == 0  # floor(300 x 2010/8000) = 75
     assert shop.refund(b, 5990)["cashback_returned"] == 225
     assert shop.values(customer)["spent"] == 0
+    shop.audit(customer)
+
+
+def test_a_hold_counts_once_captured_and_only_what_was_captured(stack: LocalStack) -> None:
+    shop = Shop(stack, "record_debt")
+    customer = unique("c")
+    shop.buy(customer, 10000)  # 500
+    paid, held = unique("checkout"), unique("checkout")
+    open_hold = shop.redeem(customer, 100, held, capture=False)
+    hold = shop.redeem(customer, 400, paid, capture=False)
+    captured = shop.api.post(f"/v1/redemptions/{hold['redemption_id']}/capture", {"amount": 300})
+    assert captured.status_code == 200, captured.text
+    for order_id in (paid, held):
+        reply = shop.api.post("/v1/purchases", purchase_body(customer, 1000, order_id=order_id))
+        assert reply.status_code == 201, reply.text
+    assert shop.refund(held, 1000)["cashback_returned"] == 0  # still only held: not spent
+    assert shop.refund(paid, 1000)["cashback_returned"] == 300
+    values = shop.values(customer)
+    assert (values["spent"], values["reserved"], values["available"]) == (0, 100, 400)
+    assert shop.api.get(f"/v1/redemptions/{open_hold['redemption_id']}").json()["reversed"] == 0
     shop.audit(customer)
