@@ -96,6 +96,7 @@ def create_refund(refund: Annotated[RefundRequest, Body()]) -> Response[RefundRe
         NewRefund.from_dict(refund.model_dump()),
         who.now,
         shape=replies.refund,
+        reversal_shape=replies.redemption,
     )
     if reply.replayed:
         metrics.add_metric(name="RefundsReplayed", unit=MetricUnit.Count, value=1)

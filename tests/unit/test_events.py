@@ -335,6 +335,8 @@ def test_refund_event_claws_back_in_proportion(functions: Functions) -> None:
         "forgiven": 0,
         "debt": 0,
         "order_refunded": 6000,
+        "cashback_returned": 0,  # the order was not paid with cashback
+        "cashback_returns": [],
     }
 
 

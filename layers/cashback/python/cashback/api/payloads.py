@@ -171,6 +171,11 @@ class PurchaseReply(BaseModel):
     )
 
 
+class ReturnedCashback(BaseModel):
+    redemption_id: str
+    amount: int
+
+
 class RefundReply(BaseModel):
     refund_id: str
     order_id: str
@@ -196,6 +201,14 @@ class RefundReply(BaseModel):
         "voided, or the refund policy lets it go",
     )
     order_refunded: int = Field(description="Refunded of the order so far, this one included")
+    cashback_returned: int = Field(
+        default=0,
+        description="Cashback that had paid for the order (its redemptions, in ledger units) "
+        "given back with this refund, in proportion, with the lots' deadlines",
+    )
+    cashback_returns: list[ReturnedCashback] = Field(
+        default_factory=list, description="What came back of each redemption of the order"
+    )
 
 
 class NextExpiry(BaseModel):

@@ -33,7 +33,12 @@ def purchase(recorded: PurchaseRecorded) -> dict[str, Any]:
 
 
 def refund(recorded: RefundRecorded) -> dict[str, Any]:
-    return RefundReply.model_validate(asdict(recorded)).model_dump(mode="json")
+    values = asdict(recorded)
+    values["cashback_returns"] = [
+        {"redemption_id": redemption_id, "amount": amount}
+        for redemption_id, amount in recorded.cashback_returns
+    ]
+    return RefundReply.model_validate(values).model_dump(mode="json")
 
 
 def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:

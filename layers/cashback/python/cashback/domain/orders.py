@@ -108,6 +108,9 @@ class Order:
     # Per SKU: [amount, cashback it earned, refunded so far] (ledger.OrderLine), so a
     # refund that names lines takes back what they earned. None: recorded before lines.
     lines: dict[str, list[int]] | None = None
+    # What refunds gave back of the redemptions that paid for the order (issue 10):
+    # [refund_id, redemption_id, amount, occurred_at] (ledger.order_returns.Return).
+    redeemed_returns: list[list[object]] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,9 @@ class RefundRecorded:
     debt: int
     forgiven: int
     order_refunded: int
+    # Cashback that had paid for the order, given back with the refund (issue 10).
+    cashback_returned: int = 0
+    cashback_returns: tuple[tuple[str, int], ...] = ()  # (redemption_id, amount)
 
 
 @dataclass(frozen=True)

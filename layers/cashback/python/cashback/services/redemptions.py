@@ -33,6 +33,7 @@ from cashback.domain.rules.checkout import redeemable, worth
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
+from cashback.services import screening
 from cashback.services.holds import found, raise_failed, release_expired_holds
 from cashback.services.ports import RedemptionStore
 from cashback.services.recording import MAX_ATTEMPTS, backoff, check_occurred_at, replay
@@ -203,6 +204,10 @@ def _commit_spend(
         assert expires is not None
         after = replace(after, holds={**after.holds, request.redemption_id: expires})
     after = replace(after, last_activity_at=max(after.last_activity_at, moved.entry.occurred_at))
+    if not hold:  # spent: the risk aggregates note it (a hold is noted by nothing yet)
+        after = replace(
+            after, risk=screening.after_redemption(after, request.amount, request.occurred_at)
+        )
     made = replace(
         _record(account.tenant, request, "reserved" if hold else "captured", 201, {}),
         captured=0 if hold else request.amount,

@@ -23,10 +23,12 @@ from cashback.domain.changes import (
 )
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import Contention, NotFound, Unprocessable
+from cashback.domain.ledger.order_returns import Return
 from cashback.domain.orders import NewRefund, Order, Refund, RefundRecorded, Reply
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.services import screening
+from cashback.services import order_returns, screening
+from cashback.services.order_returns import ReversalShape
 from cashback.services.ports import RefundStore
 from cashback.services.recording import MAX_ATTEMPTS, backoff, check_occurred_at, replay
 
@@ -102,7 +104,11 @@ def _balance_lots(
 
 
 def _recorded(
-    refund: NewRefund, order: Order, amount: int, clawback: ledger.Clawback
+    refund: NewRefund,
+    order: Order,
+    amount: int,
+    clawback: ledger.Clawback,
+    returns: tuple[Return, ...],
 ) -> RefundRecorded:
     return RefundRecorded(
         refund_id=refund.refund_id,
@@ -123,11 +129,17 @@ def _recorded(
         - clawback.from_balance
         - clawback.debt,
         order_refunded=order.refunded + refund.amount,
+        cashback_returned=sum(each.amount for each in returns),
+        cashback_returns=tuple((each.redemption_id, each.amount) for each in returns),
     )
 
 
 def _refunded_order(
-    order: Order, refund: NewRefund, clawback: ledger.Clawback, lines_after: Any
+    order: Order,
+    refund: NewRefund,
+    clawback: ledger.Clawback,
+    lines_after: Any,
+    returns: tuple[Return, ...],
 ) -> Order:
     """The order once refunded; a case waiting for an analyst closes once nothing is left
     to decide on."""
@@ -143,14 +155,41 @@ def _refunded_order(
         lines={sku: list(line) for sku, line in lines_after.items()}
         if order.lines is not None
         else None,
+        redeemed_returns=[*(order.redeemed_returns or ()), *(each.to_list() for each in returns)]
+        or None,
+    )
+
+
+def _account_after(
+    clawback: ledger.Clawback, lot: ledger.Lot | None, order: Order, refund: NewRefund, amount: int
+) -> ledger.Account:
+    """The account once refunded, with the risk aggregates noting the refund and what the
+    customer had really spent of the order's cashback (whatever the refund policy charges)."""
+    return replace(
+        _less_spend(clawback.account, order, refund.amount),
+        risk=screening.after_refund(
+            clawback.account,
+            order.order_id,
+            refund.amount,
+            refund.occurred_at,
+            amount,
+            ledger.chargeable(lot, amount),
+        ),
     )
 
 
 def _change(
-    store: RefundStore, tenant: str, refund: NewRefund, order: Order, now: datetime, shape: Shape
+    store: RefundStore,
+    tenant: str,
+    refund: NewRefund,
+    order: Order,
+    now: datetime,
+    shape: Shape,
+    returns: tuple[Return, ...],
 ) -> tuple[RefundChange, dict[str, Any]]:
-    """Claw back the refund's share against the order's lot and account as read: the change
-    to commit and the reply's body."""
+    """Claw back the refund's share against the order's lot and account as read, and
+    record what it gives back of the redemptions that paid for the order (`returns`): the
+    change to commit and the reply's body."""
     named = _named_lines(refund, order)
     lot, account = store.load_lot_and_account(order)
     lines = {sku: (line[0], line[1], line[2]) for sku, line in (order.lines or {}).items()}
@@ -169,7 +208,7 @@ def _change(
         policy=order.refund_policy,  # type: ignore[arg-type]
         balance_lots=_balance_lots(store, order, lot, amount),
     )
-    body = shape(_recorded(refund, order, amount, clawback))
+    body = shape(_recorded(refund, order, amount, clawback, returns))
     record = Refund(
         tenant=tenant,
         refund_id=refund.refund_id,
@@ -178,26 +217,15 @@ def _change(
         reply=json.dumps(body),
         status_code=201,
     )
-    after = replace(
-        _less_spend(clawback.account, order, refund.amount),
-        risk=screening.after_refund(
-            clawback.account,
-            order.order_id,
-            refund.amount,
-            refund.occurred_at,
-            amount,
-            clawback.used,
-        ),
-    )
     change = RefundChange(
         record,
-        _refunded_order(order, refund, clawback, lines_after),
+        _refunded_order(order, refund, clawback, lines_after, returns),
         order.refunded,
         lot,
         clawback.lot,
         clawback.entry,
         account,
-        after,
+        _account_after(clawback, lot, order, refund, amount),
         now=to_iso(now),
         other_lots=clawback.other_lots,
     )
@@ -212,27 +240,36 @@ def record_refund(
     now: datetime,
     *,
     shape: Shape,
+    reversal_shape: ReversalShape = order_returns.bare,
 ) -> Reply:
-    """Record a refund, exactly once; `shape` gives the reply the API's form."""
+    """Record a refund, exactly once, then give back the cashback that paid for the order
+    (its reversals run after the refund's transaction; a retry runs any that did not
+    land). `shape` gives the reply the API's form, `reversal_shape` the reversals'."""
     for attempt in range(MAX_ATTEMPTS):
         recorded, order = store.load_refund(tenant, refund.refund_id, refund.order_id)
         if recorded is not None:
-            return replay(
+            reply = replay(
                 recorded.request_hash,
                 recorded.reply,
                 recorded.status_code,
                 refund.fingerprint(),
                 "refund_id",
             )
-        change, body = _change(
-            store, tenant, refund, _check(refund, order, settings, now), now, shape
+            returns = order_returns.from_reply(refund, reply.body)
+            order_returns.run_all(store, tenant, settings, returns, now, reversal_shape)
+            return reply
+        order = _check(refund, order, settings, now)
+        returns = order_returns.plan_for(
+            store, tenant, settings, order, refund, now, reversal_shape
         )
+        change, body = _change(store, tenant, refund, order, now, shape, returns)
         try:
             store.commit_refund(change)
         except (AlreadyRecorded, AccountMoved):
             logger.debug("refund raced another writer", extra={"attempt": attempt})
             backoff(attempt)
             continue
+        order_returns.run_all(store, tenant, settings, returns, now, reversal_shape)
         return Reply(201, body)
     raise Contention("too many concurrent writes to this order; retry the request")
 

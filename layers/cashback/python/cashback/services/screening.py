@@ -21,8 +21,10 @@ from cashback.domain.risk.aggregates import (
     CustomerAggregates,
     IdentityAggregates,
     PurchaseFacts,
+    RedemptionFacts,
     RefundFacts,
     note_purchase,
+    note_redemption,
     note_refund,
     shared_counts,
 )
@@ -124,7 +126,9 @@ def screen(
 def after_refund(
     account: Account, order_id: str, amount: int, occurred_at: datetime, clawed_back: int, debt: int
 ) -> dict[str, Any]:
-    """The customer's aggregates once a refund is applied (it feeds later decisions)."""
+    """The customer's aggregates once a refund is applied (it feeds later decisions);
+    `debt`: what the customer had really spent of the order's cashback and the refund
+    took back, whatever the refund policy then charged for it."""
     if not account.risk:
         return account.risk
     aggregates = CustomerAggregates.from_item(account.risk)
@@ -137,4 +141,14 @@ def after_refund(
             clawed_back=clawed_back,
             debt=debt,
         ),
+    ).to_item()
+
+
+def after_redemption(account: Account, amount: int, occurred_at: datetime) -> dict[str, Any]:
+    """The customer's aggregates once cashback was spent at checkout (captured)."""
+    if not account.risk:
+        return account.risk
+    aggregates = CustomerAggregates.from_item(account.risk)
+    return note_redemption(
+        aggregates, RedemptionFacts(amount=amount, occurred_at=occurred_at)
     ).to_item()

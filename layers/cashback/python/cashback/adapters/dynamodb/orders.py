@@ -15,6 +15,7 @@ from cashback.adapters.dynamodb.accounts import (
     replace_lot,
     seen_on,
 )
+from cashback.adapters.dynamodb.redemptions import order_paid_pk, redemption_key
 from cashback.adapters.dynamodb.table import (
     Table,
     budget_key,
@@ -35,6 +36,7 @@ from cashback.domain.changes import (
 )
 from cashback.domain.ledger import Account, Lot
 from cashback.domain.orders import Order, Refund
+from cashback.domain.redemptions import Redemption
 from cashback.domain.risk.aggregates import MAX_IDENTITY_CUSTOMERS
 
 
@@ -94,6 +96,19 @@ class OrdersTable(Table):
             lot_from_item(lot) if lot else None,
             account_from_item(order.tenant, order.customer_id, found.get((pk, "ACCOUNT"))),
         )
+
+    def redemptions_of_order(self, tenant: str, order_id: str) -> list[Redemption]:
+        """The captured redemptions that paid for an order: its pointer items (one Query),
+        then their records (one BatchGetItem)."""
+        pointers = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :red)",
+            ExpressionAttributeValues=to_item(
+                {":pk": order_paid_pk(tenant, order_id), ":red": "RED#"}
+            ),
+        )
+        keys = [redemption_key(tenant, p["redemption_id"]) for p in pointers]
+        found = self._get_many(keys) if keys else {}
+        return [pick(Redemption, item) for item in found.values()]
 
     def commit_purchase(self, change: PurchaseChange) -> None:
         """Write a purchase in one transaction (see PurchaseChange); BudgetShort names the
@@ -197,6 +212,7 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
         "Update": {
             "Key": to_item(order_key(order.tenant, order.order_id)),
             "UpdateExpression": "SET refunded = :new"
+            + (", redeemed_returns = :returns" if order.redeemed_returns else "")
             + (", case_status = :case" if order.case_status else "")
             + (", #lines = :lines" if order.lines is not None else "")
             + (" REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
@@ -207,6 +223,7 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
                     ":old": refunded_before,
                     ":case": order.case_status,
                     ":lines": order.lines,
+                    ":returns": order.redeemed_returns or None,
                 }
             ),
             **(

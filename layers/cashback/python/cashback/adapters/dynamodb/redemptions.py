@@ -42,6 +42,24 @@ def reversal_key(tenant: str, reversal_id: str) -> dict[str, str]:
     return {"pk": f"REVERSAL#{tenant}#{reversal_id}", "sk": "REVERSAL"}
 
 
+def order_paid_pk(tenant: str, order_id: str) -> str:
+    """The redemptions that paid for an order: one pointer item each (RED#<id>), so a
+    refund of that order finds them with one Query."""
+    return f"ORDERPAY#{tenant}#{order_id}"
+
+
+def _paid_pointer(redemption: Redemption) -> dict[str, Any]:
+    """Written once the redemption is spent (captured at once, or a hold captured);
+    the same content every time, so it needs no condition."""
+    item = {
+        "pk": order_paid_pk(redemption.tenant, redemption.order_id),
+        "sk": f"RED#{redemption.redemption_id}",
+        "redemption_id": redemption.redemption_id,
+        "customer_id": redemption.customer_id,
+    }
+    return {"Put": {"Item": to_item(item)}}
+
+
 def hold_bucket(day: str, shard: int) -> str:
     return f"HOLD#{day}#{shard:02d}"
 
@@ -126,6 +144,8 @@ class RedemptionsTable(Table):
             )
         items += [replace_lot(before, after, change.now) for before, after in change.lots]
         items += [put_new(entry_item(change.entry)), account_update(change.before, change.after)]
+        if change.redemption.status == "captured" and change.reversal is None:
+            items.append(_paid_pointer(change.redemption))
         self._transact(items)
 
     def expired_holds(self, day: str, now: str) -> Iterator[Redemption]:

@@ -17,6 +17,7 @@ Layout (one table, `pk`/`sk`; the `due` and `queue` indexes are sparse):
                                                requested / submitted ones in the due index
                                                (PAYOUT#<status>#<shard>) for the job
     SANDBOX#<key>         PAYMENT              the sandbox provider's own record of a payout
+    ORDERPAY#<t>#<order>  RED#<redemption>     a captured redemption that paid for the order
     RULES#<t>             V#<version:06>       an immutable published rule-set version
     BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
     IDENT#<t>#<kind>#<id> SEEN#<customer>      one customer seen on a device / payment fingerprint
