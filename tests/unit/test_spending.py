@@ -253,3 +253,21 @@ def test_any_sequence_of_spends_holds_and_give_backs_conserves_every_unit(
         on_lots = sum(each.available for each in lots.values())
         assert on_lots == acct["available"]
         assert all(each.available >= 0 and each.spent >= 0 for each in lots.values())
+
+
+def test_what_a_refund_let_go_of_goes_back_where_the_refund_would_have_taken_it() -> None:
+    spent = draw(account(500), [lot("a", 500)], 500)
+    drawn = replace(spent.lots[0][1], forgiven=300)  # its order refunded: 300 let go
+    back = ledger.give_back(
+        spent.account,
+        [(drawn, 500)],
+        out_of="spent",
+        kind="reversal",
+        ref="v",
+        order_id="o",
+        occurred_at=AT,
+    )
+    after = back.lots[0][1]
+    assert after.forgiven == 0 and after.clawed_back == 300 and after.available == 200
+    assert back.entry.deltas == {"spent": -500, "available": 200, "clawed_back": 300}
+    assert back.account.conserved()

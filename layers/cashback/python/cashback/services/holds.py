@@ -14,6 +14,7 @@ from cashback.domain.clock import to_iso
 from cashback.domain.errors import Conflict, Contention, NotFound, Unprocessable
 from cashback.domain.redemptions import Redemption, RedemptionStatus, draws_list
 from cashback.observability import logger
+from cashback.services import screening
 from cashback.services.ports import RedemptionStore
 from cashback.services.recording import MAX_ATTEMPTS, backoff
 
@@ -59,6 +60,8 @@ def _resolve(
     )
     holds = {k: v for k, v in moved.account.holds.items() if k != hold.redemption_id}
     after = replace(moved.account, holds=holds)
+    if captured:  # spent now: the risk model sees it as it sees a captured redemption
+        after = replace(after, risk=screening.after_redemption(after, captured, now))
     resolved = replace(
         hold,
         status=status,

@@ -41,6 +41,10 @@ class Lot:
     deadline: str | None = None
     # The local month whose cap this lot's cashback counts towards (under a program).
     month: str | None = None
+    # What refunds let go of this lot's consumed part (claw_back_unspent, or what the
+    # balance could not cover under claw_back_within_balance): if that cashback comes back
+    # (a reversal, a failed payout), it goes where the refund would have taken it.
+    forgiven: int = 0
 
     @property
     def credited(self) -> int:

@@ -98,12 +98,12 @@ RefundPolicy = Literal["record_debt", "claw_back_unspent", "claw_back_within_bal
 
 def chargeable(lot: Lot | None, amount: int) -> int:
     """Of `amount` to claw back from a lot, the part the customer already used (spent,
-    or netted against debt) and has not been charged for yet (none, when what was spent
-    came back to the lot since)."""
+    or netted against debt) and has not been charged for or let go yet (none, when what
+    was spent came back to the lot since)."""
     if lot is None or lot.status == "HELD":
         return 0
     owed = amount - min(amount, lot.pending + lot.available)
-    return max(0, min(owed, lot.spent + lot.netted - lot.debited))
+    return max(0, min(owed, lot.spent + lot.netted - lot.debited - lot.forgiven))
 
 
 def claw_back(
@@ -137,6 +137,7 @@ def claw_back(
         elif policy == "claw_back_within_balance":
             from_balance, others = _take_from_balance(lot, balance_lots, used)
         after_lot = _lot_after(lot, from_pending, from_available, debited=debt + from_balance)
+        after_lot = replace(after_lot, forgiven=lot.forgiven + used - debt - from_balance)
     taken = from_pending + from_available + from_balance
     entry, after = append(
         account,

@@ -126,33 +126,43 @@ def give_back(
     finalize: tuple[Outflow, int] | None = None,
 ) -> Movement:
     """Return what was drawn (`returns`: each lot as read, and how much goes back to it)
-    out of `out_of` to available, repaying the customer's debt first. A lot whose deadline
-    has passed by `occurred_at` keeps it (the lifecycle expires it again), unless
+    out of `out_of` to available: what a refund of the lot's order let go of goes where
+    the refund would have taken it (clawed back), then the customer's debt is repaid. A lot
+    whose deadline has passed by `occurred_at` keeps it (the lifecycle expires it again), unless
     `at_least_until` says how long returned cashback stays spendable. `finalize` moves the
     rest of a hold (`out_of`) where it ends (a capture of less than was held) in the same
     entry."""
     debt = account["debt"]
-    moved, total, to_settle = [], 0, debt
+    moved, total, to_settle, reclaimed = [], 0, debt, 0
     for lot, amount in returns:
         if amount <= 0:
             continue
         if amount > lot.spent:
             raise ValueError(f"lot {lot.order_id} gave out {lot.spent}, not {amount}")
-        settle = min(to_settle, amount)
+        # What a refund let go of comes back to where the refund would have taken it;
+        # then the customer's debt is repaid; the rest is theirs again.
+        let_go = min(amount, lot.forgiven)
+        settle = min(to_settle, amount - let_go)
         to_settle -= settle
         total += amount
+        reclaimed += let_go
         after = replace(
             lot,
             spent=lot.spent - amount,
-            available=lot.available + amount - settle,
-            clawed_back=lot.clawed_back + settle,
+            available=lot.available + amount - settle - let_go,
+            clawed_back=lot.clawed_back + settle + let_go,
+            forgiven=lot.forgiven - let_go,
             version=lot.version + 1,
         )
         if at_least_until and after.ends_at <= occurred_at and after.available:
             after = replace(after, deadline=at_least_until, remind_at=None, reminded=True)
         moved.append((lot, replace(after, status=_status(after))))
     settled = debt - to_settle
-    deltas = {"available": total - settled, "debt": -settled, "clawed_back": settled}
+    deltas = {
+        "available": total - settled - reclaimed,
+        "debt": -settled,
+        "clawed_back": settled + reclaimed,
+    }
     final_into, final = finalize or (out_of, 0)
     deltas[out_of] = -total - final
     deltas[final_into] = deltas.get(final_into, 0) + final
