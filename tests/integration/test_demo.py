@@ -32,6 +32,7 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     assert "her late capture: 409 hold_expired" in out  # the sweep released it
     assert ": 422 insufficient_balance" in out
     assert "of cashback comes back with its deadlines" in out  # a reversal
+    assert "with cashback, then returns it all: the refund gives back BRL 10.00" in out
     assert "payout_below_minimum" in out
     assert "the provider calls back (signed): " in out
     for status in ("paid", "failed", "returned"):  # payouts settled each way

@@ -45,6 +45,7 @@ class MoneyOutMachine(RuleBasedStateMachine):
         self.holds: dict[str, int] = {}  # open holds: redemption_id -> amount
         self.captured: dict[str, int] = {}  # redemption_id -> spent and not reversed
         self.payouts: dict[str, int] = {}  # payouts not yet settled: payout_id -> amount
+        self.paid_orders: dict[str, str] = {}  # redemption_id -> the order it paid for
         self.later = datetime.now(UTC)  # the moment the jobs run at, only ever forward
 
     def _redeem(self, amount: int, capture: bool) -> Any:
@@ -89,6 +90,7 @@ class MoneyOutMachine(RuleBasedStateMachine):
         assert reply.status_code == 201, reply.text
         rid = reply.json()["redemption_id"]
         (self.captured if capture else self.holds)[rid] = amount
+        self.paid_orders[rid] = reply.json()["order_id"]
 
     @precondition(lambda self: bool(self.holds))
     @rule(data=st.data(), how=st.sampled_from(["capture", "part", "cancel", "expire"]))
@@ -121,6 +123,27 @@ class MoneyOutMachine(RuleBasedStateMachine):
         reply = self.api.post(f"/v1/redemptions/{rid}/reversals", body)
         assert reply.status_code == 201, reply.text
         self.captured[rid] -= amount
+
+    @precondition(lambda self: any(v and k in self.paid_orders for k, v in self.captured.items()))
+    @rule(data=st.data(), amount=st.integers(10_000, 100_000))
+    def refund_an_order_paid_with_cashback(self, data: st.DataObject, amount: int) -> None:
+        """The order a redemption paid for is reported as a purchase and comes back (in
+        part): the cashback it was paid with comes back in proportion."""
+        rid = data.draw(
+            st.sampled_from(
+                sorted(k for k, v in self.captured.items() if v and k in self.paid_orders)
+            )
+        )
+        order_id = self.paid_orders.pop(rid)
+        reply = self.api.purchase(self.customer, amount, order_id=order_id)
+        assert reply.status_code == 201, reply.text
+        table.ripen(self.stack, TENANT, self.customer, datetime.now(UTC))
+        refunded = data.draw(st.integers(1, amount))
+        back = self.api.refund(order_id, refunded)
+        assert back.status_code == 201, back.text
+        expected = self.captured[rid] * refunded // amount
+        assert back.json()["cashback_returned"] == expected
+        self.captured[rid] -= expected  # (its later refunds are not modelled: none made)
 
     @rule(behaviour=st.sampled_from(BEHAVIOURS), share=st.integers(1, 100))
     def payout(self, behaviour: str, share: int) -> None:

@@ -289,10 +289,26 @@ def test_bad_redemption_inputs_are_4xx_and_change_nothing(stack: LocalStack, sho
         reply = shop.post("/v1/redemptions", {**good, **change})
         assert reply.status_code == status, (change, reply.text)
         assert reply.json()["code"]
+    hold = redeem(shop, customer, 100, capture=False).json()
+    path = f"/v1/redemptions/{hold['redemption_id']}"
+    for body in ({"amount": 0}, {"amount": -5}, {"amount": "50"}, {"extra": 1}, [50]):
+        reply = shop.post(f"{path}/capture", body)
+        assert reply.status_code == 422, (body, reply.text)
+    assert shop.get(path).json()["status"] == "reserved"  # none of them touched the hold
+    assert shop.post(f"{path}/cancel").status_code == 200
+    made = redeem(shop, customer, 100).json()
+    reversals = f"/v1/redemptions/{made['redemption_id']}/reversals"
+    good_reversal = {"reversal_id": unique("rev"), "amount": 50, "occurred_at": now_iso()}
+    for change in ({"amount": 0}, {"reversal_id": "a#b"}, {"occurred_at": "yesterday"}):
+        reply = shop.post(reversals, {**good_reversal, **change})
+        assert reply.status_code == 422, (change, reply.text)
+    missing = shop.post("/v1/redemptions/nope/reversals", good_reversal)
+    assert missing.status_code == 404 and missing.json()["code"] == "redemption_not_found"
+    assert shop.get(f"/v1/redemptions/{made['redemption_id']}").json()["reversed"] == 0
     assert shop.get("/v1/redemptions/nope").status_code == 404
     assert shop.post("/v1/redemptions/nope/capture", {}).status_code == 404
     assert shop.post("/v1/redemptions/nope/cancel").status_code == 404
-    assert shop.balance(customer)["available"] == 1000
+    assert shop.balance(customer)["available"] == 900  # the one redemption of 100 made
     audit(stack, customer)
 
 

@@ -439,6 +439,7 @@ def _checkout(shop: Storefront, stack: LocalStack, now: datetime) -> None:
         f"  ana    spends the rest, {money(spent)}, then returns half the goods: "
         f"{money(back['reversal']['amount'])} of cashback comes back with its deadlines"
     )
+    _refund_paid_with_cashback(shop, "diego")
     _say(f"  {'customer':<9}{'available':>14}{'reserved':>12}")
     for shopper in SHOPPERS:
         _, balance = shop.call("GET", f"/v1/customers/{shopper}/balance")
@@ -509,3 +510,52 @@ def _payouts(shop: Storefront, stack: LocalStack) -> None:
         _, payout = shop.call("GET", f"/v1/payouts/saque-{shopper}")
         left = money(payout["balance"]["available"])
         _say(f"  {shopper:<6} {payout['status']:<9} available {left}")
+
+
+def _refund_paid_with_cashback(shop: Storefront, shopper: str) -> None:
+    """An order paid partly with cashback, reported as a purchase, then returned in full:
+    the cashback it was paid with comes back with the refund."""
+    order_id = f"pedido-cashback-{shopper}"
+    status, spent = shop.call(
+        "POST",
+        "/v1/redemptions",
+        {
+            "redemption_id": f"paga-{shopper}",
+            "customer_id": shopper,
+            "amount": 1000,
+            "order_id": order_id,
+            "occurred_at": to_iso(datetime.now(UTC).replace(microsecond=0)),
+            "channel": "store",
+            "order_amount": 10000,
+        },
+    )
+    assert status == 201, spent
+    status, bought = shop.call(
+        "POST",
+        "/v1/purchases",
+        {
+            "order_id": order_id,
+            "customer_id": shopper,
+            "amount": 10000,
+            "currency": "BRL",
+            "occurred_at": to_iso(datetime.now(UTC).replace(microsecond=0)),
+            "channel": "store",
+            "lines": [{"sku": "tenis-run", "category": "shoes", "amount": 10000}],
+        },
+    )
+    assert status == 201, bought
+    status, refund = shop.call(
+        "POST",
+        "/v1/refunds",
+        {
+            "refund_id": f"devolve-{shopper}",
+            "order_id": order_id,
+            "amount": 10000,
+            "occurred_at": to_iso(datetime.now(UTC).replace(microsecond=0)),
+        },
+    )
+    assert status == 201, refund
+    _say(
+        f"  {shopper:<6} pays {money(1000)} of {order_id} with cashback, then returns it all: "
+        f"the refund gives back {money(refund['cashback_returned'])} of cashback"
+    )
