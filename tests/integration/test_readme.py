@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from cashback.domain.tenants import TenantSettings
 from cashback_tools.local.stack import LocalStack
 
 from .client import now_iso, unique
@@ -77,3 +78,39 @@ def test_readme_rules_example_publishes_with_the_admin_key_it_defines(
     assert reply["published_by"].startswith("cbk_")
     assert stack.store is not None
     assert [r["version"] for r in stack.store.rule_versions(tenant)] == [1]
+
+
+def test_readme_money_example_spends_holds_and_pays_out(stack: LocalStack, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- money-example.*?```sh\n(.*?)```", readme, re.S)
+    assert block, "the README lost its money example"
+    tenant = unique("money-readme")
+    settings = TenantSettings(currency="BRL", backdate_days=60, risk_mode="shadow")
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps({"demo": stack.add_tenant(tenant, settings, now_iso())}))
+    script = (
+        block.group(1)
+        .replace("http://127.0.0.1:3000", stack.url)
+        .replace(".local/keys.json", str(keys_file))
+    )
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    replies, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
+    while text:
+        reply, end = decoder.raw_decode(text)
+        replies.append(reply)
+        text = text[end:].strip()
+    purchase, lifecycle, hold, capture, payout, job, status = replies
+    assert purchase["cashback"] == 5000 and lifecycle["lots_ripened"] >= 1
+    assert hold["status"] == "reserved" and hold["balance"]["available"] == 3500
+    assert hold["lots"][0]["order_id"] == "ord-2001"
+    assert capture["captured"] == 1200 and capture["balance"]["available"] == 3800
+    assert payout["status"] == "requested" and payout["balance"]["reserved"] == 2000
+    assert payout["destination"] == {"key_type": "cpf", "key": "***.456.789-**"}
+    assert job["submitted"] >= 1 and status["status"] == "submitted"
