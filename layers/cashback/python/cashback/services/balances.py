@@ -5,19 +5,31 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime
 
-from cashback.domain.balances import DEADLINES_SHOWN, Balance, History, NextExpiry
+from cashback.domain.balances import DEADLINES_SHOWN, Balance, History, NextExpiry, monthly_cap
 from cashback.domain.errors import BadRequest
 from cashback.domain.ledger import NEVER
+from cashback.domain.rules.ruleset import RuleSet
 from cashback.services.ports import AccountStore
 
 _CURSOR_PREFIX = "seq:"
 
 
-def balance(store: AccountStore, tenant: str, customer_id: str) -> Balance:
+def balance(
+    store: AccountStore,
+    tenant: str,
+    customer_id: str,
+    *,
+    rules: RuleSet | None = None,
+    now: datetime | None = None,
+) -> Balance:
+    """The account's balances and next deadlines; with the program in force (`rules`) and
+    the time of the request (`now`), also this month's cap and what is left of it."""
     account = store.get_account(tenant, customer_id)
     deadlines = _next_deadlines(store, tenant, customer_id) if account.exists else ()
-    return Balance(account, deadlines)
+    cap = monthly_cap(rules, account, now) if now is not None else None
+    return Balance(account, deadlines, cap)
 
 
 def _next_deadlines(store: AccountStore, tenant: str, customer_id: str) -> tuple[NextExpiry, ...]:
