@@ -35,9 +35,11 @@ def balance(
 def _next_deadlines(store: AccountStore, tenant: str, customer_id: str) -> tuple[NextExpiry, ...]:
     """The earliest deadlines with cashback still on them (pending or available), and how
     much falls due at each: the live lots (only lots that hold cashback are on the index),
-    earliest deadline first, summed per deadline."""
+    earliest deadline first, summed per deadline. One read: the shown deadlines' lots and
+    the first lot past them (it tells the last shown deadline has no more lots), unless
+    several lots share a deadline."""
     due: dict[str, int] = {}
-    for lot in store.live_lots(tenant, customer_id):
+    for lot in store.live_lots(tenant, customer_id, page=DEADLINES_SHOWN + 1):
         if lot.ends_at == NEVER:  # sorts last: nothing after it expires either
             break
         if lot.ends_at not in due and len(due) == DEADLINES_SHOWN:
