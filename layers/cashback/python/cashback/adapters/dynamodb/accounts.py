@@ -64,9 +64,7 @@ class AccountsTable(Table):
             )
         ]
 
-    def live_lots(
-        self, tenant: str, customer_id: str, page: int = LIVE_LOTS_PAGE
-    ) -> Iterator[Lot]:
+    def live_lots(self, tenant: str, customer_id: str, page: int = LIVE_LOTS_PAGE) -> Iterator[Lot]:
         """A customer's lots that still hold cashback, earliest deadline first, read from the
         sparse local index `live` (strongly consistent, as a local index allows) `page` at a
         time: callers stop early, and depleted lots are never read."""
