@@ -44,8 +44,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.harness import local_table
 from bench.machine import cpu_model, java_version
-from bench.purchase import ROOT, LambdaContext, _event, _import_handler
+from bench.purchase import LambdaContext, _event, _import_handler
 
 TABLE = "cashback-history-bench"
 TENANT = "acme"  # the events' tenant (requestContext.authorizer)
@@ -404,26 +405,7 @@ def render(
 
 # -- main ----------------------------------------------------------------------------
 def run(sizes: list[int], reads: int, big_reads: int) -> str:
-    from cashback_tools.local.dynamodb_local import DynamoDBLocal, find_jar
-    from cashback_tools.local.template import load_template
-
-    template = load_template(ROOT / "template.yaml")
-    _progress("starting DynamoDB Local (in memory) ...")
-    local = DynamoDBLocal(ROOT).start()
-    try:
-        os.environ.update(
-            {
-                **template.environment({"LedgerTable": TABLE}),
-                **local.env(),
-                "TABLE_NAME": TABLE,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "WARNING",
-            }
-        )
-        client = local.client()
-        client.create_table(**template.table_create_params(table_name=TABLE))
-        client.get_waiter("table_exists").wait(TableName=TABLE)
-
+    with local_table(TABLE) as local:
         from cashback import runtime
         from cashback.domain.tenants import TenantSettings
 
@@ -464,10 +446,7 @@ def run(sizes: list[int], reads: int, big_reads: int) -> str:
                         f"  {size:,} lots, {what}: {_ops(r.calls)}, {r.items:,} items, "
                         f"median {r.median:.2f} ms"
                     )
-        jar_version = find_jar(ROOT).parent.name.removeprefix("dynamodb_local_")
-    finally:
-        local.stop()
-    return render(measured, histories, builder.counts, build_s, jar_version)
+    return render(measured, histories, builder.counts, build_s, local.jar_version)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,7 +51,14 @@ HOLD_CONFLICTS = (
 def get_balance(customer_id: CustomerId) -> BalanceReply:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
-    found = balances.balance(runtime.store(), who.tenant, customer_id)
+    program = runtime.program_at(who.tenant, who.now)
+    found = balances.balance(
+        runtime.store(),
+        who.tenant,
+        customer_id,
+        rules=program[1] if program else None,
+        now=who.now,
+    )
     return replies.balance(customer_id, currency, found)
 
 

@@ -358,6 +358,8 @@ def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
         "debt": 0,
         "next_expiry": {"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK},
         "next_deadlines": [{"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK}],
+        "monthly_cap": None,  # no program published
+        "monthly_cap_left": None,
     }
 
 

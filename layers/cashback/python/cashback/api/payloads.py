@@ -232,6 +232,15 @@ class BalanceReply(BaseModel):
         description="The next deadlines (up to three), earliest first, each with how much "
         "of the cashback now pending or available expires then"
     )
+    monthly_cap: int | None = Field(
+        description="The program's cap on the cashback a customer earns in a calendar month "
+        "(in the program's time zone); null when the program in force has none, or no "
+        "program is published",
+    )
+    monthly_cap_left: int | None = Field(
+        description="What is left of the monthly cap this month: the cap less the cashback "
+        "credited or held this month (rejected holds give theirs back); null without a cap",
+    )
 
 
 class EntryReply(BaseModel):

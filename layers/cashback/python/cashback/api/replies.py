@@ -54,6 +54,8 @@ def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:
         debt=account["debt"],
         next_expiry=deadlines[0] if deadlines else None,
         next_deadlines=deadlines,
+        monthly_cap=found.cap.cap if found.cap else None,
+        monthly_cap_left=found.cap.left if found.cap else None,
     )
 
 

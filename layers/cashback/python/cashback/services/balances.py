@@ -5,27 +5,41 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime
 
-from cashback.domain.balances import DEADLINES_SHOWN, Balance, History, NextExpiry
+from cashback.domain.balances import DEADLINES_SHOWN, Balance, History, NextExpiry, monthly_cap
 from cashback.domain.errors import BadRequest
 from cashback.domain.ledger import NEVER
+from cashback.domain.rules.ruleset import RuleSet
 from cashback.services.ports import AccountStore
 
 _CURSOR_PREFIX = "seq:"
 
 
-def balance(store: AccountStore, tenant: str, customer_id: str) -> Balance:
+def balance(
+    store: AccountStore,
+    tenant: str,
+    customer_id: str,
+    *,
+    rules: RuleSet | None = None,
+    now: datetime | None = None,
+) -> Balance:
+    """The account's balances and next deadlines; with the program in force (`rules`) and
+    the time of the request (`now`), also this month's cap and what is left of it."""
     account = store.get_account(tenant, customer_id)
     deadlines = _next_deadlines(store, tenant, customer_id) if account.exists else ()
-    return Balance(account, deadlines)
+    cap = monthly_cap(rules, account, now) if now is not None else None
+    return Balance(account, deadlines, cap)
 
 
 def _next_deadlines(store: AccountStore, tenant: str, customer_id: str) -> tuple[NextExpiry, ...]:
     """The earliest deadlines with cashback still on them (pending or available), and how
     much falls due at each: the live lots (only lots that hold cashback are on the index),
-    earliest deadline first, summed per deadline."""
+    earliest deadline first, summed per deadline. One read: the shown deadlines' lots and
+    the first lot past them (it tells the last shown deadline has no more lots), unless
+    several lots share a deadline."""
     due: dict[str, int] = {}
-    for lot in store.live_lots(tenant, customer_id):
+    for lot in store.live_lots(tenant, customer_id, page=DEADLINES_SHOWN + 1):
         if lot.ends_at == NEVER:  # sorts last: nothing after it expires either
             break
         if lot.ends_at not in due and len(due) == DEADLINES_SHOWN:

@@ -20,8 +20,9 @@ from cashback.adapters.dynamodb.table import (
 )
 from cashback.domain.ledger import FIELDS, Account, Entry, Lot
 
-# Live lots per read of the `live` index: a balance needs the next deadline's few, a refund
-# under claw_back_within_balance at most REFUND_BALANCE_LOTS.
+# Live lots per read of the `live` index unless the caller says how many it needs (a
+# balance: one more than the deadlines it shows); a refund under claw_back_within_balance
+# needs at most REFUND_BALANCE_LOTS.
 LIVE_LOTS_PAGE = 10
 
 
@@ -63,16 +64,16 @@ class AccountsTable(Table):
             )
         ]
 
-    def live_lots(self, tenant: str, customer_id: str) -> Iterator[Lot]:
+    def live_lots(self, tenant: str, customer_id: str, page: int = LIVE_LOTS_PAGE) -> Iterator[Lot]:
         """A customer's lots that still hold cashback, earliest deadline first, read from the
-        sparse local index `live` (strongly consistent, as a local index allows) a few at a
+        sparse local index `live` (strongly consistent, as a local index allows) `page` at a
         time: callers stop early, and depleted lots are never read."""
         for item in self._query(
             IndexName="live",
             ConsistentRead=True,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=to_item({":pk": customer_pk(tenant, customer_id)}),
-            PaginationConfig={"PageSize": LIVE_LOTS_PAGE},
+            PaginationConfig={"PageSize": page},
         ):
             yield lot_from_item(item)
 
