@@ -160,8 +160,9 @@ def test_balance_shows_the_next_three_deadlines_and_what_falls_due_at_each(
     """What expires when, at a glance: lots sharing a deadline are summed, the earliest
     three deadlines shown, earliest first; a fully refunded order's deadline is gone."""
     days = (-5, -4, -4, -3, -2, -1)  # two purchases on day -4: one deadline
+    at = {d: now_iso(timedelta(days=d)) for d in days}  # the same instant for both
     orders = [
-        acme.purchase(customer, 10000 * (i + 1), occurred_at=now_iso(timedelta(days=d))).json()
+        acme.purchase(customer, 10000 * (i + 1), occurred_at=at[d]).json()
         for i, d in enumerate(days)
     ]
     assert acme.refund(orders[0]["order_id"], 10000).status_code == 201  # day -5 is gone

@@ -356,6 +356,8 @@ def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
         "held": 0,
         "reserved": 0,
         "debt": 0,
+        "spent": 0,
+        "paid_out": 0,
         "next_expiry": {"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK},
         "next_deadlines": [{"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK}],
         "monthly_cap": None,  # no program published

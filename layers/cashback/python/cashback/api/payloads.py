@@ -222,8 +222,12 @@ class BalanceReply(BaseModel):
     pending: int
     available: int
     held: int
-    reserved: int
+    reserved: int = Field(
+        description="Taken out of available by open checkout holds and payouts not yet paid"
+    )
     debt: int
+    spent: int = Field(description="Spent at checkout so far (less what came back)")
+    paid_out: int = Field(description="Paid out as money so far (less what came back)")
     next_expiry: NextExpiry | None = Field(
         description="The earliest deadline with cashback on it (pending or available), and "
         "how much expires then; null when nothing will expire"

@@ -52,6 +52,8 @@ def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:
         held=account["held"],
         reserved=account["reserved"],
         debt=account["debt"],
+        spent=account["spent"],
+        paid_out=account["paid_out"],
         next_expiry=deadlines[0] if deadlines else None,
         next_deadlines=deadlines,
         monthly_cap=found.cap.cap if found.cap else None,
