@@ -92,7 +92,11 @@ def test_readme_money_example_spends_holds_and_pays_out(stack: LocalStack, tmp_p
         block.group(1)
         .replace("http://127.0.0.1:3000", stack.url)
         .replace(".local/keys.json", str(keys_file))
+        .replace("TENANT=demo", f"TENANT={tenant}")
     )
+    assert stack.template is not None
+    secret = stack.template.parameter_defaults()["PayoutCallbackSecret"]
+    assert f"SECRET={secret} " in script  # the example signs with the template's default
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         capture_output=True,
@@ -106,11 +110,21 @@ def test_readme_money_example_spends_holds_and_pays_out(stack: LocalStack, tmp_p
         reply, end = decoder.raw_decode(text)
         replies.append(reply)
         text = text[end:].strip()
-    purchase, lifecycle, hold, capture, payout, job, status = replies
+    (purchase, lifecycle, hold, capture, reversal, redemption, hold2, cancel2) = replies[:8]
+    (payout, payout2, cancel_payout, job, status, callback, balance) = replies[8:]
     assert purchase["cashback"] == 5000 and lifecycle["lots_ripened"] >= 1
     assert hold["status"] == "reserved" and hold["balance"]["available"] == 3500
     assert hold["lots"][0]["order_id"] == "ord-2001"
     assert capture["captured"] == 1200 and capture["balance"]["available"] == 3800
+    assert reversal["reversal"]["amount"] == 600 and reversal["balance"]["available"] == 4400
+    assert (redemption["captured"], redemption["reversed"]) == (1200, 600)
+    assert hold2["status"] == "reserved" and cancel2["status"] == "canceled"
+    assert cancel2["balance"]["available"] == 4400
     assert payout["status"] == "requested" and payout["balance"]["reserved"] == 2000
     assert payout["destination"] == {"key_type": "cpf", "key": "***.456.789-**"}
+    assert payout2["status"] == "requested" and cancel_payout["status"] == "canceled"
+    assert cancel_payout["balance"]["available"] == 2400
     assert job["submitted"] >= 1 and status["status"] == "submitted"
+    assert callback == {"payout_id": f"{tenant}:pay-5001", "status": "paid"}
+    assert (balance["available"], balance["reserved"]) == (2400, 0)
+    assert (balance["spent"], balance["paid_out"]) == (600, 2000)
