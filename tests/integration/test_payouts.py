@@ -16,6 +16,7 @@ import requests
 
 from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
 from cashback.adapters.providers.sandbox import SandboxProvider
+from cashback.domain.clock import to_iso
 from cashback.domain.payouts.provider import sign
 from cashback.domain.tenants import TenantSettings
 from cashback.services import payout_job
@@ -325,3 +326,39 @@ def test_a_status_the_machine_does_not_allow_is_a_409_and_moves_no_money(
     money = account(stack, customer)
     assert money["paid_out"] == 2000 and money["reserved"] == 0 and money["available"] == 3000
     audit(stack, customer)
+
+
+def test_an_event_the_bus_did_not_take_is_published_again_by_the_job_once(
+    stack: LocalStack, shop: Api
+) -> None:
+    """Each step's event is committed with it (an outbox): a step whose publish failed
+    (here every publish in run_job fails) is published again by a later run, once."""
+    customer = unique("outbox")
+    earn(stack, shop, customer, 50000)
+    payout = pay(shop, customer, 2000).json()  # the function publishes payout.requested
+    run_job(stack)  # payout.submitted: this run's bus refuses it
+    assert stack.store is not None
+    waiting = [
+        e
+        for e in stack.store.unpublished_events(now_iso(timedelta(minutes=5)))
+        if e.payout_id == payout["payout_id"]
+    ]
+    assert [(e.status, e.detail_type) for e in waiting] == [("submitted", "payout.submitted")]
+    assert waiting[0].detail["destination"] == payout["destination"]  # masked there too
+    taken: list[tuple[str, dict[str, Any]]] = []
+
+    def bus(kind: str, detail: dict[str, Any]) -> bool:
+        taken.append((kind, detail))
+        return True
+
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert payout_job.republish(stack.store, later, bus) >= 1
+    assert ("payout.submitted", waiting[0].detail) in taken
+    assert not [
+        e
+        for e in stack.store.unpublished_events(to_iso(later))
+        if e.payout_id == payout["payout_id"]
+    ]
+    taken.clear()
+    payout_job.republish(stack.store, later, bus)
+    assert all(detail["payout_id"] != payout["payout_id"] for _, detail in taken)

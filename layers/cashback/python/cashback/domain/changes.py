@@ -125,6 +125,9 @@ class PayoutChange:
     entry: Entry | None = None
     before: Account | None = None
     after: Account | None = None
+    # The event this step publishes (detail type, detail), kept in an outbox item written
+    # in the same transaction until the bus took it: no committed step loses its event.
+    event: tuple[str, dict[str, Any]] | None = None
 
 
 class BudgetShort(Exception):

@@ -37,6 +37,8 @@ from cashback.services.ports import PayoutStore
 
 # A submitted payout whose callback has not come is polled this long after (and again).
 POLL_AFTER = timedelta(minutes=5)
+# An event still in the outbox this long after its commit is published again.
+REPUBLISH_AFTER = timedelta(minutes=1)
 # The most payouts of each kind (to submit, to poll) one run takes; the next run goes on.
 RUN_LIMIT = 200
 
@@ -51,6 +53,7 @@ class JobReport:
     polled: int = 0
     resubmitted: int = 0  # the provider never received them
     settled: int = 0  # paid, failed or returned, as polling found
+    republished: int = 0  # events the bus had not taken, published again
 
 
 def order_of(payout: Payout) -> PayoutOrder:
@@ -132,7 +135,19 @@ def run(
     report = JobReport()
     _submit(store, provider, now, settings_of, publish, report)
     _poll(store, provider, now, settings_of, publish, report)
+    report.republished = republish(store, now, publish)
     return report
+
+
+def republish(store: PayoutStore, now: datetime, publish: Publish) -> int:
+    """Events whose step committed a while ago and the bus never took (the function died
+    in between, or the bus refused): published again. Consumers drop an id seen before."""
+    count = 0
+    for event in store.unpublished_events(to_iso(now - REPUBLISH_AFTER)):
+        if publish(event.detail_type, event.detail) is True:
+            store.mark_event_published(event, to_iso(now))
+            count += 1
+    return count
 
 
 def _submit(

@@ -4,8 +4,9 @@
 status say; failed, canceled and returned payouts give the money back to the lots it came
 from, exactly once (each step is conditional on the record's version).
 
-Every status change is published on the event bus after its commit (`payout.<status>`,
-the destination masked)."""
+Every status change is published on the event bus (`payout.<status>`, the destination
+masked): the event is written to an outbox in the step's own transaction, published after
+the commit, and published again by the payout job if the bus did not take it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,13 @@ from cashback.domain.changes import (
 from cashback.domain.clock import from_iso, to_iso
 from cashback.domain.errors import Contention, NotFound, Unprocessable
 from cashback.domain.orders import Reply
-from cashback.domain.payouts.records import NewPayout, Payout, PayoutView, masked_method
+from cashback.domain.payouts.records import (
+    NewPayout,
+    OutboxEvent,
+    Payout,
+    PayoutView,
+    masked_method,
+)
 from cashback.domain.payouts.rules import PaidOutTally, Standing, check_payout
 from cashback.domain.payouts.status import PayoutStatus, transition
 from cashback.domain.redemptions import draws_list
@@ -61,6 +68,19 @@ def event_detail(payout: Payout) -> dict[str, Any]:
         "destination": payout.masked,
         "failure_code": payout.failure_code,
     }
+
+
+def _event(payout: Payout) -> tuple[str, dict[str, Any]]:
+    return f"payout.{payout.status}", event_detail(payout)
+
+
+def announce(store: PayoutStore, payout: Payout, publish: Publish, now: datetime) -> None:
+    """Publish the event of the payout's status (committed with it in the outbox); once
+    the bus took it, out of the outbox. If not, the job publishes it again."""
+    detail_type, detail = _event(payout)
+    if publish(detail_type, detail) is True:
+        event = OutboxEvent(payout.tenant, payout.payout_id, payout.status, detail_type, detail)
+        store.mark_event_published(event, to_iso(now))
 
 
 def _tally(account: ledger.Account) -> PaidOutTally:
@@ -104,7 +124,7 @@ def request_payout(
             logger.debug("payout raced another writer", extra={"attempt": attempt})
             backoff(attempt)
             continue
-        publish("payout.requested", event_detail(payout))
+        announce(store, payout, publish, now)
         return Reply(202, body)
     raise Contention("too many concurrent writes to this customer; retry the request")
 
@@ -159,7 +179,9 @@ def _request(
     )
     body = shape(PayoutView(payout, after))
     payout = replace(payout, reply=json.dumps(body))
-    change = PayoutChange(payout, None, moment, moved.lots, moved.entry, account, after)
+    change = PayoutChange(
+        payout, None, moment, moved.lots, moved.entry, account, after, event=_event(payout)
+    )
     store.commit_payout(change, next_look=moment)
     return payout, body
 
@@ -206,7 +228,7 @@ def move(
             backoff(attempt)
             payout = found(store, payout.tenant, payout.payout_id)
             continue
-        publish(f"payout.{target}", event_detail(moved))
+        announce(store, moved, publish, now)
         return moved, account
     raise Contention("too many concurrent writes to this payout; retry")
 
@@ -233,7 +255,8 @@ def _commit_move(
         **changes,
     )
     if target == "submitted":
-        store.commit_payout(PayoutChange(after, payout.version, moment), next_look=next_look)
+        change = PayoutChange(after, payout.version, moment, event=_event(after))
+        store.commit_payout(change, next_look=next_look)
         return after, None
     account, lots = store.load_payout_lots(payout.tenant, payout.customer_id, payout.drawn)
     back: list[tuple[ledger.Lot, int]] = []
@@ -255,7 +278,9 @@ def _commit_move(
         result = _counted(result, payout.requested_at, -payout.amount, zone)
     if back:
         after = replace(after, draws=[])
-    change = PayoutChange(after, payout.version, moment, moved.lots, moved.entry, account, result)
+    change = PayoutChange(
+        after, payout.version, moment, moved.lots, moved.entry, account, result, _event(after)
+    )
     store.commit_payout(change)
     return after, result
 

@@ -21,7 +21,7 @@ from cashback.domain.changes import (
 )
 from cashback.domain.ledger import Account, Draw, Entry, Lot, Notice
 from cashback.domain.orders import Order, Refund
-from cashback.domain.payouts.records import Payout
+from cashback.domain.payouts.records import OutboxEvent, Payout
 from cashback.domain.redemptions import Redemption, Reversal
 from cashback.domain.tenants import TenantSettings
 
@@ -90,6 +90,8 @@ class PayoutStore(Protocol):
     def live_lots(self, tenant: str, customer_id: str) -> Iterator[Lot]: ...
     def commit_payout(self, change: PayoutChange, next_look: str | None = None) -> None: ...
     def waiting_payouts(self, status: str, now: str, limit: int) -> list[Payout]: ...
+    def mark_event_published(self, event: OutboxEvent, published_at: str) -> None: ...
+    def unpublished_events(self, before: str) -> list[OutboxEvent]: ...
 
 
 class RefundStore(RedemptionStore, Protocol):

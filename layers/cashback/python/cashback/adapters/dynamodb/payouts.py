@@ -30,7 +30,7 @@ from cashback.adapters.providers.sandbox import SandboxPayment
 from cashback.domain.changes import AlreadyRecorded, PayoutChange
 from cashback.domain.clock import from_iso, to_iso
 from cashback.domain.ledger import Account, Draw, Lot
-from cashback.domain.payouts.records import Payout
+from cashback.domain.payouts.records import OutboxEvent, Payout
 
 # Requested and submitted payouts wait under PAYOUT#<status>#<shard>, keyed by when the
 # job should next look at them (submit now; poll the provider when a callback is late).
@@ -112,6 +112,8 @@ class PayoutsTable(Table):
                 }
             )
         items += [replace_lot(before, after, change.now) for before, after in change.lots]
+        if change.event is not None:
+            items.append(put_new(_outbox_item(change.payout, *change.event, change.now)))
         if change.entry is not None:
             assert change.before is not None and change.after is not None
             items += [
@@ -135,6 +137,43 @@ class PayoutsTable(Table):
             )
             found += [pick(Payout, from_item(raw)) for raw in reply["Items"]]
         return sorted(found, key=lambda p: p.requested_at)[:limit]
+
+    def mark_event_published(self, event: OutboxEvent, published_at: str) -> None:
+        """The bus took the event: out of the outbox (the item stays as the record)."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=to_item(outbox_key(event.tenant, event.payout_id, event.status)),
+            UpdateExpression="SET published_at = :at REMOVE due_bucket, due_at",
+            ExpressionAttributeValues=to_item({":at": published_at}),
+        )
+
+    def unpublished_events(self, before: str) -> list[OutboxEvent]:
+        """Payout events committed before `before` that the bus has not taken yet."""
+        found = []
+        for shard in range(PAYOUT_SHARDS):
+            for item in self._query(
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_bucket = :b AND due_at < :before",
+                ExpressionAttributeValues=to_item({":b": f"OUTBOX#{shard:02d}", ":before": before}),
+            ):
+                found.append(pick(OutboxEvent, item))
+        return found
+
+
+def outbox_key(tenant: str, payout_id: str, status: str) -> dict[str, str]:
+    return {"pk": f"OUTBOX#{tenant}#{payout_id}", "sk": f"EVENT#{status}"}
+
+
+def _outbox_item(
+    payout: Payout, detail_type: str, detail: dict[str, Any], now: str
+) -> dict[str, Any]:
+    shard = int(hashlib.sha256(payout.payout_id.encode()).hexdigest()[:8], 16) % PAYOUT_SHARDS
+    return {
+        **outbox_key(payout.tenant, payout.payout_id, payout.status),
+        **asdict(OutboxEvent(payout.tenant, payout.payout_id, payout.status, detail_type, detail)),
+        "due_bucket": f"OUTBOX#{shard:02d}",
+        "due_at": now,
+    }
 
 
 class DynamoSandboxStore:

@@ -64,6 +64,17 @@ def masked_method(method: PayoutMethod) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class OutboxEvent:
+    """A payout's status event, kept from its commit until the bus took it."""
+
+    tenant: str
+    payout_id: str
+    status: str
+    detail_type: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PayoutView:
     """A payout as the storefront sees it, with the customer's balance."""
 
