@@ -90,6 +90,7 @@ def test_approving_credits_the_held_cashback_and_closes_the_case(
     again = desk.decide(held["order_id"], {"decision": "reject"})
     assert (again.status_code, again.json()["code"]) == (409, "case_closed")
     case = desk.analyst.get(f"/v1/reviews/{held['order_id']}").json()
+    assert case["status"] == "pending" and case["case_status"] == "closed"
     assert case["decision"]["note"] == "known customer"
     assert case["decision"]["by"].startswith("cbk_")
     assert stack.store is not None and verify(stack.store, desk.tenant, customer).ok
@@ -106,6 +107,8 @@ def test_rejecting_voids_the_held_cashback(stack: LocalStack, desk: Desk) -> Non
     assert after["pending"] == before["pending"]
     kinds = [e["kind"] for e in desk.shop.entries(customer, limit=1).json()["items"]]
     assert kinds == ["reject"]
+    case = desk.analyst.get(f"/v1/reviews/{held['order_id']}").json()
+    assert case["status"] == "rejected"  # no longer "held"
     assert stack.store is not None and verify(stack.store, desk.tenant, customer).ok
 
 
@@ -157,3 +160,19 @@ def test_only_review_keys_work_the_queue(desk: Desk) -> None:
         ).status_code
         == 403
     )
+
+
+def test_a_suspicious_purchase_that_earns_nothing_opens_no_case(
+    stack: LocalStack, desk: Desk
+) -> None:
+    held = desk.held()  # the customer's burst is being held
+    customer = held[0]["customer_id"]
+    reply = desk.shop.purchase(customer, 10, device_id="dev-1").json()  # 5% of 0.10: 0
+    assert stack.store is not None
+    order = stack.store.get_order(desk.tenant, reply["order_id"])
+    assert order is not None and order.risk is not None
+    assert order.risk["action"] == "review"  # screened as the burst was...
+    assert reply["status"] == "no_cashback" and reply["cashback"] == 0
+    assert order.case_status is None  # ...but there is nothing to hold, so no case
+    queue = desk.analyst.get("/v1/reviews").json()["items"]
+    assert reply["order_id"] not in {item["order_id"] for item in queue}

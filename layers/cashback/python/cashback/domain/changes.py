@@ -68,7 +68,8 @@ class RefundChange:
 
 @dataclass(frozen=True)
 class DecisionChange:
-    """An analyst's decision closing an open case, moving the held cashback with it."""
+    """An analyst's decision closing an open case, moving the held cashback with it; the
+    order's status becomes the decision's outcome (rejected, pending or no_cashback)."""
 
     order: Order
     decision: dict[str, Any]
@@ -78,6 +79,7 @@ class DecisionChange:
     before: Account
     after: Account
     now: str
+    status: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ def _recorded(
     status = {"review": "held", "block": "blocked"}.get(
         action, "pending" if credited else "no_cashback"
     )
+    if action == "review" and not earning.cashback:
+        status = "no_cashback"  # nothing to hold: no case for an analyst to decide
     return PurchaseRecorded(
         order_id=purchase.order_id,
         customer_id=purchase.customer_id,
@@ -115,7 +117,8 @@ def _order(
         refund_policy=program[1].refund_policy if program else "record_debt",
         status=body["status"],
         risk=screened.record(),
-        case_status="open" if screened.action == "review" else None,
+        # A purchase that earns nothing has nothing to hold: screened and recorded, no case.
+        case_status="open" if screened.action == "review" and earning.cashback else None,
         lines=order_lines(purchase, earning),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime
+from typing import Any
 
 from cashback.domain import ledger
 from cashback.domain.cases import Case, Verdict
@@ -91,18 +92,19 @@ def decide(
             "rejected" if verdict == "reject" else "pending" if step.lot.pending else "no_cashback"
         )
         reply = Verdict(order_id=order_id, decision=verdict, status=status, cashback=lot.pending)
-        record = {
-            "decision": verdict,
-            "note": note,
-            "by": analyst,
-            "at": to_iso(now),
-            "request_hash": fingerprint,
-            "reply": reply.to_json(),
-        }
+        record = _decision_record(verdict, note, analyst, now, fingerprint, reply)
         try:
             store.commit_decision(
                 DecisionChange(
-                    order, record, lot, step.lot, step.entry, account, step.account, to_iso(now)
+                    order,
+                    record,
+                    lot,
+                    step.lot,
+                    step.entry,
+                    account,
+                    step.account,
+                    to_iso(now),
+                    status=status,
                 )
             )
         except AccountMoved:
@@ -110,6 +112,20 @@ def decide(
             continue  # a purchase, refund or another analyst got there first: look again
         return reply, False
     raise Conflict("this case kept changing; look again", code="case_changed")
+
+
+def _decision_record(
+    verdict: str, note: str, analyst: str, now: datetime, fingerprint: str, reply: Verdict
+) -> dict[str, Any]:
+    """What the order keeps of the decision: who, when, why, and the reply for retries."""
+    return {
+        "decision": verdict,
+        "note": note,
+        "by": analyst,
+        "at": to_iso(now),
+        "request_hash": fingerprint,
+        "reply": reply.to_json(),
+    }
 
 
 def _closed(order: Order, fingerprint: str) -> Verdict:

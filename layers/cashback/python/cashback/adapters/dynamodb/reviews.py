@@ -57,11 +57,17 @@ class ReviewsTable(Table):
             {
                 "Update": {
                     "Key": to_item(order_key(order.tenant, order.order_id)),
-                    "UpdateExpression": "SET case_status = :closed, decision = :decision "
-                    "REMOVE queue_pk, queue_sk",
+                    "UpdateExpression": "SET case_status = :closed, decision = :decision, "
+                    "#status = :status REMOVE queue_pk, queue_sk",
                     "ConditionExpression": "case_status = :open",
+                    "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": to_item(
-                        {":closed": "closed", ":open": "open", ":decision": change.decision}
+                        {
+                            ":closed": "closed",
+                            ":open": "open",
+                            ":decision": change.decision,
+                            ":status": change.status or order.status,
+                        }
                     ),
                 }
             },
