@@ -76,7 +76,14 @@ def review_decision(
 ) -> Response[DecisionReply]:
     who = caller(app)
     verdict, replayed = reviews.decide(
-        runtime.store(), who.tenant, order_id, decision.decision, decision.note, who.key_id, who.now
+        runtime.store(),
+        who.tenant,
+        order_id,
+        decision.decision,
+        decision.note,
+        who.key_id,
+        who.now,
+        reason=decision.reason,
     )
     reply = replies.decision(verdict)
     if replayed:  # the same analyst's retry of the decision that closed the case

@@ -176,3 +176,24 @@ def test_a_suspicious_purchase_that_earns_nothing_opens_no_case(
     assert order.case_status is None  # ...but there is nothing to hold, so no case
     queue = desk.analyst.get("/v1/reviews").json()["items"]
     assert reply["order_id"] not in {item["order_id"] for item in queue}
+
+
+def test_a_decision_carries_a_close_reason_for_the_next_model(
+    stack: LocalStack, desk: Desk
+) -> None:
+    held = desk.held()
+    bad = desk.decide(held[0]["order_id"], {"decision": "reject", "reason": "hunch"})
+    assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "reason"
+    body = {"decision": "reject", "reason": "refund_abuse", "note": "returns every order"}
+    assert desk.decide(held[0]["order_id"], body).status_code == 200
+    again = desk.decide(held[0]["order_id"], body)  # the same analyst's retry
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+    other = desk.decide(held[0]["order_id"], {**body, "reason": "velocity"})
+    assert (other.status_code, other.json()["code"]) == (409, "case_closed")
+    case = desk.analyst.get(f"/v1/reviews/{held[0]['order_id']}").json()
+    assert case["decision"]["reason"] == "refund_abuse"
+    assert case["decision"]["note"] == "returns every order"
+    # Without a reason, as clients before it: still accepted, and none recorded.
+    plain = desk.decide(held[1]["order_id"], {"decision": "approve"})
+    assert plain.status_code == 200
+    assert "reason" not in desk.analyst.get(f"/v1/reviews/{held[1]['order_id']}").json()["decision"]

@@ -274,16 +274,28 @@ class ErrorReply(BaseModel):
     details: Any | None = None
 
 
+CloseReason = Literal["legitimate", "refund_abuse", "account_farming", "velocity", "other"]
+
+
 class DecisionRequest(Request):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"decision": "approve", "note": "known customer, gift orders before Christmas"}
+                {
+                    "decision": "approve",
+                    "reason": "legitimate",
+                    "note": "known customer, gift orders before Christmas",
+                }
             ]
         }
     )
 
     decision: Literal["approve", "reject"]
+    reason: CloseReason | None = Field(
+        default=None,
+        description="Why the case closed, as a label for the next model: legitimate, "
+        "refund_abuse, account_farming, velocity or other",
+    )
     note: str = Field(
         default="",
         max_length=1000,

@@ -44,10 +44,14 @@ def case(store: ReviewStore, tenant: str, order_id: str) -> Case:
     )
 
 
-def decision_fingerprint(order_id: str, verdict: str, note: str, analyst: str) -> str:
-    """What makes two decision requests the same: the case, the verdict, the note and the
-    analyst's key. A retry of the request that closed a case gets its reply again."""
-    return request_hash({"order_id": order_id, "decision": verdict, "note": note, "by": analyst})
+def decision_fingerprint(
+    order_id: str, verdict: str, note: str, analyst: str, reason: str | None = None
+) -> str:
+    """What makes two decision requests the same: the case, the verdict, the close reason,
+    the note and the analyst's key. A retry of the request that closed a case gets its
+    reply again."""
+    body = {"order_id": order_id, "decision": verdict, "note": note, "by": analyst}
+    return request_hash({**body, **({"reason": reason} if reason else {})})
 
 
 DECISION_ATTEMPTS = 8
@@ -61,6 +65,7 @@ def decide(
     note: str,
     analyst: str,
     now: datetime,
+    reason: str | None = None,
 ) -> tuple[Verdict, bool]:
     """Close a case with an analyst's decision, exactly once.
 
@@ -70,7 +75,7 @@ def decide(
     decision, so the same request retried (a timeout, a double click) gets the first reply
     again, as purchases do with their idempotency record. Returns the reply and whether it
     is that replay."""
-    fingerprint = decision_fingerprint(order_id, verdict, note, analyst)
+    fingerprint = decision_fingerprint(order_id, verdict, note, analyst, reason)
     for attempt in range(DECISION_ATTEMPTS):
         order = store.get_order(tenant, order_id)
         if order is None or order.risk is None:
@@ -92,7 +97,7 @@ def decide(
             "rejected" if verdict == "reject" else "pending" if step.lot.pending else "no_cashback"
         )
         reply = Verdict(order_id=order_id, decision=verdict, status=status, cashback=lot.pending)
-        record = _decision_record(verdict, note, analyst, now, fingerprint, reply)
+        record = _decision_record(verdict, reason, note, analyst, now, fingerprint, reply)
         try:
             store.commit_decision(
                 DecisionChange(
@@ -115,10 +120,18 @@ def decide(
 
 
 def _decision_record(
-    verdict: str, note: str, analyst: str, now: datetime, fingerprint: str, reply: Verdict
+    verdict: str,
+    reason: str | None,
+    note: str,
+    analyst: str,
+    now: datetime,
+    fingerprint: str,
+    reply: Verdict,
 ) -> dict[str, Any]:
-    """What the order keeps of the decision: who, when, why, and the reply for retries."""
+    """What the order keeps of the decision: who, when, why (the close reason, when
+    given, and the note), and the reply for retries."""
     return {
+        **({"reason": reason} if reason else {}),
         "decision": verdict,
         "note": note,
         "by": analyst,
