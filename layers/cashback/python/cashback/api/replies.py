@@ -23,6 +23,7 @@ from cashback.api.payouts import PayoutReply
 from cashback.api.redemptions import BalanceAfter, DrawnLot, RedemptionReply
 from cashback.domain.balances import Balance, History
 from cashback.domain.cases import Case, Verdict
+from cashback.domain.ledger import Account
 from cashback.domain.orders import Order, PurchaseRecorded, RefundRecorded
 from cashback.domain.payouts.records import PayoutView
 from cashback.domain.redemptions import RedemptionView
@@ -143,6 +144,10 @@ def decision(verdict: Verdict) -> dict[str, Any]:
     return DecisionReply.model_validate(asdict(verdict)).model_dump(mode="json")
 
 
+def _balance_after(account: Account) -> BalanceAfter:
+    return BalanceAfter(**{name: account[name] for name in BalanceAfter.model_fields})
+
+
 def redemption(view: RedemptionView) -> dict[str, Any]:
     made, account = view.redemption, view.account
     return RedemptionReply(
@@ -159,11 +164,11 @@ def redemption(view: RedemptionView) -> dict[str, Any]:
         reversed=made.reversed,
         lots=[
             DrawnLot(order_id=d.order_id, amount=d.amount, expires_at=d.expires_at)
-            for d in sorted(made.drawn, key=lambda d: (d.expires_at, d.order_id))
+            for d in sorted(made.drawn, key=lambda d: d.key)
         ],
         hold_expires_at=made.hold_expires_at,
         occurred_at=made.occurred_at,
-        balance=BalanceAfter(**{name: account[name] for name in BalanceAfter.model_fields}),
+        balance=_balance_after(account),
     ).model_dump(mode="json", exclude={"reversal"})
 
 
@@ -182,5 +187,5 @@ def payout(view: PayoutView) -> dict[str, Any]:
         paid_at=made.paid_at,
         resolved_at=made.resolved_at,
         failure_code=made.failure_code,
-        balance=BalanceAfter(**{name: account[name] for name in BalanceAfter.model_fields}),
+        balance=_balance_after(account),
     ).model_dump(mode="json")

@@ -4,7 +4,6 @@ the account's open holds are both conditions of the transaction that resolves it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -26,12 +25,6 @@ def found(store: RedemptionStore, tenant: str, redemption_id: str) -> Redemption
     return record
 
 
-def _lots_for(
-    lots: dict[tuple[str, str], ledger.Lot], draws: Iterable[ledger.Draw]
-) -> list[tuple[ledger.Lot, int]]:
-    return [(lots[(d.expires_at, d.order_id)], d.amount) for d in draws]
-
-
 def _resolve(
     store: RedemptionStore,
     hold: Redemption,
@@ -50,7 +43,7 @@ def _resolve(
     moment = to_iso(now)
     moved = ledger.give_back(
         account,
-        _lots_for(lots, back),
+        ledger.to_lots(lots, back),
         out_of="reserved",
         kind=kind,
         ref=hold.redemption_id,

@@ -258,10 +258,10 @@ def _commit_move(
         change = PayoutChange(after, payout.version, moment, event=_event(after))
         store.commit_payout(change, next_look=next_look)
         return after, None
-    account, lots = store.load_payout_lots(payout.tenant, payout.customer_id, payout.drawn)
+    account, lots = store.load_drawn(payout.tenant, payout.customer_id, payout.drawn)
     back: list[tuple[ledger.Lot, int]] = []
     if target in ("failed", "canceled", "returned"):
-        back = [(lots[(d.expires_at, d.order_id)], d.amount) for d in payout.drawn]
+        back = ledger.to_lots(lots, payout.drawn)
     moved = ledger.give_back(
         account,
         back,

@@ -281,7 +281,7 @@ def _reverse(
     until = to_iso(request.occurred_at + timedelta(days=settings.returned_cashback_days))
     moved = ledger.give_back(
         account,
-        [(lots[(d.expires_at, d.order_id)], d.amount) for d in back],
+        ledger.to_lots(lots, back),
         out_of="spent",
         kind="reversal",
         ref=request.reversal_id,

@@ -16,9 +16,10 @@ from cashback.adapters.dynamodb.table import (
     identity_pk,
     lot_sk,
     pick,
+    put_versioned,
     to_item,
 )
-from cashback.domain.ledger import FIELDS, Account, Entry, Lot
+from cashback.domain.ledger import FIELDS, Account, Draw, Entry, Lot
 
 # Live lots per read of the `live` index unless the caller says how many it needs (a
 # balance: one more than the deadlines it shows); a refund under claw_back_within_balance
@@ -77,6 +78,19 @@ class AccountsTable(Table):
         ):
             yield lot_from_item(item)
 
+    def load_drawn(
+        self, tenant: str, customer_id: str, draws: tuple[Draw, ...]
+    ) -> tuple[Account, dict[tuple[str, str], Lot]]:
+        """The customer's account and the lots a redemption or payout drew from (by
+        Lot.key), in one read."""
+        pk = customer_pk(tenant, customer_id)
+        keys = [{"pk": pk, "sk": "ACCOUNT"}]
+        keys += [{"pk": pk, "sk": lot_sk(*d.key)} for d in draws]
+        found = self._get_many(keys)
+        account = account_from_item(tenant, customer_id, found.pop((pk, "ACCOUNT"), None))
+        lots = [lot_from_item(item) for item in found.values()]
+        return account, {lot.key: lot for lot in lots}
+
     def customers(self, tenant: str) -> Iterator[str]:
         """Every customer account of a tenant. A paginated Scan: this is for audits
         (`cashback ledger verify`), never for a request or a scheduled job."""
@@ -94,6 +108,17 @@ class AccountsTable(Table):
     def identity_customers(self, tenant: str, kind: str, key: str) -> list[str]:
         """Every customer seen on a device / payment fingerprint (audits and tests)."""
         return seen_on(self, tenant, kind, key, None)
+
+
+def with_account(
+    table: Table, key: dict[str, str], tenant: str, customer_id: str
+) -> tuple[dict[str, Any] | None, Account]:
+    """In one read: the item at `key` (an idempotency record, if any) and the customer's
+    account."""
+    account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
+    found = table._get_many([key, account_key])
+    account = account_from_item(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT")))
+    return found.get((key["pk"], key["sk"])), account
 
 
 def seen_on(table: Table, tenant: str, kind: str, key: str, limit: int | None) -> list[str]:
@@ -167,13 +192,7 @@ def lot_item(lot: Lot, now: str) -> dict[str, Any]:
 
 def replace_lot(before: Lot, after: Lot, now: str) -> dict[str, Any]:
     """Put the lot's new state if nobody changed it since we read it."""
-    return {
-        "Put": {
-            "Item": to_item(lot_item(after, now)),
-            "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": to_item({":v": before.version}),
-        }
-    }
+    return put_versioned(lot_item(after, now), before.version)
 
 
 def entry_item(entry: Entry) -> dict[str, Any]:

@@ -10,26 +10,24 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from cashback.adapters.dynamodb.accounts import (
-    account_from_item,
     account_update,
     entry_item,
-    lot_from_item,
     replace_lot,
+    with_account,
 )
 from cashback.adapters.dynamodb.table import (
     DUE_INDEX,
     Table,
-    customer_pk,
     from_item,
-    lot_sk,
     pick,
     put_new,
+    put_versioned,
     to_item,
 )
 from cashback.adapters.providers.sandbox import SandboxPayment
 from cashback.domain.changes import AlreadyRecorded, PayoutChange
 from cashback.domain.clock import from_iso, to_iso
-from cashback.domain.ledger import Account, Draw, Lot
+from cashback.domain.ledger import Account
 from cashback.domain.payouts.records import OutboxEvent, Payout
 
 # Requested and submitted payouts wait under PAYOUT#<status>#<shard>, keyed by when the
@@ -70,47 +68,14 @@ class PayoutsTable(Table):
         self, tenant: str, payout_id: str, customer_id: str
     ) -> tuple[Payout | None, Account]:
         """In one read: the payout's record (if any) and the customer's account."""
-        key = payout_key(tenant, payout_id)
-        account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
-        found = self._get_many([key, account_key])
-        item = found.get((key["pk"], key["sk"]))
-        return (
-            pick(Payout, item) if item else None,
-            account_from_item(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))),
-        )
-
-    def load_payout_lots(
-        self, tenant: str, customer_id: str, draws: tuple[Draw, ...]
-    ) -> tuple[Account, dict[tuple[str, str], Lot]]:
-        """The customer's account and the lots a payout drew from, in one read."""
-        pk = customer_pk(tenant, customer_id)
-        keys = [{"pk": pk, "sk": "ACCOUNT"}]
-        keys += [{"pk": pk, "sk": lot_sk(d.expires_at, d.order_id)} for d in draws]
-        found = self._get_many(keys)
-        account = account_from_item(tenant, customer_id, found.pop((pk, "ACCOUNT"), None))
-        lots = {}
-        for item in found.values():
-            lot = lot_from_item(item)
-            lots[(lot.expires_at, lot.order_id)] = lot
-        return account, lots
+        item, account = with_account(self, payout_key(tenant, payout_id), tenant, customer_id)
+        return (pick(Payout, item) if item else None), account
 
     def commit_payout(self, change: PayoutChange, next_look: str | None = None) -> None:
         """The record (new, or on its version) with the money it moves, in one transaction;
         `next_look`: when the submission job should look at it next (while it waits)."""
         record = _record_item(change.payout, next_look)
-        items: list[dict[str, Any]] = []
-        if change.version_before is None:
-            items.append(put_new(record))
-        else:
-            items.append(
-                {
-                    "Put": {
-                        "Item": to_item(record),
-                        "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": to_item({":v": change.version_before}),
-                    }
-                }
-            )
+        items = [put_versioned(record, change.version_before)]
         items += [replace_lot(before, after, change.now) for before, after in change.lots]
         if change.event is not None:
             items.append(put_new(_outbox_item(change.payout, *change.event, change.now)))

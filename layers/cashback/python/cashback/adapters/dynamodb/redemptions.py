@@ -10,23 +10,21 @@ from dataclasses import asdict
 from typing import Any
 
 from cashback.adapters.dynamodb.accounts import (
-    account_from_item,
     account_update,
     entry_item,
-    lot_from_item,
     replace_lot,
+    with_account,
 )
 from cashback.adapters.dynamodb.table import (
     DUE_INDEX,
     Table,
-    customer_pk,
-    lot_sk,
     pick,
     put_new,
+    put_versioned,
     to_item,
 )
 from cashback.domain.changes import RedemptionChange
-from cashback.domain.ledger import Account, Draw, Lot
+from cashback.domain.ledger import Account
 from cashback.domain.redemptions import Redemption, Reversal
 
 # Open holds wait in the due index under HOLD#<day>#<shard> (the day they expire), apart
@@ -90,33 +88,14 @@ class RedemptionsTable(Table):
         self, tenant: str, redemption_id: str, customer_id: str
     ) -> tuple[Redemption | None, Account]:
         """In one read: the redemption's record (if any) and the customer's account."""
-        key = redemption_key(tenant, redemption_id)
-        account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
-        found = self._get_many([key, account_key])
-        item = found.get((key["pk"], key["sk"]))
-        return (
-            pick(Redemption, item) if item else None,
-            account_from_item(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))),
+        item, account = with_account(
+            self, redemption_key(tenant, redemption_id), tenant, customer_id
         )
+        return (pick(Redemption, item) if item else None), account
 
     def load_reversal(self, tenant: str, reversal_id: str) -> Reversal | None:
         item = self._get(reversal_key(tenant, reversal_id))
         return pick(Reversal, item) if item else None
-
-    def load_drawn(
-        self, tenant: str, customer_id: str, draws: tuple[Draw, ...]
-    ) -> tuple[Account, dict[tuple[str, str], Lot]]:
-        """The customer's account and the lots a redemption drew from, in one read."""
-        pk = customer_pk(tenant, customer_id)
-        keys = [{"pk": pk, "sk": "ACCOUNT"}]
-        keys += [{"pk": pk, "sk": lot_sk(d.expires_at, d.order_id)} for d in draws]
-        found = self._get_many(keys)
-        account = account_from_item(tenant, customer_id, found.pop((pk, "ACCOUNT"), None))
-        lots = {}
-        for item in found.values():
-            lot = lot_from_item(item)
-            lots[(lot.expires_at, lot.order_id)] = lot
-        return account, lots
 
     def record_failed_redemption(self, redemption: Redemption) -> None:
         """A redemption that failed stays failed: its record holds the answer."""
@@ -129,19 +108,7 @@ class RedemptionsTable(Table):
             items.append(
                 put_new({**reversal_key(reversal.tenant, reversal.reversal_id), **asdict(reversal)})
             )
-        record = _record_item(change.redemption)
-        if change.version_before is None:
-            items.append(put_new(record))
-        else:
-            items.append(
-                {
-                    "Put": {
-                        "Item": to_item(record),
-                        "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": to_item({":v": change.version_before}),
-                    }
-                }
-            )
+        items.append(put_versioned(_record_item(change.redemption), change.version_before))
         items += [replace_lot(before, after, change.now) for before, after in change.lots]
         items += [put_new(entry_item(change.entry)), account_update(change.before, change.after)]
         if change.redemption.status == "captured" and change.reversal is None:

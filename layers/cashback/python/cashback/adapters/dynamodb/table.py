@@ -130,6 +130,20 @@ def put_new(item: dict[str, Any]) -> dict[str, Any]:
     return {"Put": {"Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
+def put_versioned(item: dict[str, Any], version_before: int | None) -> dict[str, Any]:
+    """Put a record anew (None: it must not exist yet), or over the version it was read at
+    (nobody changed it since)."""
+    if version_before is None:
+        return put_new(item)
+    return {
+        "Put": {
+            "Item": to_item(item),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": to_item({":v": version_before}),
+        }
+    }
+
+
 class Table:
     """The table's name and client, and the reads and the transaction every aggregate's
     adapter is built on."""

@@ -39,6 +39,7 @@ from cashback.domain.ledger.spending import (
     latest_first,
     less,
     spendable,
+    to_lots,
 )
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "latest_first",
     "less",
     "spendable",
+    "to_lots",
     "chargeable",
     "claw_back",
     "clawback_for",

@@ -47,6 +47,11 @@ class Lot:
     forgiven: int = 0
 
     @property
+    def key(self) -> tuple[str, str]:
+        """What names the lot among the customer's: its first deadline and its order."""
+        return self.expires_at, self.order_id
+
+    @property
     def credited(self) -> int:
         return self.gross - self.netted
 

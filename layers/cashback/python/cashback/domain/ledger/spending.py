@@ -10,7 +10,7 @@ takes the lots as read and returns them as they become, with one entry on the ac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -30,6 +30,11 @@ class Draw:
     expires_at: str
     order_id: str
     amount: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The key of the lot it was drawn from (Lot.key)."""
+        return self.expires_at, self.order_id
 
 
 @dataclass(frozen=True)
@@ -170,11 +175,17 @@ def give_back(
     return Movement(tuple(moved), entry, after_account, settled=settled)
 
 
+def to_lots(lots: Mapping[tuple[str, str], Lot], draws: Iterable[Draw]) -> list[tuple[Lot, int]]:
+    """Each draw's lot (`lots` by Lot.key, as read) with the amount going back to it: what
+    give_back takes."""
+    return [(lots[d.key], d.amount) for d in draws]
+
+
 def latest_first(draws: Iterable[Draw], amount: int) -> list[Draw]:
     """`amount` of what was drawn, from the latest deadlines back: what a partial capture
     returns, so what stays spent is what expired soonest."""
     back, left = [], amount
-    for each in sorted(draws, key=lambda d: (d.expires_at, d.order_id), reverse=True):
+    for each in sorted(draws, key=lambda d: d.key, reverse=True):
         take = min(left, each.amount)
         if take:
             back.append(Draw(each.expires_at, each.order_id, take))
@@ -197,7 +208,7 @@ def in_proportion(draws: Iterable[Draw], amount: int) -> list[Draw]:
     short = amount - sum(share for _, share, _ in shares)
     ranked = sorted(
         range(len(shares)),
-        key=lambda i: (shares[i][2], shares[i][0].expires_at, shares[i][0].order_id),
+        key=lambda i: (shares[i][2], *shares[i][0].key),
         reverse=True,
     )
     extra = set(ranked[:short])
@@ -210,10 +221,10 @@ def in_proportion(draws: Iterable[Draw], amount: int) -> list[Draw]:
 
 def less(draws: Iterable[Draw], returned: Iterable[Draw]) -> tuple[Draw, ...]:
     """What is still drawn once `returned` came back."""
-    back = {(r.expires_at, r.order_id): r.amount for r in returned}
+    back = {r.key: r.amount for r in returned}
     left = []
     for d in draws:
-        amount = d.amount - back.get((d.expires_at, d.order_id), 0)
+        amount = d.amount - back.get(d.key, 0)
         if amount:
             left.append(Draw(d.expires_at, d.order_id, amount))
     return tuple(left)
