@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -19,16 +18,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
-from cashback.adapters.providers.sandbox import SandboxProvider
-from cashback.domain.payouts.provider import sign
-from cashback.domain.tenants import TenantSettings
-from cashback.services import holds, payout_job
+from cashback.services import holds
 from cashback_tools.audit import verify
+from cashback_tools.local.sandbox_provider import deliver_callbacks
 from cashback_tools.local.stack import LocalStack
 
 from . import table
 from .client import Api, now_iso, unique
+from .spending import SpendingShop, run_payout_job
 
 TENANT = "money-out"
 BEHAVIOURS = ("paid", "fail", "return", "twice", "silent")
@@ -172,27 +169,11 @@ class MoneyOutMachine(RuleBasedStateMachine):
             for payout_id in list(self.payouts):
                 reply = self.api.post(f"/v1/payouts/{payout_id}/cancel")
                 assert reply.status_code in (200, 409), reply.text
-        store, template = self.stack.store, self.stack.template
-        assert store is not None and template is not None
-        secret = template.parameter_defaults()["PayoutCallbackSecret"]
-
-        def settings_of(tenant: str) -> tuple[TenantSettings, ZoneInfo]:
-            found = store.get_tenant(tenant)
-            assert found is not None
-            return found, ZoneInfo("UTC")
-
         for step in (timedelta(0), timedelta(minutes=6), timedelta(days=3)):
             at = max(self.later, datetime.now(UTC)) + step
-            provider = SandboxProvider(secret, lambda at=at: at, DynamoSandboxStore(store))
-            payout_job.run(store, provider, at, settings_of, lambda kind, detail: None)
-            for callback in provider.callbacks():
-                signed = sign(secret, callback.body, int(datetime.now(UTC).timestamp()))
-                reply = self.api.post(
-                    "/v1/providers/sandbox/events",
-                    data=callback.body,
-                    headers={"Cashback-Signature": signed, "Content-Type": "application/json"},
-                )
-                assert reply.status_code in (200, 404), reply.text
+            run_payout_job(self.stack, at)
+            for status, reply in deliver_callbacks(self.stack, at):
+                assert status in (200, 404), reply
         self.later = max(self.later, datetime.now(UTC)) + timedelta(days=3)
         self.payouts.clear()
 
@@ -213,12 +194,7 @@ class MoneyOutMachine(RuleBasedStateMachine):
 
 
 def test_money_out_keeps_the_ledger_exact_under_random_operations(stack: LocalStack) -> None:
-    if TENANT not in stack.keys:
-        settings_ = TenantSettings(
-            currency="BRL", return_window_days=0, cashback_rate="0.10", risk_mode="off"
-        )
-        stack.add_tenant(TENANT, settings_, now_iso())
-    api = Api(stack.url, stack.keys[TENANT]["storefront"])
+    api = SpendingShop(stack, TENANT)
     machine = type("Machine", (MoneyOutMachine,), {"api": api, "stack": stack})
     run_state_machine_as_test(
         machine,

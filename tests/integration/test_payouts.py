@@ -5,60 +5,32 @@ ledger exact after each (DynamoDB Local, the real authorizer and handler over HT
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
-from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
-from cashback.adapters.providers.sandbox import SandboxProvider
 from cashback.domain.clock import to_iso
 from cashback.domain.payouts.provider import sign
-from cashback.domain.tenants import TenantSettings
 from cashback.services import payout_job
-from cashback_tools.audit import verify
+from cashback_tools.local.sandbox_provider import callback_secret, deliver_callbacks
 from cashback_tools.local.stack import LocalStack
 
-from . import table
-from .client import Api, now_iso, unique
+from .client import now_iso, unique
+from .spending import SpendingShop, run_payout_job
 
 TENANT = "payer"
 
 
 @pytest.fixture(scope="module")
-def shop(stack: LocalStack) -> Iterator[Api]:
-    """A storefront whose cashback ripens at once (no return window), 10% back."""
-    if TENANT not in stack.keys:
-        settings = TenantSettings(
-            currency="BRL", return_window_days=0, cashback_rate="0.10", risk_mode="off"
-        )
-        stack.add_tenant(TENANT, settings, now_iso())
-    yield Api(stack.url, stack.keys[TENANT]["storefront"])
-
-
-def secret(stack: LocalStack) -> str:
-    return stack.template.parameter_defaults()["PayoutCallbackSecret"]
-
-
-def sandbox(stack: LocalStack, at: datetime | None = None) -> SandboxProvider:
-    """The sandbox provider as the payout function has it, with a clock of our choosing."""
-    assert stack.store is not None
-    moment = at or datetime.now(UTC)
-    return SandboxProvider(secret(stack), lambda: moment, DynamoSandboxStore(stack.store))
-
-
-def earn(stack: LocalStack, shop: Api, customer: str, amount: int) -> None:
-    reply = shop.purchase(customer, amount)
-    assert reply.status_code == 201, reply.text
-    table.ripen(stack, TENANT, customer, datetime.now(UTC))
+def shop(stack: LocalStack) -> SpendingShop:
+    return SpendingShop(stack, TENANT)
 
 
 def pay(
-    shop: Api, customer: str, amount: int, local: str = "ana", **fields: Any
+    shop: SpendingShop, customer: str, amount: int, local: str = "ana", **fields: Any
 ) -> requests.Response:
     body = {
         "payout_id": unique("pay"),
@@ -71,61 +43,11 @@ def pay(
     return shop.post("/v1/payouts", body)
 
 
-def run_job(stack: LocalStack, at: datetime | None = None) -> payout_job.JobReport:
-    """The payout job as its schedule runs it, as of `at` (the service, on the same table)."""
-    assert stack.store is not None
-    events: list[tuple[str, dict[str, Any]]] = []
-    moment = at or datetime.now(UTC)
-    return payout_job.run(
-        stack.store,
-        sandbox(stack, moment),
-        moment,
-        lambda tenant: (stack_settings(stack, tenant), ZoneInfo("UTC")),
-        lambda kind, detail: events.append((kind, detail)),
-    )
-
-
-def stack_settings(stack: LocalStack, tenant: str) -> TenantSettings:
-    assert stack.store is not None
-    found = stack.store.get_tenant(tenant)
-    assert found is not None
-    return found
-
-
-def deliver(stack: LocalStack, shop: Api, at: datetime | None = None) -> list[requests.Response]:
-    """POST the sandbox's callbacks due by `at` to the callback route, as the provider
-    would, signed as they are sent (now: the gateway's clock is real, the sandbox's may be
-    ahead)."""
-    replies = []
-    for callback in sandbox(stack, at).callbacks():
-        signed = sign(secret(stack), callback.body, int(datetime.now(UTC).timestamp()))
-        replies.append(
-            requests.post(
-                f"{stack.url}/v1/providers/sandbox/events",
-                data=callback.body,
-                headers={**callback.headers, "Cashback-Signature": signed},
-                timeout=30,
-            )
-        )
-    return replies
-
-
-def account(stack: LocalStack, customer: str) -> dict[str, int]:
-    assert stack.store is not None
-    return dict(stack.store.get_account(TENANT, customer).values)
-
-
-def audit(stack: LocalStack, customer: str) -> None:
-    assert stack.store is not None
-    report = verify(stack.store, TENANT, customer)
-    assert report.ok, report.problems
-
-
 def test_a_payout_is_reserved_at_once_submitted_by_the_job_and_paid_by_callback(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("payee")
-    earn(stack, shop, customer, 50000)  # 5000
+    shop.earn(customer, 50000)  # 5000
     reply = pay(shop, customer, 3000)
     assert reply.status_code == 202, reply.text
     body = reply.json()
@@ -133,32 +55,32 @@ def test_a_payout_is_reserved_at_once_submitted_by_the_job_and_paid_by_callback(
     assert body["destination"] == {"key_type": "email", "key": "a***@e***.com"}
     assert body["balance"]["available"] == 2000 and body["balance"]["reserved"] == 3000
     assert pay(shop, customer, 2001).json()["code"] == "insufficient_balance"
-    report = run_job(stack)
+    report = run_payout_job(stack)
     assert report.submitted >= 1
     path = f"/v1/payouts/{body['payout_id']}"
     assert shop.get(path).json()["status"] == "submitted"
-    replies = deliver(stack, shop)
-    assert replies and {r.status_code for r in replies} == {200}
+    replies = deliver_callbacks(stack)
+    assert replies and {status for status, _ in replies} == {200}
     done = shop.get(path).json()
     assert done["status"] == "paid" and done["paid_at"]
-    money = account(stack, customer)
+    money = shop.values(customer)
     assert money["reserved"] == 0 and money["paid_out"] == 3000 and money["available"] == 2000
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 @pytest.mark.parametrize("behaviour", ["fail", "twice", "return"])
 def test_every_provider_behaviour_leaves_the_ledger_exact(
-    stack: LocalStack, shop: Api, behaviour: str
+    stack: LocalStack, shop: SpendingShop, behaviour: str
 ) -> None:
     customer = unique(behaviour)
-    earn(stack, shop, customer, 50000)
+    shop.earn(customer, 50000)
     payout = pay(shop, customer, 2500, local=behaviour).json()
-    run_job(stack)
-    deliver(stack, shop)
+    run_payout_job(stack)
+    deliver_callbacks(stack)
     later = datetime.now(UTC) + timedelta(days=3)  # the sandbox returns after two days
-    deliver(stack, shop, later)
+    deliver_callbacks(stack, later)
     status = shop.get(f"/v1/payouts/{payout['payout_id']}").json()["status"]
-    money = account(stack, customer)
+    money = shop.values(customer)
     expected = {"fail": "failed", "twice": "paid", "return": "returned"}[behaviour]
     assert status == expected
     if expected == "paid":
@@ -166,33 +88,35 @@ def test_every_provider_behaviour_leaves_the_ledger_exact(
     else:  # the money came back, once
         assert money["paid_out"] == 0 and money["available"] == 5000
     assert money["reserved"] == 0
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_a_timeout_and_a_silent_provider_are_settled_by_polling(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("quiet")
-    earn(stack, shop, customer, 60000)
+    shop.earn(customer, 60000)
     timed_out = pay(shop, customer, 2500, local="timeout").json()
     silent = pay(shop, customer, 2500, local="silent").json()
-    report = run_job(stack)
+    report = run_payout_job(stack)
     assert report.timeouts >= 1
     assert shop.get(f"/v1/payouts/{timed_out['payout_id']}").json()["status"] == "submitted"
     later = datetime.now(UTC) + timedelta(minutes=6)
-    polled = run_job(stack, later)
+    polled = run_payout_job(stack, later)
     assert polled.polled >= 2
     for payout in (timed_out, silent):
         assert shop.get(f"/v1/payouts/{payout['payout_id']}").json()["status"] == "paid"
-    assert account(stack, customer)["paid_out"] == 5000
-    deliver(stack, shop)  # the timed-out payout's late callback changes nothing
-    assert account(stack, customer)["paid_out"] == 5000
-    audit(stack, customer)
+    assert shop.values(customer)["paid_out"] == 5000
+    deliver_callbacks(stack)  # the timed-out payout's late callback changes nothing
+    assert shop.values(customer)["paid_out"] == 5000
+    shop.audit(customer)
 
 
-def test_a_payout_can_be_canceled_only_before_submission(stack: LocalStack, shop: Api) -> None:
+def test_a_payout_can_be_canceled_only_before_submission(
+    stack: LocalStack, shop: SpendingShop
+) -> None:
     customer = unique("changes-mind")
-    earn(stack, shop, customer, 50000)
+    shop.earn(customer, 50000)
     first = pay(shop, customer, 2000).json()
     canceled = shop.post(f"/v1/payouts/{first['payout_id']}/cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
@@ -200,13 +124,13 @@ def test_a_payout_can_be_canceled_only_before_submission(stack: LocalStack, shop
     again = shop.post(f"/v1/payouts/{first['payout_id']}/cancel")
     assert again.status_code == 200 and again.json()["balance"]["available"] == 5000
     second = pay(shop, customer, 2000).json()
-    run_job(stack)
+    run_payout_job(stack)
     late = shop.post(f"/v1/payouts/{second['payout_id']}/cancel")
     assert late.status_code == 409 and late.json()["code"] == "payout_not_cancelable"
-    audit(stack, customer)
+    shop.audit(customer)
 
 
-def test_callbacks_must_be_signed_by_the_provider(stack: LocalStack, shop: Api) -> None:
+def test_callbacks_must_be_signed_by_the_provider(stack: LocalStack, shop: SpendingShop) -> None:
     body = (
         b'{"event_id":"evt-x","payout_id":"payer:nope","status":"paid",'
         b'"occurred_at":"2026-11-30T10:00:00Z"}'
@@ -220,12 +144,12 @@ def test_callbacks_must_be_signed_by_the_provider(stack: LocalStack, shop: Api) 
         url, data=body, headers={**json_type, "Cashback-Signature": forged}, timeout=30
     )
     assert reply.status_code == 403 and reply.json()["code"] == "signature_invalid"
-    stale = sign(secret(stack), body, int(datetime.now(UTC).timestamp()) - 3600)
+    stale = sign(callback_secret(stack), body, int(datetime.now(UTC).timestamp()) - 3600)
     reply = requests.post(
         url, data=body, headers={**json_type, "Cashback-Signature": stale}, timeout=30
     )
     assert reply.status_code == 403 and reply.json()["code"] == "signature_stale"
-    good = sign(secret(stack), body, int(datetime.now(UTC).timestamp()))
+    good = sign(callback_secret(stack), body, int(datetime.now(UTC).timestamp()))
     reply = requests.post(
         url, data=body, headers={**json_type, "Cashback-Signature": good}, timeout=30
     )
@@ -239,9 +163,11 @@ def test_callbacks_must_be_signed_by_the_provider(stack: LocalStack, shop: Api) 
     assert other.status_code == 404 and other.json()["code"] == "provider_not_found"
 
 
-def test_bad_payout_requests_are_4xx_and_change_nothing(stack: LocalStack, shop: Api) -> None:
+def test_bad_payout_requests_are_4xx_and_change_nothing(
+    stack: LocalStack, shop: SpendingShop
+) -> None:
     customer = unique("bad-payee")
-    earn(stack, shop, customer, 50000)
+    shop.earn(customer, 50000)
     cases = [
         ({"destination": {"key_type": "cpf", "key": "123.456.789-00"}}, "destination.key"),
         ({"method": "cheque"}, "method"),
@@ -264,15 +190,15 @@ def test_bad_payout_requests_are_4xx_and_change_nothing(stack: LocalStack, shop:
     assert low.status_code == 422 and low.json()["code"] == "payout_below_minimum"
     assert shop.get("/v1/payouts/nope").status_code == 404
     assert shop.post("/v1/payouts/nope/cancel").status_code == 404
-    assert account(stack, customer)["available"] == 5000
-    audit(stack, customer)
+    assert shop.values(customer)["available"] == 5000
+    shop.audit(customer)
 
 
 def test_concurrent_payouts_and_redemptions_never_spend_more_than_there_is(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("crowd")
-    earn(stack, shop, customer, 100000)  # 10000
+    shop.earn(customer, 100000)  # 10000
 
     def spend(i: int) -> requests.Response:
         if i % 2:
@@ -293,16 +219,16 @@ def test_concurrent_payouts_and_redemptions_never_spend_more_than_there_is(
         replies = list(pool.map(spend, range(10)))
     accepted = [r for r in replies if r.status_code in (201, 202)]
     assert len(accepted) == 5, [(r.status_code, r.text) for r in replies]
-    money = account(stack, customer)
+    money = shop.values(customer)
     assert money["available"] == 0 and money["reserved"] + money["spent"] == 10000
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_a_status_the_machine_does_not_allow_is_a_409_and_moves_no_money(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("out-of-order")
-    earn(stack, shop, customer, 50000)
+    shop.earn(customer, 50000)
     payout = pay(shop, customer, 2000).json()
     url = f"{stack.url}/v1/providers/sandbox/events"
 
@@ -311,32 +237,32 @@ def test_a_status_the_machine_does_not_allow_is_a_409_and_moves_no_money(
             f'{{"event_id":"evt-{seq}-{payout["payout_id"]}","payout_id":"{TENANT}:'
             f'{payout["payout_id"]}","status":"{status}","occurred_at":"{now_iso()}"}}'
         ).encode()
-        signed = sign(secret(stack), body, int(datetime.now(UTC).timestamp()))
+        signed = sign(callback_secret(stack), body, int(datetime.now(UTC).timestamp()))
         headers = {"Content-Type": "application/json", "Cashback-Signature": signed}
         return requests.post(url, data=body, headers=headers, timeout=30)
 
     early = event("paid", 1)  # never submitted: the provider cannot have paid it
     assert early.status_code == 409 and early.json()["code"] == "payout_transition_invalid"
-    assert account(stack, customer)["reserved"] == 2000
-    run_job(stack)
-    deliver(stack, shop)  # paid
+    assert shop.values(customer)["reserved"] == 2000
+    run_payout_job(stack)
+    deliver_callbacks(stack)  # paid
     assert event("paid", 2).status_code == 200  # a repeat changes nothing
     late = event("failed", 3)  # a paid payout does not fail afterwards
     assert late.status_code == 409 and late.json()["code"] == "payout_transition_invalid"
-    money = account(stack, customer)
+    money = shop.values(customer)
     assert money["paid_out"] == 2000 and money["reserved"] == 0 and money["available"] == 3000
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_an_event_the_bus_did_not_take_is_published_again_by_the_job_once(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     """Each step's event is committed with it (an outbox): a step whose publish failed
     (here every publish in run_job fails) is published again by a later run, once."""
     customer = unique("outbox")
-    earn(stack, shop, customer, 50000)
+    shop.earn(customer, 50000)
     payout = pay(shop, customer, 2000).json()  # the function publishes payout.requested
-    run_job(stack)  # payout.submitted: this run's bus refuses it
+    run_payout_job(stack)  # payout.submitted: this run's bus refuses it
     assert stack.store is not None
     waiting = [
         e

@@ -5,7 +5,6 @@ authorizer and handler over HTTP)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,37 +13,22 @@ import pytest
 import requests
 
 from cashback.domain.clock import to_iso
-from cashback.domain.tenants import TenantSettings
 from cashback.services import holds
-from cashback_tools.audit import verify
 from cashback_tools.local.stack import LocalStack
 
 from . import table
 from .client import Api, now_iso, unique
+from .spending import SpendingShop
 
 TENANT = "spendy"
 
 
 @pytest.fixture(scope="module")
-def shop(stack: LocalStack) -> Iterator[Api]:
-    """A storefront whose cashback ripens at once (no return window), 10% back."""
-    if TENANT not in stack.keys:
-        settings = TenantSettings(
-            currency="BRL", return_window_days=0, cashback_rate="0.10", risk_mode="off"
-        )
-        stack.add_tenant(TENANT, settings, now_iso())
-    yield Api(stack.url, stack.keys[TENANT]["storefront"])
+def shop(stack: LocalStack) -> SpendingShop:
+    return SpendingShop(stack, TENANT)
 
 
-def earn(stack: LocalStack, shop: Api, customer: str, *amounts: int, ago_days: int = 0) -> None:
-    """Purchases whose cashback (10%) is available now, each `ago_days` old."""
-    for amount in amounts:
-        reply = shop.purchase(customer, amount, occurred_at=now_iso(-timedelta(days=ago_days)))
-        assert reply.status_code == 201, reply.text
-    table.ripen(stack, TENANT, customer, datetime.now(UTC))
-
-
-def redeem(shop: Api, customer: str, amount: int, **fields: Any) -> requests.Response:
+def redeem(shop: SpendingShop, customer: str, amount: int, **fields: Any) -> requests.Response:
     body = {
         "redemption_id": unique("red"),
         "customer_id": customer,
@@ -57,18 +41,12 @@ def redeem(shop: Api, customer: str, amount: int, **fields: Any) -> requests.Res
     return shop.post("/v1/redemptions", body)
 
 
-def audit(stack: LocalStack, customer: str) -> None:
-    assert stack.store is not None
-    report = verify(stack.store, TENANT, customer)
-    assert report.ok, report.problems
-
-
 def test_a_captured_redemption_spends_the_earliest_deadlines_first(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("spender")
-    earn(stack, shop, customer, 10000, ago_days=3)  # 1000, expires first
-    earn(stack, shop, customer, 5000)  # 500, expires three days later
+    shop.earn(customer, 10000, ago_days=3)  # 1000, expires first
+    shop.earn(customer, 5000)  # 500, expires three days later
     reply = redeem(shop, customer, 1200)
     assert reply.status_code == 201, reply.text
     body = reply.json()
@@ -79,14 +57,14 @@ def test_a_captured_redemption_spends_the_earliest_deadlines_first(
     assert shop.balance(customer)["available"] == 300
     again = shop.get(f"/v1/redemptions/{body['redemption_id']}")
     assert again.status_code == 200 and again.json()["lots"] == body["lots"]
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_not_enough_is_a_422_that_stays_failed_and_changes_nothing(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("short")
-    earn(stack, shop, customer, 5000)  # 500
+    shop.earn(customer, 5000)  # 500
     body = {
         "redemption_id": unique("red"),
         "customer_id": customer,
@@ -99,19 +77,19 @@ def test_not_enough_is_a_422_that_stays_failed_and_changes_nothing(
     assert first.status_code == 422, first.text
     assert first.json()["code"] == "insufficient_balance", first.text
     assert first.json()["details"]["available"] == 500
-    earn(stack, shop, customer, 1000)  # now there would be enough
+    shop.earn(customer, 1000)  # now there would be enough
     retry = shop.post("/v1/redemptions", body)
     assert retry.status_code == 422 and retry.json() == first.json()  # stays failed
     assert shop.post("/v1/redemptions", {**body, "amount": 400}).status_code == 409
     assert shop.balance(customer)["available"] == 600
     gone = shop.get(f"/v1/redemptions/{body['redemption_id']}")
     assert gone.status_code == 409 and gone.json()["code"] == "redemption_failed"
-    audit(stack, customer)
+    shop.audit(customer)
 
 
-def test_the_same_redemption_twice_spends_once(stack: LocalStack, shop: Api) -> None:
+def test_the_same_redemption_twice_spends_once(stack: LocalStack, shop: SpendingShop) -> None:
     customer = unique("retry")
-    earn(stack, shop, customer, 10000)
+    shop.earn(customer, 10000)
     body = {
         "redemption_id": unique("red"),
         "customer_id": customer,
@@ -125,14 +103,14 @@ def test_the_same_redemption_twice_spends_once(stack: LocalStack, shop: Api) -> 
     assert {r.status_code for r in replies} == {201}
     assert len({r.text for r in replies}) == 1
     assert shop.balance(customer)["available"] == 700
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_concurrent_redemptions_never_spend_more_than_there_is(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("rush")
-    earn(stack, shop, customer, 3000, 3000, 4000)  # 300 + 300 + 400 = 1000
+    shop.earn(customer, 3000, 3000, 4000)  # 300 + 300 + 400 = 1000
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(lambda _: redeem(shop, customer, 150), range(10)))
     made = [r for r in replies if r.status_code == 201]
@@ -141,15 +119,15 @@ def test_concurrent_redemptions_never_spend_more_than_there_is(
     assert {r.json()["code"] for r in refused} == {"insufficient_balance"}
     balance = shop.balance(customer)
     assert balance["available"] == 100 and balance["reserved"] == 0
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_a_hold_reserves_then_captures_less_and_the_rest_is_spendable_at_once(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("holder")
-    earn(stack, shop, customer, 10000, ago_days=2)  # 1000
-    earn(stack, shop, customer, 5000)  # 500, expires last
+    shop.earn(customer, 10000, ago_days=2)  # 1000
+    shop.earn(customer, 5000)  # 500, expires last
     held = redeem(shop, customer, 1200, capture=False)
     assert held.status_code == 201, held.text
     hold = held.json()
@@ -168,12 +146,12 @@ def test_a_hold_reserves_then_captures_less_and_the_rest_is_spendable_at_once(
     again = shop.post(f"{path}/capture", {})
     assert again.status_code == 409 and again.json()["code"] == "hold_already_resolved"
     assert shop.post(f"{path}/cancel").status_code == 409
-    audit(stack, customer)
+    shop.audit(customer)
 
 
-def test_a_cancelled_hold_gives_everything_back(stack: LocalStack, shop: Api) -> None:
+def test_a_cancelled_hold_gives_everything_back(stack: LocalStack, shop: SpendingShop) -> None:
     customer = unique("cancel")
-    earn(stack, shop, customer, 10000)
+    shop.earn(customer, 10000)
     hold = redeem(shop, customer, 700, capture=False).json()
     path = f"/v1/redemptions/{hold['redemption_id']}"
     canceled = shop.post(f"{path}/cancel")
@@ -187,14 +165,14 @@ def test_a_cancelled_hold_gives_everything_back(stack: LocalStack, shop: Api) ->
     captured = shop.post(f"/v1/redemptions/{whole['redemption_id']}/capture")  # no body: all
     assert captured.status_code == 200 and captured.json()["captured"] == 400
     assert shop.balance(customer)["available"] == 600
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_an_expired_hold_is_never_captured_and_its_cashback_comes_back(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("lapsed")
-    earn(stack, shop, customer, 10000)
+    shop.earn(customer, 10000)
     hold = redeem(shop, customer, 600, capture=False).json()
     assert stack.store is not None
     later = datetime.now(UTC) + timedelta(minutes=16)  # the hold lives 15 minutes
@@ -205,12 +183,12 @@ def test_an_expired_hold_is_never_captured_and_its_cashback_comes_back(
     assert record is not None and record.status == "expired"
     assert shop.balance(customer)["available"] == 1000
     assert shop.balance(customer)["reserved"] == 0
-    audit(stack, customer)
+    shop.audit(customer)
 
 
-def test_the_sweep_releases_expired_holds_once(stack: LocalStack, shop: Api) -> None:
+def test_the_sweep_releases_expired_holds_once(stack: LocalStack, shop: SpendingShop) -> None:
     customer = unique("swept")
-    earn(stack, shop, customer, 10000)
+    shop.earn(customer, 10000)
     first = redeem(shop, customer, 300, capture=False).json()
     second = redeem(shop, customer, 200, capture=False).json()
     assert stack.store is not None
@@ -222,14 +200,14 @@ def test_the_sweep_releases_expired_holds_once(stack: LocalStack, shop: Api) -> 
         record = stack.store.get_redemption(TENANT, hold["redemption_id"])
         assert record is not None and record.status == "expired"
     assert shop.balance(customer)["available"] == 1000
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_a_reversal_gives_back_in_proportion_with_a_grace_for_passed_deadlines(
-    stack: LocalStack, shop: Api
+    stack: LocalStack, shop: SpendingShop
 ) -> None:
     customer = unique("returns")
-    earn(stack, shop, customer, 6000, 4000)  # 600 + 400
+    shop.earn(customer, 6000, 4000)  # 600 + 400
     made = redeem(shop, customer, 1000).json()
     path = f"/v1/redemptions/{made['redemption_id']}/reversals"
     body = {"reversal_id": unique("rev"), "amount": 500, "occurred_at": now_iso()}
@@ -245,28 +223,32 @@ def test_a_reversal_gives_back_in_proportion_with_a_grace_for_passed_deadlines(
     assert too_much.status_code == 422
     assert too_much.json()["details"] == {"reversible": 500}
     assert shop.balance(customer)["available"] == 500
-    audit(stack, customer)
+    shop.audit(customer)
 
 
-def test_debt_is_settled_before_anything_is_spendable(stack: LocalStack, shop: Api) -> None:
+def test_debt_is_settled_before_anything_is_spendable(
+    stack: LocalStack, shop: SpendingShop
+) -> None:
     customer = unique("owing")
-    earn(stack, shop, customer, 10000)  # 1000 available
+    shop.earn(customer, 10000)  # 1000 available
     first = shop.purchase(customer, 5000).json()  # 500 more
     table.ripen(stack, TENANT, customer, datetime.now(UTC))
     assert redeem(shop, customer, 1500).status_code == 201  # spends both lots
     assert shop.refund(first["order_id"], 5000).status_code == 201  # 500 spent: debt
     assert shop.balance(customer)["debt"] == 500
-    earn(stack, shop, customer, 8000)  # 800: 500 repays the debt at once, 300 left
+    shop.earn(customer, 8000)  # 800: 500 repays the debt at once, 300 left
     assert shop.balance(customer)["available"] == 300
     short = redeem(shop, customer, 301)
     assert short.status_code == 422 and short.json()["details"]["available"] == 300
     assert redeem(shop, customer, 300).status_code == 201
-    audit(stack, customer)
+    shop.audit(customer)
 
 
-def test_bad_redemption_inputs_are_4xx_and_change_nothing(stack: LocalStack, shop: Api) -> None:
+def test_bad_redemption_inputs_are_4xx_and_change_nothing(
+    stack: LocalStack, shop: SpendingShop
+) -> None:
     customer = unique("bad")
-    earn(stack, shop, customer, 10000)
+    shop.earn(customer, 10000)
     good = {
         "redemption_id": unique("red"),
         "customer_id": customer,
@@ -309,14 +291,14 @@ def test_bad_redemption_inputs_are_4xx_and_change_nothing(stack: LocalStack, sho
     assert shop.post("/v1/redemptions/nope/capture", {}).status_code == 404
     assert shop.post("/v1/redemptions/nope/cancel").status_code == 404
     assert shop.balance(customer)["available"] == 900  # the one redemption of 100 made
-    audit(stack, customer)
+    shop.audit(customer)
 
 
 def test_another_storefront_cannot_see_or_touch_a_redemption(
-    stack: LocalStack, shop: Api, acme: Api
+    stack: LocalStack, shop: SpendingShop, acme: Api
 ) -> None:
     customer = unique("private")
-    earn(stack, shop, customer, 10000)
+    shop.earn(customer, 10000)
     hold = redeem(shop, customer, 100, capture=False).json()
     path = f"/v1/redemptions/{hold['redemption_id']}"
     assert acme.get(path).status_code == 404

@@ -161,12 +161,12 @@ def test_a_partial_capture_keeps_the_rest_in_one_entry() -> None:
         into="reserved",
         kind="hold",
     )
-    lots = {(after.expires_at, after.order_id): after for _, after in held.lots}
+    lots = {after.key: after for _, after in held.lots}
     back = ledger.latest_first(held.draws, 300)
     assert back == [Draw("2027-01-01T00:00:00Z", "b", 300)]
     captured = ledger.give_back(
         held.account,
-        [(lots[(d.expires_at, d.order_id)], d.amount) for d in back],
+        ledger.to_lots(lots, back),
         out_of="reserved",
         kind="capture",
         ref="r1",
@@ -191,7 +191,7 @@ draws = st.lists(
     ),
     min_size=1,
     max_size=20,
-    unique_by=lambda d: (d.expires_at, d.order_id),
+    unique_by=lambda d: d.key,
 )
 
 
@@ -201,15 +201,15 @@ def test_shares_of_what_was_drawn_add_up_exactly_and_never_exceed_a_lot(
 ) -> None:
     total = sum(d.amount for d in drawn)
     amount = data.draw(st.integers(0, total))
-    by_lot = {(d.expires_at, d.order_id): d.amount for d in drawn}
+    by_lot = {d.key: d.amount for d in drawn}
     for share in (ledger.in_proportion(drawn, amount), ledger.latest_first(drawn, amount)):
         assert sum(d.amount for d in share) == amount
-        assert all(0 < d.amount <= by_lot[(d.expires_at, d.order_id)] for d in share)
+        assert all(0 < d.amount <= by_lot[d.key] for d in share)
         left = ledger.less(drawn, share)
         assert sum(d.amount for d in left) == total - amount
     proportional = ledger.in_proportion(drawn, amount)
     for d in proportional:  # each within one unit of its exact share
-        exact = by_lot[(d.expires_at, d.order_id)] * amount / total
+        exact = by_lot[d.key] * amount / total
         assert abs(d.amount - exact) < 1
 
 

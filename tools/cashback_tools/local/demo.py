@@ -12,13 +12,11 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cashback.adapters.dynamodb.payouts import DynamoSandboxStore
-from cashback.adapters.providers.sandbox import SandboxProvider
 from cashback.domain.clock import to_iso
 from cashback.domain.currencies import MINOR_UNITS
-from cashback.domain.payouts.provider import SIGNATURE_HEADER, sign
 from cashback.domain.tenants import RiskList, TenantSettings
 from cashback_tools.audit import verify
+from cashback_tools.local.sandbox_provider import deliver_callbacks
 from cashback_tools.local.stack import LocalStack, StoreKind
 
 SHOPPERS = ("ana", "bruno", "carla", "diego", "elisa")
@@ -446,26 +444,6 @@ def _checkout(shop: Storefront, stack: LocalStack, now: datetime) -> None:
         _say(f"  {shopper:<9}{money(balance['available']):>14}{money(balance['reserved']):>12}")
 
 
-def _deliver_callbacks(stack: LocalStack, at: datetime) -> list[str]:
-    """POST the sandbox provider's callbacks due by `at` to the callback route, signed as
-    they are sent; the statuses they reported."""
-    assert stack.store is not None and stack.template is not None
-    secret = stack.template.parameter_defaults()["PayoutCallbackSecret"]
-    provider = SandboxProvider(secret, lambda: at, DynamoSandboxStore(stack.store))
-    reported = []
-    for callback in provider.callbacks():
-        signed = sign(secret, callback.body, int(datetime.now(UTC).timestamp()))
-        request = urllib.request.Request(
-            f"{stack.url}/v1/providers/sandbox/events",
-            data=callback.body,
-            method="POST",
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: signed},
-        )
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            reported.append(json.loads(reply.read())["status"])
-    return reported
-
-
 def _payouts(shop: Storefront, stack: LocalStack) -> None:
     """Withdrawals: paid, failed (the money comes back), and paid then returned by the
     bank two days later (back again, once)."""
@@ -504,7 +482,8 @@ def _payouts(shop: Storefront, stack: LocalStack) -> None:
     report = stack.invoke("PayoutFunction", {"time": to_iso(now), "job": "submit-payouts"})
     assert isinstance(report, dict), report
     _say(f"  the payout job submits {report['submitted']} payouts to the provider")
-    heard = _deliver_callbacks(stack, now) + _deliver_callbacks(stack, now + timedelta(days=3))
+    replies = deliver_callbacks(stack, now) + deliver_callbacks(stack, now + timedelta(days=3))
+    heard = [reply["status"] for _, reply in replies]
     _say(f"  the provider calls back (signed): {', '.join(heard)}")
     for shopper, _, _ in asks:
         _, payout = shop.call("GET", f"/v1/payouts/saque-{shopper}")
