@@ -19,9 +19,11 @@ from cashback.api.payloads import (
     ReviewPage,
 )
 from cashback.observability import logger, metrics, tracer
+from cashback.routes import risk as risk_routes
 from cashback.services import reviews
 
 app = make_resolver()
+app.include_router(risk_routes.router)
 
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 
