@@ -7,14 +7,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from cashback.domain.risk import stats
+from cashback.domain.risk.features import FEATURE_NAMES
 from cashback.domain.risk.model_metadata import load_metadata
 from cashback.domain.risk.policy import SEVERITY, Action, Thresholds
 from cashback.domain.tenants import TenantSettings
+from cashback.services import risk_settings
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
@@ -190,3 +193,14 @@ def test_thresholds_follow_the_storefronts_scores_and_enforce_shows_the_backtest
         assert order is not None and order.risk is not None
         assert reply["status"] == statuses[applied.action(float(order.risk["score"]))]
     assert any(reply["status"] != "pending" for reply in after)  # the model's would hold ~2%
+
+    # The case view's percentiles: each feature among the storefront's recent purchases.
+    order = risk_stack.store.get_order(tenant, after[0]["order_id"])
+    assert order is not None and order.risk is not None
+    row, now = order.risk["features"], datetime.now(UTC)
+    found = risk_settings.percentiles(risk_stack.store, tenant, row, now, load_metadata())
+    assert [name for name, _, _ in found] == list(FEATURE_NAMES)
+    assert all(p is not None and 0 <= p <= 100 for _, _, p in found)
+    fresh = _keys(risk_stack)["tenant"]
+    none = risk_settings.percentiles(risk_stack.store, fresh, row, now, load_metadata())
+    assert all(p is None for _, _, p in none)
