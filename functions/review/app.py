@@ -24,10 +24,13 @@ from cashback.api.reviews import (
     ReviewCase,
     ReviewPage,
 )
+from cashback.domain.risk.model_metadata import load_metadata
 from cashback.observability import logger, metrics, tracer
+from cashback.routes import risk as risk_routes
 from cashback.services import reviews
 
 app = make_resolver()
+app.include_router(risk_routes.router)
 
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -70,7 +73,7 @@ def review_stats() -> QueueStatsReply:
 def review_case(order_id: OrderId) -> ReviewCase:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
-    found = reviews.case(runtime.store(), who.tenant, order_id)
+    found = reviews.case(runtime.store(), who.tenant, order_id, who.now, load_metadata())
     return replies.review_case(found, currency, who.now)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cashback.domain.risk.features import FEATURE_NAMES
 from cashback.domain.tenants import TenantSettings
 from cashback.services import keys
 from cashback_tools.local.stack import LocalStack
@@ -267,3 +268,12 @@ def test_the_case_file_links_customers_on_the_same_device_with_their_cases(team:
     assert len(shown) == min(3, len(theirs)) and all(c["state"] == "open" for c in shown)
     own = {c["order_id"] for c in case["cases"]}
     assert mine["order_id"] not in own and mine["customer_id"] not in linked
+
+
+def test_the_case_file_shows_each_feature_as_screened(team: Team) -> None:
+    held = team.held(1)[0]
+    features = team.case(held["order_id"])["features"]
+    assert [f["name"] for f in features] == list(FEATURE_NAMES)
+    # A new storefront has recorded too few purchases for its own normal.
+    assert all(f["percentile"] is None for f in features)
+    assert any(f["value"] > 0 for f in features)

@@ -68,6 +68,9 @@ EVENT_FILES = {
     ("POST", "/v1/reviews/{order_id}/claim"): "review/claim.json",
     ("POST", "/v1/reviews/{order_id}/notes"): "review/note.json",
     ("GET", "/v1/review-stats"): "review/stats.json",
+    ("GET", "/v1/risk/settings"): "review/risk_settings.json",
+    ("PUT", "/v1/risk/settings"): "review/put_risk_settings.json",
+    ("POST", "/v1/risk/backtest"): "review/risk_backtest.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {
@@ -514,3 +517,19 @@ def test_review_events_find_no_case_for_a_purchase_that_was_allowed(functions: F
     assert _json(note)["text"] == "customer called: gifts for the family"
     stats = functions.call("review", api_event("review/stats.json", after=ADMIN_AT))
     assert (stats["statusCode"], _json(stats)["open"], _json(stats)["decided"]) == (200, 0, 0)
+
+
+def test_risk_settings_events_read_store_and_backtest(functions: Functions) -> None:
+    _purchase(functions)  # one scored purchase: too few for the storefront's own thresholds
+    found = functions.call("review", api_event("review/risk_settings.json", after=ADMIN_AT))
+    assert found["statusCode"] == 200, found
+    settings = _json(found)
+    assert (settings["mode"], settings["review_share"]) == ("enforce", "0.02")
+    assert settings["thresholds"]["from"] == "model" and settings["thresholds"]["purchases"] == 1
+    put = functions.call("review", api_event("review/put_risk_settings.json", after=ADMIN_AT))
+    assert put["statusCode"] == 200, put
+    assert _json(put)["backtest"] is None  # enforcing already: no switch, no backtest
+    tested = functions.call("review", api_event("review/risk_backtest.json", after=ADMIN_AT))
+    assert tested["statusCode"] == 200, tested
+    backtest = _json(tested)
+    assert backtest["purchases"] == 1 and backtest["allowed"] == {"count": 1, "cashback": 1299}

@@ -120,12 +120,24 @@ class LinkedAccount(BaseModel):
     cases: list[LinkedCase]
 
 
+class FeatureView(BaseModel):
+    name: str
+    value: float
+    percentile: float | None = Field(
+        description="0-100 among the storefront's purchases of the last 30 days scored by "
+        "the same model; null below 500 of them"
+    )
+
+
 class ReviewCase(CaseRow):
     status: str
     case_status: str | None
     refunded: int
     customer: dict[str, Any] = Field(description="Balance, recent ledger and history")
     notes: list[NoteReply]
+    features: list[FeatureView] = Field(
+        description="Each feature as screened, against the storefront's normal"
+    )
     linked: list[LinkedAccount] = Field(
         description="Customers seen on the same device or payment fingerprint"
     )
@@ -237,6 +249,10 @@ def review_case(found: Case, currency: str, now: datetime) -> ReviewCase:
             "refunded": order.refunded,
             "customer": customer,
             "notes": [asdict(note) for note in found.notes],
+            "features": [
+                {"name": name, "value": value, "percentile": percentile}
+                for name, value, percentile in found.features
+            ],
             "linked": [
                 {
                     "customer_id": link.customer_id,

@@ -117,6 +117,9 @@ class Case:
     linked: tuple[Linked, ...] = ()
     cases: tuple[Order, ...] = field(default=())  # the customer's other cases, newest first
     held: int = 0  # the cashback still held for the decision
+    # Each feature as screened: (name, value, percentile 0..100 among the storefront's
+    # recent purchases, None when it has too few).
+    features: tuple[tuple[str, float, float | None], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,17 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("GET", "/v1/review-stats"),
         ("GET", "/v1/customers/*/balance"),
         ("GET", "/v1/customers/*/entries"),
+        ("GET", "/v1/risk/settings"),
+        ("PUT", "/v1/risk/settings"),
+        ("POST", "/v1/risk/backtest"),
     ),
     "admin": (
         ("PUT", "/v1/rules"),
         ("GET", "/v1/rules"),
         ("GET", "/v1/rules/*"),
+        ("GET", "/v1/risk/settings"),
+        ("PUT", "/v1/risk/settings"),
+        ("POST", "/v1/risk/backtest"),
     ),
 }
 

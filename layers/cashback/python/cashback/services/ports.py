@@ -7,7 +7,7 @@ conditional transaction or refuses with AlreadyRecorded, AccountMoved or BudgetS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from cashback.domain.cases import CaseSort, CaseState, Claim, Note
@@ -24,7 +24,7 @@ from cashback.domain.ledger import Account, Draw, Entry, Lot, Notice
 from cashback.domain.orders import Order, Refund
 from cashback.domain.payouts.records import OutboxEvent, Payout
 from cashback.domain.redemptions import Redemption, Reversal
-from cashback.domain.tenants import TenantSettings
+from cashback.domain.tenants import RiskThresholds, TenantSettings
 
 Page = tuple[list[dict[str, Any]], int, dict[str, Any] | None]  # items, read, next start
 
@@ -49,7 +49,28 @@ class AccountStore(Protocol):
     ) -> tuple[list[Entry], int | None]: ...
 
 
-class PurchaseStore(Protocol):
+class RiskStatsStore(TenantStore, Protocol):
+    """A storefront's daily risk histograms (commutative ADDs) and its risk settings."""
+
+    def add_risk_stats(
+        self, tenant: str, day: str, shard: int, model: str, counts: Mapping[str, int]
+    ) -> None: ...
+    def risk_stats(self, tenant: str, first_day: str, last_day: str) -> list[dict[str, Any]]: ...
+    def claim_thresholds(self, tenant: str, now: str, stale_before: str) -> bool: ...
+    def set_thresholds(
+        self, tenant: str, thresholds: RiskThresholds, review_share: str, block_share: str
+    ) -> bool: ...
+    def put_risk_settings(
+        self,
+        tenant: str,
+        mode: str,
+        review_share: str,
+        block_share: str,
+        thresholds: RiskThresholds,
+    ) -> None: ...
+
+
+class PurchaseStore(RiskStatsStore, Protocol):
     def load_purchase(
         self,
         tenant: str,
@@ -120,7 +141,7 @@ class ProgramStore(Protocol):
     ) -> bool: ...
 
 
-class ReviewStore(AccountStore, Protocol):
+class ReviewStore(AccountStore, RiskStatsStore, Protocol):
     def review_list(
         self,
         tenant: str,

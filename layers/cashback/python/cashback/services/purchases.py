@@ -23,7 +23,7 @@ from cashback.domain.rules import budget
 from cashback.domain.rules.explain import customer_explanation
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.services import screening
+from cashback.services import risk_settings, screening
 from cashback.services.earning import (
     Earning,
     Program,
@@ -219,6 +219,23 @@ def _check(
     check_occurred_at(purchase.occurred_at, now, settings, backdate)
 
 
+def _note_stats(
+    store: PurchaseStore,
+    tenant: str,
+    settings: TenantSettings,
+    change: PurchaseChange,
+    now: datetime,
+    scorer: Scorer | None,
+) -> None:
+    """The committed purchase into the storefront's risk statistics. The money is
+    committed: a failure here costs one purchase's counts, so it is logged, not raised."""
+    metadata = scorer.metadata if scorer is not None else None
+    try:
+        risk_settings.after_purchase(store, tenant, settings, change.order, now, metadata)
+    except Exception:  # noqa: BLE001 - the purchase stands; only a statistic is lost
+        logger.exception("risk statistics not updated", extra={"order_id": change.order.order_id})
+
+
 def record_purchase(
     store: PurchaseStore,
     tenant: str,
@@ -266,5 +283,6 @@ def record_purchase(
             logger.debug("purchase raced another writer", extra={"attempt": tries})
             backoff(tries)
             continue
+        _note_stats(store, tenant, settings, change, now, scorer)
         return Reply(201, body)
     raise Contention("too many concurrent writes to this customer; retry the request")

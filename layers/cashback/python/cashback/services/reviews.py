@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from cashback.domain.clock import to_iso
 from cashback.domain.errors import Conflict, NotFound
 from cashback.domain.orders import Order, request_hash
 from cashback.domain.risk.aggregates import CustomerAggregates
-from cashback.services import balances
+from cashback.services import balances, risk_settings
 from cashback.services.ports import ReviewStore
 
 
@@ -56,10 +57,18 @@ LINKED_CASES = 3
 OWN_CASES = 10
 
 
-def case(store: ReviewStore, tenant: str, order_id: str) -> Case:
-    """The case file: the order with its screening and notes, the customer's balance,
-    recent ledger, history and other cases, and the accounts linked to the customer
-    through a shared device or payment fingerprint, with their latest cases."""
+def case(
+    store: ReviewStore,
+    tenant: str,
+    order_id: str,
+    now: datetime,
+    metadata: Mapping[str, Any] | None = None,
+) -> Case:
+    """The case file: the order with its screening and notes, each feature with its
+    percentile among the storefront's recent purchases (`metadata`: the model's, whose
+    quantiles bucket them), the customer's balance, recent ledger, history and other
+    cases, and the accounts linked to the customer through a shared device or payment
+    fingerprint, with their latest cases."""
     order, notes = store.case_file(tenant, order_id)
     if order is None or order.risk is None:
         raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
@@ -79,7 +88,23 @@ def case(store: ReviewStore, tenant: str, order_id: str) -> Case:
         linked=linked,
         cases=tuple(other for other in own if other.order_id != order_id)[:OWN_CASES],
         held=store.held_cashback([order]).get(order_id, 0),
+        features=_features(store, tenant, order, now, metadata),
     )
+
+
+def _features(
+    store: ReviewStore,
+    tenant: str,
+    order: Order,
+    now: datetime,
+    metadata: Mapping[str, Any] | None,
+) -> tuple[tuple[str, float, float | None], ...]:
+    """The purchase's features as screened, each against the storefront's normal (none for
+    a purchase screened before its risk record kept them)."""
+    row = (order.risk or {}).get("features")
+    if not row:
+        return ()
+    return tuple(risk_settings.percentiles(store, tenant, row, now, metadata))
 
 
 def claim_case(
@@ -115,7 +140,9 @@ def add_note(
     order = store.get_order(tenant, order_id)
     if order is None or order.risk is None:
         raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
-    note = Note(note_id=secrets.token_hex(8), by=analyst, at=to_iso(now), text=text)
+    # The id sorts notes taken in the same second in the order they arrived.
+    note_id = f"{time.time_ns():x}{secrets.token_hex(3)}"
+    note = Note(note_id=note_id, by=analyst, at=to_iso(now), text=text)
     store.add_note(tenant, order_id, note)
     return note
 

@@ -30,6 +30,7 @@ from cashback.domain.risk.aggregates import (
 )
 from cashback.domain.risk.decision import Decision, decide
 from cashback.domain.risk.policy import RiskLists
+from cashback.domain.risk.stats import in_force
 from cashback.domain.tenants import TenantSettings
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def screen(
             request.occurred_at,
             scorer,
             lists=_lists(settings),
+            thresholds=in_force(settings.thresholds, scorer.model_version if scorer else None),
             shadow=settings.risk_mode == "shadow",
         )
     # The customer's own marker on each device / fingerprint it is not known on yet

@@ -10,6 +10,7 @@ from cashback.adapters.dynamodb.payouts import PayoutsTable
 from cashback.adapters.dynamodb.programs import ProgramsTable
 from cashback.adapters.dynamodb.redemptions import RedemptionsTable
 from cashback.adapters.dynamodb.reviews import ReviewsTable
+from cashback.adapters.dynamodb.risk_stats import RiskStatsTable
 from cashback.adapters.dynamodb.tenants import TenantsTable
 
 
@@ -21,7 +22,9 @@ class Store(
     PayoutsTable,
     ProgramsTable,
     ReviewsTable,
+    RiskStatsTable,
     DueTable,
 ):
     """Tenants and keys, accounts and entries, orders and refunds, redemptions, payouts, programs,
-    reviews and the due index, over one table (see adapters.dynamodb.table for its layout)."""
+    reviews, risk statistics and the due index, over one table (see adapters.dynamodb.table
+    for its layout)."""

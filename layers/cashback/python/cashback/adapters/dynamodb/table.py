@@ -27,6 +27,7 @@ Layout (one table, `pk`/`sk`; the `due` and `queue` indexes are sparse):
     IDENT#<t>#<kind>#<id> SEEN#<customer>      one customer seen on a device / payment fingerprint
     NOTICE#<t>            <kind>:<...>         a customer event, in the due index until sent
     JOB#lifecycle         CHECKPOINT           the last day the lifecycle job finished
+    RISKSTATS#<t>         <day>#<shard>#<model>  a day's score / feature histogram shard
 
 Ids never contain '#' (the API's id pattern forbids it), so keys cannot collide.
 Every money movement is one TransactWriteItems whose conditions carry the invariants:

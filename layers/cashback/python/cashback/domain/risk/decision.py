@@ -71,6 +71,8 @@ class Decision:
             "model_version": self.model_version,
             "reasons": list(self.reasons),
             "rules_fired": list(self.rules_fired),
+            # The purchase's feature row (FEATURE_NAMES order), for labels and the case.
+            "features": [f"{x:.6g}" for x in self.features],
         }
 
 
