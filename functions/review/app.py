@@ -19,9 +19,11 @@ from cashback.api.payloads import (
     ReviewPage,
 )
 from cashback.observability import logger, metrics, tracer
+from cashback.routes import lists as list_routes
 from cashback.services import reviews
 
 app = make_resolver()
+app.include_router(list_routes.router)
 
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cashback.domain.currencies import Currency
 from cashback.domain.payouts.rules import PayoutSettings
 
 DEFAULT_RATE = Decimal("0.05")
-
-
-class RiskList(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    customers: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    payments: tuple[str, ...] = ()
+_MOVED_TO_LISTS = frozenset({"allow", "deny"})
 
 
 class TenantSettings(BaseModel):
@@ -34,8 +27,6 @@ class TenantSettings(BaseModel):
     # enforce: hold and block as the model and rules say; shadow: score and record, never
     # hold (while the storefront builds trust); off: no scoring.
     risk_mode: Literal["enforce", "shadow", "off"] = "enforce"
-    allow: RiskList = RiskList()
-    deny: RiskList = RiskList()
     # A checkout hold's life: after it, the hold can never be captured and its cashback is
     # spendable again.
     hold_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
@@ -46,6 +37,20 @@ class TenantSettings(BaseModel):
     payouts: PayoutSettings = PayoutSettings()
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_moved(cls, data: Any) -> Any:
+        """Allow and deny lists are list entries now (cashback.domain.lists, issue 11).
+        Settings stored before carry them, empty unless someone edited the item by hand:
+        empty ones are dropped, others refused so no entry is silently lost."""
+        if not isinstance(data, dict):
+            return data
+        kept = {k: v for k, v in data.items() if k not in _MOVED_TO_LISTS}
+        for name in _MOVED_TO_LISTS & data.keys():
+            if any(data[name].values()) if isinstance(data[name], dict) else data[name]:
+                raise ValueError(f"{name} lists are list entries now: move them to /v1/lists")
+        return kept
 
     @field_validator("expiry_days")
     @classmethod

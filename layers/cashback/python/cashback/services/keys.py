@@ -40,11 +40,19 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("POST", "/v1/reviews/*/decision"),
         ("GET", "/v1/customers/*/balance"),
         ("GET", "/v1/customers/*/entries"),
+        ("GET", "/v1/lists"),
+        ("GET", "/v1/lists/audit"),
+        ("PUT", "/v1/lists/*/*"),
+        ("DELETE", "/v1/lists/*/*"),
     ),
     "admin": (
         ("PUT", "/v1/rules"),
         ("GET", "/v1/rules"),
         ("GET", "/v1/rules/*"),
+        ("GET", "/v1/lists"),
+        ("GET", "/v1/lists/audit"),
+        ("PUT", "/v1/lists/*/*"),
+        ("DELETE", "/v1/lists/*/*"),
     ),
 }
 
