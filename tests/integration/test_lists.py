@@ -5,6 +5,7 @@ an ordinary purchase to review). An unknown kind is 422 validation_error."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -284,3 +285,16 @@ def test_a_storefront_key_may_not_touch_the_lists(desk: Desk, method: str, path:
     reply = desk.shop.session.request(method, desk.stack.url + path, json=body, timeout=30)
     assert reply.status_code == 403, reply.text
     assert desk.entries()["items"] == []
+
+
+def test_two_analysts_removing_one_entry_at_once_remove_it_once(desk: Desk) -> None:
+    customer = unique("c")
+    assert desk.put("watch_customer", customer).status_code == 200
+    # One client each (a requests.Session is not shared between threads).
+    analysts = [Api(desk.stack.url, desk.keys[scope]) for scope in ("review", "admin") * 2]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(
+            pool.map(lambda api: desk.delete("watch_customer", customer, api).status_code, analysts)
+        )
+    assert statuses == [204, 404, 404, 404]
+    assert [c["action"] for c in desk.audit()["items"]] == ["delete", "put"]

@@ -12,9 +12,9 @@ and every decision records which of them fired:
 4. readable rules: each names a behaviour and the action it asks for;
 5. the model: its risk score against thresholds set from the analysts' review capacity.
 
-The strictest of the watch list, rules and model wins. In shadow mode the decision is computed and
-recorded (`would_be`) but the action is always allow, so a storefront can watch what the
-model would do before it lets it hold anything.
+The strictest of the watch list, rules and model wins. In shadow mode the decision is
+computed and recorded (`would_be`) but the action is always allow, so a storefront can
+watch what the model would do before it lets it hold anything.
 
 Reasons are the top three in words, for the analyst and the case file: fired rules first,
 then the model's most unusual behaviours, ranked by how rare each value was in the
