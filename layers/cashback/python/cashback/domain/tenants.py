@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,14 +16,7 @@ DEFAULT_RATE = Decimal("0.05")
 DEFAULT_REVIEW_SHARE = Decimal("0.02")
 DEFAULT_BLOCK_SHARE = Decimal("0.002")
 MAX_SHARE = Decimal("0.5")
-
-
-class RiskList(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    customers: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    payments: tuple[str, ...] = ()
+_MOVED_TO_LISTS = frozenset({"allow", "deny"})
 
 
 class RiskThresholds(BaseModel):
@@ -58,8 +51,6 @@ class TenantSettings(BaseModel):
     # Set by services.risk_settings (on PUT /v1/risk/settings and once a day); None: the
     # model's thresholds.
     thresholds: RiskThresholds | None = None
-    allow: RiskList = RiskList()
-    deny: RiskList = RiskList()
     # A checkout hold's life: after it, the hold can never be captured and its cashback is
     # spendable again.
     hold_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
@@ -76,6 +67,20 @@ class TenantSettings(BaseModel):
         if self.block_share > self.review_share:
             raise ValueError("block_share must not exceed review_share")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_moved(cls, data: Any) -> Any:
+        """Allow and deny lists are list entries now (cashback.domain.lists, issue 11).
+        Settings stored before carry them, empty unless someone edited the item by hand:
+        empty ones are dropped, others refused so no entry is silently lost."""
+        if not isinstance(data, dict):
+            return data
+        kept = {k: v for k, v in data.items() if k not in _MOVED_TO_LISTS}
+        for name in _MOVED_TO_LISTS & data.keys():
+            if any(data[name].values()) if isinstance(data[name], dict) else data[name]:
+                raise ValueError(f"{name} lists are list entries now: move them to /v1/lists")
+        return kept
 
     @field_validator("expiry_days")
     @classmethod

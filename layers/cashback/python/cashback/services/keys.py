@@ -46,6 +46,10 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("GET", "/v1/risk/settings"),
         ("PUT", "/v1/risk/settings"),
         ("POST", "/v1/risk/backtest"),
+        ("GET", "/v1/lists"),
+        ("GET", "/v1/lists/audit"),
+        ("PUT", "/v1/lists/*/*"),
+        ("DELETE", "/v1/lists/*/*"),
     ),
     "admin": (
         ("PUT", "/v1/rules"),
@@ -54,6 +58,10 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("GET", "/v1/risk/settings"),
         ("PUT", "/v1/risk/settings"),
         ("POST", "/v1/risk/backtest"),
+        ("GET", "/v1/lists"),
+        ("GET", "/v1/lists/audit"),
+        ("PUT", "/v1/lists/*/*"),
+        ("DELETE", "/v1/lists/*/*"),
     ),
 }
 

@@ -21,6 +21,7 @@ from cashback.domain.changes import (
     RefundChange,
 )
 from cashback.domain.ledger import Account, Draw, Entry, Lot, Notice
+from cashback.domain.lists import ListChange, ListEntry, ListSubject
 from cashback.domain.orders import Order, Refund
 from cashback.domain.payouts.records import OutboxEvent, Payout
 from cashback.domain.redemptions import Redemption, Reversal
@@ -77,7 +78,8 @@ class PurchaseStore(RiskStatsStore, Protocol):
         order_id: str,
         customer_id: str,
         identities: tuple[Identity, ...] = (),
-    ) -> tuple[Order | None, Account, dict[Identity, dict[str, Any]]]: ...
+        subjects: tuple[ListSubject, ...] = (),
+    ) -> tuple[Order | None, Account, dict[Identity, dict[str, Any]], list[ListEntry]]: ...
     def commit_purchase(self, change: PurchaseChange) -> None: ...
     def budget_remaining(self, tenant: str, campaign: str) -> list[int]: ...
 
@@ -162,6 +164,23 @@ class ReviewStore(AccountStore, RiskStatsStore, Protocol):
     def get_order(self, tenant: str, order_id: str) -> Order | None: ...
     def load_lot_and_account(self, order: Order) -> tuple[Lot | None, Account]: ...
     def commit_decision(self, change: DecisionChange) -> None: ...
+
+
+class ListStore(Protocol):
+    """A storefront's list entries (live ones by kind and value) and their audit trail; each
+    change is one transaction with its audit record."""
+
+    def get_list_entry(self, tenant: str, kind: str, value: str) -> ListEntry | None: ...
+    def put_list_entry(self, entry: ListEntry) -> None: ...
+    def remove_list_entry(
+        self, entry: ListEntry, removed: ListEntry, change: ListChange
+    ) -> bool: ...
+    def list_entries(
+        self, tenant: str, kind: str | None, now: str, limit: int, cursor: str | None
+    ) -> tuple[list[ListEntry], str | None]: ...
+    def list_changes(
+        self, tenant: str, limit: int, cursor: str | None
+    ) -> tuple[list[ListChange], str | None]: ...
 
 
 class DueStore(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cashback.adapters.dynamodb.accounts import AccountsTable
 from cashback.adapters.dynamodb.due import DueTable
+from cashback.adapters.dynamodb.lists import ListsTable
 from cashback.adapters.dynamodb.orders import OrdersTable
 from cashback.adapters.dynamodb.payouts import PayoutsTable
 from cashback.adapters.dynamodb.programs import ProgramsTable
@@ -23,8 +24,9 @@ class Store(
     ProgramsTable,
     ReviewsTable,
     RiskStatsTable,
+    ListsTable,
     DueTable,
 ):
     """Tenants and keys, accounts and entries, orders and refunds, redemptions, payouts, programs,
-    reviews, risk statistics and the due index, over one table (see adapters.dynamodb.table
-    for its layout)."""
+    reviews, risk lists, risk statistics and the due index, over one table (see
+    adapters.dynamodb.table for its layout)."""
