@@ -65,6 +65,8 @@ EVENT_FILES = {
     ("GET", "/v1/reviews"): "review/queue.json",
     ("GET", "/v1/reviews/{order_id}"): "review/case.json",
     ("POST", "/v1/reviews/{order_id}/decision"): "review/decision.json",
+    ("GET", "/console"): "console/page.json",
+    ("GET", "/console/{path+}"): "console/file.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {
@@ -73,7 +75,11 @@ SCHEDULE_EVENTS = {
     ("PayoutFunction", "SubmitPayouts"): "payout/submit_payouts.json",
 }
 # Routes without the key authorizer: their events carry no authorizer context.
-UNAUTHORIZED = {("POST", "/v1/providers/{name}/events")}
+UNAUTHORIZED = {
+    ("POST", "/v1/providers/{name}/events"),
+    ("GET", "/console"),
+    ("GET", "/console/{path+}"),
+}
 EVENT_BUS = "cashback-test-events"
 
 # What the sample purchase (25990 BRL cents, 2026-03-14T12:02:11-03:00) and its refund of
