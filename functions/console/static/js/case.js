@@ -46,10 +46,17 @@ function timeline(customer) {
   if (!entries) return unavailable("The customer's timeline");
   if (!entries.length) return notice("No earlier activity.");
   return table(
-    ["When", "What", "Amount", "Order"],
-    entries.map((e) => h("tr", {}, h("td", {}, when(e.occurred_at || e.at)), h("td", {}, e.kind), h("td", { class: "num" }, money(e.amount)), h("td", {}, e.order_id || "—"))),
+    ["When", "What", "Change", "Order"],
+    entries.map((e) => h("tr", {}, h("td", {}, when(e.occurred_at || e.at)), h("td", {}, e.kind), h("td", { class: "num" }, change(e)), h("td", {}, e.order_id || "—"))),
     { "data-testid": "timeline" },
   );
+}
+
+// A ledger entry's effect: its amount, or the balances it moved ("held +18.50").
+function change(entry) {
+  if (entry.amount !== undefined) return money(entry.amount);
+  const moved = Object.entries(entry.changes || {}).filter(([, units]) => units);
+  return moved.map(([balance, units]) => `${balance} ${units > 0 ? "+" : ""}${money(units)}`).join(", ") || "—";
 }
 
 function linked(list) {
@@ -67,7 +74,11 @@ function linked(list) {
 function balance(customer) {
   const b = customer && customer.balance;
   if (!b) return null;
-  return h("p", { class: "balance" }, ["pending", "available", "held", "reserved", "debt"].map((k) => h("span", {}, `${k} ${money(b[k])}`)));
+  const history =
+    customer.orders === undefined
+      ? null
+      : h("p", { class: "balance", "data-testid": "history" }, `${customer.orders} orders (${money(customer.ordered)}), ${customer.refunds} refunds (${money(customer.refunded)})`);
+  return [h("p", { class: "balance" }, ["pending", "available", "held", "reserved", "debt"].map((k) => h("span", {}, `${k} ${money(b[k])}`))), history];
 }
 
 export function renderCase(root, [orderId, action], { go, keyRefused }) {

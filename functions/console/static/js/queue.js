@@ -85,7 +85,7 @@ function row(item, index, open) {
     h("td", {}, item.customer_id),
     h("td", { class: "num" }, money(item.amount)),
     h("td", { class: "num" }, money(item.cashback_held ?? item.cashback)),
-    h("td", { class: "score" }, bar((item.score ?? 0) * 100, `score ${score(item.score)}`, "risk"), score(item.score)),
+    h("td", {}, h("span", { class: "score" }, bar((item.score ?? 0) * 100, `score ${score(item.score)}`, "risk"), score(item.score))),
     h("td", { class: "reason" }, (item.reasons || [])[0] || "—"),
     h("td", { class: "num" }, age(ageOf(item))),
     h("td", { "data-testid": "claimed-by" }, claimedBy(item)),
