@@ -57,7 +57,7 @@ integration: setup layers browser
 # The console against the local stack in headless chromium; screenshots in
 # build/test-artifacts/console/.
 console-test: setup layers browser
-	$(BIN)/python -m pytest tests/integration/test_console_http.py tests/integration/test_console_browser.py
+	$(BIN)/python -m pytest tests/unit/test_console_files.py tests/integration/test_console_*.py
 
 demo: setup layers
 	$(BIN)/cashback demo
