@@ -214,14 +214,10 @@ export function renderQueue(root, _params, { go, keyRefused }) {
 // that is still open, else the first open one; null when the queue is empty.
 export async function nextAfter(orderId) {
   const before = queue.items.map((item) => item.order_id);
-  const status = queue.status;
+  // Decisions are made on open cases: the queue to go on with is the open one.
   queue.status = "open";
   queue.cursors = [null];
-  try {
-    await loadPage();
-  } finally {
-    queue.status = status === "open" ? status : "open";
-  }
+  await loadPage();
   const open = new Set(queue.items.map((item) => item.order_id));
   open.delete(orderId);
   const index = before.indexOf(orderId);
