@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup layers test unit integration demo serve lint bench layer-sizes model clean
+.PHONY: setup layers test unit integration demo serve lint bench layer-sizes model clean \
+        browser console-test
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -27,22 +28,36 @@ $(LAYERS_STAMP): $(STAMP) $(LAYER_INPUTS)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet \
+		--disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The console's browser tests drive Debian's chromium through Playwright's Python client
+# (installed by setup; it never downloads a browser). Without /usr/bin/chromium this
+# installs it (CI runs as root); where that fails the browser tests fail and say why.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { apt-get update && apt-get install -y chromium; } || \
+		echo "could not install chromium: the console's browser tests will fail" >&2
+
 # CI runs `make test`: the lint (ruff, cfn-lint, mypy) first, then every test.
-test: setup layers lint
+test: setup layers browser lint
 	$(BIN)/python -m pytest
 
 unit: setup layers
 	$(BIN)/python -m pytest tests/unit
 
-integration: setup layers
+integration: setup layers browser
 	$(BIN)/python -m pytest tests/integration
+
+# The console against the local stack in headless chromium; screenshots in
+# build/test-artifacts/console/.
+console-test: setup layers browser
+	$(BIN)/python -m pytest tests/unit/test_console_files.py tests/integration/test_console_*.py
 
 demo: setup layers
 	$(BIN)/cashback demo

@@ -129,6 +129,7 @@ def test_api_functions_roll_out_as_a_canary_watched_by_their_errors_alarm() -> N
         "PayoutFunction",
         "ReviewFunction",
         "AdminFunction",
+        "ConsoleFunction",
     }
     assert canaried == API_FUNCTIONS
     for function in API_FUNCTIONS:

@@ -75,6 +75,8 @@ EVENT_FILES = {
     ("GET", "/v1/lists/audit"): "review/list_audit.json",
     ("PUT", "/v1/lists/{kind}/{value}"): "review/list_put.json",
     ("DELETE", "/v1/lists/{kind}/{value}"): "review/list_delete.json",
+    ("GET", "/console"): "console/page.json",
+    ("GET", "/console/{path+}"): "console/file.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {
@@ -83,7 +85,11 @@ SCHEDULE_EVENTS = {
     ("PayoutFunction", "SubmitPayouts"): "payout/submit_payouts.json",
 }
 # Routes without the key authorizer: their events carry no authorizer context.
-UNAUTHORIZED = {("POST", "/v1/providers/{name}/events")}
+UNAUTHORIZED = {
+    ("POST", "/v1/providers/{name}/events"),
+    ("GET", "/console"),
+    ("GET", "/console/{path+}"),
+}
 EVENT_BUS = "cashback-test-events"
 
 # What the sample purchase (25990 BRL cents, 2026-03-14T12:02:11-03:00) and its refund of

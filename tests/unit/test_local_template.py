@@ -134,12 +134,16 @@ def test_the_tenants_usage_plan_and_where_keys_come_from() -> None:
         burst=int(parameters["TenantBurstLimit"]["Default"]),
     )
     assert TEMPLATE.api_key_source == "AUTHORIZER"
-    # Every route a key can call needs the key; the one route without the authorizer (a
-    # payout provider's signed callbacks) needs none: the signature stands in for it.
+    # Every route a key can call needs the key; the routes without the authorizer (a
+    # payout provider's signed callbacks, the console's static files) need none.
     routes = TEMPLATE.api_routes()
     assert all(route.api_key_required for route in routes if route.authorized)
     unkeyed = {(r.method, r.path) for r in routes if not r.authorized}
-    assert unkeyed == {("POST", "/v1/providers/{name}/events")}
+    assert unkeyed == {
+        ("POST", "/v1/providers/{name}/events"),
+        ("GET", "/console"),
+        ("GET", "/console/{path+}"),
+    }
     assert not any(r.api_key_required for r in routes if not r.authorized)
 
 

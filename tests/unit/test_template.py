@@ -58,6 +58,7 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
         "ExpiryFunction",
         "AdminFunction",
         "ReviewFunction",
+        "ConsoleFunction",
     }
 
 
@@ -187,10 +188,17 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
         ("GET", "/v1/payouts/{payout_id}"),
         ("POST", "/v1/payouts/{payout_id}/cancel"),
         ("POST", "/v1/providers/{name}/events"),
+        ("GET", "/console"),
+        ("GET", "/console/{path+}"),
     }
-    # All but the payout providers' callbacks, which are verified by their signature.
+    # All but the payout providers' callbacks, which are verified by their signature, and
+    # the console's static files (no data: every call the page makes carries a key).
     unauthorized = {(r.method, r.path) for r in routes if not r.authorized}
-    assert unauthorized == {("POST", "/v1/providers/{name}/events")}
+    assert unauthorized == {
+        ("POST", "/v1/providers/{name}/events"),
+        ("GET", "/console"),
+        ("GET", "/console/{path+}"),
+    }
 
 
 def test_lifecycle_job_runs_hourly_with_the_scheduled_time_and_a_dead_letter_queue() -> None:

@@ -212,6 +212,10 @@ class LocalGateway:
             for compiled in self.routes
             if (match := compiled.pattern.fullmatch(raw_path))
         ]
+        if not matches and len(raw_path) > 1 and raw_path.endswith("/"):
+            # Like a REST API: /console/ reaches the /console resource (the event keeps
+            # the path as sent).
+            return self._match(method, raw_path[:-1])
         if not matches:
             return None
         # Like API Gateway: the most specific resource wins (literal > {param} > {greedy+}).
