@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup layers test unit integration demo serve lint bench layer-sizes model clean \
+.PHONY: setup layers test unit integration demo demo-console serve lint bench layer-sizes model clean \
         browser console-test
 
 setup: $(STAMP) $(NODE_STAMP)
@@ -61,6 +61,10 @@ console-test: setup layers browser
 
 demo: setup layers
 	$(BIN)/cashback demo
+
+# The demo, then its stack stays up: work its queue in the console (Ctrl-C stops it).
+demo-console: setup layers
+	$(BIN)/cashback demo --serve
 
 # make serve PORT=8080 serves the API on another port.
 PORT ?= 3000

@@ -1,23 +1,61 @@
-"""`make demo` must keep working: it is the first thing a newcomer runs."""
+"""`make demo` must keep working: it is the first thing a newcomer runs; and with
+`--serve` (`make demo-console`) its queue is there to work in the console."""
 
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cashback_tools.cli", "demo"],
+def _demo_then_console() -> tuple[int, str, str, list[dict[str, object]]]:
+    """Run `cashback demo --serve` until it says the console is up, read the console page
+    and the open queue with the review key it printed, then stop it (SIGTERM)."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "cashback_tools.cli", "demo", "--serve"],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=300,
-        check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    assert demo.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not any("Ctrl-C stops" in line for line in lines):
+        line = demo.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+    out = "".join(lines)
+    try:
+        found = re.search(r"The console: (\S+) .*\n  (\S+)\n", out)
+        assert found, out
+        url, key = found.groups()
+        page = requests.get(url, timeout=30)
+        assert page.status_code == 200 and "<html" in page.text.lower(), page.text[:200]
+        queue = requests.get(
+            url.replace("/console/", "/v1/reviews"),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert queue.status_code == 200, queue.text
+        items = queue.json()["items"]
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        rest, _ = demo.communicate(timeout=120)
+    return demo.returncode, out + rest, url, items
+
+
+def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
+    code, out, url, open_cases = _demo_then_console()
+    assert code == 0, out
+    assert url.endswith("/console/")
+    assert len(open_cases) == 6  # eight held, two decided by the demo's analysts
     assert "same order id, different body: 409 idempotency_conflict" in out
     assert "bruno tries to return more than he paid: 422 refund_exceeds_order" in out
     assert "  carla            BRL 0.00" in out  # returned everything: nothing left
@@ -38,4 +76,6 @@ def test_demo_runs_a_storefront_month_and_the_ledger_audits_clean() -> None:
     for status in ("paid", "failed", "returned"):  # payouts settled each way
         assert f" {status:<9} available " in out, status
     assert "payout.returned" in out  # on the bus
-    assert "analyst rejects" in out and "(rejected)" in out
+    assert "analyst B's decision on it: 409 case_claimed" in out  # A's claim holds
+    assert "account_farming, rejected; zeca goes on the watch list" in out
+    assert "the team: 6 cases open, 2 decided, approval rate 0.5000" in out

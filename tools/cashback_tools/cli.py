@@ -80,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"API          {stack.url}", flush=True)
         print(f"DynamoDB     {stack.endpoint_url}  table cashback-local", flush=True)
         print(f"Keys         {args.keys_file or '(not written: pass --keys-file)'}", flush=True)
+        print(f"Console      {stack.url}/console/  (sign in with a review key)", flush=True)
         print(f"Invoke API   {stack.url}/2015-03-31/functions/<LogicalId>/invocations", flush=True)
         print("Ready. Ctrl-C stops the stack.", flush=True)
         stopped = threading.Event()
@@ -186,7 +187,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from cashback_tools.local.demo import run
 
-    return run(store=args.store)
+    return run(store=args.store, serve=args.serve)
 
 
 def _table_options(parser: argparse.ArgumentParser) -> None:
@@ -323,6 +324,11 @@ def _ledger_commands(commands: Commands) -> None:
 def _demo_command(commands: Commands) -> None:
     demo = commands.add_parser("demo", help="a storefront month through the local stack")
     demo.add_argument("--store", choices=["dynamodb-local", "memory"], default="dynamodb-local")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the stack up: work the demo's queue in the console at /console/",
+    )
     demo.set_defaults(run=cmd_demo)
 
 

@@ -5,8 +5,11 @@ Uses only the standard library's HTTP client, like any storefront back end would
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import signal
+import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -15,6 +18,7 @@ from typing import Any
 from cashback.domain.clock import to_iso
 from cashback.domain.currencies import MINOR_UNITS
 from cashback.domain.tenants import TenantSettings
+from cashback.services import keys
 from cashback_tools.audit import verify
 from cashback_tools.local.sandbox_provider import deliver_callbacks
 from cashback_tools.local.stack import LocalStack, StoreKind
@@ -59,7 +63,8 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run(store: StoreKind = "dynamodb-local") -> int:
+def run(store: StoreKind = "dynamodb-local", serve: bool = False) -> int:
+    """The demo month; `serve`: then keep the stack up for the console."""
     rng = random.Random(2026)
     now = datetime.now(UTC).replace(microsecond=0)
     settings = TenantSettings(currency="BRL", backdate_days=45)
@@ -220,25 +225,7 @@ def run(store: StoreKind = "dynamodb-local") -> int:
             f"  zeca's balance: pending {money(zeca['pending'])}, held for review "
             f"{money(zeca['held'])}"
         )
-        analyst = Storefront(stack.url, stack.keys["demo"]["review"])
-        _, queue = analyst.call("GET", "/v1/reviews?status=open")
-        _say(f"  the analysts' queue: {len(queue['items'])} cases, riskiest first")
-        worst, mildest = queue["items"][0], queue["items"][-1]
-        _, rejected = analyst.call(
-            "POST",
-            f"/v1/reviews/{worst['order_id']}/decision",
-            {"decision": "reject", "note": "phone reseller ring"},
-        )
-        _, approved = analyst.call(
-            "POST",
-            f"/v1/reviews/{mildest['order_id']}/decision",
-            {"decision": "approve", "note": "called the customer"},
-        )
-        _say(
-            f"  analyst rejects {worst['order_id']} ({rejected['status']}) and approves "
-            f"{mildest['order_id']} ({approved['status']}, "
-            f"{money(approved['cashback'])} credited)"
-        )
+        _analysts(stack)
 
         _say("\nRetries and mistakes")
         retry = orders["ana"][0]
@@ -353,7 +340,64 @@ def run(store: StoreKind = "dynamodb-local") -> int:
             else "; ".join(report.problems)
         )
         _say(f"Ledger audit: {report.customers} customers, {report.entries} entries, {verdict}")
+        if serve and report.ok:
+            _serve_console(stack)
         return 0 if report.ok else 1
+
+
+def _serve_console(stack: LocalStack) -> None:
+    """Keep the demo's stack up for the analysts' console until Ctrl-C (or SIGTERM)."""
+    _say(f"\nThe console: {stack.url}/console/ (sign in with this review key)")
+    _say(f"  {stack.keys['demo']['review']}")
+    _say("Ctrl-C stops the stack.")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+
+
+def _analysts(stack: LocalStack) -> None:
+    """Two analysts work the queue: claims (and a take-over), notes, decisions with a close
+    reason (one puts the customer on the watch list), the team's view. The rest of the
+    queue stays open for the console (`cashback demo --serve`)."""
+    assert stack.store is not None
+    alice = Storefront(stack.url, stack.keys["demo"]["review"])
+    bob = Storefront(stack.url, keys.create_key(stack.store, "demo", ["review"], _now()))
+    _, queue = alice.call("GET", "/v1/reviews?status=open")
+    _say(f"  the analysts' queue: {len(queue['items'])} cases, riskiest first")
+    worst, mildest = queue["items"][0], queue["items"][-1]
+    case = f"/v1/reviews/{worst['order_id']}"
+    _, claimed = alice.call("POST", f"{case}/claim")
+    status, refused = bob.call("POST", f"{case}/decision", {"decision": "approve"})
+    _say(
+        f"  analyst A claims {worst['order_id']} until {claimed['claim']['until']}; "
+        f"analyst B's decision on it: {status} {refused['code']}"
+    )
+    alice.call("POST", f"{case}/notes", {"text": "same phone as three other new accounts"})
+    _, rejected = alice.call(
+        "POST",
+        f"{case}/decision",
+        {"decision": "reject", "reason": "account_farming", "customer_list": "watch_customer"},
+    )
+    _, approved = bob.call(
+        "POST",
+        f"/v1/reviews/{mildest['order_id']}/decision",
+        {"decision": "approve", "reason": "legitimate", "note": "called the customer"},
+    )
+    _say(
+        f"  A rejects it (account_farming, {rejected['status']}; {worst['customer_id']} goes "
+        f"on the watch list); B approves {mildest['order_id']} ({approved['status']}, "
+        f"{money(approved['cashback'])} credited)"
+    )
+    _, stats = alice.call("GET", "/v1/review-stats")
+    _say(
+        f"  the team: {stats['open']} cases open, {stats['decided']} decided, approval rate "
+        f"{stats['approval_rate']}; the rest wait for the console (cashback demo --serve)"
+    )
+
+
+def _now() -> str:
+    return to_iso(datetime.now(UTC).replace(microsecond=0))
 
 
 def _redeem(shop: Storefront, rid: str, shopper: str, amount: int, capture: bool) -> dict[str, Any]:
