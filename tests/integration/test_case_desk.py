@@ -114,7 +114,8 @@ def test_decided_and_refunded_cases_are_listed_by_state(team: Team) -> None:
 def test_open_cases_sort_by_risk_age_and_amount_and_show_what_is_held(team: Team) -> None:
     held = team.held(4)
     by_risk = team.cases(team.alice)["items"]
-    assert [r["score"] for r in by_risk] == sorted((r["score"] for r in by_risk), reverse=True)
+    priorities = [r["priority"] for r in by_risk]  # the customer's riskiest score (see below)
+    assert priorities == sorted(priorities, reverse=True)
     by_age = team.cases(team.alice, sort="age")["items"]
     assert [r["occurred_at"] for r in by_age] == sorted(r["occurred_at"] for r in by_age)
     by_amount = team.cases(team.alice, sort="amount")["items"]
@@ -317,3 +318,34 @@ def test_a_decision_with_an_unknown_list_is_422_and_closes_nothing(team: Team) -
         assert (reply.status_code, reply.json()["code"]) == (422, "validation_error")
     assert team.case(held["order_id"])["state"] == "open"
     assert team.alice.get("/v1/lists").json()["items"] == []
+
+
+def test_a_customers_open_cases_rise_with_their_riskiest_later_purchase(
+    stack: LocalStack, team: Team
+) -> None:
+    assert stack.store is not None
+    customer, device = unique("riser"), unique("dev")
+    replies = [
+        team.shop.purchase(
+            customer,
+            30000 + 100 * i,
+            device_id=device,
+            occurred_at=now_iso(timedelta(minutes=-30 + i)),
+        ).json()
+        for i in range(8)
+    ]
+    first_held = next(i for i, reply in enumerate(replies) if reply["status"] == "held")
+    scores = []
+    for reply in replies[first_held:]:
+        order = stack.store.get_order(team.tenant, reply["order_id"])
+        assert order is not None and order.risk is not None
+        scores.append(float(order.risk["score"]))
+    rows = [r for r in team.cases(team.alice)["items"] if r["customer_id"] == customer]
+    assert rows
+    # Every open case of the customer now sorts by the riskiest score seen since the first.
+    assert [r["priority"] for r in rows] == [pytest.approx(max(scores), abs=1e-6)] * len(rows)
+    for row in rows:
+        assert row["priority"] >= row["score"]
+        assert (row["priority_from"] is None) == (row["priority"] == row["score"])
+    ranked = team.cases(team.alice)["items"]
+    assert [r["priority"] for r in ranked] == sorted((r["priority"] for r in ranked), reverse=True)

@@ -44,8 +44,10 @@ def test_queue_lists_held_purchases_riskiest_first_with_reasons(desk: Desk) -> N
     held = desk.held()
     page = desk.analyst.get("/v1/reviews", params={"status": "open"}).json()
     assert {item["order_id"] for item in page["items"]} == {r["order_id"] for r in held}
-    scores = [item["score"] for item in page["items"]]
-    assert scores == sorted(scores, reverse=True)
+    # Riskiest first: by each case's priority, its customer's riskiest score since it opened.
+    priorities = [item["priority"] for item in page["items"]]
+    assert priorities == sorted(priorities, reverse=True)
+    assert all(item["priority"] >= item["score"] for item in page["items"])
     assert all(item["reasons"] and item["model_version"] for item in page["items"])
 
 

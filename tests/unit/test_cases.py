@@ -11,8 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cashback.adapters.dynamodb.cases import case_keys, cursor_of, key_of
-from cashback.domain.cases import check_claim, claim, queue_stats, state_of
+from cashback.adapters.dynamodb.cases import case_keys, cursor_of, key_of, risk_key
+from cashback.domain.cases import (
+    check_claim,
+    claim,
+    priority_of,
+    queue_stats,
+    raised,
+    state_of,
+)
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import BadRequest, Conflict
 from cashback.domain.orders import Order
@@ -153,3 +160,27 @@ def test_the_three_orders_are_riskiest_oldest_and_largest_first() -> None:
     small, large = _order(amount=100), _order(order_id="ord-2", amount=100_000)
     assert case_keys(large)["amount_sk"] < case_keys(small)["amount_sk"]
     assert case_keys(_order(case_status=None)) == {}
+
+
+def test_open_cases_rise_to_the_customers_riskiest_score_never_down() -> None:
+    first = _order(order_id="ord-1", risk={"score": "0.60"})
+    second = _order(order_id="ord-2", risk={"score": "0.70"})
+    later = _order(order_id="ord-3", risk={"score": "0.90"}, case_status=None)
+    assert [(c.order_id, s, src) for c, s, src in raised(later, [first, second])] == [
+        ("ord-1", 0.9, "ord-3"),
+        ("ord-2", 0.9, "ord-3"),
+    ]
+    # A milder purchase raises the open cases to their riskiest, not to its own score.
+    mild = _order(order_id="ord-4", risk={"score": "0.10"}, case_status=None)
+    assert [(c.order_id, s, src) for c, s, src in raised(mild, [first, second])] == [
+        ("ord-1", 0.7, "ord-2")
+    ]
+    up = _order(order_id="ord-1", risk={"score": "0.60"}, priority={"score": "0.9", "from": "x"})
+    assert priority_of(up) == 0.9
+    assert raised(mild, [up]) == []
+
+
+def test_a_raised_case_sorts_by_its_new_priority() -> None:
+    case = _order(risk={"score": "0.20"})
+    assert risk_key(0.9, case) < case_keys(case)["queue_sk"]
+    assert risk_key(0.9, case).endswith(f"#{case.occurred_at}#{case.order_id}")

@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cashback.api.payloads import Request
 from cashback.api.replies import balance, entries
-from cashback.domain.cases import Case, Claim, QueueStats, Ruling, Verdict, state_of
+from cashback.domain.cases import (
+    Case,
+    Claim,
+    QueueStats,
+    Ruling,
+    Verdict,
+    priority_of,
+    state_of,
+)
 from cashback.domain.clock import from_iso
 from cashback.domain.orders import Order
 
@@ -102,6 +110,11 @@ class ReviewItem(BaseModel):
 
 
 class CaseRow(ReviewItem):
+    priority: float | None = Field(
+        description="The score the risk order sorts by: the case's own, or the riskier "
+        "score of its customer's later purchase it rose to (priority_from)"
+    )
+    priority_from: str | None = Field(description="The order whose score it rose to")
     state: Literal["open", "approved", "rejected", "refunded"] | None = Field(
         description="None: a screened purchase that opened no case"
     )
@@ -213,6 +226,8 @@ def _row(order: Order, now: datetime, held: Mapping[str, int]) -> dict[str, Any]
     return {
         **_item(order),
         "state": state_of(order),
+        "priority": priority_of(order) if order.risk and order.risk.get("score") else None,
+        "priority_from": order.priority["from"] if order.priority else None,
         "age_seconds": max(0, int((now - from_iso(order.occurred_at)).total_seconds())),
         "cashback_held": held.get(order.order_id, 0),
         "claim": {"by": claim.by, "until": claim.until} if live and claim else None,

@@ -213,3 +213,23 @@ def queue_stats(
         rejected=sum(t["rejected"] for t in tallies.values()),
         by_analyst=tuple(AnalystTally(name, **counts) for name, counts in sorted(tallies.items())),
     )
+
+
+def priority_of(order: Order) -> float:
+    """The score a case sorts by in the risk order: its own, or the riskier score of its
+    customer's later purchase it was raised to."""
+    if order.priority:
+        return float(order.priority["score"])
+    return float((order.risk or {}).get("score") or 0)
+
+
+def raised(purchase: Order, open_cases: list[Order]) -> list[tuple[Order, float, str]]:
+    """The open cases to raise after `purchase` was screened, each with the score it rises
+    to and the order that score came from: the riskiest of the purchase's score and the
+    cases' priorities (the purchase's own case, if it opened one, is among them)."""
+    candidates = [(float((purchase.risk or {}).get("score") or 0), purchase.order_id)]
+    for case in open_cases:
+        source = case.priority["from"] if case.priority else case.order_id
+        candidates.append((priority_of(case), source))
+    top, source = max(candidates)
+    return [(case, top, source) for case in open_cases if priority_of(case) < top]

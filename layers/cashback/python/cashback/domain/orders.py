@@ -117,6 +117,9 @@ class Order:
     # The analyst holding an open case (domain.cases.Claim as an item), and the take-overs.
     claim: dict[str, str] | None = None
     claim_log: list[dict[str, str]] | None = None
+    # The riskier score of the customer's later purchase an open case was raised to:
+    # {"score": "0.812345", "from": order_id} (services.priority).
+    priority: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,14 @@ class RiskStatsStore(TenantStore, Protocol):
     ) -> None: ...
 
 
-class PurchaseStore(RiskStatsStore, Protocol):
+class PriorityStore(Protocol):
+    """A customer's latest cases, and moving an open one up the risk order."""
+
+    def customer_cases(self, tenant: str, customer_id: str, limit: int) -> list[Order]: ...
+    def raise_priority(self, case: Order, score: float, source: str) -> None: ...
+
+
+class PurchaseStore(RiskStatsStore, PriorityStore, Protocol):
     def load_purchase(
         self,
         tenant: str,

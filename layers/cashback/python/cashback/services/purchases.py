@@ -25,7 +25,7 @@ from cashback.domain.rules import budget
 from cashback.domain.rules.explain import customer_explanation
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.services import risk_settings, screening
+from cashback.services import priority, risk_settings, screening
 from cashback.services.earning import (
     Earning,
     Program,
@@ -311,5 +311,6 @@ def record_purchase(
             backoff(tries)
             continue
         _note_stats(store, tenant, settings, change, now, scorer)
+        priority.follow(store, change)
         return Reply(201, body)
     raise Contention("too many concurrent writes to this customer; retry the request")

@@ -45,17 +45,21 @@ def case_keys(order: Order) -> dict[str, str]:
     ascending), oldest first, and largest purchase first; each then by time and id."""
     if order.case_status != "open" or not order.risk:
         return {}
-    score = float(order.risk.get("score") or 0)
-    inverted = f"{max(0, min(999999, round((1 - score) * 1_000_000))):06d}"
     largest = 10**AMOUNT_DIGITS - 1
     amount = f"{largest - max(0, min(largest, order.amount)):0{AMOUNT_DIGITS}d}"
     when = f"{order.occurred_at}#{order.order_id}"
     return {
         "queue_pk": queue_pk(order.tenant, "open"),
-        "queue_sk": f"{inverted}#{when}",
+        "queue_sk": risk_key(float(order.risk.get("score") or 0), order),
         "age_sk": when,
         "amount_sk": f"{amount}#{when}",
     }
+
+
+def risk_key(score: float, order: Order) -> str:
+    """The risk order's sort key: (1 - score) ascending, then oldest first."""
+    inverted = f"{max(0, min(999999, round((1 - score) * 1_000_000))):06d}"
+    return f"{inverted}#{order.occurred_at}#{order.order_id}"
 
 
 def cursor_of(key: dict[str, Any] | None) -> str | None:

@@ -4,6 +4,7 @@ a device or payment fingerprint, and the transaction that closes a case with a d
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from typing import Any
 
@@ -14,7 +15,7 @@ from cashback.adapters.dynamodb.accounts import (
     replace_lot,
     seen_on,
 )
-from cashback.adapters.dynamodb.cases import INDEXES, cursor_of, key_of, queue_pk
+from cashback.adapters.dynamodb.cases import INDEXES, cursor_of, key_of, queue_pk, risk_key
 from cashback.adapters.dynamodb.lists import entry_writes
 from cashback.adapters.dynamodb.orders import order_from_item
 from cashback.adapters.dynamodb.table import (
@@ -138,6 +139,25 @@ class ReviewsTable(Table):
                     if customer != order.customer_id:
                         linked.setdefault(customer, via)
         return list(linked.items())[:LINKED_CUSTOMERS]
+
+    def raise_priority(self, case: Order, score: float, source: str) -> None:
+        """Move an open case up the risk order to `score`, only up: a case that closed, or
+        that another purchase already raised as high, is left as it is."""
+        key = risk_key(score, case)
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_item(order_key(case.tenant, case.order_id)),
+                UpdateExpression="SET queue_sk = :key, priority = :priority",
+                ConditionExpression="case_status = :open AND queue_sk > :key",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":key": key,
+                        ":priority": {"score": f"{score:.6f}", "from": source},
+                        ":open": "open",
+                    }
+                ),
+            )
 
     def set_claim(self, order: Order, claim: Claim) -> None:
         """Claim an open case, if its claim is still the one read (AccountMoved if not); a
