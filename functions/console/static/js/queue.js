@@ -85,12 +85,21 @@ function row(item, index, open) {
     h("td", {}, item.customer_id),
     h("td", { class: "num" }, money(item.amount)),
     h("td", { class: "num" }, money(item.cashback_held ?? item.cashback)),
-    h("td", {}, h("span", { class: "score" }, bar((item.score ?? 0) * 100, `score ${score(item.score)}`, "risk"), score(item.score))),
+    h("td", {}, riskCell(item)),
     h("td", { class: "reason" }, (item.reasons || [])[0] || "—"),
     h("td", { class: "num" }, age(ageOf(item))),
     h("td", { "data-testid": "claimed-by" }, claimedBy(item)),
   );
   return tr;
+}
+
+// The risk order sorts by priority: the case's score, or the riskier score of its
+// customer's later purchase it rose to (shown as "own -> raised").
+function riskCell(item) {
+  const sortedBy = item.priority ?? item.score ?? 0;
+  const text = item.priority_from ? `${score(item.score)} → ${score(item.priority)}` : score(item.score);
+  const title = item.priority_from ? `raised by ${item.priority_from}` : `score ${score(item.score)}`;
+  return h("span", { class: "score", title, "data-testid": "risk" }, bar(sortedBy * 100, title, "risk"), text);
 }
 
 function select(label, id, value, options, onchange) {
