@@ -122,3 +122,33 @@ def test_team_view_and_closed_cases(console: Console, desk: Desk) -> None:
     expect(page.get_by_test_id("team-decided")).to_have_text("1")
     expect(page.get_by_test_id("by-analyst")).to_contain_text("1")
     console.shot("team")
+
+
+# -- the case file ---------------------------------------------------------------------
+
+
+def test_the_case_file_shows_features_earlier_cases_linked_accounts_and_notes(
+    console: Console, desk: Desk
+) -> None:
+    device = unique("shared-dev")
+    mine = [
+        desk.shop.purchase(customer, 30000 + 1000 * i, device_id=device).json()
+        for customer in [unique("me")]
+        for i in range(8)
+    ]
+    held = [reply for reply in mine if reply["status"] == "held"]
+    assert len(held) >= 2, mine
+    other = unique("them")
+    desk.shop.purchase(other, 12000, device_id=device)
+    page = case_page(console, desk.key, held[0]["order_id"])
+    features = page.get_by_test_id("features")
+    expect(features).to_contain_text("orders_24h_log1p")
+    expect(features).to_contain_text("too few purchases to compare")  # a new storefront
+    expect(page.get_by_test_id("earlier-cases")).to_contain_text(held[1]["order_id"])
+    expect(page.get_by_test_id("linked")).to_contain_text(f"{other} via device")
+    page.locator("#note-text").fill("asked the bank about the card")
+    page.locator("#add-note").click()
+    expect(page.get_by_test_id("notes")).to_contain_text("asked the bank about the card")
+    console.shot("case-file")
+    notes = desk.analyst.get(f"/v1/reviews/{held[0]['order_id']}").json()["notes"]
+    assert [n["text"] for n in notes] == ["asked the bank about the card"]

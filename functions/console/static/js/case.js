@@ -71,6 +71,19 @@ function linked(list) {
   );
 }
 
+// The customer's other cases, newest first: a link to each, its state and score.
+function earlier(list) {
+  if (!Array.isArray(list)) return unavailable("Earlier cases");
+  if (!list.length) return notice("No other cases for this customer.");
+  return h(
+    "ul",
+    { class: "linked", "data-testid": "earlier-cases" },
+    list.map((c) =>
+      h("li", {}, h("a", { href: `#/case/${encodeURIComponent(c.order_id)}` }, c.order_id), ` ${c.state}, risk ${score(c.score)}`),
+    ),
+  );
+}
+
 function balance(customer) {
   const b = customer && customer.balance;
   if (!b) return null;
@@ -210,7 +223,7 @@ export function renderCase(root, [orderId, action], { go, keyRefused }) {
         h("section", {}, h("h2", {}, "Decision"), decisionBox),
         h("div", { class: "columns" },
           h("section", {}, h("h2", {}, "Why it was held"), reasons(c.reasons), h("h2", {}, "Against the storefront's normal"), features(c.features)),
-          h("section", {}, h("h2", {}, "Customer"), balance(c.customer), timeline(c.customer), h("h2", {}, "Linked accounts"), linked(c.linked)),
+          h("section", {}, h("h2", {}, "Customer"), balance(c.customer), timeline(c.customer), h("h2", {}, "Earlier cases"), earlier(c.cases), h("h2", {}, "Linked accounts"), linked(c.linked)),
         ),
         h("section", {}, h("h2", {}, "Notes"), notesBox),
       ),
