@@ -648,13 +648,12 @@ def issue11_section(
 ) -> list[str]:
     """The Goal on unseen and shifted periods (and the current model's, to compare), the
     agreement with held-out labels and the queue's precision."""
-    periods = goal_report.measure_periods(scorer, args.months, args.customers, progress)
-    compared = None
+    scorers = [scorer]
     if args.compare_model_dir:
         clear_cache()
-        current = load_scorer(args.compare_model_dir)
-        progress(f"the same periods under {current.model_version}...")
-        compared = goal_report.measure_periods(current, args.months, args.customers, progress)
+        scorers.append(load_scorer(args.compare_model_dir))
+    periods, *others = goal_report.measure_periods(scorers, args.months, args.customers, progress)
+    compared = others[0] if others else None
     labels = labelled.load(args.labels) if args.labels else None
     lines, _ = goal_report.section(scorer, periods, compared, labels, artifacts)
     return lines

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from cashback.domain.risk.decision import Thresholds
+from cashback.domain.risk.decision import Thresholds, decide
 from cashback.domain.risk.scorer import Scorer
 from models.refund_abuse import goal, money
 from models.refund_abuse.labelled import Labels, held_out
-from models.refund_abuse.simulator import ABUSE_KINDS, simulate
+from models.refund_abuse.replay import replay
+from models.refund_abuse.simulator import ABUSE_KINDS, MONTH, simulate
 
 PLOT = "queue_precision.png"
 
@@ -30,18 +31,27 @@ class Period:
 
 
 def measure_periods(
-    scorer: Scorer, months: int, customers: int, progress: Callable[[str], None]
-) -> list[Period]:
-    from models.refund_abuse.evaluate import evaluated_month
-
-    out = []
+    scorers: list[Scorer], months: int, customers: int, progress: Callable[[str], None]
+) -> list[list[Period]]:
+    """Each Goal period simulated once and its last month decided by every scorer (the
+    shipped decision: lists, rules, model); one list of periods per scorer."""
+    out: list[list[Period]] = [[] for _ in scorers]
     for name, config in goal.periods(months, customers):
         progress(f"goal period {name}...")
-        month = evaluated_month(simulate(config), scorer)
-        held = np.asarray([d.would_be != "allow" for d in month.decisions])
-        data = month.data
-        result = goal.measure(name, data.kinds, data.customer_ids, data.cashback, held)
-        out.append(Period(name, result, month.risk, month.abusive, data.cashback))
+        traffic = simulate(config)
+        kinds = traffic.kinds()
+        begin = traffic.end - MONTH
+        steps = [step for step in replay(traffic) if step.now >= begin]
+        ids = [step.purchase.customer_id for step in steps]
+        kind = np.asarray([kinds[c] for c in ids])
+        cashback = np.asarray([step.purchase.cashback for step in steps], dtype=np.int64)
+        abusive = np.isin(kind, ABUSE_KINDS)
+        for index, scorer in enumerate(scorers):
+            decisions = [decide(s.facts, s.aggregates, s.shared, s.now, scorer) for s in steps]
+            held = np.asarray([d.would_be != "allow" for d in decisions])
+            risk = np.asarray([d.score for d in decisions], dtype=np.float64)
+            result = goal.measure(name, kind, ids, cashback, held)
+            out[index].append(Period(name, result, risk, abusive, cashback))
     return out
 
 
