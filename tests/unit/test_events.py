@@ -65,6 +65,9 @@ EVENT_FILES = {
     ("GET", "/v1/reviews"): "review/queue.json",
     ("GET", "/v1/reviews/{order_id}"): "review/case.json",
     ("POST", "/v1/reviews/{order_id}/decision"): "review/decision.json",
+    ("POST", "/v1/reviews/{order_id}/claim"): "review/claim.json",
+    ("POST", "/v1/reviews/{order_id}/notes"): "review/note.json",
+    ("GET", "/v1/review-stats"): "review/stats.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {
@@ -504,3 +507,10 @@ def test_review_events_find_no_case_for_a_purchase_that_was_allowed(functions: F
     assert case["statusCode"] == 200 and _json(case)["case_status"] is None
     decision = functions.call("review", api_event("review/decision.json", after=ADMIN_AT))
     assert (decision["statusCode"], _json(decision)["code"]) == (409, "case_closed")
+    claim = functions.call("review", api_event("review/claim.json", after=ADMIN_AT))
+    assert (claim["statusCode"], _json(claim)["code"]) == (409, "case_closed")
+    note = functions.call("review", api_event("review/note.json", after=ADMIN_AT))
+    assert note["statusCode"] == 201
+    assert _json(note)["text"] == "customer called: gifts for the family"
+    stats = functions.call("review", api_event("review/stats.json", after=ADMIN_AT))
+    assert (stats["statusCode"], _json(stats)["open"], _json(stats)["decided"]) == (200, 0, 0)

@@ -30,6 +30,8 @@ def test_table_params_come_from_the_ledger_table() -> None:
         "queue_pk": "S",
         "queue_sk": "S",
         "live_sk": "S",
+        "age_sk": "S",
+        "amount_sk": "S",
     }
     (live,) = params["LocalSecondaryIndexes"]
     assert live == {

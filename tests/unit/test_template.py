@@ -133,6 +133,8 @@ def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
             "ReviewFunction",
             _on(TABLE, "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")
             | _on("index/queue", "Query")
+            | _on("index/queue_age", "Query")
+            | _on("index/queue_amount", "Query")
             | _on("index/live", "Query"),
         ),
         (
@@ -171,6 +173,9 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
         ("GET", "/v1/reviews"),
         ("GET", "/v1/reviews/{order_id}"),
         ("POST", "/v1/reviews/{order_id}/decision"),
+        ("POST", "/v1/reviews/{order_id}/claim"),
+        ("POST", "/v1/reviews/{order_id}/notes"),
+        ("GET", "/v1/review-stats"),
         ("POST", "/v1/payouts"),
         ("GET", "/v1/payouts/{payout_id}"),
         ("POST", "/v1/payouts/{payout_id}/cancel"),
@@ -195,7 +200,12 @@ def test_lifecycle_job_runs_hourly_with_the_scheduled_time_and_a_dead_letter_que
 
 def test_due_index_is_defined_in_the_template() -> None:
     params = TEMPLATE.table_create_params(table_name="t1")
-    assert [i["IndexName"] for i in params["GlobalSecondaryIndexes"]] == ["due", "queue"]
+    assert [i["IndexName"] for i in params["GlobalSecondaryIndexes"]] == [
+        "due",
+        "queue",
+        "queue_age",
+        "queue_amount",
+    ]
 
 
 def test_the_model_ships_as_its_own_layer_on_the_accrual_function() -> None:

@@ -61,6 +61,7 @@ METRICS: dict[str, tuple[str, ...]] = {
     # ReviewFunction
     "CasesApproved": (),
     "CasesRejected": (),
+    "CasesTakenOver": (),  # an analyst took a claimed case from another
     # ExpiryFunction (the lifecycle job)
     "LotsRipened": (),
     "LotsExpired": (),

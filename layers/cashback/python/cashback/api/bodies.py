@@ -120,8 +120,9 @@ def _is_json(content_type: str) -> bool:
     return True
 
 
-# Actions whose body is optional: cancel a hold (nothing to say), capture all of it.
-OPTIONAL_BODY_ACTIONS = ("/capture", "/cancel")
+# Actions whose body is optional: cancel a hold (nothing to say), capture all of it,
+# claim a case (no take-over).
+OPTIONAL_BODY_ACTIONS = ("/capture", "/cancel", "/claim")
 
 
 def _body_optional(event: Mapping[str, Any]) -> bool:

@@ -274,67 +274,6 @@ class ErrorReply(BaseModel):
     details: Any | None = None
 
 
-CloseReason = Literal["legitimate", "refund_abuse", "account_farming", "velocity", "other"]
-
-
-class DecisionRequest(Request):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "decision": "approve",
-                    "reason": "legitimate",
-                    "note": "known customer, gift orders before Christmas",
-                }
-            ]
-        }
-    )
-
-    decision: Literal["approve", "reject"]
-    reason: CloseReason | None = Field(
-        default=None,
-        description="Why the case closed, as a label for the next model: legitimate, "
-        "refund_abuse, account_farming, velocity or other",
-    )
-    note: str = Field(
-        default="",
-        max_length=1000,
-        description="Why, for the case file and the next model's labels",
-    )
-
-
-class ReviewItem(BaseModel):
-    order_id: str
-    customer_id: str
-    amount: int
-    cashback: int
-    occurred_at: datetime
-    score: float | None
-    model_version: str
-    reasons: list[str]
-    rules_fired: list[str]
-
-
-class ReviewPage(BaseModel):
-    items: list[ReviewItem]
-    next_cursor: str | None
-
-
-class ReviewCase(ReviewItem):
-    status: str
-    case_status: str | None
-    decision: dict[str, Any] | None
-    refunded: int
-    customer: dict[str, Any] = Field(description="Balance, recent ledger and history")
-
-
-class DecisionReply(BaseModel):
-    order_id: str
-    decision: Literal["approve", "reject"]
-    status: Literal["pending", "no_cashback", "rejected"]
-    cashback: int
-
-
 class PublishedReply(BaseModel):
     version: int
     effective_from: datetime

@@ -9,22 +9,17 @@ from typing import Any
 
 from cashback.api.payloads import (
     BalanceReply,
-    DecisionReply,
     EntriesPage,
     EntryReply,
     NextExpiry,
     PurchaseReply,
     RefundReply,
-    ReviewCase,
-    ReviewItem,
-    ReviewPage,
 )
 from cashback.api.payouts import PayoutReply
 from cashback.api.redemptions import BalanceAfter, DrawnLot, RedemptionReply
 from cashback.domain.balances import Balance, History
-from cashback.domain.cases import Case, Verdict
 from cashback.domain.ledger import Account
-from cashback.domain.orders import Order, PurchaseRecorded, RefundRecorded
+from cashback.domain.orders import PurchaseRecorded, RefundRecorded
 from cashback.domain.payouts.records import PayoutView
 from cashback.domain.redemptions import RedemptionView
 
@@ -84,64 +79,6 @@ def entries(customer_id: str, currency: str, history: History) -> EntriesPage:
         ],
         next_cursor=history.next_cursor,
     )
-
-
-def _item(order: Order) -> dict[str, Any]:
-    risk = order.risk or {}
-    score = risk.get("score")
-    return {
-        "order_id": order.order_id,
-        "customer_id": order.customer_id,
-        "amount": order.amount,
-        "cashback": order.cashback,
-        "occurred_at": order.occurred_at,
-        "score": float(score) if score else None,
-        "model_version": risk.get("model_version", ""),
-        "reasons": risk.get("reasons", []),
-        "rules_fired": risk.get("rules_fired", []),
-    }
-
-
-def review_page(orders: list[Order], next_cursor: str | None) -> ReviewPage:
-    return ReviewPage(
-        items=[ReviewItem.model_validate(_item(order)) for order in orders],
-        next_cursor=next_cursor,
-    )
-
-
-def _public(decision: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The decision as the case file shows it (without the idempotency record)."""
-    if decision is None:
-        return None
-    return {k: v for k, v in decision.items() if k not in ("request_hash", "reply")}
-
-
-def review_case(found: Case, currency: str) -> ReviewCase:
-    order, history = found.order, found.history
-    customer = {
-        "balance": balance(order.customer_id, currency, found.balance).model_dump(mode="json"),
-        "recent_entries": entries(order.customer_id, currency, found.recent).model_dump(
-            mode="json"
-        )["items"],
-        "orders": history.orders if history else 0,
-        "ordered": history.ordered if history else 0,
-        "refunds": history.refunds if history else 0,
-        "refunded": history.refunded if history else 0,
-    }
-    return ReviewCase.model_validate(
-        {
-            **_item(order),
-            "status": order.status,
-            "case_status": order.case_status,
-            "decision": _public(order.decision),
-            "refunded": order.refunded,
-            "customer": customer,
-        }
-    )
-
-
-def decision(verdict: Verdict) -> dict[str, Any]:
-    return DecisionReply.model_validate(asdict(verdict)).model_dump(mode="json")
 
 
 def _balance_after(account: Account) -> BalanceAfter:

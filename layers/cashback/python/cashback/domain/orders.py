@@ -111,6 +111,12 @@ class Order:
     # What refunds gave back of the redemptions that paid for the order (issue 10):
     # [refund_id, redemption_id, amount, occurred_at] (ledger.order_returns.Return).
     redeemed_returns: list[list[object]] | None = None
+    # Where the purchase came from, for the accounts linked to a case (issue 11).
+    device_id: str | None = None
+    payment_fingerprint: str | None = None
+    # The analyst holding an open case (domain.cases.Claim as an item), and the take-overs.
+    claim: dict[str, str] | None = None
+    claim_log: list[dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,8 @@ def _order(
         # A purchase that earns nothing has nothing to hold: screened and recorded, no case.
         case_status="open" if screened.action == "review" and earning.cashback else None,
         lines=order_lines(purchase, earning),
+        device_id=purchase.device_id,
+        payment_fingerprint=purchase.payment_fingerprint,
     )
 
 

@@ -15,10 +15,12 @@ from cashback.adapters.dynamodb.accounts import (
     replace_lot,
     seen_on,
 )
+from cashback.adapters.dynamodb.cases import case_keys, queue_pk
 from cashback.adapters.dynamodb.redemptions import order_paid_pk, redemption_key
 from cashback.adapters.dynamodb.table import (
     Table,
     budget_key,
+    customer_cases_pk,
     customer_pk,
     identity_pk,
     lot_sk,
@@ -119,6 +121,8 @@ class OrdersTable(Table):
         items = [put_new({**order_key(order.tenant, order.order_id), **_order_attributes(order)})]
         if lot is not None:
             items.append(put_new(lot_item(lot, change.now)))
+        if order.case_status == "open":
+            items.append(put_new(customer_case(order)))
         items += [put_new(entry_item(change.entry)), account_update(change.before, change.after)]
         first_take = len(items)
         items += [_budget_take(order.tenant, *take) for take in change.budget_takes]
@@ -161,7 +165,7 @@ class OrdersTable(Table):
 
 
 def _order_attributes(order: Order) -> dict[str, Any]:
-    return {**asdict(order), **queue_attributes(order), "version": 1}
+    return {**asdict(order), **case_keys(order), "version": 1}
 
 
 def _budget_take(tenant: str, campaign: str, shard: int, amount: int) -> dict[str, Any]:
@@ -215,7 +219,7 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
             + (", redeemed_returns = :returns" if order.redeemed_returns else "")
             + (", case_status = :case" if order.case_status else "")
             + (", #lines = :lines" if order.lines is not None else "")
-            + (" REMOVE queue_pk, queue_sk" if order.case_status == "closed" else ""),
+            + (", queue_pk = :refunded_case" if _closed_by_refund(order) else ""),
             "ConditionExpression": "refunded = :old",
             "ExpressionAttributeValues": to_item(
                 {
@@ -224,6 +228,9 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
                     ":case": order.case_status,
                     ":lines": order.lines,
                     ":returns": order.redeemed_returns or None,
+                    ":refunded_case": queue_pk(order.tenant, "refunded")
+                    if _closed_by_refund(order)
+                    else None,
                 }
             ),
             **(
@@ -233,15 +240,17 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
     }
 
 
-def queue_attributes(order: Order) -> dict[str, str]:
-    """Open cases sort riskiest first: (1 - score) ascending, then oldest first."""
-    if order.case_status != "open" or not order.risk:
-        return {}
-    score = float(order.risk.get("score") or 0)
-    inverted = f"{max(0, min(999999, round((1 - score) * 1_000_000))):06d}"
+def _closed_by_refund(order: Order) -> bool:
+    """A case no analyst decided that a refund closed (it moves to the refunded list)."""
+    return order.case_status == "closed" and not order.decision
+
+
+def customer_case(order: Order) -> dict[str, Any]:
+    """The customer's pointer to a case their purchase opened (their cases, newest last)."""
     return {
-        "queue_pk": f"REVIEW#{order.tenant}",
-        "queue_sk": f"{inverted}#{order.occurred_at}#{order.order_id}",
+        "pk": customer_cases_pk(order.tenant, order.customer_id),
+        "sk": f"{order.occurred_at}#{order.order_id}",
+        "order_id": order.order_id,
     }
 
 

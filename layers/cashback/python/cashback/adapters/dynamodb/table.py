@@ -8,7 +8,11 @@ Layout (one table, `pk`/`sk`; the `due` and `queue` indexes are sparse):
     CUST#<t>#<customer>   ACCOUNT              balances, totals, chain head and sequence
     CUST#<t>#<customer>   ENTRY#<seq:012>      immutable, hash-chained ledger entries
     CUST#<t>#<customer>   LOT#<expires>#<ord>  one order's cashback; sorts by deadline (FIFO)
-    ORDER#<t>#<order_id>  ORDER                idempotency record and state of a purchase
+    ORDER#<t>#<order_id>  ORDER                idempotency record and state of a purchase;
+                                               one that opened a case is in the three case
+                                               indexes (queue, queue_age, queue_amount)
+    ORDER#<t>#<order_id>  NOTE#<at>#<id>       an analyst's note on the case
+    CASES#<t>#<customer>  <at>#<order_id>      a case the customer's purchase opened
     REFUND#<t>#<refund>   REFUND               idempotency record of a refund
     REDEMPTION#<t>#<id>   REDEMPTION           a redemption: state, lots drawn, first reply;
                                                an open hold is in the due index (HOLD#<day>)
@@ -76,6 +80,10 @@ def pick(cls: type, item: dict[str, Any]) -> Any:
     """A dataclass from an item's attributes, leaving out those it has no field for."""
     names = cls.__dataclass_fields__  # type: ignore[attr-defined]
     return cls(**{k: v for k, v in item.items() if k in names})
+
+
+def customer_cases_pk(tenant: str, customer_id: str) -> str:
+    return f"CASES#{tenant}#{customer_id}"
 
 
 def customer_pk(tenant: str, customer_id: str) -> str:
