@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from cashback.adapters.dynamodb.store import Store
 from cashback.domain.risk.features import FEATURE_NAMES
 from cashback.domain.tenants import TenantSettings
 from cashback_tools import cli
@@ -15,11 +12,6 @@ from cashback_tools.labels import read_labels
 from cashback_tools.local.stack import TABLE_NAME, LocalStack
 
 from .client import Api, now_iso, unique
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(Store, "review_list"),
-    reason="decided cases stay in the queue index once the review storage of issue 11 lands",
-)
 
 
 def test_decided_cases_export_as_labels(stack: LocalStack, tmp_path: Path) -> None:

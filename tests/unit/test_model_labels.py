@@ -178,8 +178,10 @@ def test_cashback_model_labels_writes_a_tenants_decided_cases(
             decision = "approve" if state == "approved" else "reject"
             return [_order(f"{state}-1", decision=decision)], None
 
+        def case_file(self, tenant: str, order_id: str) -> Any:
+            return None, []
+
     monkeypatch.setattr(cli, "_store", lambda args: Store())
-    monkeypatch.setattr("cashback_tools.labels._notes", lambda store, tenant, order: [])
     out = tmp_path / "labels.jsonl"
     assert cli.main(["model", "labels", "--tenant", "shop", "--out", str(out)]) == 0
     rows = read_labels(out)

@@ -3,8 +3,8 @@ learns from (issue 11).
 
 The core, `label_row`, is a pure function from an order item (as the table stores it,
 deserialised) and its note items to one label; `read_decided` is the thin part that reads
-them from the table. The format, one decided case a line, is documented in the README
-("Labels"):
+them from the table through the store (`review_list`, `case_file`). The format, one
+decided case a line, is documented in the README ("Labels"):
 
     tenant, order_id, customer_id, occurred_at, amount, cashback,
     features {name: number, in FEATURE_NAMES order} or null, score, model_version,
@@ -106,42 +106,19 @@ def _plain(order: Any) -> dict[str, Any]:
 
 
 def _decided_orders(store: Any, tenant: str, state: str) -> Iterator[dict[str, Any]]:
-    """Decided cases of one state: through the store's `review_list` when it has one, else
-    the `queue` index's `REVIEW#<tenant>#<state>` partition."""
-    if hasattr(store, "review_list"):
-        cursor = None
-        while True:
-            orders, cursor = store.review_list(tenant, state, "age", PAGE, cursor)
-            yield from (_plain(order) for order in orders)
-            if not cursor:
-                return
-    from cashback.adapters.dynamodb.table import QUEUE_INDEX, from_item, to_item
-
-    kwargs: dict[str, Any] = {
-        "TableName": store.table_name,
-        "IndexName": QUEUE_INDEX,
-        "KeyConditionExpression": "queue_pk = :q",
-        "ExpressionAttributeValues": to_item({":q": f"REVIEW#{tenant}#{state}"}),
-    }
-    for page in store.client.get_paginator("query").paginate(**kwargs):
-        yield from (from_item(raw) for raw in page["Items"])
+    """Decided cases of one state, oldest first, page by page (the store's `review_list`:
+    the queue index's `REVIEW#<tenant>#<state>` partition)."""
+    cursor = None
+    while True:
+        orders, cursor = store.review_list(tenant, state, "age", PAGE, cursor)
+        yield from (_plain(order) for order in orders)
+        if not cursor:
+            return
 
 
 def _notes(store: Any, tenant: str, order_id: str) -> list[dict[str, Any]]:
-    from cashback.adapters.dynamodb.table import from_item, order_key, to_item
-
-    kwargs: dict[str, Any] = {
-        "TableName": store.table_name,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :note)",
-        "ExpressionAttributeValues": to_item(
-            {":pk": order_key(tenant, order_id)["pk"], ":note": "NOTE#"}
-        ),
-    }
-    return [
-        from_item(raw)
-        for page in store.client.get_paginator("query").paginate(**kwargs)
-        for raw in page["Items"]
-    ]
+    """The case's notes (the order's `NOTE#` items, through the store's `case_file`)."""
+    return [_plain(note) for note in store.case_file(tenant, order_id)[1]]
 
 
 def read_decided(store: Any, tenant: str) -> list[dict[str, Any]]:
