@@ -129,7 +129,9 @@ def methods(month: Month, scorer: Scorer) -> list[Method]:
         ),
         Method("Readable rules only", rules_held, rules_blocked, rules_score),
         Method(
-            "Model alone (isolation forest)",
+            "Model alone (forest + supervised layer)"
+            if scorer.supervised
+            else "Model alone (isolation forest)",
             month.risk >= limits.review,
             month.risk >= limits.block,
             month.risk,
