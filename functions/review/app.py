@@ -24,10 +24,15 @@ from cashback.api.reviews import (
     ReviewCase,
     ReviewPage,
 )
+from cashback.domain.risk.model_metadata import load_metadata
 from cashback.observability import logger, metrics, tracer
-from cashback.services import reviews
+from cashback.routes import lists as list_routes
+from cashback.routes import risk as risk_routes
+from cashback.services import decisions, reviews
 
 app = make_resolver()
+app.include_router(list_routes.router)
+app.include_router(risk_routes.router)
 
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -70,7 +75,7 @@ def review_stats() -> QueueStatsReply:
 def review_case(order_id: OrderId) -> ReviewCase:
     who = caller(app)
     currency = runtime.tenant_settings(who.tenant).currency
-    found = reviews.case(runtime.store(), who.tenant, order_id)
+    found = reviews.case(runtime.store(), who.tenant, order_id, who.now, load_metadata())
     return replies.review_case(found, currency, who.now)
 
 
@@ -136,15 +141,8 @@ def review_decision(
     order_id: OrderId, decision: Annotated[DecisionRequest, Body()]
 ) -> Response[DecisionReply]:
     who = caller(app)
-    verdict, replayed = reviews.decide(
-        runtime.store(),
-        who.tenant,
-        order_id,
-        decision.decision,
-        decision.note,
-        who.key_id,
-        who.now,
-        reason=decision.reason,
+    verdict, replayed = decisions.decide(
+        runtime.store(), who.tenant, order_id, decision.ruling(), who.key_id, who.now
     )
     reply = replies.decision(verdict)
     if replayed:  # the same analyst's retry of the decision that closed the case

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cashback.domain.risk.features import FEATURE_NAMES
 from cashback.domain.tenants import TenantSettings
 from cashback.services import keys
 from cashback_tools.local.stack import LocalStack
@@ -267,3 +268,52 @@ def test_the_case_file_links_customers_on_the_same_device_with_their_cases(team:
     assert len(shown) == min(3, len(theirs)) and all(c["state"] == "open" for c in shown)
     own = {c["order_id"] for c in case["cases"]}
     assert mine["order_id"] not in own and mine["customer_id"] not in linked
+
+
+def test_the_case_file_shows_each_feature_as_screened(team: Team) -> None:
+    held = team.held(1)[0]
+    features = team.case(held["order_id"])["features"]
+    assert [f["name"] for f in features] == list(FEATURE_NAMES)
+    # A new storefront has recorded too few purchases for its own normal.
+    assert all(f["percentile"] is None for f in features)
+    assert any(f["value"] > 0 for f in features)
+
+
+@pytest.mark.parametrize(
+    ("listed", "next_status"), [("watch_customer", "held"), ("deny_customer", "blocked")]
+)
+def test_a_decision_can_put_the_customer_on_a_list_in_the_same_step(
+    team: Team, listed: str, next_status: str
+) -> None:
+    held = team.held(1)[0]
+    customer = held["customer_id"]
+    body = {"decision": "reject", "reason": "refund_abuse", "customer_list": listed}
+    decided = team.alice.post(f"/v1/reviews/{held['order_id']}/decision", body)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["customer_list"] == listed
+    entries = team.alice.get("/v1/lists", params={"kind": listed}).json()["items"]
+    assert [(e["value"], e["reason"]) for e in entries] == [
+        (customer, f"case {held['order_id']} (refund_abuse)")
+    ]
+    audit = team.alice.get("/v1/lists/audit").json()["items"]
+    assert [(a["action"], a["kind"], a["value"]) for a in audit] == [("put", listed, customer)]
+    # The same request retried: the first reply, the entry once.
+    again = team.alice.post(f"/v1/reviews/{held['order_id']}/decision", body)
+    assert again.json() == decided.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len(team.alice.get("/v1/lists/audit").json()["items"]) == 1
+    # The customer's next ordinary purchase, a week later in their pattern, is screened by it.
+    later = team.shop.purchase(customer, 5000, device_id=unique("dev")).json()
+    assert later["status"] == next_status
+    # Reversible: off the list, the next purchase is judged on its own again.
+    removed = team.alice.session.delete(f"{team.alice.base_url}/v1/lists/{listed}/{customer}")
+    assert removed.status_code == 204
+
+
+def test_a_decision_with_an_unknown_list_is_422_and_closes_nothing(team: Team) -> None:
+    held = team.held(1)[0]
+    for listed in ("allow_customer", "deny_device", "ban"):
+        body = {"decision": "reject", "customer_list": listed}
+        reply = team.alice.post(f"/v1/reviews/{held['order_id']}/decision", body)
+        assert (reply.status_code, reply.json()["code"]) == (422, "validation_error")
+    assert team.case(held["order_id"])["state"] == "open"
+    assert team.alice.get("/v1/lists").json()["items"] == []

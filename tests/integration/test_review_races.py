@@ -87,6 +87,7 @@ def test_two_analysts_deciding_one_case_at_once(stack: LocalStack) -> None:
             "decision": verdict,
             "status": "pending" if verdict == "approve" else "rejected",
             "cashback": held["cashback"],
+            "customer_list": None,
         }
 
         # The winner's retry (same analyst, same body) gets the first reply again; any

@@ -81,6 +81,7 @@ def test_approving_credits_the_held_cashback_and_closes_the_case(
         "decision": "approve",
         "status": "pending",
         "cashback": held["cashback"],
+        "customer_list": None,
     }
     after = desk.shop.balance(customer)
     assert after["held"] == before["held"] - held["cashback"]

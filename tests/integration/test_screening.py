@@ -9,15 +9,24 @@ from typing import Any
 import pytest
 
 from cashback.adapters.dynamodb.store import Store
-from cashback.domain.tenants import RiskList, TenantSettings
+from cashback.domain.tenants import TenantSettings
 from cashback_tools.local.stack import LocalStack
 
 from .client import Api, now_iso, purchase_body, unique
 
 
-def _storefront(stack: LocalStack, **settings: Any) -> tuple[str, Api]:
+def _storefront(
+    stack: LocalStack, lists: tuple[tuple[str, str], ...] = (), **settings: Any
+) -> tuple[str, Api]:
+    """A storefront with `lists` entries ((kind, value) pairs) put by its analysts."""
     tenant = unique("guarded")
     keys = stack.add_tenant(tenant, TenantSettings(currency="BRL", **settings), now_iso())
+    analyst = Api(stack.url, keys["review"])
+    for kind, value in lists:
+        put = analyst.session.put(
+            f"{stack.url}/v1/lists/{kind}/{value}", json={"reason": "test"}, timeout=30
+        )
+        assert put.status_code == 200, put.text
     return tenant, Api(stack.url, keys["storefront"])
 
 
@@ -67,7 +76,7 @@ def test_a_velocity_burst_is_held_for_review_with_reasons(stack: LocalStack) -> 
 
 
 def test_a_device_on_the_deny_list_is_blocked_and_credits_nothing(stack: LocalStack) -> None:
-    tenant, api = _storefront(stack, deny=RiskList(devices=("dev-stolen",)))
+    tenant, api = _storefront(stack, lists=(("deny_device", "dev-stolen"),))
     customer = unique("c")
     reply = api.purchase(customer, 20000, device_id="dev-stolen").json()
     assert reply["status"] == "blocked" and reply["credited"] == 0
@@ -81,7 +90,7 @@ def test_a_device_on_the_deny_list_is_blocked_and_credits_nothing(stack: LocalSt
 
 def test_an_allow_listed_customer_is_never_held(stack: LocalStack) -> None:
     customer = unique("vip")
-    _, api = _storefront(stack, allow=RiskList(customers=(customer,)))
+    _, api = _storefront(stack, lists=(("allow_customer", customer),))
     assert {r["status"] for r in _burst(api, customer)} == {"pending"}
 
 
@@ -122,7 +131,7 @@ def test_screening_off_records_no_decision(stack: LocalStack, mode: str) -> None
 
 
 def test_refunding_a_blocked_purchase_takes_nothing_back(stack: LocalStack) -> None:
-    _, api = _storefront(stack, deny=RiskList(devices=("dev-stolen",)))
+    _, api = _storefront(stack, lists=(("deny_device", "dev-stolen"),))
     reply = api.purchase(unique("c"), 20000, device_id="dev-stolen").json()
     refund = api.refund(reply["order_id"], 20000).json()
     assert (refund["clawed_back"], refund["forgiven"], refund["debt"]) == (0, 0, 0)

@@ -68,6 +68,13 @@ EVENT_FILES = {
     ("POST", "/v1/reviews/{order_id}/claim"): "review/claim.json",
     ("POST", "/v1/reviews/{order_id}/notes"): "review/note.json",
     ("GET", "/v1/review-stats"): "review/stats.json",
+    ("GET", "/v1/risk/settings"): "review/risk_settings.json",
+    ("PUT", "/v1/risk/settings"): "review/put_risk_settings.json",
+    ("POST", "/v1/risk/backtest"): "review/risk_backtest.json",
+    ("GET", "/v1/lists"): "review/lists.json",
+    ("GET", "/v1/lists/audit"): "review/list_audit.json",
+    ("PUT", "/v1/lists/{kind}/{value}"): "review/list_put.json",
+    ("DELETE", "/v1/lists/{kind}/{value}"): "review/list_delete.json",
 }
 AUTHORIZER_EVENT = "authorizer/token.json"
 SCHEDULE_EVENTS = {
@@ -514,3 +521,40 @@ def test_review_events_find_no_case_for_a_purchase_that_was_allowed(functions: F
     assert _json(note)["text"] == "customer called: gifts for the family"
     stats = functions.call("review", api_event("review/stats.json", after=ADMIN_AT))
     assert (stats["statusCode"], _json(stats)["open"], _json(stats)["decided"]) == (200, 0, 0)
+
+
+def test_risk_settings_events_read_store_and_backtest(functions: Functions) -> None:
+    _purchase(functions)  # one scored purchase: too few for the storefront's own thresholds
+    found = functions.call("review", api_event("review/risk_settings.json", after=ADMIN_AT))
+    assert found["statusCode"] == 200, found
+    settings = _json(found)
+    assert (settings["mode"], settings["review_share"]) == ("enforce", "0.02")
+    assert settings["thresholds"]["from"] == "model" and settings["thresholds"]["purchases"] == 1
+    put = functions.call("review", api_event("review/put_risk_settings.json", after=ADMIN_AT))
+    assert put["statusCode"] == 200, put
+    assert _json(put)["backtest"] is None  # enforcing already: no switch, no backtest
+    tested = functions.call("review", api_event("review/risk_backtest.json", after=ADMIN_AT))
+    assert tested["statusCode"] == 200, tested
+    backtest = _json(tested)
+    assert backtest["purchases"] == 1 and backtest["allowed"] == {"count": 1, "cashback": 1299}
+
+
+def test_list_events_put_list_audit_and_remove_an_entry(functions: Functions) -> None:
+    put = functions.call("review", api_event("review/list_put.json", after=ADMIN_AT))
+    assert put["statusCode"] == 200
+    assert _json(put) == {
+        "kind": "deny_device",
+        "value": "dev-7f3a9c",
+        "reason": "three chargebacks from this phone",
+        "by": "cbk_analyst1",
+        "at": "2026-03-20T12:00:03Z",
+        "expires_at": "2026-06-30T00:00:00Z",
+    }
+    listed = functions.call("review", api_event("review/lists.json", after=ADMIN_AT))
+    assert [entry["value"] for entry in _json(listed)["items"]] == ["dev-7f3a9c"]
+    removed = functions.call("review", api_event("review/list_delete.json", after=ADMIN_AT))
+    assert removed["statusCode"] == 204
+    audit = functions.call("review", api_event("review/list_audit.json", after=ADMIN_AT))
+    assert [c["action"] for c in _json(audit)["items"]] == ["delete", "put"]
+    again = functions.call("review", api_event("review/list_delete.json", after=ADMIN_AT))
+    assert (again["statusCode"], _json(again)["code"]) == (404, "list_entry_not_found")

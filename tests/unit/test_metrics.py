@@ -14,7 +14,8 @@ import pytest
 
 from cashback import observability
 from cashback.adapters.dynamodb.store import Store
-from cashback.domain.tenants import RiskList, TenantSettings
+from cashback.domain.lists import new_entry
+from cashback.domain.tenants import TenantSettings
 from cashback.observability import METRICS, count_money
 from cashback_tools.local.template import load_template
 
@@ -209,8 +210,10 @@ def test_handlers_emit_declared_metrics_with_declared_dimensions(
     with pytest.raises(Exception, match="^Unauthorized$"):
         functions.call("authorizer", load_event("authorizer/token.json"))
     # A storefront that denies this customer: the purchase is blocked.
-    strict = TenantSettings(currency="BRL", backdate_days=3650, deny=RiskList(customers=("ana",)))
+    strict = TenantSettings(currency="BRL", backdate_days=3650)
     assert table.put_tenant("strict", strict, "2026-01-01T00:00:00Z")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    table.put_list_entry(new_entry("strict", "deny_customer", "ana", "fraud", "cbk_test", at))
     blocked = api_event("accrual/purchase.json")
     blocked["requestContext"]["authorizer"]["tenant"] = "strict"
     body = json.loads(blocked["body"])

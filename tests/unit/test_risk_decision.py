@@ -183,7 +183,7 @@ def test_deny_list_blocks_even_in_shadow_mode(scorer: Scorer) -> None:
 
 
 def test_allow_list_skips_rules_and_model_but_keeps_the_score(scorer: Scorer) -> None:
-    lists = RiskLists(allow_devices=frozenset({"d1"}))
+    lists = RiskLists(allow_customers=frozenset({"c1"}))
     decision = decide(
         purchase(),
         serial_refunder(),
@@ -193,8 +193,54 @@ def test_allow_list_skips_rules_and_model_but_keeps_the_score(scorer: Scorer) ->
         lists=lists,
         thresholds=ALWAYS_REVIEW,
     )
-    assert (decision.action, decision.rules_fired) == ("allow", ["allow_list:device"])
+    assert (decision.action, decision.rules_fired) == ("allow", ["allow_list:customer"])
     assert decision.score is not None
+
+
+WATCHED = RiskLists(watch_customers=frozenset({"c1"}))
+
+
+def test_watch_list_sends_an_honest_purchase_to_review_first_reason(scorer: Scorer) -> None:
+    decision = decide(
+        purchase(), loyal_customer(), SharedCounts(), T0, scorer, lists=WATCHED, thresholds=NEVER
+    )
+    assert (decision.action, decision.would_be) == ("review", "review")
+    assert decision.rules_fired == ["watch_list"]
+    assert decision.reasons[0] == "customer on the watch list"
+
+
+def test_watch_list_keeps_a_stricter_block_and_the_fired_rules(scorer: Scorer) -> None:
+    block = Thresholds(review=0.0, block=0.0)
+    decision = decide(
+        purchase(), serial_refunder(), SharedCounts(), T0, scorer, lists=WATCHED, thresholds=block
+    )
+    assert decision.action == "block"
+    assert decision.rules_fired == ["watch_list", "serial_refunds"]
+    assert decision.reasons[0] == "customer on the watch list" and len(decision.reasons) <= 3
+
+
+def test_watch_list_only_records_would_be_in_shadow_mode() -> None:
+    decision = decide(
+        purchase(), loyal_customer(), SharedCounts(), T0, None, lists=WATCHED, shadow=True
+    )
+    assert (decision.action, decision.would_be, decision.rules_fired) == (
+        "allow",
+        "review",
+        ["watch_list"],
+    )
+
+
+def test_watch_list_wins_over_the_allow_list_and_deny_over_both() -> None:
+    both = RiskLists(allow_customers=frozenset({"c1"}), watch_customers=frozenset({"c1"}))
+    watched = decide(purchase(), loyal_customer(), SharedCounts(), T0, None, lists=both)
+    assert (watched.action, watched.rules_fired) == ("review", ["watch_list"])
+    denied = RiskLists(
+        allow_customers=frozenset({"c1"}),
+        watch_customers=frozenset({"c1"}),
+        deny_customers=frozenset({"c1"}),
+    )
+    blocked = decide(purchase(), loyal_customer(), SharedCounts(), T0, None, lists=denied)
+    assert (blocked.action, blocked.rules_fired) == ("block", ["deny_list:customer"])
 
 
 def test_without_a_model_only_lists_and_rules_decide() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from cashback.domain.clock import to_iso
 from cashback.domain.currencies import MINOR_UNITS
-from cashback.domain.tenants import RiskList, TenantSettings
+from cashback.domain.tenants import TenantSettings
 from cashback_tools.audit import verify
 from cashback_tools.local.sandbox_provider import deliver_callbacks
 from cashback_tools.local.stack import LocalStack, StoreKind
@@ -62,9 +62,7 @@ def _say(text: str = "") -> None:
 def run(store: StoreKind = "dynamodb-local") -> int:
     rng = random.Random(2026)
     now = datetime.now(UTC).replace(microsecond=0)
-    settings = TenantSettings(
-        currency="BRL", backdate_days=45, deny=RiskList(payments=("cartao-roubado",))
-    )
+    settings = TenantSettings(currency="BRL", backdate_days=45)
     # Each function runs in its own workers, as on Lambda, so the accrual function would see
     # the program published below only when its cached version index expires (30 s when
     # deployed); the demo buys at once, so its functions cache nothing. The month is run
@@ -184,6 +182,10 @@ def run(store: StoreKind = "dynamodb-local") -> int:
             )
             cases.append(reply)
             _say(f"  {farmer} on zeca's phone and card: {reply['status']}")
+        status, entry = Storefront(stack.url, stack.keys["demo"]["review"]).call(
+            "PUT", "/v1/lists/deny_payment/cartao-roubado", {"reason": "reported stolen"}
+        )
+        assert status == 200, entry
         status, reply = shop.call(
             "POST",
             "/v1/purchases",

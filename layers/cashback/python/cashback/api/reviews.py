@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cashback.api.payloads import Request
 from cashback.api.replies import balance, entries
-from cashback.domain.cases import Case, Claim, QueueStats, Verdict, state_of
+from cashback.domain.cases import Case, Claim, QueueStats, Ruling, Verdict, state_of
 from cashback.domain.clock import from_iso
 from cashback.domain.orders import Order
 
@@ -44,6 +44,15 @@ class DecisionRequest(Request):
         max_length=1000,
         description="Why, for the case file and the next model's labels",
     )
+    customer_list: Literal["watch_customer", "deny_customer"] | None = Field(
+        default=None,
+        description="Also put the customer on a list, in the same transaction: "
+        "watch_customer (their next purchases go to review) or deny_customer (they earn no "
+        "cashback); reversible with DELETE /v1/lists/{kind}/{customer_id}, audited",
+    )
+
+    def ruling(self) -> Ruling:
+        return Ruling(self.decision, self.note, self.reason, self.customer_list)
 
 
 class ClaimRequest(Request):
@@ -120,12 +129,24 @@ class LinkedAccount(BaseModel):
     cases: list[LinkedCase]
 
 
+class FeatureView(BaseModel):
+    name: str
+    value: float
+    percentile: float | None = Field(
+        description="0-100 among the storefront's purchases of the last 30 days scored by "
+        "the same model; null below 500 of them"
+    )
+
+
 class ReviewCase(CaseRow):
     status: str
     case_status: str | None
     refunded: int
     customer: dict[str, Any] = Field(description="Balance, recent ledger and history")
     notes: list[NoteReply]
+    features: list[FeatureView] = Field(
+        description="Each feature as screened, against the storefront's normal"
+    )
     linked: list[LinkedAccount] = Field(
         description="Customers seen on the same device or payment fingerprint"
     )
@@ -138,6 +159,7 @@ class DecisionReply(BaseModel):
     decision: Literal["approve", "reject"]
     status: Literal["pending", "no_cashback", "rejected"]
     cashback: int
+    customer_list: Literal["watch_customer", "deny_customer"] | None = None
 
 
 class AnalystStats(BaseModel):
@@ -237,6 +259,10 @@ def review_case(found: Case, currency: str, now: datetime) -> ReviewCase:
             "refunded": order.refunded,
             "customer": customer,
             "notes": [asdict(note) for note in found.notes],
+            "features": [
+                {"name": name, "value": value, "percentile": percentile}
+                for name, value, percentile in found.features
+            ],
             "linked": [
                 {
                     "customer_id": link.customer_id,

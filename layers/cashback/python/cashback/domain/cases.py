@@ -117,6 +117,24 @@ class Case:
     linked: tuple[Linked, ...] = ()
     cases: tuple[Order, ...] = field(default=())  # the customer's other cases, newest first
     held: int = 0  # the cashback still held for the decision
+    # Each feature as screened: (name, value, percentile 0..100 among the storefront's
+    # recent purchases, None when it has too few).
+    features: tuple[tuple[str, float, float | None], ...] = ()
+
+
+CustomerList = Literal["watch_customer", "deny_customer"]
+
+
+@dataclass(frozen=True)
+class Ruling:
+    """What an analyst decides on a case: approve or reject, the close reason (the next
+    model's label), a note, and optionally a list to put the customer on (watch: their
+    next purchases go to review; deny: they earn no cashback)."""
+
+    verdict: str  # approve | reject
+    note: str = ""
+    reason: str | None = None
+    customer_list: CustomerList | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,7 @@ class Verdict:
     decision: str  # approve | reject
     status: str  # pending | no_cashback | rejected
     cashback: int
+    customer_list: str | None = None  # the list the decision put the customer on
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

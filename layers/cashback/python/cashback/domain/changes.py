@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cashback.domain.ledger import Account, Entry, Lot, Notice
+from cashback.domain.lists import ListEntry
 from cashback.domain.orders import Order, Refund
 from cashback.domain.payouts.records import Payout
 from cashback.domain.redemptions import Redemption, Reversal
@@ -80,6 +81,7 @@ class DecisionChange:
     after: Account
     now: str
     status: str | None = None
+    listed: ListEntry | None = None  # the customer's watch / deny entry, with the decision
 
 
 @dataclass(frozen=True)

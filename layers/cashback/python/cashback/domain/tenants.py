@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cashback.domain.currencies import Currency
 from cashback.domain.payouts.rules import PayoutSettings
 
 DEFAULT_RATE = Decimal("0.05")
+# The shares of purchases sent to review and blocked (the model's own capacity: 2% of
+# purchases for two analysts per 10 000 purchases a day, 0.2% blocked outright).
+DEFAULT_REVIEW_SHARE = Decimal("0.02")
+DEFAULT_BLOCK_SHARE = Decimal("0.002")
+MAX_SHARE = Decimal("0.5")
+_MOVED_TO_LISTS = frozenset({"allow", "deny"})
 
 
-class RiskList(BaseModel):
+class RiskThresholds(BaseModel):
+    """The thresholds purchases use, computed from the storefront's recorded scores at its
+    shares (or the model's own, `source` "model"); scores as exact float text."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    customers: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    payments: tuple[str, ...] = ()
+    review: str
+    block: str
+    source: Literal["storefront", "model"]
+    purchases: int = Field(ge=0)  # scored purchases in the window they came from
+    model_version: str
+    computed_at: str
 
 
 class TenantSettings(BaseModel):
@@ -34,8 +46,11 @@ class TenantSettings(BaseModel):
     # enforce: hold and block as the model and rules say; shadow: score and record, never
     # hold (while the storefront builds trust); off: no scoring.
     risk_mode: Literal["enforce", "shadow", "off"] = "enforce"
-    allow: RiskList = RiskList()
-    deny: RiskList = RiskList()
+    review_share: Decimal = Field(default=DEFAULT_REVIEW_SHARE, gt=0, le=MAX_SHARE, max_digits=8)
+    block_share: Decimal = Field(default=DEFAULT_BLOCK_SHARE, gt=0, le=MAX_SHARE, max_digits=8)
+    # Set by services.risk_settings (on PUT /v1/risk/settings and once a day); None: the
+    # model's thresholds.
+    thresholds: RiskThresholds | None = None
     # A checkout hold's life: after it, the hold can never be captured and its cashback is
     # spendable again.
     hold_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
@@ -46,6 +61,26 @@ class TenantSettings(BaseModel):
     payouts: PayoutSettings = PayoutSettings()
     # How far ahead of the request's arrival an occurred_at may be (clock skew).
     future_skew_seconds: int = Field(default=300, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _block_within_review(self) -> TenantSettings:
+        if self.block_share > self.review_share:
+            raise ValueError("block_share must not exceed review_share")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_moved(cls, data: Any) -> Any:
+        """Allow and deny lists are list entries now (cashback.domain.lists, issue 11).
+        Settings stored before carry them, empty unless someone edited the item by hand:
+        empty ones are dropped, others refused so no entry is silently lost."""
+        if not isinstance(data, dict):
+            return data
+        kept = {k: v for k, v in data.items() if k not in _MOVED_TO_LISTS}
+        for name in _MOVED_TO_LISTS & data.keys():
+            if any(data[name].values()) if isinstance(data[name], dict) else data[name]:
+                raise ValueError(f"{name} lists are list entries now: move them to /v1/lists")
+        return kept
 
     @field_validator("expiry_days")
     @classmethod

@@ -7,7 +7,7 @@ conditional transaction or refuses with AlreadyRecorded, AccountMoved or BudgetS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from cashback.domain.cases import CaseSort, CaseState, Claim, Note
@@ -21,10 +21,11 @@ from cashback.domain.changes import (
     RefundChange,
 )
 from cashback.domain.ledger import Account, Draw, Entry, Lot, Notice
+from cashback.domain.lists import ListChange, ListEntry, ListSubject
 from cashback.domain.orders import Order, Refund
 from cashback.domain.payouts.records import OutboxEvent, Payout
 from cashback.domain.redemptions import Redemption, Reversal
-from cashback.domain.tenants import TenantSettings
+from cashback.domain.tenants import RiskThresholds, TenantSettings
 
 Page = tuple[list[dict[str, Any]], int, dict[str, Any] | None]  # items, read, next start
 
@@ -49,14 +50,36 @@ class AccountStore(Protocol):
     ) -> tuple[list[Entry], int | None]: ...
 
 
-class PurchaseStore(Protocol):
+class RiskStatsStore(TenantStore, Protocol):
+    """A storefront's daily risk histograms (commutative ADDs) and its risk settings."""
+
+    def add_risk_stats(
+        self, tenant: str, day: str, shard: int, model: str, counts: Mapping[str, int]
+    ) -> None: ...
+    def risk_stats(self, tenant: str, first_day: str, last_day: str) -> list[dict[str, Any]]: ...
+    def claim_thresholds(self, tenant: str, now: str, stale_before: str) -> bool: ...
+    def set_thresholds(
+        self, tenant: str, thresholds: RiskThresholds, review_share: str, block_share: str
+    ) -> bool: ...
+    def put_risk_settings(
+        self,
+        tenant: str,
+        mode: str,
+        review_share: str,
+        block_share: str,
+        thresholds: RiskThresholds,
+    ) -> None: ...
+
+
+class PurchaseStore(RiskStatsStore, Protocol):
     def load_purchase(
         self,
         tenant: str,
         order_id: str,
         customer_id: str,
         identities: tuple[Identity, ...] = (),
-    ) -> tuple[Order | None, Account, dict[Identity, dict[str, Any]]]: ...
+        subjects: tuple[ListSubject, ...] = (),
+    ) -> tuple[Order | None, Account, dict[Identity, dict[str, Any]], list[ListEntry]]: ...
     def commit_purchase(self, change: PurchaseChange) -> None: ...
     def budget_remaining(self, tenant: str, campaign: str) -> list[int]: ...
 
@@ -120,7 +143,7 @@ class ProgramStore(Protocol):
     ) -> bool: ...
 
 
-class ReviewStore(AccountStore, Protocol):
+class ReviewStore(AccountStore, RiskStatsStore, Protocol):
     def review_list(
         self,
         tenant: str,
@@ -141,6 +164,23 @@ class ReviewStore(AccountStore, Protocol):
     def get_order(self, tenant: str, order_id: str) -> Order | None: ...
     def load_lot_and_account(self, order: Order) -> tuple[Lot | None, Account]: ...
     def commit_decision(self, change: DecisionChange) -> None: ...
+
+
+class ListStore(Protocol):
+    """A storefront's list entries (live ones by kind and value) and their audit trail; each
+    change is one transaction with its audit record."""
+
+    def get_list_entry(self, tenant: str, kind: str, value: str) -> ListEntry | None: ...
+    def put_list_entry(self, entry: ListEntry) -> None: ...
+    def remove_list_entry(
+        self, entry: ListEntry, removed: ListEntry, change: ListChange
+    ) -> bool: ...
+    def list_entries(
+        self, tenant: str, kind: str | None, now: str, limit: int, cursor: str | None
+    ) -> tuple[list[ListEntry], str | None]: ...
+    def list_changes(
+        self, tenant: str, limit: int, cursor: str | None
+    ) -> tuple[list[ListChange], str | None]: ...
 
 
 class DueStore(Protocol):

@@ -14,16 +14,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cashback.domain import ledger
+from cashback.domain import ledger, lists
 from cashback.domain.changes import AccountMoved, AlreadyRecorded, BudgetShort, PurchaseChange
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import Contention, Unprocessable
+from cashback.domain.lists import ListEntry
 from cashback.domain.orders import NewPurchase, Order, PurchaseRecorded, Reply
+from cashback.domain.risk.policy import RiskLists
 from cashback.domain.rules import budget
 from cashback.domain.rules.explain import customer_explanation
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.services import screening
+from cashback.services import risk_settings, screening
 from cashback.services.earning import (
     Earning,
     Program,
@@ -174,13 +176,21 @@ def _change(
     identities: dict[screening.Identity, dict[str, Any]],
     context: tuple[datetime, Program | None, Scorer | None, Shape],
     attempt: _Attempt,
+    listed: RiskLists,
 ) -> tuple[PurchaseChange, Earning, dict[str, Any]]:
     """Earn, screen and accrue the purchase against the account as read: the change to
     commit, what it earned, and the reply's body."""
     now, program, scorer, shape = context
     earning = _earning(purchase, account, settings, program, attempt)
     screened = screening.screen(
-        purchase, account, identities, earning.cashback, earning.available_at, settings, scorer
+        purchase,
+        account,
+        identities,
+        earning.cashback,
+        earning.available_at,
+        settings,
+        scorer,
+        listed,
     )
     accrual = _accrue(purchase, account, settings, earning, screened.action)
     currency = program[1].currency if program else settings.currency
@@ -219,6 +229,41 @@ def _check(
     check_occurred_at(purchase.occurred_at, now, settings, backdate)
 
 
+def _note_stats(
+    store: PurchaseStore,
+    tenant: str,
+    settings: TenantSettings,
+    change: PurchaseChange,
+    now: datetime,
+    scorer: Scorer | None,
+) -> None:
+    """The committed purchase into the storefront's risk statistics. The money is
+    committed: a failure here costs one purchase's counts, so it is logged, not raised."""
+    metadata = scorer.metadata if scorer is not None else None
+    try:
+        risk_settings.after_purchase(store, tenant, settings, change.order, now, metadata)
+    except Exception:  # noqa: BLE001 - the purchase stands; only a statistic is lost
+        logger.exception("risk statistics not updated", extra={"order_id": change.order.order_id})
+
+
+def _read(
+    store: PurchaseStore, tenant: str, purchase: NewPurchase
+) -> tuple[Order | None, ledger.Account, dict[screening.Identity, dict[str, Any]], list[ListEntry]]:
+    """In one read: the order's record, the account, and the storefront's list entries for
+    the purchase's customer, device and payment fingerprint (so a list change applies to
+    the very next purchase); then the customers seen on its device and fingerprint."""
+    subjects = lists.purchase_subjects(
+        purchase.customer_id, purchase.device_id, purchase.payment_fingerprint
+    )
+    return store.load_purchase(
+        tenant,
+        purchase.order_id,
+        purchase.customer_id,
+        screening.identities_of(purchase),
+        subjects,
+    )
+
+
 def record_purchase(
     store: PurchaseStore,
     tenant: str,
@@ -246,16 +291,15 @@ def record_purchase(
     backdate = program[1].lifecycle.backdate_days if program else settings.backdate_days
     attempt = _Attempt(budget_left={}, planned={})
     for tries in range(MAX_ATTEMPTS):
-        order, account, identities = store.load_purchase(
-            tenant, purchase.order_id, purchase.customer_id, screening.identities_of(purchase)
-        )
+        order, account, identities, entries = _read(store, tenant, purchase)
         if order is not None:
             hashed = purchase.fingerprint()
             return replay(order.request_hash, order.reply, order.status_code, hashed, "order_id")
         _check(purchase, currency, now, settings, backdate)
         context = (now, program, scorer, shape)
+        listed = lists.risk_lists(entries, now)
         change, earning, body = _change(
-            tenant, settings, purchase, account, identities, context, attempt
+            tenant, settings, purchase, account, identities, context, attempt, listed
         )
         try:
             store.commit_purchase(change)
@@ -266,5 +310,6 @@ def record_purchase(
             logger.debug("purchase raced another writer", extra={"attempt": tries})
             backoff(tries)
             continue
+        _note_stats(store, tenant, settings, change, now, scorer)
         return Reply(201, body)
     raise Contention("too many concurrent writes to this customer; retry the request")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from cashback.domain import cases as cases_domain
-from cashback.domain import ledger
 from cashback.domain.cases import (
     Case,
     CaseSort,
@@ -22,14 +22,13 @@ from cashback.domain.cases import (
     Linked,
     Note,
     QueueStats,
-    Verdict,
 )
-from cashback.domain.changes import AccountMoved, DecisionChange
+from cashback.domain.changes import AccountMoved
 from cashback.domain.clock import to_iso
 from cashback.domain.errors import Conflict, NotFound
-from cashback.domain.orders import Order, request_hash
+from cashback.domain.orders import Order
 from cashback.domain.risk.aggregates import CustomerAggregates
-from cashback.services import balances
+from cashback.services import balances, risk_settings
 from cashback.services.ports import ReviewStore
 
 
@@ -56,10 +55,18 @@ LINKED_CASES = 3
 OWN_CASES = 10
 
 
-def case(store: ReviewStore, tenant: str, order_id: str) -> Case:
-    """The case file: the order with its screening and notes, the customer's balance,
-    recent ledger, history and other cases, and the accounts linked to the customer
-    through a shared device or payment fingerprint, with their latest cases."""
+def case(
+    store: ReviewStore,
+    tenant: str,
+    order_id: str,
+    now: datetime,
+    metadata: Mapping[str, Any] | None = None,
+) -> Case:
+    """The case file: the order with its screening and notes, each feature with its
+    percentile among the storefront's recent purchases (`metadata`: the model's, whose
+    quantiles bucket them), the customer's balance, recent ledger, history and other
+    cases, and the accounts linked to the customer through a shared device or payment
+    fingerprint, with their latest cases."""
     order, notes = store.case_file(tenant, order_id)
     if order is None or order.risk is None:
         raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
@@ -79,7 +86,23 @@ def case(store: ReviewStore, tenant: str, order_id: str) -> Case:
         linked=linked,
         cases=tuple(other for other in own if other.order_id != order_id)[:OWN_CASES],
         held=store.held_cashback([order]).get(order_id, 0),
+        features=_features(store, tenant, order, now, metadata),
     )
+
+
+def _features(
+    store: ReviewStore,
+    tenant: str,
+    order: Order,
+    now: datetime,
+    metadata: Mapping[str, Any] | None,
+) -> tuple[tuple[str, float, float | None], ...]:
+    """The purchase's features as screened, each against the storefront's normal (none for
+    a purchase screened before its risk record kept them)."""
+    row = (order.risk or {}).get("features")
+    if not row:
+        return ()
+    return tuple(risk_settings.percentiles(store, tenant, row, now, metadata))
 
 
 def claim_case(
@@ -94,7 +117,7 @@ def claim_case(
     """Claim a case for `analyst` for CLAIM_MINUTES (again: extended). Another analyst's
     live claim is 409 case_claimed unless taken over; two claims at once race on the
     claim read, and the loser reads again (then 409, or a take-over of the winner)."""
-    for attempt in range(DECISION_ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         order = store.get_order(tenant, order_id)
         if order is None or order.risk is None:
             raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
@@ -102,7 +125,7 @@ def claim_case(
         try:
             store.set_claim(order, claim)
         except AccountMoved:
-            _pause(attempt)
+            pause(attempt)
             continue
         return claim
     raise Conflict("this case kept changing; look again", code="case_changed")
@@ -115,7 +138,9 @@ def add_note(
     order = store.get_order(tenant, order_id)
     if order is None or order.risk is None:
         raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
-    note = Note(note_id=secrets.token_hex(8), by=analyst, at=to_iso(now), text=text)
+    # The id sorts notes taken in the same second in the order they arrived.
+    note_id = f"{time.time_ns():x}{secrets.token_hex(3)}"
+    note = Note(note_id=note_id, by=analyst, at=to_iso(now), text=text)
     store.add_note(tenant, order_id, note)
     return note
 
@@ -137,119 +162,11 @@ def stats(store: ReviewStore, tenant: str, now: datetime) -> QueueStats:
     return cases_domain.queue_stats(opened, decided, now, STATS_DAYS)
 
 
-def decision_fingerprint(
-    order_id: str, verdict: str, note: str, analyst: str, reason: str | None = None
-) -> str:
-    """What makes two decision requests the same: the case, the verdict, the close reason,
-    the note and the analyst's key. A retry of the request that closed a case gets its
-    reply again."""
-    body = {"order_id": order_id, "decision": verdict, "note": note, "by": analyst}
-    return request_hash({**body, **({"reason": reason} if reason else {})})
+# Reads and conditional writes a case request may try before 409 case_changed.
+ATTEMPTS = 8
 
 
-DECISION_ATTEMPTS = 8
-
-
-def decide(
-    store: ReviewStore,
-    tenant: str,
-    order_id: str,
-    verdict: str,
-    note: str,
-    analyst: str,
-    now: datetime,
-    reason: str | None = None,
-) -> tuple[Verdict, bool]:
-    """Close a case with an analyst's decision, exactly once.
-
-    Two analysts deciding one case at once race on the order's `case_status = open`
-    condition: one transaction wins; the other reads again, finds the case closed and
-    gets 409 `case_closed`. The winning request's fingerprint and reply stay on the
-    decision, so the same request retried (a timeout, a double click) gets the first reply
-    again, as purchases do with their idempotency record. Returns the reply and whether it
-    is that replay."""
-    fingerprint = decision_fingerprint(order_id, verdict, note, analyst, reason)
-    for attempt in range(DECISION_ATTEMPTS):
-        order = store.get_order(tenant, order_id)
-        if order is None or order.risk is None:
-            raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
-        if order.case_status != "open":
-            return _closed(order, fingerprint), True
-        cases_domain.check_claim(order, analyst, now)
-        lot, account = store.load_lot_and_account(order)
-        if lot is None:
-            raise Conflict("this case has no held cashback left", code="case_closed")
-        if lot.status != "HELD":
-            # Read between another decision's (or a refund's) commit and our order read:
-            # the case closed in that same transaction, so reading again says how.
-            _pause(attempt)
-            continue
-        step = (ledger.approve if verdict == "approve" else ledger.reject)(
-            account, lot, order_id=order_id, decided_at=now
-        )
-        reply = _verdict(order_id, verdict, lot.pending, step.lot.pending)
-        status = reply.status
-        record = _decision_record(verdict, reason, note, analyst, now, fingerprint, reply)
-        try:
-            store.commit_decision(
-                DecisionChange(
-                    order,
-                    record,
-                    lot,
-                    step.lot,
-                    step.entry,
-                    account,
-                    step.account,
-                    to_iso(now),
-                    status=status,
-                )
-            )
-        except AccountMoved:
-            _pause(attempt)
-            continue  # a purchase, refund or another analyst got there first: look again
-        return reply, False
-    raise Conflict("this case kept changing; look again", code="case_changed")
-
-
-def _verdict(order_id: str, verdict: str, held: int, pending_after: int) -> Verdict:
-    """The reply: where the order's cashback went (rejected; pending again; or nothing
-    left to ripen)."""
-    status = "rejected" if verdict == "reject" else "pending" if pending_after else "no_cashback"
-    return Verdict(order_id=order_id, decision=verdict, status=status, cashback=held)
-
-
-def _decision_record(
-    verdict: str,
-    reason: str | None,
-    note: str,
-    analyst: str,
-    now: datetime,
-    fingerprint: str,
-    reply: Verdict,
-) -> dict[str, Any]:
-    """What the order keeps of the decision: who, when, why (the close reason, when
-    given, and the note), and the reply for retries."""
-    return {
-        **({"reason": reason} if reason else {}),
-        "decision": verdict,
-        "note": note,
-        "by": analyst,
-        "at": to_iso(now),
-        "request_hash": fingerprint,
-        "reply": reply.to_json(),
-    }
-
-
-def _closed(order: Order, fingerprint: str) -> Verdict:
-    """A closed case: the first reply again to the request that closed it, else 409."""
-    decision = order.decision or {}
-    if decision.get("request_hash") == fingerprint and decision.get("reply"):
-        return Verdict.from_json(decision["reply"])
-    made = decision.get("decision", "closed by a refund")
-    raise Conflict(f"this case is closed ({made})", code="case_closed")
-
-
-def _pause(attempt: int) -> None:
+def pause(attempt: int) -> None:
     # Full jitter, up to half a second: two decisions whose transactions cancel each other
     # (TransactionConflict) must not keep colliding, and the loser must outwait a winner's
     # commit on a busy table before it reads the case again (then 409 case_closed, not

@@ -29,7 +29,8 @@ from cashback.domain.risk.aggregates import (
     shared_counts,
 )
 from cashback.domain.risk.decision import Decision, decide
-from cashback.domain.risk.policy import RiskLists
+from cashback.domain.risk.policy import NO_LISTS, RiskLists
+from cashback.domain.risk.stats import in_force
 from cashback.domain.tenants import TenantSettings
 
 if TYPE_CHECKING:
@@ -56,17 +57,6 @@ class Screening:
         return self.decision.to_record() if self.decision else None
 
 
-def _lists(settings: TenantSettings) -> RiskLists:
-    return RiskLists(
-        allow_customers=frozenset(settings.allow.customers),
-        allow_devices=frozenset(settings.allow.devices),
-        allow_payments=frozenset(settings.allow.payments),
-        deny_customers=frozenset(settings.deny.customers),
-        deny_devices=frozenset(settings.deny.devices),
-        deny_payments=frozenset(settings.deny.payments),
-    )
-
-
 def screen(
     request: NewPurchase,
     account: Account,
@@ -75,8 +65,10 @@ def screen(
     spendable_at: datetime,
     settings: TenantSettings,
     scorer: Scorer | None,
+    lists: RiskLists = NO_LISTS,
 ) -> Screening:
-    """Decide the purchase from the aggregates as they were before it, and note it."""
+    """Decide the purchase from the aggregates as they were before it, and note it;
+    `lists`: the storefront's list entries the purchase is on (read with its account)."""
     facts = PurchaseFacts(
         order_id=request.order_id,
         customer_id=request.customer_id,
@@ -112,7 +104,8 @@ def screen(
             shared,
             request.occurred_at,
             scorer,
-            lists=_lists(settings),
+            lists=lists,
+            thresholds=in_force(settings.thresholds, scorer.model_version if scorer else None),
             shadow=settings.risk_mode == "shadow",
         )
     # The customer's own marker on each device / fingerprint it is not known on yet

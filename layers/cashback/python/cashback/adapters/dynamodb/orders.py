@@ -16,6 +16,7 @@ from cashback.adapters.dynamodb.accounts import (
     seen_on,
 )
 from cashback.adapters.dynamodb.cases import case_keys, queue_pk
+from cashback.adapters.dynamodb.lists import entry_from_item, entry_key
 from cashback.adapters.dynamodb.redemptions import order_paid_pk, redemption_key
 from cashback.adapters.dynamodb.table import (
     Table,
@@ -37,6 +38,7 @@ from cashback.domain.changes import (
     RefundChange,
 )
 from cashback.domain.ledger import Account, Lot
+from cashback.domain.lists import ListEntry, ListSubject
 from cashback.domain.orders import Order, Refund
 from cashback.domain.redemptions import Redemption
 from cashback.domain.risk.aggregates import MAX_IDENTITY_CUSTOMERS
@@ -53,15 +55,18 @@ class OrdersTable(Table):
         order_id: str,
         customer_id: str,
         identities: tuple[tuple[str, str], ...] = (),
-    ) -> tuple[Order | None, Account, dict[tuple[str, str], dict[str, Any]]]:
-        """In one read: the order's idempotency record and the customer's account (with the
-        risk aggregates); then, per device / payment fingerprint of the purchase
+        subjects: tuple[ListSubject, ...] = (),
+    ) -> tuple[Order | None, Account, dict[tuple[str, str], dict[str, Any]], list[ListEntry]]:
+        """In one read: the order's idempotency record, the customer's account (with the
+        risk aggregates) and the storefront's list entries for `subjects` ((kind, value)
+        pairs; whichever exist, live or not); then, per device / payment fingerprint of the purchase
         (`identities`: (kind, key) pairs), the customers seen on it as IdentityAggregates
         items (found ones by pair; at most MAX_IDENTITY_CUSTOMERS + 1 customers each, which
         is all a saturating count needs)."""
         order = order_key(tenant, order_id)
         account_key = {"pk": customer_pk(tenant, customer_id), "sk": "ACCOUNT"}
-        found = self._get_many([order, account_key])
+        entries = [entry_key(tenant, kind, value) for kind, value in subjects]
+        found = self._get_many([order, account_key, *entries])
         item = found.get((order["pk"], "ORDER"))
         seen = {}
         for kind, key in identities:
@@ -72,6 +77,11 @@ class OrdersTable(Table):
             order_from_item(item) if item else None,
             account_from_item(tenant, customer_id, found.get((account_key["pk"], "ACCOUNT"))),
             seen,
+            [
+                entry_from_item(tenant, found[(key["pk"], key["sk"])])
+                for key in entries
+                if (key["pk"], key["sk"]) in found
+            ],
         )
 
     def load_refund(

@@ -15,6 +15,7 @@ from cashback.adapters.dynamodb.accounts import (
     seen_on,
 )
 from cashback.adapters.dynamodb.cases import INDEXES, cursor_of, key_of, queue_pk
+from cashback.adapters.dynamodb.lists import entry_writes
 from cashback.adapters.dynamodb.orders import order_from_item
 from cashback.adapters.dynamodb.table import (
     Table,
@@ -160,8 +161,9 @@ class ReviewsTable(Table):
             raise AccountMoved((0,)) from error
 
     def commit_decision(self, change: DecisionChange) -> None:
-        """Close a case with the analyst's decision, moving the held cashback with it, if
-        the case is still open and its claim still the one read."""
+        """Close a case with the analyst's decision, moving the held cashback with it (and
+        putting the customer on a list, audited, when the decision asks), if the case is
+        still open and its claim still the one read."""
         order = change.order
         state: CaseState = "approved" if change.decision["decision"] == "approve" else "rejected"
         values: dict[str, Any] = {
@@ -186,6 +188,7 @@ class ReviewsTable(Table):
             replace_lot(change.lot_before, change.lot_after, change.now),
             put_new(entry_item(change.entry)),
             account_update(change.before, change.after),
+            *(entry_writes(change.listed) if change.listed else ()),
         ]
         self._transact(items, first_is_idempotency_record=False)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from cashback.adapters.dynamodb.accounts import AccountsTable
 from cashback.adapters.dynamodb.due import DueTable
+from cashback.adapters.dynamodb.lists import ListsTable
 from cashback.adapters.dynamodb.orders import OrdersTable
 from cashback.adapters.dynamodb.payouts import PayoutsTable
 from cashback.adapters.dynamodb.programs import ProgramsTable
 from cashback.adapters.dynamodb.redemptions import RedemptionsTable
 from cashback.adapters.dynamodb.reviews import ReviewsTable
+from cashback.adapters.dynamodb.risk_stats import RiskStatsTable
 from cashback.adapters.dynamodb.tenants import TenantsTable
 
 
@@ -21,7 +23,10 @@ class Store(
     PayoutsTable,
     ProgramsTable,
     ReviewsTable,
+    RiskStatsTable,
+    ListsTable,
     DueTable,
 ):
     """Tenants and keys, accounts and entries, orders and refunds, redemptions, payouts, programs,
-    reviews and the due index, over one table (see adapters.dynamodb.table for its layout)."""
+    reviews, risk lists, risk statistics and the due index, over one table (see
+    adapters.dynamodb.table for its layout)."""

@@ -26,7 +26,12 @@ Layout (one table, `pk`/`sk`; the `due` and `queue` indexes are sparse):
     BUDGET#<t>#<campaign> SHARD#<n:03>         one shard of a campaign's budget
     IDENT#<t>#<kind>#<id> SEEN#<customer>      one customer seen on a device / payment fingerprint
     NOTICE#<t>            <kind>:<...>         a customer event, in the due index until sent
+    LIST#<t>              <kind>#<value>       a risk-list entry: reason, by, at, expires_at;
+                                               removed ones stay as tombstones (removed_at)
+                                               until the TTL attribute `ttl` deletes them
+    LISTLOG#<t>           <at>#<id>            the audit item of one list change (put|delete)
     JOB#lifecycle         CHECKPOINT           the last day the lifecycle job finished
+    RISKSTATS#<t>         <day>#<shard>#<model>  a day's score / feature histogram shard
 
 Ids never contain '#' (the API's id pattern forbids it), so keys cannot collide.
 Every money movement is one TransactWriteItems whose conditions carry the invariants:

@@ -5,13 +5,16 @@ and every decision records which of them fired:
 
 1. deny lists (customer, device, payment fingerprint): block. They are people's decisions,
    not the model's, so they apply in shadow mode too;
-2. allow lists: allow, whatever the rules and the model say (the score is still recorded);
-3. readable rules: each names a behaviour and the action it asks for;
-4. the model: its risk score against thresholds set from the analysts' review capacity.
+2. the watch list (customer): review at least, whatever the rules and the model say; the
+   stricter list wins, so a watched customer's allow entry does not apply;
+3. allow lists (customer): allow, whatever the rules and the model say (the score is still
+   recorded);
+4. readable rules: each names a behaviour and the action it asks for;
+5. the model: its risk score against thresholds set from the analysts' review capacity.
 
-The strictest of rules and model wins. In shadow mode the decision is computed and
-recorded (`would_be`) but the action is always allow, so a storefront can watch what the
-model would do before it lets it hold anything.
+The strictest of the watch list, rules and model wins. In shadow mode the decision is
+computed and recorded (`would_be`) but the action is always allow, so a storefront can
+watch what the model would do before it lets it hold anything.
 
 Reasons are the top three in words, for the analyst and the case file: fired rules first,
 then the model's most unusual behaviours, ranked by how rare each value was in the
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 
 NO_MODEL = "none"
 MAX_REASONS = 3
+WATCH_RULE = "watch_list"
+WATCH_REASON = "customer on the watch list"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Decision:
             "model_version": self.model_version,
             "reasons": list(self.reasons),
             "rules_fired": list(self.rules_fired),
+            # The purchase's feature row (FEATURE_NAMES order), for labels and the case.
+            "features": [f"{x:.6g}" for x in self.features],
         }
 
 
@@ -117,22 +124,24 @@ def decide(
     if denied:
         subjects = ", ".join(name.split(":")[1] for name in denied)
         return decision("block", "block", [f"{subjects} on the deny list"], denied)
+    watched = bool(lists.matches(purchase, "watch"))
     allowed = lists.matches(purchase, "allow")
-    if allowed:
+    if allowed and not watched:
         return decision("allow", "allow", [], allowed)
 
     context = Context(purchase, aggregates, shared, now, refund_history(aggregates, now), row)
     fired = [rule for rule in RULES if policy.enabled and rule.check(context, policy)]
     would_be = _strictest(fired, scorer, score, thresholds)
+    if watched and SEVERITY[would_be] < SEVERITY["review"]:
+        would_be = "review"
     reasons: list[str] = []
     if would_be != "allow":
-        reasons = [rule.explain(context) for rule in fired]
+        reasons = ([WATCH_REASON] if watched else []) + [rule.explain(context) for rule in fired]
         if scorer is not None:
             covered = frozenset(RULE_GROUPS[rule.name] for rule in fired)
             reasons += model_reasons(context, scorer.metadata, skip=covered, fallback=not reasons)
-    return decision(
-        "allow" if shadow else would_be, would_be, reasons, [rule.name for rule in fired]
-    )
+    names = ([WATCH_RULE] if watched else []) + [rule.name for rule in fired]
+    return decision("allow" if shadow else would_be, would_be, reasons, names)
 
 
 def _strictest(

@@ -1,5 +1,5 @@
 """A storefront's risk policy: the actions, the thresholds set from the analysts' review
-capacity, the allow and deny lists, and the readable rules' limits."""
+capacity, the allow, deny and watch lists, and the readable rules' limits."""
 
 from __future__ import annotations
 
@@ -37,16 +37,18 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class RiskLists:
-    """A storefront's allow and deny lists."""
+    """The list entries a purchase is on (cashback.domain.lists reads them from the
+    storefront's live list entries)."""
 
     allow_customers: frozenset[str] = frozenset()
-    allow_devices: frozenset[str] = frozenset()
-    allow_payments: frozenset[str] = frozenset()
     deny_customers: frozenset[str] = frozenset()
     deny_devices: frozenset[str] = frozenset()
     deny_payments: frozenset[str] = frozenset()
+    watch_customers: frozenset[str] = frozenset()
 
-    def matches(self, purchase: PurchaseFacts, which: Literal["allow", "deny"]) -> list[str]:
+    def matches(
+        self, purchase: PurchaseFacts, which: Literal["allow", "deny", "watch"]
+    ) -> list[str]:
         """The lists of kind `which` the purchase is on, as `<which>_list:<subject>`."""
         found = []
         for subject, value in (
@@ -54,7 +56,7 @@ class RiskLists:
             ("device", purchase.device_id),
             ("payment", purchase.payment_fingerprint),
         ):
-            names: frozenset[str] = getattr(self, f"{which}_{subject}s")
+            names: frozenset[str] = getattr(self, f"{which}_{subject}s", frozenset())
             if value is not None and value in names:
                 found.append(f"{which}_list:{subject}")
         return found
