@@ -93,9 +93,16 @@ bench: setup
 layer-sizes: setup
 	$(BIN)/python -m bench.layers
 
+# Issue 11: simulated analysts label the current model's queue; the new model trains with
+# their labels and the report compares it with the current one.
 model: setup
-	$(BIN)/cashback model train
-	$(BIN)/cashback model evaluate
+	rm -rf .local/model-current && mkdir -p .local
+	cp -R layers/model/python/cashback_model .local/model-current
+	$(BIN)/python -m models.refund_abuse.analysts --model-dir .local/model-current \
+	    --out .local/simulated_labels.jsonl
+	$(BIN)/cashback model train --labels .local/simulated_labels.jsonl
+	$(BIN)/cashback model evaluate --labels .local/simulated_labels.jsonl \
+	    --compare-model-dir .local/model-current
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build/lambda

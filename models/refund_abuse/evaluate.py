@@ -40,7 +40,7 @@ from cashback.domain.risk.decision import Decision, Thresholds, decide
 from cashback.domain.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 from cashback.domain.risk.scorer import Scorer
 from cashback_tools.model_cli import parser_for
-from models.refund_abuse import ARTIFACTS, MODEL_LAYER, money
+from models.refund_abuse import ARTIFACTS, MODEL_LAYER, goal_report, labelled, money
 from models.refund_abuse.replay import Dataset, dataset, replay
 from models.refund_abuse.simulator import (
     ABUSE_KINDS,
@@ -103,7 +103,7 @@ def evaluated_month(traffic: Traffic, scorer: Scorer) -> Month:
             continue
         decisions.append(decide(step.facts, step.aggregates, step.shared, step.now, scorer))
         rules_only.append(decide(step.facts, step.aggregates, step.shared, step.now, None))
-    return Month(month, -scorer.score_samples(month.X), decisions, rules_only)
+    return Month(month, scorer.risk_samples(month.X), decisions, rules_only)
 
 
 def methods(month: Month, scorer: Scorer) -> list[Method]:
@@ -129,7 +129,9 @@ def methods(month: Month, scorer: Scorer) -> list[Method]:
         ),
         Method("Readable rules only", rules_held, rules_blocked, rules_score),
         Method(
-            "Model alone (isolation forest)",
+            "Model alone (forest + supervised layer)"
+            if scorer.supervised
+            else "Model alone (isolation forest)",
             month.risk >= limits.review,
             month.risk >= limits.block,
             month.risk,
@@ -444,7 +446,8 @@ def report(
     scorer: Scorer,
     all_methods: list[Method],
     stress: list[StressResult] | None,
-    max_difference: float,
+    max_difference: tuple[float, float | None],
+    issue11: list[str] | None = None,
 ) -> str:
     meta = scorer.metadata
     limits = Thresholds.from_metadata(meta)
@@ -462,10 +465,13 @@ def report(
         f"{len(set(month.data.customer_ids)):,} customers); its earlier months only build "
         "the aggregates.",
         "",
-        f"Thresholds (from the analysts' capacity, on the training traffic): review at risk "
-        f">= {limits.review:.4f} ({meta['thresholds']['review_share']:.1%} of purchases), "
-        f"block at >= {limits.block:.4f} ({meta['thresholds']['block_share']:.1%}).",
+        f"Thresholds (from the analysts' capacity, on the training traffic"
+        f"{', tuned by their labels' if 'from_labels' in meta['thresholds'] else ''}): review "
+        f"at risk >= {limits.review:.4f} ({meta['thresholds']['review_share']:.1%} of "
+        f"purchases at most), block at >= {limits.block:.4f} "
+        f"({meta['thresholds']['block_share']:.1%}). Risk: {meta['score']}.",
         "",
+        *(issue11 or []),
         "## Overall",
         "",
         "Held = share of all purchases sent to review or blocked (Blocked: of which "
@@ -563,7 +569,13 @@ def report(
         "The numpy scorer (`cashback.domain.risk.load_scorer()`) against sklearn's "
         "`score_samples` "
         f"on the skops-saved estimator, over the {month.data.X.shape[0]:,} evaluated rows: "
-        f"largest difference {max_difference:.1e}.",
+        f"largest difference {max_difference[0]:.1e}"
+        + (
+            "."
+            if max_difference[1] is None
+            else "; its supervised layer's risk against the skops-saved classifier's "
+            f"`predict_proba`: largest difference {max_difference[1]:.1e}."
+        ),
         "",
         f"Libraries: {', '.join(f'{k} {v}' for k, v in meta['libraries'].items())}; "
         f"evaluated on {platform.platform()}.",
@@ -588,8 +600,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> in
     )
     progress(f"held-out traffic: {traffic.summary()['events']}")
     month = evaluated_month(traffic, scorer)
-    estimator = load_estimator(artifacts / "estimator.skops")
-    max_difference = float(np.abs(-estimator.score_samples(month.data.X) - month.risk).max())
+    max_difference = runtime_differences(scorer, artifacts, month.data.X)
     all_methods = methods(month, scorer)
     stress = None
     if not args.skip_stress:
@@ -608,10 +619,46 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> in
         month, Thresholds.from_metadata(scorer.metadata), artifacts / "score_distribution.png"
     )
     plot_pr(month, all_methods, artifacts / "pr_curve.png")
-    text = report(month, traffic, scorer, all_methods, stress, max_difference)
+    issue11 = None
+    if not args.skip_goal:
+        issue11 = issue11_section(args, scorer, artifacts, progress)
+    text = report(month, traffic, scorer, all_methods, stress, max_difference, issue11)
     (artifacts / "report.md").write_text(text)
     progress(text)
     return 0 if all(ok for _, ok in checks(month, all_methods)) else 1
+
+
+def runtime_differences(
+    scorer: Scorer, artifacts: Path, X: np.ndarray
+) -> tuple[float, float | None]:
+    """The numpy scorer against the skops-saved scikit-learn estimators: the forest's
+    score, and the supervised layer's probability when the model has one."""
+    from models.refund_abuse.supervised import probability
+    from models.refund_abuse.train import SUPERVISED_FILE
+
+    estimator = load_estimator(artifacts / "estimator.skops")
+    forest = float(np.abs(estimator.score_samples(X) - scorer.score_samples(X)).max())
+    if not scorer.supervised:
+        return forest, None
+    layer = load_estimator(artifacts / SUPERVISED_FILE)
+    reference = probability(layer, -estimator.score_samples(X), X)
+    return forest, float(np.abs(reference - scorer.risk_samples(X)).max())
+
+
+def issue11_section(
+    args: argparse.Namespace, scorer: Scorer, artifacts: Path, progress: Callable[[str], None]
+) -> list[str]:
+    """The Goal on unseen and shifted periods (and the current model's, to compare), the
+    agreement with held-out labels and the queue's precision."""
+    scorers = [scorer]
+    if args.compare_model_dir:
+        clear_cache()
+        scorers.append(load_scorer(args.compare_model_dir))
+    periods, *others = goal_report.measure_periods(scorers, args.months, args.customers, progress)
+    compared = others[0] if others else None
+    labels = labelled.load(args.labels) if args.labels else None
+    lines, _ = goal_report.section(scorer, periods, compared, labels, artifacts)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -93,6 +94,9 @@ class SimulationConfig:
     store_return_days: int = 30  # the store accepts refunds this long
     first_purchase_bonus: int = 1500  # minor units
     household_share: float = 0.08  # honest customers sharing a device with one other
+    # 0: behaviour parameters drawn from their usual ranges. > 0: drawn outside them, up to
+    # `shift` range widths below or above (a population the model was not trained on).
+    shift: float = 0.0
 
     @property
     def end(self) -> datetime:
@@ -275,6 +279,16 @@ class Shopper:
         self.sku_counter = 0
 
     # small helpers
+    def param(self, low: float, high: float, floor: float, ceiling: float = math.inf) -> float:
+        """A customer's behaviour parameter: uniform in [low, high], or, when the population
+        is shifted, outside that range (below or above, clipped to [floor, ceiling])."""
+        if not self.config.shift:
+            return float(self.rng.uniform(low, high))
+        width = (high - low) * self.config.shift
+        if self.rng.random() < 0.5:
+            return float(self.rng.uniform(max(floor, low - width), low))
+        return float(self.rng.uniform(high, min(ceiling, high + width)))
+
     def price(self, median_major: float, sigma: float) -> int:
         """A shelf price in minor units ending in 90, at least 9.90."""
         major = float(self.rng.lognormal(np.log(median_major), sigma))
@@ -375,8 +389,8 @@ class Shopper:
         self, per_month: float | None = None, refund_p: float = 0.03, median_days: float = 6.0
     ) -> Plan:
         plan = Plan()
-        rate = per_month if per_month is not None else float(self.rng.uniform(0.7, 3.0))
-        median = float(self.rng.uniform(50, 250))
+        rate = per_month if per_month is not None else self.param(0.7, 3.0, 0.1)
+        median = self.param(50, 250, 10)
         favourite = self.category()
         for at in self.poisson_times(self.active_from(), self.config.end, rate):
             order = self.order(at, median, 0.6, self.category(favourite, 0.5))
@@ -387,11 +401,9 @@ class Shopper:
 
     def plan_big_loyal(self) -> Plan:
         plan = Plan()
-        median = float(self.rng.uniform(600, 2500))
+        median = self.param(600, 2500, 100)
         favourite = str(self.rng.choice(["electronics", "home", "fashion", "beauty"]))
-        for at in self.poisson_times(
-            self.active_from(), self.config.end, float(self.rng.uniform(3, 8))
-        ):
+        for at in self.poisson_times(self.active_from(), self.config.end, self.param(3, 8, 0.5)):
             order = self.order(at, median, 0.5, self.category(favourite, 0.6))
             self.honest_refund(order, 0.04)
             plan.orders.append(order)
@@ -400,7 +412,7 @@ class Shopper:
 
     def plan_campaign_shopper(self) -> Plan:
         plan = Plan()
-        median = float(self.rng.uniform(100, 600))
+        median = self.param(100, 600, 10)
         begin = self.active_from()
         for at in self.poisson_times(begin, self.config.end, 0.4):
             order = self.order(at, median, 0.6, self.category())
@@ -410,7 +422,7 @@ class Shopper:
             if end <= begin or start >= self.config.end or self.rng.random() < 0.2:
                 continue
             for at in self.poisson_times(
-                max(start, begin), min(end, self.config.end), float(self.rng.uniform(6, 15))
+                max(start, begin), min(end, self.config.end), self.param(6, 15, 1)
             ):
                 order = self.order(at, median * 1.3, 0.5, category, mixed=0.1)
                 self.honest_refund(order, 0.03)
@@ -421,19 +433,17 @@ class Shopper:
 
     def plan_honest_returner(self) -> Plan:
         return self.plan_regular(
-            float(self.rng.uniform(1.0, 3.5)),
-            refund_p=float(self.rng.uniform(0.15, 0.35)),
+            self.param(1.0, 3.5, 0.1),
+            refund_p=self.param(0.15, 0.35, 0.01, 1.0),
             median_days=5.0,
         )
 
     def plan_serial_refunder(self) -> Plan:
         """Wardrobing: buy, wear or use, return almost everything within days."""
         plan = Plan()
-        median = float(self.rng.uniform(80, 350))
-        refund_p = float(self.rng.uniform(0.6, 0.9))
-        for at in self.poisson_times(
-            self.active_from(), self.config.end, float(self.rng.uniform(4, 9))
-        ):
+        median = self.param(80, 350, 10)
+        refund_p = self.param(0.6, 0.9, 0.05, 1.0)
+        for at in self.poisson_times(self.active_from(), self.config.end, self.param(4, 9, 0.5)):
             order = self.order(at, median, 0.5, self.category("fashion", 0.7), store_share=0.1)
             if self.rng.random() < refund_p:
                 order.refund_at = at + timedelta(days=float(self.rng.uniform(0.3, 4.0)))
@@ -448,11 +458,9 @@ class Shopper:
         """Large orders at high rates, refunded right after their cashback ripens; the
         ripened cashback is rolled into the next order."""
         plan = Plan()
-        median = float(self.rng.uniform(1500, 4000))
-        refund_p = float(self.rng.uniform(0.75, 0.95))
-        for at in self.poisson_times(
-            self.active_from(), self.config.end, float(self.rng.uniform(2, 4))
-        ):
+        median = self.param(1500, 4000, 100)
+        refund_p = self.param(0.75, 0.95, 0.05, 1.0)
+        for at in self.poisson_times(self.active_from(), self.config.end, self.param(2, 4, 0.3)):
             category = campaign_on(self.schedule, at) or "beauty"
             order = self.order(at, median, 0.3, category, store_share=0.0, mixed=0.05)
             if self.rng.random() < refund_p:
@@ -473,11 +481,9 @@ class Shopper:
         """Withdraw the cashback the moment it is spendable, then refund the order that
         earned it: the clawback finds nothing and leaves a debt."""
         plan = Plan()
-        median = float(self.rng.uniform(100, 450))
-        refund_p = float(self.rng.uniform(0.7, 0.95))
-        for at in self.poisson_times(
-            self.active_from(), self.config.end, float(self.rng.uniform(2, 5))
-        ):
+        median = self.param(100, 450, 10)
+        refund_p = self.param(0.7, 0.95, 0.05, 1.0)
+        for at in self.poisson_times(self.active_from(), self.config.end, self.param(2, 5, 0.3)):
             category = campaign_on(self.schedule, at) or self.category("beauty", 0.5)
             order = self.order(at, median, 0.5, category, store_share=0.05)
             if self.rng.random() < refund_p:
@@ -492,12 +498,12 @@ class Shopper:
     def plan_velocity_burst(self) -> Plan:
         """A fresh account placing many orders within hours, once or twice."""
         plan = Plan()
-        median = float(self.rng.uniform(200, 800))
+        median = self.param(200, 800, 10)
         bursts = [self.customer.joined_at]
         if self.rng.random() < 0.5:
             bursts.append(self.customer.joined_at + timedelta(days=float(self.rng.uniform(2, 10))))
         for begin in bursts:
-            hours = float(self.rng.uniform(1, 6))
+            hours = self.param(1, 6, 0.25)
             count = int(self.rng.integers(4, 13))
             for offset in np.sort(self.rng.uniform(0, hours * HOUR_S, count)):
                 at = begin + timedelta(seconds=float(offset))
@@ -515,7 +521,7 @@ class Shopper:
         """One account of a ring: small orders for the first-purchase bonus and the
         campaign rate, on the ring's device and cards; withdraw, sometimes refund."""
         plan = Plan()
-        median = float(self.rng.uniform(30, 70))
+        median = self.param(30, 70, 10)
         at = self.customer.joined_at
         for _ in range(1 + int(self.rng.random() < 0.4)):
             category = campaign_on(self.schedule, at) or self.category("beauty", 0.5)

@@ -16,6 +16,14 @@
    blocked, on all training traffic, abusers included, as production would see it.
 5. Export: the model layer (model.npz + metadata.json) and the fitted estimator saved with
    skops (not pickle) in models/refund_abuse/artifacts/estimator.skops.
+
+With analysts' labels (`--labels`, issue 11) two more steps, on four fifths of the labels
+(the rest is held out for the report, labelled.py):
+
+6. a supervised layer over [anomaly score, features] (supervised.py), exported beside the
+   forest; the risk the thresholds apply to becomes its probability of abuse;
+7. thresholds tuned by the labels: the capacity quantiles of step 4, raised where the
+   labelled cases above them miss the precision target (labelled.py says the rule).
 """
 
 from __future__ import annotations
@@ -25,19 +33,19 @@ import json
 import platform
 import sys
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import GradientBoostingClassifier, IsolationForest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cashback.domain.risk.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 from cashback_tools.model_cli import parser_for
-from models.refund_abuse import ARTIFACTS, MODEL_LAYER
+from models.refund_abuse import ARTIFACTS, MODEL_LAYER, labelled, supervised
 from models.refund_abuse.export import (
     METADATA_FILE,
     arrays_digest,
@@ -48,6 +56,7 @@ from models.refund_abuse.replay import Dataset, dataset
 from models.refund_abuse.simulator import SimulationConfig, Traffic, read_jsonl, simulate
 
 ESTIMATOR_FILE = "estimator.skops"
+SUPERVISED_FILE = "supervised.skops"
 QUANTILES = 101  # percentiles 0..100 of each feature, for the reasons' rarity ranking
 
 
@@ -77,6 +86,8 @@ class TrainConfig:
     review_share: float = 0.02
     block_share: float = 0.003
     guards: Guards = field(default_factory=Guards)
+    precision_target: float = 0.5
+    boost: supervised.BoostConfig = field(default_factory=supervised.BoostConfig)
 
     def simulation(self) -> SimulationConfig:
         return SimulationConfig(seed=self.seed, months=self.months, honest_customers=self.customers)
@@ -189,9 +200,61 @@ class Trained:
     metadata: dict[str, Any]
     window: Dataset
     sample: np.ndarray
+    supervised: GradientBoostingClassifier | None = None
 
 
-def train(config: TrainConfig, traffic: Traffic | None = None) -> Trained:
+@dataclass(frozen=True)
+class Layer:
+    """The supervised layer fitted on the labels, with the risk and thresholds it implies."""
+
+    model: GradientBoostingClassifier
+    arrays: dict[str, np.ndarray]
+    thresholds: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+def supervised_layer(
+    config: TrainConfig, estimator: Pipeline, window: Dataset, labels: labelled.Labels
+) -> Layer:
+    """Steps 6 and 7: fit on the base traffic and the training labels, tune thresholds."""
+    held_out = labelled.held_out(labels.order_ids)
+    training = labels.rows(~held_out)
+    rows = supervised.supervised_rows(
+        window.X,
+        window.order_ids,
+        window.known_abuser,
+        training.X,
+        training.order_ids,
+        training.rejected,
+        labels.rows(held_out).order_ids,
+    )
+    boost = replace(config.boost, seed=config.seed)
+    model = supervised.fit(risk_scores(estimator, rows.X), rows, boost)
+
+    def risk(X: np.ndarray) -> np.ndarray:
+        return np.asarray(supervised.probability(model, risk_scores(estimator, X), X))
+
+    limits = labelled.tuned_thresholds(
+        risk(window.X),
+        risk(training.X),
+        training.rejected,
+        config.review_share,
+        config.block_share,
+        config.precision_target,
+    )
+    described = supervised.describe(model, rows, boost) | {
+        "labels": {
+            "training": len(training),
+            "held_out": int(held_out.sum()),
+            "without_features": labels.skipped,
+        }
+    }
+    return Layer(model, supervised.export_arrays(model), limits, described)
+
+
+def train(
+    config: TrainConfig, traffic: Traffic | None = None, labels: labelled.Labels | None = None
+) -> Trained:
     """Fit and describe a model; nothing is written (see `save`)."""
     traffic = traffic if traffic is not None else simulate(config.simulation())
     window = training_window(dataset(traffic), config.warmup_months)
@@ -201,15 +264,23 @@ def train(config: TrainConfig, traffic: Traffic | None = None) -> Trained:
     estimator = fit(window.X[index], config)
     arrays = export_arrays(estimator)
     risk = risk_scores(estimator, window.X)
+    limits = thresholds(risk, config.review_share, config.block_share)
+    layer = supervised_layer(config, estimator, window, labels) if labels else None
+    if layer is not None:
+        arrays |= layer.arrays
+        limits = layer.thresholds
     digest = arrays_digest(arrays)
     sample = window.X[index]
     metadata: dict[str, Any] = {
         "model_version": f"refund-abuse-{digest[:12]}",
         "arrays_sha256": digest,
-        "score": "risk = -score_samples of the pipeline, in (0, 1]; higher is riskier",
+        "score": "risk = -score_samples of the pipeline, in (0, 1]; higher is riskier"
+        if layer is None
+        else "risk = probability of abuse of the supervised layer over [anomaly score, "
+        "features], in (0, 1); the anomaly score is -score_samples of the pipeline",
         "feature_names": list(FEATURE_NAMES),
         "feature_descriptions": {name: FEATURE_DESCRIPTIONS[name] for name in FEATURE_NAMES},
-        "thresholds": thresholds(risk, config.review_share, config.block_share),
+        "thresholds": limits,
         "feature_quantiles": feature_quantiles(window.X),
         "estimator": {
             "pipeline": ["StandardScaler", "IsolationForest"],
@@ -243,7 +314,9 @@ def train(config: TrainConfig, traffic: Traffic | None = None) -> Trained:
             "skops": version("skops"),
         },
     }
-    return Trained(estimator, arrays, metadata, window, index)
+    if layer is not None:
+        metadata["supervised"] = layer.metadata
+    return Trained(estimator, arrays, metadata, window, index, layer.model if layer else None)
 
 
 def save(trained: Trained, model_dir: Path, artifacts: Path) -> None:
@@ -252,12 +325,16 @@ def save(trained: Trained, model_dir: Path, artifacts: Path) -> None:
 
     write_model(model_dir, trained.arrays, trained.metadata)
     artifacts.mkdir(parents=True, exist_ok=True)
-    skops.io.dump(
-        trained.estimator,
-        artifacts / ESTIMATOR_FILE,
-        compression=zipfile.ZIP_DEFLATED,
-        compresslevel=9,
-    )
+    for estimator, name in (
+        (trained.estimator, ESTIMATOR_FILE),
+        (trained.supervised, SUPERVISED_FILE),
+    ):
+        if estimator is None:
+            (artifacts / name).unlink(missing_ok=True)
+            continue
+        skops.io.dump(
+            estimator, artifacts / name, compression=zipfile.ZIP_DEFLATED, compresslevel=9
+        )
     (artifacts / METADATA_FILE).write_text(
         json.dumps(trained.metadata, indent=2, sort_keys=True) + "\n"
     )
@@ -272,9 +349,13 @@ def run(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         review_share=args.review_share,
         block_share=args.block_share,
+        precision_target=args.precision_target,
     )
     traffic = read_jsonl(args.traffic) if args.traffic else None
-    trained = train(config, traffic)
+    labels = labelled.load(args.labels) if args.labels else None
+    if labels is not None and not len(labels):
+        raise SystemExit("the labels hold no decided case with features")
+    trained = train(config, traffic, labels)
     model_dir, artifacts = args.model_dir or MODEL_LAYER, args.artifacts or ARTIFACTS
     save(trained, model_dir, artifacts)
     meta = trained.metadata
@@ -289,6 +370,9 @@ def run(args: argparse.Namespace) -> int:
         f"({config.review_share:.1%}), block at >= {meta['thresholds']['block']:.4f} "
         f"({config.block_share:.1%})"
     )
+    if "supervised" in meta:
+        print(f"supervised layer: {json.dumps(meta['supervised']['labels'])}")
+        print(f"thresholds from labels: {json.dumps(meta['thresholds']['from_labels'])}")
     print(f"wrote {model_dir} and {artifacts / ESTIMATOR_FILE}")
     return 0
 

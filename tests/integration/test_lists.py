@@ -170,12 +170,16 @@ def test_a_deny_entry_blocks_the_next_purchase(desk: Desk, kind: str, field: str
 def test_an_allow_entry_lets_through_a_burst_the_rules_would_hold(desk: Desk) -> None:
     held, allowed = unique("burst"), unique("vip")
     assert desk.put("allow_customer", allowed).status_code == 200
-    for customer, statuses in ((held, {"pending", "held"}), (allowed, {"pending"})):
+    for customer in (held, allowed):
         replies = [
             desk.shop.purchase(customer, 30000 + i, device_id=unique("dev")).json()
             for i in range(8)
         ]
-        assert {r["status"] for r in replies} == statuses, customer
+        seen = {r["status"] for r in replies}
+        if customer == held:  # held (the model may block the burst's last orders)
+            assert "held" in seen and seen <= {"pending", "held", "blocked"}, seen
+        else:
+            assert seen == {"pending"}, seen
     assert desk.risk(replies[-1]["order_id"])["rules_fired"] == ["allow_list:customer"]
 
 

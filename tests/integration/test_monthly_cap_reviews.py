@@ -67,7 +67,8 @@ def test_holds_approvals_and_rejections_never_take_a_month_past_its_cap(stack: L
         assert desk.month_total(customer) <= CAP
     held = [r for r in replies if r["status"] == "held"]
     assert len(held) >= 2, [r["status"] for r in replies]
-    assert sum(r["cashback"] for r in replies) == CAP  # held cashback took room as well
+    # Held cashback took room as well; a purchase the model blocks credits nothing.
+    assert sum(r["cashback"] for r in replies if r["status"] != "blocked") == CAP
 
     rejected = next(r for r in held if r["cashback"])
     assert desk.decide(rejected["order_id"], "reject")["cashback"] == rejected["cashback"]
@@ -79,6 +80,9 @@ def test_holds_approvals_and_rejections_never_take_a_month_past_its_cap(stack: L
 
     # The rejection gave its room back: the next purchase earns it, and no more.
     after = desk.buy(customer)
+    if after["status"] == "blocked":  # the burst goes on: the model may block it; once more
+        after = desk.buy(customer)
+    assert after["status"] != "blocked", "the burst's next purchase should not be blocked"
     assert after["cashback"] == rejected["cashback"]
     if after["status"] == "held" and after["cashback"]:
         desk.decide(after["order_id"], "approve")

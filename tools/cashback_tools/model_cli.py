@@ -1,16 +1,17 @@
-"""`cashback model train|evaluate|backtest`: the refund-abuse model's tooling.
+"""`cashback model train|evaluate|backtest|labels`: the refund-abuse model's tooling.
 
 The options are defined here once, and used both by `cashback model ...` (through
 `register`) and by `python -m models.refund_abuse.<command>`. The work itself lives in the
 `models.refund_abuse` package of the project checkout, which is tooling, not part of the
 layer: it is imported only when a command runs, so building the parser stays cheap and the
-request path never sees scikit-learn.
+request path never sees scikit-learn. `labels` reads the table instead (labels.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +43,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--traffic", type=Path, help="train on recorded traffic (JSON lines) instead of simulating"
     )
     parser.add_argument(
+        "--labels",
+        type=Path,
+        action="append",
+        help="analysts' labels (JSON lines, `cashback model labels`; repeatable): they tune "
+        "the thresholds and train the supervised layer",
+    )
+    parser.add_argument(
+        "--precision-target",
+        type=float,
+        default=0.5,
+        help="with --labels: the review queue's precision against the labels to reach",
+    )
+    parser.add_argument(
         "--model-dir",
         type=Path,
         help="where to export the model layer (default: layers/model/python/cashback_model)",
@@ -71,6 +85,16 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-stress", action="store_true", help="skip the masking stress test (two extra fits)"
     )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        action="append",
+        help="analysts' labels the model was trained with: agreement on the held-out fifth",
+    )
+    parser.add_argument(
+        "--compare-model-dir", type=Path, help="also measure the Goal for this (current) model"
+    )
+    parser.add_argument("--skip-goal", action="store_true", help="skip the Goal periods (issue 11)")
 
 
 def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,10 +135,22 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_labels_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", required=True, help="the storefront whose cases to export")
+    parser.add_argument("--out", type=Path, help="write here instead of standard output")
+    parser.add_argument("--table", help="DynamoDB table (default: $TABLE_NAME)")
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"),
+        help="DynamoDB endpoint, e.g. the local stack's",
+    )
+
+
 COMMANDS = {
     "train": (add_train_arguments, "simulate traffic, fit the forest, export the model layer"),
     "evaluate": (add_evaluate_arguments, "score a held-out month; write report.md and plots"),
     "backtest": (add_backtest_arguments, "replay traffic under a candidate model or thresholds"),
+    "labels": (add_labels_arguments, "export analysts' decided cases as labels (JSON lines)"),
 }
 
 
@@ -137,6 +173,11 @@ def _tooling(command: str) -> ModuleType:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.model_command == "labels":
+        from cashback_tools import cli, labels
+
+        # The same table access as every operator command (--table, --endpoint-url).
+        return labels.run(args, cli._store(args))
     return int(_tooling(args.model_command).run(args))
 
 

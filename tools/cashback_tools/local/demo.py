@@ -208,9 +208,10 @@ def run(store: StoreKind = "dynamodb-local", serve: bool = False) -> int:
         cases.append(reply)
         _say(f"  someone pays with a card the storefront put on its deny list: {reply['status']}")
         assert stack.store is not None
+        # The last blocked purchase is the deny list's (the model may block the burst too).
         shown = [r for r in cases if r["status"] == "held"][:2] + [
             r for r in cases if r["status"] == "blocked"
-        ][:1]
+        ][-1:]
         for reply in shown:
             record = stack.store.get_order("demo", reply["order_id"])
             assert record is not None and record.risk is not None

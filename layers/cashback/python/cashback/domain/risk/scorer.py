@@ -1,4 +1,5 @@
-"""Score purchases with an exported isolation forest, numpy only.
+"""Score purchases with an exported isolation forest, and optionally a supervised layer
+over it, numpy only.
 
 scikit-learn, scipy and numpy together are larger than Lambda's 250 MB unzipped limit, and
 sklearn's `score_samples` on one row costs milliseconds of validation and joblib overhead.
@@ -25,6 +26,13 @@ The arrays of `model.npz` (N nodes over all trees, T trees, F features):
 
 Leaves point at themselves with an infinite threshold, so a fixed number of vectorised
 steps brings every (row, tree) pair to its leaf without branching on which ones are done.
+
+A model trained with analysts' labels (metadata ``"supervised"``, issue 11) adds a gradient
+boosted classifier over ``[anomaly risk, *features]`` (models/refund_abuse/supervised.py),
+stored as the same tree arrays with the prefix ``gb_``: ``gb_value`` is each leaf's
+``learning_rate * value`` and ``gb_init`` the prior's log-odds. Its risk is sklearn's
+``predict_proba(...)[:, 1] = 1 / (1 + exp(-(init + sum of leaf values)))``, on inputs cast
+to float32 as GradientBoostingClassifier does. Models without it score as before.
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ ARRAYS = (
     "denominator",
     "max_depth",
 )
+SUPERVISED_ARRAYS = tuple(
+    f"gb_{name}"
+    for name in ("feature", "threshold", "left", "right", "value", "roots", "init", "max_depth")
+)
 CHUNK_ROWS = 4096  # rows per vectorised pass: bounds memory at CHUNK_ROWS * trees indices
 
 
@@ -55,42 +67,82 @@ class ModelFormatError(ValueError):
     """The exported model is incomplete or inconsistent."""
 
 
+class Trees:
+    """Flat tree arrays walked level by level; each leaf carries a number to add up."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], prefix: str, leaf: str) -> None:
+        self.feature = np.ascontiguousarray(arrays[f"{prefix}feature"], dtype=np.intp)
+        self.threshold = np.ascontiguousarray(arrays[f"{prefix}threshold"], dtype=np.float64)
+        self.left = np.ascontiguousarray(arrays[f"{prefix}left"], dtype=np.intp)
+        self.right = np.ascontiguousarray(arrays[f"{prefix}right"], dtype=np.intp)
+        self.leaf_value = np.ascontiguousarray(arrays[f"{prefix}{leaf}"], dtype=np.float64)
+        self.roots = np.ascontiguousarray(arrays[f"{prefix}roots"], dtype=np.intp)
+        self.max_depth = int(arrays[f"{prefix}max_depth"])
+
+    def check(self, n_features: int) -> None:
+        n_nodes = len(self.feature)
+        for name in ("threshold", "left", "right", "leaf_value"):
+            if len(getattr(self, name)) != n_nodes:
+                raise ModelFormatError(f"{name} has a different length than feature")
+        nodes = np.concatenate([self.left, self.right, self.roots])
+        if nodes.size and (nodes.min() < 0 or nodes.max() >= n_nodes):
+            raise ModelFormatError("a child or root points outside the node arrays")
+        if n_nodes and (self.feature.min() < 0 or self.feature.max() >= n_features):
+            raise ModelFormatError("a split tests a feature the model does not have")
+        if not self.roots.size:
+            raise ModelFormatError("a model needs at least one tree")
+
+    def sum_row(self, x: np.ndarray) -> float:
+        """One float32 row (the request path): 1-D gathers, about twice as fast as 2-D."""
+        node = self.roots
+        for _ in range(self.max_depth):
+            node = np.where(
+                x[self.feature[node]] <= self.threshold[node], self.left[node], self.right[node]
+            )
+        return float(self.leaf_value[node].sum())
+
+    def sum_chunk(self, rows: np.ndarray) -> np.ndarray:
+        """Float32 rows: the sum of each row's leaf values over all trees."""
+        n_rows, n_features = rows.shape
+        flat = rows.ravel()
+        row_base = (np.arange(n_rows, dtype=np.intp) * n_features)[:, None]
+        node = np.broadcast_to(self.roots, (n_rows, len(self.roots))).copy()
+        for _ in range(self.max_depth):
+            values = flat[row_base + self.feature[node]]
+            node = np.where(values <= self.threshold[node], self.left[node], self.right[node])
+        return self.leaf_value[node].sum(axis=1)
+
+
 class Scorer:
-    """An exported isolation forest pipeline; `score_samples` equals sklearn's."""
+    """An exported isolation forest pipeline; `score_samples` equals sklearn's. With a
+    supervised layer, `risk_samples` equals its `predict_proba(...)[:, 1]`."""
 
     def __init__(self, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> None:
-        missing = [name for name in ARRAYS if name not in arrays]
+        self.metadata: dict[str, Any] = dict(metadata)
+        self.supervised = bool(self.metadata.get("supervised"))
+        wanted = ARRAYS + (SUPERVISED_ARRAYS if self.supervised else ())
+        missing = [name for name in wanted if name not in arrays]
         if missing:
             raise ModelFormatError(f"model arrays missing: {', '.join(missing)}")
-        self.metadata: dict[str, Any] = dict(metadata)
         self.feature_names: tuple[str, ...] = tuple(self.metadata["feature_names"])
         self.model_version: str = str(self.metadata["model_version"])
         self._mean = np.ascontiguousarray(arrays["mean"], dtype=np.float64)
         self._scale = np.ascontiguousarray(arrays["scale"], dtype=np.float64)
-        self._feature = np.ascontiguousarray(arrays["feature"], dtype=np.intp)
-        self._threshold = np.ascontiguousarray(arrays["threshold"], dtype=np.float64)
-        self._left = np.ascontiguousarray(arrays["left"], dtype=np.intp)
-        self._right = np.ascontiguousarray(arrays["right"], dtype=np.intp)
-        self._path_length = np.ascontiguousarray(arrays["path_length"], dtype=np.float64)
-        self._roots = np.ascontiguousarray(arrays["roots"], dtype=np.intp)
+        self._forest = Trees(arrays, "", "path_length")
         self._denominator = float(arrays["denominator"])
-        self._max_depth = int(arrays["max_depth"])
+        self._boosted = Trees(arrays, "gb_", "value") if self.supervised else None
+        self._init = float(arrays["gb_init"]) if self.supervised else 0.0
         self._check()
 
     def _check(self) -> None:
-        n_features, n_nodes = len(self.feature_names), len(self._feature)
+        n_features = len(self.feature_names)
         if self._mean.shape != (n_features,) or self._scale.shape != (n_features,):
             raise ModelFormatError("scaler arrays do not match the feature names")
-        for name in ("threshold", "left", "right", "path_length"):
-            if len(getattr(self, f"_{name}")) != n_nodes:
-                raise ModelFormatError(f"{name} has a different length than feature")
-        nodes = np.concatenate([self._left, self._right, self._roots])
-        if nodes.size and (nodes.min() < 0 or nodes.max() >= n_nodes):
-            raise ModelFormatError("a child or root points outside the node arrays")
-        if n_nodes and (self._feature.min() < 0 or self._feature.max() >= n_features):
-            raise ModelFormatError("a split tests a feature the model does not have")
-        if not self._roots.size or self._denominator <= 0:
+        self._forest.check(n_features)
+        if self._denominator <= 0:
             raise ModelFormatError("a model needs at least one tree of more than one sample")
+        if self._boosted is not None:
+            self._boosted.check(n_features + 1)
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> Scorer:
@@ -103,11 +155,9 @@ class Scorer:
 
     @property
     def n_trees(self) -> int:
-        return len(self._roots)
+        return len(self._forest.roots)
 
-    def score_samples(self, X: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
-        """sklearn's `score_samples`: the opposite of the anomaly score, in [-1, 0); the
-        lower, the more abnormal."""
+    def _rows(self, X: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         rows = np.asarray(X, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != len(self.feature_names):
             raise ValueError(
@@ -115,36 +165,45 @@ class Scorer:
             )
         if not np.isfinite(rows).all():
             raise ValueError("features must be finite numbers")
-        if rows.shape[0] == 1:
-            return np.array([self._score_row(rows[0])])
+        return rows
+
+    def score_samples(self, X: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+        """sklearn's `score_samples` of the forest: the opposite of the anomaly score, in
+        [-1, 0); the lower, the more abnormal."""
+        rows = self._rows(X)
         scores = np.empty(rows.shape[0], dtype=np.float64)
         for start in range(0, rows.shape[0], CHUNK_ROWS):
-            chunk = rows[start : start + CHUNK_ROWS]
-            scores[start : start + len(chunk)] = self._score_chunk(chunk)
+            chunk = self._scaled(rows[start : start + CHUNK_ROWS])
+            depths = self._forest.sum_chunk(chunk)
+            scores[start : start + len(chunk)] = -(2.0 ** (-depths / self._denominator))
         return scores
 
+    def risk_samples(self, X: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+        """The risk of each row, higher is riskier: the supervised layer's probability of
+        abuse when the model has one, else the anomaly score (= -score_samples)."""
+        anomaly = -self.score_samples(X)
+        if self._boosted is None:
+            return anomaly
+        inputs = np.column_stack([anomaly, self._rows(X)]).astype(np.float32)
+        raw = np.empty(len(inputs), dtype=np.float64)
+        for start in range(0, len(inputs), CHUNK_ROWS):
+            chunk = inputs[start : start + CHUNK_ROWS]
+            raw[start : start + len(chunk)] = self._init + self._boosted.sum_chunk(chunk)
+        with np.errstate(over="ignore"):  # exp(-raw) = inf: the probability is 0, as in sklearn
+            return 1.0 / (1.0 + np.exp(-raw))
+
     def risk(self, row: Sequence[float]) -> float:
-        """The anomaly score of one purchase, in (0, 1]: higher is riskier (= -score)."""
-        return -float(self.score_samples([row])[0])
+        """The risk of one purchase (the request path): the anomaly score in (0, 1], or the
+        supervised layer's probability in (0, 1) when the model has one."""
+        x = self._rows([row])[0]
+        depths = self._forest.sum_row(self._scaled(x))
+        anomaly = 2.0 ** (-depths / self._denominator)
+        if self._boosted is None:
+            return anomaly
+        inputs = np.concatenate([[anomaly], x]).astype(np.float32)
+        raw = self._init + self._boosted.sum_row(inputs)
+        with np.errstate(over="ignore"):
+            return float(1.0 / (1.0 + np.exp(-np.float64(raw))))
 
-    def _score_row(self, row: np.ndarray) -> float:
-        """One row (the request path): 1-D gathers, about twice as fast as the 2-D walk."""
-        x = ((row - self._mean) / self._scale).astype(np.float32)
-        node = self._roots
-        for _ in range(self._max_depth):
-            node = np.where(
-                x[self._feature[node]] <= self._threshold[node], self._left[node], self._right[node]
-            )
-        return -(2.0 ** (-float(self._path_length[node].sum()) / self._denominator))
-
-    def _score_chunk(self, rows: np.ndarray) -> np.ndarray:
-        scaled = ((rows - self._mean) / self._scale).astype(np.float32)
-        n_rows, n_features = scaled.shape
-        flat = scaled.ravel()
-        row_base = (np.arange(n_rows, dtype=np.intp) * n_features)[:, None]
-        node = np.broadcast_to(self._roots, (n_rows, len(self._roots))).copy()
-        for _ in range(self._max_depth):
-            values = flat[row_base + self._feature[node]]
-            node = np.where(values <= self._threshold[node], self._left[node], self._right[node])
-        depths = self._path_length[node].sum(axis=1)
-        return -(2.0 ** (-depths / self._denominator))
+    def _scaled(self, rows: np.ndarray) -> np.ndarray:
+        return ((rows - self._mean) / self._scale).astype(np.float32)
