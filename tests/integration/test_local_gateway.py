@@ -408,6 +408,8 @@ def test_dynamodb_local_creates_the_template_table() -> None:
         assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [
             "due",
             "queue",
+            "queue_age",
+            "queue_amount",
         ]
         # -sharedDb: other credentials and regions see the same tables.
         other = boto3.client(
