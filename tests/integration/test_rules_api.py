@@ -169,6 +169,30 @@ def test_monthly_cap_and_first_purchase_and_birthday_bonuses(shop: Storefront) -
     assert [cut["kind"] for cut in third["breakdown"]["cuts"]] == ["monthly_cap"]
 
 
+def test_segment_rates_apply_to_the_segments_a_purchase_carries(shop: Storefront) -> None:
+    shop.publish(program(segments={"vip": {"extra_rate": "0.03"}, "b2b": {"extra_rate": "0.01"}}))
+    vip = shop.buy(unique("vip"), [("books", 10000)], segments=["vip"])
+    assert vip["cashback"] == 200 + 300  # base 2% + the vip segment's 3%
+    applied = [(rule["kind"], rule["rule"]) for rule in vip["breakdown"]["rules"]]
+    assert applied == [("base", "base"), ("segment", "vip")]
+    assert any("for vip customers" in text for text in vip["explanation"])
+    both = shop.buy(unique("b2b"), [("books", 10000)], segments=["b2b", "vip", "unknown"])
+    assert both["cashback"] == 200 + 300 + 100
+    plain = shop.buy(unique("plain"), [("books", 10000)])
+    assert plain["cashback"] == 200
+    # A retry with the segments in another order is another request: segments are content.
+    body = purchase_body(unique("c"), 10000, segments=["vip"])
+    assert shop.api.post("/v1/purchases", body).status_code == 201
+    retried = shop.api.post("/v1/purchases", {**body, "segments": []})
+    assert (retried.status_code, retried.json()["code"]) == (409, "idempotency_conflict")
+
+
+@pytest.mark.parametrize("segments", [["vip#1"], ["x"] * 11, "vip", [7]])
+def test_bad_segments_are_422(shop: Storefront, segments: Any) -> None:
+    reply = shop.api.post("/v1/purchases", purchase_body(unique("c"), 10000, segments=segments))
+    assert (reply.status_code, reply.json()["code"]) == (422, "validation_error")
+
+
 def test_campaign_budget_is_never_overspent_by_concurrent_purchases(shop: Storefront) -> None:
     shop.publish(
         program(

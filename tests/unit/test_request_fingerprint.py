@@ -28,12 +28,18 @@ PURCHASE: dict[str, Any] = {
 
 def _as_requested(request: PurchaseRequest | RefundRequest) -> str:
     body = request.model_dump(mode="json")
+    if body.get("segments") == []:
+        del body["segments"]  # requests before segments existed hashed without them
     return request_hash({**body, "occurred_at": to_iso(request.occurred_at)})
 
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"device_id": "d1", "payment_fingerprint": "p1", "birthday": "02-29"}],
+    [
+        {},
+        {"device_id": "d1", "payment_fingerprint": "p1", "birthday": "02-29"},
+        {"segments": ["vip", "b2b"]},
+    ],
 )
 def test_a_purchase_hashes_as_its_request(extra: dict[str, Any]) -> None:
     request = PurchaseRequest.model_validate({**PURCHASE, **extra})
@@ -47,3 +53,19 @@ def test_a_refund_hashes_as_its_request(lines: list[dict[str, Any]] | None) -> N
         {**fields, "occurred_at": "2026-11-26T10:00:00+01:00", "lines": lines}
     )
     assert NewRefund.from_dict(request.model_dump()).fingerprint() == _as_requested(request)
+
+
+def test_segments_are_part_of_a_purchase_only_when_sent() -> None:
+    plain = NewPurchase.from_dict(PurchaseRequest.model_validate(PURCHASE).model_dump())
+    vip = PurchaseRequest.model_validate({**PURCHASE, "segments": ["vip"]})
+    assert NewPurchase.from_dict(vip.model_dump()).fingerprint() != plain.fingerprint()
+    assert plain.fingerprint() == request_hash(
+        {
+            **PURCHASE,
+            "lines": [{**line, "eco": line.get("eco", False)} for line in PURCHASE["lines"]],
+            "device_id": None,
+            "payment_fingerprint": None,
+            "birthday": None,
+            "occurred_at": "2026-11-25T13:00:00Z",
+        }
+    )

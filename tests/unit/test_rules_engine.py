@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -350,6 +351,20 @@ def test_channel_rules_for_an_omnichannel_program() -> None:
     assert _eval(rules, _buy(_line(10000), channel="online")).cashback == 500
 
 
+def test_segment_rates_add_for_each_segment_the_purchase_carries() -> None:
+    rules = rules_with(segments={"vip": {"extra_rate": "0.02"}, "b2b": {"extra_rate": "0.01"}})
+    plain = _buy(_line(10000))
+    assert _eval(rules, plain).cashback == 500
+    vip = _eval(rules, replace(plain, segments=("vip",)))
+    assert vip.cashback == 700
+    assert ("segment", "vip", "200.00") in _kinds(vip)
+    # Both segments add; a segment named twice counts once; one without a rule adds nothing.
+    both = replace(plain, segments=("vip", "b2b", "vip", "students"))
+    assert _eval(rules, both).cashback == 800
+    explained = customer_explanation(_eval(rules, replace(plain, segments=("vip",))))
+    assert "Bonus of 2% for vip customers on 1 item: BRL 2.00." in explained
+
+
 # --- caps and budgets -------------------------------------------------------------------
 
 
@@ -691,6 +706,7 @@ def programs(draw: st.DrawFn, limits: bool = True) -> RuleSet:
             "app": {"extra_rate": draw(rates)},
             "store": {"earns": draw(st.booleans()) or not limits},
         },
+        "segments": {"vip": {"extra_rate": draw(rates)}, "b2b": {"extra_rate": draw(rates)}},
         "campaigns": [draw(campaigns(i, limits)) for i in range(draw(st.integers(0, 6)))],
     }
     if limits:
@@ -718,7 +734,9 @@ def purchases(draw: st.DrawFn) -> Purchase:
             max_size=6,
         )
     )
-    return _buy(*lines, channel=draw(st.sampled_from(["online", "store", "app"])))
+    bought = _buy(*lines, channel=draw(st.sampled_from(["online", "store", "app"])))
+    segments = draw(st.lists(st.sampled_from(["vip", "b2b", "unknown"]), max_size=3))
+    return replace(bought, segments=tuple(segments))
 
 
 @st.composite
@@ -741,6 +759,7 @@ def _upper_bound(rules: RuleSet, purchase: Purchase) -> Decimal:
             for r in [
                 *(tier.extra_rate for tier in (rules.tiers.levels if rules.tiers else ())),
                 *(rule.extra_rate for rule in rules.channels.values()),
+                *(rule.extra_rate for rule in rules.segments.values()),
                 rules.green.extra_rate if rules.green else 0,
                 rules.birthday.extra_rate if rules.birthday else 0,
                 rules.first_purchase.extra_rate if rules.first_purchase else 0,
@@ -797,7 +816,7 @@ def test_cashback_is_monotone_in_the_order_amount_without_thresholds_or_caps(
     lines[index] = Line(
         lines[index].sku, lines[index].category, lines[index].amount + more, lines[index].eco
     )
-    bigger = _buy(*lines, channel=purchase.channel)
+    bigger = replace(_buy(*lines, channel=purchase.channel), segments=purchase.segments)
     assert (
         evaluate(rules, bigger, context, version=1).cashback
         >= evaluate(rules, purchase, context, version=1).cashback

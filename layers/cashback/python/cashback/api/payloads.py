@@ -73,6 +73,12 @@ class PurchaseRequest(Request):
     lines: list[PurchaseLine] = Field(min_length=1, max_length=MAX_LINES)
     device_id: StoreId | None = None
     payment_fingerprint: StoreId | None = None
+    segments: list[StoreId] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The customer's segments as the storefront names them (vip, b2b...): "
+        "a program's `segments` rules add their extra rates",
+    )
     birthday: str | None = Field(
         default=None,
         pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",

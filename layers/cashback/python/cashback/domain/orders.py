@@ -35,6 +35,7 @@ class NewPurchase:
     device_id: str | None = None
     payment_fingerprint: str | None = None
     birthday: str | None = None  # MM-DD
+    segments: tuple[str, ...] = ()  # the customer's segments, as the storefront names them
 
     @property
     def birthday_month_day(self) -> tuple[int, int]:
@@ -49,7 +50,8 @@ class NewPurchase:
     def from_dict(cls, values: dict[str, Any]) -> NewPurchase:
         """From the request's fields (its lines as dicts)."""
         lines = tuple(PurchaseLine(**line) for line in values["lines"])
-        return cls(**{**values, "lines": lines})
+        segments = tuple(values.get("segments") or ())
+        return cls(**{**values, "lines": lines, "segments": segments})
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,10 @@ class NewRefund:
 def _fingerprint(request: NewPurchase | NewRefund, occurred_at: datetime) -> str:
     """What makes two requests the same: their content, with occurred_at as the instant it
     names (a retry may spell the same moment in another time zone)."""
-    return request_hash({**asdict(request), "occurred_at": to_iso(occurred_at)})
+    content = {**asdict(request), "occurred_at": to_iso(occurred_at)}
+    if not content.get("segments", True):
+        del content["segments"]  # none sent: the same hash as before segments existed
+    return request_hash(content)
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,10 @@ def _extras(
     channel_rule = _channel_rule(rules, purchase.channel)
     if channel_rule is not None and channel_rule.extra_rate:
         rates.append(("channel", purchase.channel, purchase.channel, channel_rule.extra_rate))
+    for segment in sorted(set(purchase.segments)):
+        segment_rule = rules.segments.get(segment)
+        if segment_rule is not None and segment_rule.extra_rate:
+            rates.append(("segment", segment, segment, segment_rule.extra_rate))
     bonuses: list[tuple[RuleKind, str, Bonus]] = []
     if rules.birthday and _birthday_applies(rules.birthday, context.birthday, local_day):
         bonuses.append(("birthday", "Birthday bonus", rules.birthday))

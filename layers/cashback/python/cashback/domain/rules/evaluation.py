@@ -25,6 +25,7 @@ RuleKind = Literal[
     "category",
     "tier",
     "channel",
+    "segment",
     "green",
     "birthday",
     "first_purchase",

@@ -51,6 +51,7 @@ _ORDER = (
     "campaign_exclusive",
     "tier",
     "channel",
+    "segment",
     "green",
     "birthday",
     "first_purchase",
@@ -70,6 +71,8 @@ def _label(item: Applied) -> tuple[str, str]:
             return f"{item.name} tier bonus of {rate}", ""
         case "channel":
             return f"Bonus of {rate} for buying {_WHERE.get(item.rule, item.rule)}", ""
+        case "segment":
+            return f"Bonus of {rate} for {item.name} customers", ""
         case "campaign_add":
             return f"{item.name}: extra {rate}", ""
         case "campaign_replace":

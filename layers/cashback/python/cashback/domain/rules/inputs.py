@@ -33,6 +33,8 @@ class PurchaseLike(Protocol):
     def channel(self) -> str: ...
     @property
     def lines(self) -> Sequence[LineLike]: ...
+    @property
+    def segments(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Purchase:
     occurred_at: datetime
     channel: str
     lines: tuple[Line, ...]
+    segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

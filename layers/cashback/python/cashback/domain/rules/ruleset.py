@@ -124,6 +124,12 @@ class GreenBonus(Rules):
     """Added to the rate of lines marked eco."""
 
 
+class SegmentRule(Rules):
+    extra_rate: Rate
+    """Added to every line's rate for purchases the storefront marks with this customer
+    segment (a purchase's `segments`)."""
+
+
 class ChannelRule(Rules):
     earns: StrictBool = True
     """False: purchases in this channel earn nothing."""
@@ -223,6 +229,9 @@ class RuleSet(Rules):
     first_purchase: Bonus | None = None
     channels: dict[Channel, ChannelRule] = Field(default_factory=dict)
     """Per channel; a channel not listed earns with no extra."""
+    segments: dict[StoreId, SegmentRule] = Field(default_factory=dict, max_length=100)
+    """Per customer segment (the storefront's own names, sent with each purchase): each
+    segment a purchase carries adds its extra rate; a segment not listed adds nothing."""
     caps: Caps = Caps()
     points: PointsMode | None = None
     """Present: the program credits points instead of money."""
