@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -225,16 +226,17 @@ class Caller:
     key_id: str = ""  # which API key (its public prefix), for audit trails
 
 
-def caller(app: APIGatewayRestResolver) -> Caller:
+def caller(app: BaseRouter) -> Caller:
     """Who is calling (from the authorizer, never from the request) and when API Gateway
-    received the request: the only clock a request handler reads."""
-    context = app.current_event.request_context
-    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer")
+    received the request: the only clock a request handler reads. `app`: the function's
+    resolver, or a Router it includes (they share the event being resolved)."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    authorizer = context.get("authorizer")
     tenant = (authorizer or {}).get("tenant")
     if not tenant:
         raise Forbidden("the request carries no tenant from the authorizer")
     return Caller(
         tenant=tenant,
-        now=from_epoch_ms(context.request_time_epoch),
+        now=from_epoch_ms(int(context["requestTimeEpoch"])),
         key_id=str((authorizer or {}).get("principalId", "")),
     )

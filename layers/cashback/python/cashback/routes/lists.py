@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from cashback import runtime
-from cashback.api.http import Caller, caller, documented
+from cashback.api.http import caller, documented
 from cashback.api.list_payloads import ListAuditPage, ListEntryReply, ListEntryRequest, ListPage
 from cashback.domain.ids import ID_PATTERN
 from cashback.domain.lists import ListKind
@@ -25,13 +25,6 @@ Cursor = Annotated[str | None, Query(max_length=1024)]
 _CURSOR_ERROR = {400: "invalid_cursor: not a cursor this API returned"}
 
 
-def _caller() -> Caller:
-    resolver = router.api_resolver
-    if not isinstance(resolver, APIGatewayRestResolver):
-        raise RuntimeError("the lists routes are not included in a REST resolver")
-    return caller(resolver)
-
-
 @router.get(
     "/v1/lists",
     responses=documented(
@@ -43,7 +36,7 @@ def list_entries(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ListPage:
-    who = _caller()
+    who = caller(router)
     return ListPage.of(*lists.page(runtime.store(), who.tenant, kind, who.now, limit, cursor))
 
 
@@ -54,7 +47,7 @@ def list_entries(
     ),
 )
 def list_audit(limit: Limit = 50, cursor: Cursor = None) -> ListAuditPage:
-    who = _caller()
+    who = caller(router)
     return ListAuditPage.of(*lists.audit(runtime.store(), who.tenant, limit, cursor))
 
 
@@ -72,7 +65,7 @@ def list_audit(limit: Limit = 50, cursor: Cursor = None) -> ListAuditPage:
 def put_list_entry(
     kind: Kind, value: Value, entry: Annotated[ListEntryRequest, Body()]
 ) -> ListEntryReply:
-    who = _caller()
+    who = caller(router)
     put = lists.put(
         runtime.store(),
         who.tenant,
@@ -97,6 +90,6 @@ def put_list_entry(
     ),
 )
 def remove_list_entry(kind: Kind, value: Value) -> Response[None]:
-    who = _caller()
+    who = caller(router)
     lists.remove(runtime.store(), who.tenant, kind, value, who.key_id, who.now)
     return Response(status_code=204)

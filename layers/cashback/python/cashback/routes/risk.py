@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from cashback import runtime
-from cashback.api.http import Caller, caller, documented, json_response
+from cashback.api.http import caller, documented, json_response
 from cashback.api.risk_payloads import (
     BacktestReply,
     BacktestRequest,
@@ -29,13 +29,6 @@ SHARES_422 = {
     422: "validation_error: a share outside (0, 0.5], block_share above review_share, "
     "or an unknown mode"
 }
-
-
-def _who() -> Caller:
-    resolver = router.api_resolver
-    if not isinstance(resolver, APIGatewayRestResolver):
-        raise RuntimeError("the risk routes are not included in a REST resolver")
-    return caller(resolver)
 
 
 def _thresholds(limits: RiskThresholds) -> ThresholdsReply:
@@ -85,7 +78,7 @@ def _settings(found: risk_settings.RiskSettings, backtest: BacktestReply | None)
     responses=documented(200, RiskSettingsReply, "The mode, shares and thresholds in force"),
 )
 def get_risk_settings() -> Response[RiskSettingsReply]:
-    who = _who()
+    who = caller(router)
     found = risk_settings.current(runtime.store(), who.tenant, load_metadata(), who.now)
     return json_response(200, _settings(found, None))
 
@@ -103,7 +96,7 @@ def get_risk_settings() -> Response[RiskSettingsReply]:
 def put_risk_settings(
     proposal: Annotated[RiskSettingsRequest, Body()],
 ) -> Response[RiskSettingsReply]:
-    who = _who()
+    who = caller(router)
     review_share, block_share = proposal.shares
     found, result = risk_settings.update(
         runtime.store(),
@@ -128,7 +121,7 @@ def put_risk_settings(
     ),
 )
 def risk_backtest(proposal: Annotated[BacktestRequest, Body()]) -> Response[BacktestReply]:
-    who = _who()
+    who = caller(router)
     review_share, block_share = proposal.shares
     limits, result = risk_settings.backtest(
         runtime.store(),

@@ -12,11 +12,11 @@ from cashback.domain import ledger
 from cashback.domain.cases import Ruling, Verdict
 from cashback.domain.changes import AccountMoved, DecisionChange
 from cashback.domain.clock import to_iso
-from cashback.domain.errors import Conflict, NotFound
+from cashback.domain.errors import Conflict
 from cashback.domain.lists import ListEntry, new_entry
 from cashback.domain.orders import Order, request_hash
 from cashback.services.ports import ReviewStore
-from cashback.services.reviews import ATTEMPTS, pause
+from cashback.services.reviews import ATTEMPTS, pause, screened
 
 
 def decision_fingerprint(order_id: str, ruling: Ruling, analyst: str) -> str:
@@ -46,9 +46,7 @@ def decide(
     idempotency record. Returns the reply and whether it is that replay."""
     fingerprint = decision_fingerprint(order_id, ruling, analyst)
     for attempt in range(ATTEMPTS):
-        order = store.get_order(tenant, order_id)
-        if order is None or order.risk is None:
-            raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
+        order = screened(store.get_order(tenant, order_id), order_id)
         if order.case_status != "open":
             return _closed(order, fingerprint), True
         cases_domain.check_claim(order, analyst, now)

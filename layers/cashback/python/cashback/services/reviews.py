@@ -51,6 +51,13 @@ def held(store: ReviewStore, orders: list[Order]) -> dict[str, int]:
     return store.held_cashback(orders)
 
 
+def screened(order: Order | None, order_id: str) -> Order:
+    """The order behind a case: one the risk screen recorded (404 case_not_found if not)."""
+    if order is None or order.risk is None:
+        raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
+    return order
+
+
 LINKED_CASES = 3
 OWN_CASES = 10
 
@@ -67,9 +74,8 @@ def case(
     quantiles bucket them), the customer's balance, recent ledger, history and other
     cases, and the accounts linked to the customer through a shared device or payment
     fingerprint, with their latest cases."""
-    order, notes = store.case_file(tenant, order_id)
-    if order is None or order.risk is None:
-        raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
+    found, notes = store.case_file(tenant, order_id)
+    order = screened(found, order_id)
     account = store.get_account(tenant, order.customer_id)
     history = CustomerAggregates.from_item(account.risk) if account.risk else None
     linked = tuple(
@@ -118,9 +124,7 @@ def claim_case(
     live claim is 409 case_claimed unless taken over; two claims at once race on the
     claim read, and the loser reads again (then 409, or a take-over of the winner)."""
     for attempt in range(ATTEMPTS):
-        order = store.get_order(tenant, order_id)
-        if order is None or order.risk is None:
-            raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
+        order = screened(store.get_order(tenant, order_id), order_id)
         claim = cases_domain.claim(order, analyst, now, take_over, reason)
         try:
             store.set_claim(order, claim)
@@ -135,9 +139,7 @@ def add_note(
     store: ReviewStore, tenant: str, order_id: str, analyst: str, text: str, now: datetime
 ) -> Note:
     """Keep an analyst's note on a case, open or closed, with its author and time."""
-    order = store.get_order(tenant, order_id)
-    if order is None or order.risk is None:
-        raise NotFound(f"no screened purchase {order_id}", code="case_not_found")
+    screened(store.get_order(tenant, order_id), order_id)
     # The id sorts notes taken in the same second in the order they arrived.
     note_id = f"{time.time_ns():x}{secrets.token_hex(3)}"
     note = Note(note_id=note_id, by=analyst, at=to_iso(now), text=text)

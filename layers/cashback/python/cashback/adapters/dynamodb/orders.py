@@ -30,6 +30,7 @@ from cashback.adapters.dynamodb.table import (
     put_new,
     to_item,
 )
+from cashback.domain.cases import state_of
 from cashback.domain.changes import (
     TRANSACT_MAX_ITEMS,
     AccountMoved,
@@ -229,7 +230,7 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
             + (", redeemed_returns = :returns" if order.redeemed_returns else "")
             + (", case_status = :case" if order.case_status else "")
             + (", #lines = :lines" if order.lines is not None else "")
-            + (", queue_pk = :refunded_case" if _closed_by_refund(order) else ""),
+            + (", queue_pk = :refunded_case" if state_of(order) == "refunded" else ""),
             "ConditionExpression": "refunded = :old",
             "ExpressionAttributeValues": to_item(
                 {
@@ -239,7 +240,7 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
                     ":lines": order.lines,
                     ":returns": order.redeemed_returns or None,
                     ":refunded_case": queue_pk(order.tenant, "refunded")
-                    if _closed_by_refund(order)
+                    if state_of(order) == "refunded"
                     else None,
                 }
             ),
@@ -248,11 +249,6 @@ def _refunded_order(order: Order, refunded_before: int) -> dict[str, Any]:
             ),
         }
     }
-
-
-def _closed_by_refund(order: Order) -> bool:
-    """A case no analyst decided that a refund closed (it moves to the refunded list)."""
-    return order.case_status == "closed" and not order.decision
 
 
 def customer_case(order: Order) -> dict[str, Any]:
