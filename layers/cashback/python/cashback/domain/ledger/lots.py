@@ -45,11 +45,18 @@ class Lot:
     # balance could not cover under claw_back_within_balance): if that cashback comes back
     # (a reversal, a failed payout), it goes where the refund would have taken it.
     forgiven: int = 0
+    # When the purchase that earned it happened: its cohort in the breakage report.
+    earned_at: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         """What names the lot among the customer's: its first deadline and its order."""
         return self.expires_at, self.order_id
+
+    @property
+    def cohort(self) -> str:
+        """The month it was earned in (the storefront's local month under a program)."""
+        return self.month or (self.earned_at or self.available_at)[:7]
 
     @property
     def credited(self) -> int:

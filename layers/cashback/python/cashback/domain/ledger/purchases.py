@@ -3,7 +3,7 @@ pending lot (held for review, or nothing when blocked), repaying the customer's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
@@ -71,6 +71,7 @@ def accrue(
             occurred_at, return_window, expiry, reminder, available_at, expires_at, never_expires
         )
         lot = _new_lot(account, order_id, cashback, netted, status, dates, inactivity, month)
+        lot = replace(lot, earned_at=to_iso(occurred_at))
     deltas = (
         {"held": cashback}
         if held
