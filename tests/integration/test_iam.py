@@ -17,7 +17,7 @@ from cashback.adapters.dynamodb.table import to_item
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.services import programs
 from cashback_tools.local.gateway import LocalGateway
-from cashback_tools.local.iam import Policies, event_bus_arn, table_arn
+from cashback_tools.local.iam import Policies, event_bus_arn, queue_arn, table_arn
 from cashback_tools.local.iam_proxy import IamProxy
 from cashback_tools.local.stack import TABLE_NAME, LocalStack
 from cashback_tools.local.template import Template
@@ -26,6 +26,11 @@ from .client import Api, now_iso, unique
 from .test_rules_api import _naive, program
 
 TABLE_ARN = table_arn(TABLE_NAME)
+REFS = {
+    "LedgerTable.Arn": TABLE_ARN,
+    "CashbackEventBus.Arn": event_bus_arn("x"),
+    "ReportsDeadLetterQueue.Arn": queue_arn("x"),
+}
 
 
 def _client(endpoint: str, access_key_id: str) -> Any:
@@ -239,9 +244,7 @@ def test_over_http_a_function_without_an_action_its_code_calls_fails_as_on_aws(
     version is written, and the stack records which call IAM refused."""
     assert stack.template is not None
     old = _without_update_item(stack.template)
-    policies = Policies.from_template(
-        old, {"LedgerTable.Arn": TABLE_ARN, "CashbackEventBus.Arn": event_bus_arn("x")}
-    )
+    policies = Policies.from_template(old, REFS)
     tenant = unique("shop")
     admin_key = stack.add_tenant(tenant, stack.settings, now_iso())["admin"]
     with (
@@ -282,9 +285,7 @@ def test_the_rules_publisher_under_its_policy(stack: LocalStack, old_policy: boo
     budget resize is AccessDenied, and (budgets first) no version was written."""
     assert stack.template is not None
     template = _without_update_item(stack.template) if old_policy else stack.template
-    policies = Policies.from_template(
-        template, {"LedgerTable.Arn": TABLE_ARN, "CashbackEventBus.Arn": event_bus_arn("x")}
-    )
+    policies = Policies.from_template(template, REFS)
     tenant = unique("shop")
     stack.add_tenant(tenant, stack.settings, now_iso())
     with IamProxy(stack.endpoint_url, policies) as proxy:

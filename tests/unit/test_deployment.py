@@ -130,6 +130,7 @@ def test_api_functions_roll_out_as_a_canary_watched_by_their_errors_alarm() -> N
         "ReviewFunction",
         "AdminFunction",
         "ConsoleFunction",
+        "ReportsFunction",
     }
     assert canaried == API_FUNCTIONS
     for function in API_FUNCTIONS:
@@ -189,12 +190,18 @@ def test_dead_letter_queue_depth_is_alarmed() -> None:
     schedule = FUNCTIONS["ExpiryFunction"]["Events"]["Hourly"]
     # SAM names the queue it creates <Function><Event>Queue unless QueueLogicalId says.
     assert "QueueLogicalId" not in schedule["Properties"]["DeadLetterConfig"]
-    (alarm,) = [
+    alarms = [
         a for a in ALARMS.values() if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     ]
-    assert alarm["Namespace"] == "AWS/SQS"
-    assert _dimensions(alarm) == {
-        "QueueName": {"Fn::GetAtt": ["ExpiryFunctionHourlyQueue", "QueueName"]}
+    assert all(alarm["Namespace"] == "AWS/SQS" for alarm in alarms)
+    # The lifecycle schedule's queue, and the one the stream's consumer gives up batches to.
+    assert sorted(_dimensions(alarm)["QueueName"]["Fn::GetAtt"][0] for alarm in alarms) == [
+        "ExpiryFunctionHourlyQueue",
+        "ReportsDeadLetterQueue",
+    ]
+    stream = FUNCTIONS["ReportsFunction"]["Events"]["LedgerStream"]["Properties"]
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["ReportsDeadLetterQueue", "Arn"]
     }
 
 

@@ -61,6 +61,7 @@ EVENT_FILES = {
     ("POST", "/v1/providers/{name}/events"): "payout/provider_event.json",
     ("PUT", "/v1/rules"): "admin/publish_rules.json",
     ("GET", "/v1/rules"): "admin/rules_in_force.json",
+    ("GET", "/v1/reports/liability"): "reports/liability.json",
     ("GET", "/v1/rules/{version}"): "admin/rules_version.json",
     ("GET", "/v1/reviews"): "review/queue.json",
     ("GET", "/v1/reviews/{order_id}"): "review/case.json",
@@ -84,6 +85,7 @@ SCHEDULE_EVENTS = {
     ("RedemptionFunction", "ReleaseHolds"): "redemption/release_holds.json",
     ("PayoutFunction", "SubmitPayouts"): "payout/submit_payouts.json",
 }
+STREAM_EVENTS = {("ReportsFunction", "LedgerStream"): "reports/stream.json"}
 # Routes without the key authorizer: their events carry no authorizer context.
 UNAUTHORIZED = {
     ("POST", "/v1/providers/{name}/events"),
@@ -207,6 +209,7 @@ class Functions:
     expiry: ModuleType
     admin: ModuleType
     review: ModuleType
+    reports: ModuleType
 
     def call(self, job: str, event: dict[str, Any]) -> Any:
         function = f"{job.capitalize()}Function"
@@ -218,7 +221,15 @@ def functions(table: Store, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(
         *(
             _import_handler(job, monkeypatch)
-            for job in ("accrual", "redemption", "authorizer", "expiry", "admin", "review")
+            for job in (
+                "accrual",
+                "redemption",
+                "authorizer",
+                "expiry",
+                "admin",
+                "review",
+                "reports",
+            )
         )
     )
 
@@ -259,7 +270,9 @@ def test_there_is_a_sample_event_for_every_route_and_the_authorizer() -> None:
         event = load_event(name)
         assert (event["httpMethod"], event["resource"]) == (method, path), name
         assert name.split("/")[0] == routes[(method, path)].removesuffix("Function").lower()
-        scope = {"admin": "admin", "review": "review"}.get(name.split("/")[0], "storefront")
+        scope = {"admin": "admin", "review": "review", "reports": "admin"}.get(
+            name.split("/")[0], "storefront"
+        )
         if (method, path) in UNAUTHORIZED:
             assert "authorizer" not in event["requestContext"], name
             assert "Authorization" not in event["headers"], name
@@ -287,6 +300,46 @@ def test_there_is_a_sample_event_for_every_schedule() -> None:
     assert schedules == set(SCHEDULE_EVENTS)
     for name in SCHEDULE_EVENTS.values():
         assert datetime.fromisoformat(load_event(name)["time"]).tzinfo is not None
+
+
+def test_there_is_a_sample_event_for_every_stream() -> None:
+    template = load_template(TEMPLATE)
+    streams = {
+        (name, event_name)
+        for name, resource in template.document["Resources"].items()
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items()
+        if event["Type"] == "DynamoDB"
+    }
+    assert streams == set(STREAM_EVENTS)
+
+
+def test_stream_event_folds_the_sample_purchase_once_into_the_liability_report(
+    functions: Functions,
+) -> None:
+    """The sample batch is what the table's stream carries after the sample purchase: its
+    entry and its lot. Folded twice (Lambda retried it), it counts once."""
+    for _ in range(2):
+        assert functions.call("reports", load_event("reports/stream.json")) == {
+            "batchItemFailures": []
+        }
+    found = functions.call("reports", api_event("reports/liability.json", after=ADMIN_AT))
+    assert found["statusCode"] == 200, found
+    report = _json(found)
+    (day,) = [period for period in report["periods"] if period["start"] == "2026-03-14"]
+    assert (day["opening"], day["issued"], day["closing"]) == (0, CASHBACK, CASHBACK)
+    assert day["closing_by_state"] == {
+        "pending": CASHBACK,
+        "available": 0,
+        "held": 0,
+        "reserved": 0,
+    }
+    assert report["periods"][-1]["closing"] == CASHBACK
+    (cohort,) = report["breakage"]["cohorts"]
+    assert (cohort["month"], cohort["issued"], cohort["outstanding"]) == (
+        "2026-03",
+        CASHBACK,
+        CASHBACK,
+    )
 
 
 def test_sample_purchase_and_refund_add_up() -> None:

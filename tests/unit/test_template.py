@@ -59,10 +59,11 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
         "AdminFunction",
         "ReviewFunction",
         "ConsoleFunction",
+        "ReportsFunction",
     }
 
 
-TABLE, BUS = "table", "bus"
+TABLE, BUS, REPORTS_DLQ = "table", "bus", "reports-dlq"
 
 
 def _grants(function: str) -> set[tuple[str, str]]:
@@ -87,6 +88,8 @@ def _resource_name(resource: object) -> str:
         return TABLE
     if resource == {"Fn::GetAtt": ["CashbackEventBus", "Arn"]}:
         return BUS
+    if resource == {"Fn::GetAtt": ["ReportsDeadLetterQueue", "Arn"]}:
+        return REPORTS_DLQ
     if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
         prefix = "${LedgerTable.Arn}/"
         text = resource["Fn::Sub"]
@@ -138,6 +141,13 @@ def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
             | _on("index/queue_amount", "Query")
             | _on("index/live", "Query"),
         ),
+        # PutItem: each folded run's marker; UpdateItem: the totals (both in one transaction);
+        # the queue: Lambda sends the ranges of batches it gave up on with the function's role.
+        (
+            "ReportsFunction",
+            _on(TABLE, "GetItem", "PutItem", "UpdateItem", "Query")
+            | {("sqs:SendMessage", REPORTS_DLQ)},
+        ),
         (
             "ExpiryFunction",
             _on(TABLE, "GetItem", "PutItem", "UpdateItem")
@@ -161,6 +171,7 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
     assert {(r.method, r.path) for r in routes} == {
         ("POST", "/v1/purchases"),
         ("POST", "/v1/refunds"),
+        ("GET", "/v1/reports/liability"),
         ("POST", "/v1/redemptions"),
         ("GET", "/v1/redemptions/{redemption_id}"),
         ("POST", "/v1/redemptions/{redemption_id}/capture"),

@@ -179,6 +179,10 @@ def table_arn(table: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"
 
 
+def queue_arn(queue: str) -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+
+
 def event_bus_arn(bus: str | None) -> str:
     if bus and bus.startswith("arn:"):
         return bus

@@ -16,12 +16,13 @@ from cashback.domain.tenants import TenantSettings
 from cashback.services import keys
 from cashback_tools.local.dynamodb_local import LocalStore, start_store
 from cashback_tools.local.gateway import LocalGateway
-from cashback_tools.local.iam import Policies, event_bus_arn, table_arn
+from cashback_tools.local.iam import Policies, event_bus_arn, queue_arn, table_arn
 from cashback_tools.local.iam_proxy import IamProxy
 from cashback_tools.local.template import Template, load_template
 
 TABLE_NAME = "cashback-local"
 EVENT_BUS_NAME = "cashback-local"
+REPORTS_QUEUE_NAME = "cashback-local-reports-dlq"
 StoreKind = Literal["dynamodb-local", "memory"]
 
 
@@ -102,6 +103,7 @@ class LocalStack:
                 "LedgerTable.Arn": table_arn(TABLE_NAME),
                 "CashbackEventBus": EVENT_BUS_NAME,
                 "CashbackEventBus.Arn": event_bus_arn(EVENT_BUS_NAME),
+                "ReportsDeadLetterQueue.Arn": queue_arn(REPORTS_QUEUE_NAME),
             },
         )
         self._iam_proxy = IamProxy(self._dynamodb.endpoint_url, self.policies).start()

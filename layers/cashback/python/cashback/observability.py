@@ -71,6 +71,10 @@ METRICS: dict[str, tuple[str, ...]] = {
     "LifecycleFailures": (),
     "DueItemsRead": (),
     "RunStoppedEarly": (),
+    # ReportsFunction (the table's stream)
+    "StreamRecordsFolded": (),  # folded into report totals now (not counting replays)
+    "StreamRecordsRetried": (),  # handed back to Lambda to retry (the run could not be written)
+    "ReportWrites": (),  # report items and run markers written
     # AuthorizerFunction: keys it refused (Lambda counts each as an error)
     "KeysRefused": (),
     # Every API function: unexpected errors answered as 500 (Lambda does not count them)

@@ -52,6 +52,7 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("DELETE", "/v1/lists/*/*"),
     ),
     "admin": (
+        ("GET", "/v1/reports/liability"),
         ("PUT", "/v1/rules"),
         ("GET", "/v1/rules"),
         ("GET", "/v1/rules/*"),

@@ -206,6 +206,19 @@ class DueStore(Protocol):
     def claim_notice(self, notice: Notice, now: str) -> bool: ...
 
 
+class ReportStore(Protocol):
+    def folded_run(self, first_record_id: str) -> int: ...
+    def add_report_totals(
+        self,
+        first_record_id: str,
+        records: int,
+        counters: dict[tuple[str, str], dict[str, int]],
+        now_epoch: int,
+    ) -> bool: ...
+    def report_days(self, tenant: str, last_day: str) -> list[tuple[str, dict[str, int]]]: ...
+    def report_cohorts(self, tenant: str) -> list[tuple[str, dict[str, int]]]: ...
+
+
 class Publisher(Protocol):
     """Tells storefronts about their customers' cashback; says which notices it took."""
 

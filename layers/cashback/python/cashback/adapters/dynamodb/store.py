@@ -10,6 +10,7 @@ from cashback.adapters.dynamodb.orders import OrdersTable
 from cashback.adapters.dynamodb.payouts import PayoutsTable
 from cashback.adapters.dynamodb.programs import ProgramsTable
 from cashback.adapters.dynamodb.redemptions import RedemptionsTable
+from cashback.adapters.dynamodb.reports import ReportsTable
 from cashback.adapters.dynamodb.reviews import ReviewsTable
 from cashback.adapters.dynamodb.risk_stats import RiskStatsTable
 from cashback.adapters.dynamodb.tenants import TenantsTable
@@ -25,8 +26,9 @@ class Store(
     ReviewsTable,
     RiskStatsTable,
     ListsTable,
+    ReportsTable,
     DueTable,
 ):
     """Tenants and keys, accounts and entries, orders and refunds, redemptions, payouts, programs,
-    reviews, risk lists, risk statistics and the due index, over one table (see
+    reviews, risk lists, risk statistics, report totals and the due index, over one table (see
     adapters.dynamodb.table for its layout)."""
