@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cashback import runtime
 from cashback.api.http import caller, documented, make_resolver
-from cashback.api.report_payloads import LiabilityReport
+from cashback.api.report_payloads import LiabilityReport, ProgramReport
 from cashback.domain.reports.totals import Change
 from cashback.observability import logger, metrics, tracer
 from cashback.services import reports
@@ -39,6 +39,26 @@ def liability(
 ) -> dict[str, Any]:
     who = caller(app)
     return reports.liability(runtime.store(), who.tenant, start, end, granularity, who.now)
+
+
+@app.get(
+    "/v1/reports/program",
+    responses=documented(
+        200,
+        ProgramReport,
+        "The program's results by month and cohort, users against non-users, experiments",
+        {422: "report_range: from after to, or more than 120 months"},
+        query=True,
+    ),
+)
+def program(
+    start: Annotated[date, Query(alias="from", description="A day of the first month")],
+    end: Annotated[date, Query(alias="to", description="A day of the last month")],
+) -> dict[str, Any]:
+    who = caller(app)
+    in_force = runtime.program_at(who.tenant, who.now)
+    margin = in_force[1].gross_margin if in_force else None
+    return reports.program(runtime.store(), who.tenant, start, end, margin)
 
 
 def _change(record: DynamoDBRecord) -> Change:

@@ -62,6 +62,7 @@ EVENT_FILES = {
     ("PUT", "/v1/rules"): "admin/publish_rules.json",
     ("GET", "/v1/rules"): "admin/rules_in_force.json",
     ("GET", "/v1/reports/liability"): "reports/liability.json",
+    ("GET", "/v1/reports/program"): "reports/program.json",
     ("GET", "/v1/rules/{version}"): "admin/rules_version.json",
     ("GET", "/v1/reviews"): "review/queue.json",
     ("GET", "/v1/reviews/{order_id}"): "review/case.json",
@@ -334,6 +335,13 @@ def test_stream_event_folds_the_sample_purchase_once_into_the_liability_report(
         "reserved": 0,
     }
     assert report["periods"][-1]["closing"] == CASHBACK
+    program = functions.call("reports", api_event("reports/program.json", after=ADMIN_AT))
+    assert program["statusCode"] == 200, program
+    assert [month["month"] for month in _json(program)["months"]] == [
+        "2026-01",
+        "2026-02",
+        "2026-03",
+    ]
     (cohort,) = report["breakage"]["cohorts"]
     assert (cohort["month"], cohort["issued"], cohort["outstanding"]) == (
         "2026-03",

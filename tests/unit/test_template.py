@@ -172,6 +172,7 @@ def test_every_route_goes_through_the_key_authorizer() -> None:
         ("POST", "/v1/purchases"),
         ("POST", "/v1/refunds"),
         ("GET", "/v1/reports/liability"),
+        ("GET", "/v1/reports/program"),
         ("POST", "/v1/redemptions"),
         ("GET", "/v1/redemptions/{redemption_id}"),
         ("POST", "/v1/redemptions/{redemption_id}/capture"),

@@ -1,4 +1,4 @@
-"""`cashback`: the local stack, keys, tenants and ledger audits from the command line.
+"""`cashback`: the local stack, keys, tenants, ledger audits and reports from the command line.
 
 Commands that touch a table take --table (default $TABLE_NAME) and --endpoint-url
 (default $AWS_ENDPOINT_URL_DYNAMODB, else AWS itself), so they work against the local
@@ -226,6 +226,9 @@ def parser() -> argparse.ArgumentParser:
     from cashback_tools.model_cli import register
 
     register(commands)
+    from cashback_tools.report_cli import register as register_reports
+
+    register_reports(commands)
     _demo_command(commands)
     return root
 

@@ -53,6 +53,7 @@ ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "admin": (
         ("GET", "/v1/reports/liability"),
+        ("GET", "/v1/reports/program"),
         ("PUT", "/v1/rules"),
         ("GET", "/v1/rules"),
         ("GET", "/v1/rules/*"),

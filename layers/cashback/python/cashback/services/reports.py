@@ -7,9 +7,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from cashback.domain.changes import AccountMoved
+from cashback.domain.reports import results
 from cashback.domain.reports.breakage import breakage
 from cashback.domain.reports.liability import Granularity, check_range, roll_forward
 from cashback.domain.reports.totals import Change, Fold
@@ -52,6 +54,9 @@ def fold(
             break
         run = _run(changes, start)
         counters = run.counters()
+        if not counters:  # nothing to add (changes that cancel out): nothing to remember
+            folded, start = folded + run.records, start + run.records
+            continue
         try:
             _write(store, changes[start].record_id, run.records, counters, now_epoch)
         except Exception:  # noqa: BLE001 - raising now would replay the runs written before
@@ -68,7 +73,7 @@ def fold(
 def _run(changes: Sequence[Change], start: int) -> Fold:
     run = Fold()
     for change in changes[start:]:
-        if not run.fits(change, MAX_ITEMS_PER_FOLD):
+        if run.records and not run.fits(change, MAX_ITEMS_PER_FOLD):
             break
         run.add_change(change)
     return run
@@ -89,6 +94,31 @@ def _write(
             if attempt == ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * 2**attempt)
+
+
+def program(
+    store: ReportStore,
+    tenant: str,
+    start: date,
+    end: date,
+    gross_margin: Decimal | None,
+) -> dict[str, Any]:
+    """The program's results by month from `start`'s month to `end`'s, its cohorts, its
+    cashback users against non-users, and its experiments (over their whole run)."""
+    check_range(start, end, "month")
+    first, last = start.isoformat()[:7], end.isoformat()[:7]
+    raw = dict(store.report_months(tenant))
+    listed = results.months(raw.items(), first, last)
+    return {
+        "tenant": tenant,
+        "from": first,
+        "to": last,
+        "gross_margin": None if gross_margin is None else str(gross_margin),
+        "months": listed,
+        "cohorts": results.cohorts(store.report_cohorts(tenant)),
+        "users_against_non_users": results.users_against_non_users(listed, raw),
+        "experiments": results.experiments(store.report_experiments(tenant), gross_margin),
+    }
 
 
 def liability(

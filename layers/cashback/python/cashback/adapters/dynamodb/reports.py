@@ -3,9 +3,13 @@ transaction with a marker of the run of records they came from, and read back fo
 report.
 
     REPORT#<t>            DAY#<yyyy-mm-dd>       `<kind>.<field>` sums of the day's entries
-    REPORT#<t>            COHORT#<yyyy-mm>       an earning month's lot measures
+    REPORT#<t>            COHORT#<yyyy-mm>       an earning month's lot measures, and the
+                                                 customers who first bought in it
+    REPORT#<t>            MONTH#<yyyy-mm>        a local month's orders, revenue, customers
+    REPORT#<t>            EXPERIMENT#<id>        each variant's customers, orders, revenue
     STREAMMARK#<eventID>  MARK                   a folded run of stream records: its length
-                                                 (deleted by TTL after two days)
+                                                 and the report items it added to (deleted
+                                                 by TTL after two days)
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from cashback.adapters.dynamodb.accounts import entry_from_item, lot_from_item
 from cashback.adapters.dynamodb.table import Table, from_item, to_item
 from cashback.domain.changes import AlreadyRecorded
+from cashback.domain.reports.program import EXPERIMENT, MONTH, Purchase
 from cashback.domain.reports.totals import COHORT, DAY, Change
 
 # A transaction carries at most 100 items: the marker and 99 report items.
@@ -65,6 +70,7 @@ class ReportsTable(Table):
         mark = {
             **mark_key(first_event_id),
             "records": records,
+            "report_items": len(counters),
             "ttl": now_epoch + MARK_TTL_SECONDS,
         }
         items = [
@@ -85,6 +91,8 @@ class ReportsTable(Table):
         new = from_item(stream["NewImage"])
         if sort_key.startswith("ENTRY#") and record["eventName"] == "INSERT":
             return Change(record["eventID"], entry=entry_from_item(new))
+        if sort_key == "ORDER" and record["eventName"] == "INSERT":
+            return Change(record["eventID"], purchase=_purchase(new))
         if sort_key.startswith("LOT#") and record["eventName"] in ("INSERT", "MODIFY"):
             old = stream.get("OldImage")
             return Change(
@@ -107,13 +115,37 @@ class ReportsTable(Table):
         ]
 
     def report_cohorts(self, tenant: str) -> list[tuple[str, dict[str, int]]]:
+        return self._report_items(tenant, COHORT)
+
+    def report_months(self, tenant: str) -> list[tuple[str, dict[str, int]]]:
+        return self._report_items(tenant, MONTH)
+
+    def report_experiments(self, tenant: str) -> list[tuple[str, dict[str, int]]]:
+        return self._report_items(tenant, EXPERIMENT)
+
+    def _report_items(self, tenant: str, prefix: str) -> list[tuple[str, dict[str, int]]]:
+        """Every report item of one kind (the part of its key after the prefix), in order."""
         return [
-            (item["sk"][len(COHORT) :], _counters(item))
+            (item["sk"][len(prefix) :], _counters(item))
             for item in self._query(
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :cohort)",
-                ExpressionAttributeValues=to_item({":pk": report_pk(tenant), ":cohort": COHORT}),
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=to_item({":pk": report_pk(tenant), ":prefix": prefix}),
             )
         ]
+
+
+def _purchase(item: dict[str, Any]) -> Purchase:
+    before = item.get("customer_before") or {}
+    return Purchase(
+        tenant=item["tenant"],
+        customer_id=item["customer_id"],
+        amount=item["amount"],
+        cashback=item["cashback"],
+        occurred_at=item["occurred_at"],
+        month=before.get("month") or item["occurred_at"][:7],
+        before=before,
+        experiments=tuple(item.get("experiments") or ()),
+    )
 
 
 def _counters(item: dict[str, Any]) -> dict[str, int]:

@@ -61,7 +61,11 @@ def _units(amount: Decimal) -> int:
 def breakage(cohorts: Iterable[tuple[str, Mapping[str, int]]], month_now: str) -> Breakage:
     """Each cohort's counters (see domain.reports.totals.lot_measures) made into rates. A
     cohort is closed once its month is over and nothing of it is outstanding."""
-    rows = sorted((month, dict(counters)) for month, counters in cohorts)
+    rows = sorted(
+        (month, dict(counters))
+        for month, counters in cohorts
+        if any(name in counters for name in ("issued", "held", "voided"))  # lots, not customers
+    )
     closed = [c for month, c in rows if _closed(month, c, month_now)]
     expected = _rate(sum(c.get("expired", 0) for c in closed), sum(c["issued"] for c in closed))
     return Breakage(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from cashback.domain.ledger.entries import Entry
 from cashback.domain.ledger.lots import Lot
+from cashback.domain.reports import program
 
 DAY = "DAY#"
 COHORT = "COHORT#"
@@ -59,13 +60,15 @@ def lot_counters(before: Lot | None, after: Lot) -> tuple[str, dict[str, int]]:
 
 @dataclass(frozen=True)
 class Change:
-    """One stream record the reports fold: a new ledger entry, or a lot's new state (with
-    the one before it; None when the lot is new). `record_id` is the stream's event id."""
+    """One stream record the reports fold: a new ledger entry, a lot's new state (with the
+    one before it; None when the lot is new), or a new purchase's record. `record_id` is
+    the stream's event id."""
 
     record_id: str
     entry: Entry | None = None
     lot: Lot | None = None
     lot_before: Lot | None = None
+    purchase: program.Purchase | None = None
 
 
 @dataclass
@@ -75,24 +78,26 @@ class Fold:
     items: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     records: int = 0
 
-    def add(self, tenant: str, item: str, counters: dict[str, int]) -> None:
-        self.records += 1
-        if counters:
-            self.items.setdefault((tenant, item), Counter()).update(counters)
-
-    def target(self, change: Change) -> tuple[str, str, dict[str, int]]:
+    def targets(self, change: Change) -> list[tuple[str, str, dict[str, int]]]:
+        """The report items a change adds to: (tenant, item, counters)."""
         if change.entry is not None:
-            return change.entry.tenant, *entry_counters(change.entry)
-        assert change.lot is not None, "a change is an entry or a lot"
-        return change.lot.tenant, *lot_counters(change.lot_before, change.lot)
+            return [(change.entry.tenant, *entry_counters(change.entry))]
+        if change.purchase is not None:
+            tenant = change.purchase.tenant
+            return [(tenant, item, added) for item, added in program.counters(change.purchase)]
+        assert change.lot is not None, "a change is an entry, a lot or a purchase"
+        return [(change.lot.tenant, *lot_counters(change.lot_before, change.lot))]
 
     def fits(self, change: Change, max_items: int) -> bool:
         """Whether the change can join without the fold touching more than max_items."""
-        tenant, item, counters = self.target(change)
-        return not counters or (tenant, item) in self.items or len(self.items) < max_items
+        new = {(t, item) for t, item, added in self.targets(change) if added} - set(self.items)
+        return len(self.items) + len(new) <= max_items
 
     def add_change(self, change: Change) -> None:
-        self.add(*self.target(change))
+        self.records += 1
+        for tenant, item, added in self.targets(change):
+            if added:
+                self.items.setdefault((tenant, item), Counter()).update(added)
 
     def counters(self) -> dict[tuple[str, str], dict[str, int]]:
         """Each item's non-zero counters (an item whose changes cancel out is left out)."""

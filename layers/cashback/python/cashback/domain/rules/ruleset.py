@@ -241,6 +241,9 @@ class RuleSet(Rules):
     )
     """When a refund meets cashback already spent: take back only what is unspent, take
     back what the balance allows, or record the rest as debt netted from future cashback."""
+    gross_margin: Rate | None = Field(default=None, examples=["0.30"])
+    """The storefront's gross margin on sales: the program report prices an experiment's
+    incremental revenue with it (ROI); absent, the report gives no ROI."""
 
     @field_validator("time_zone")
     @classmethod
