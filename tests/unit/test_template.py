@@ -59,6 +59,7 @@ def test_functions_built_so_far_have_their_logical_ids() -> None:
         "AdminFunction",
         "ReviewFunction",
         "ConsoleFunction",
+        "ReportsFunction",
     }
 
 
