@@ -40,8 +40,8 @@ class _Shard:
     parent: str | None
     iterator: str | None
     delivery: BatchDelivery
-    buffer: list[tuple[dict[str, Any], int]] = field(default_factory=list)
-    first_at: float | None = None  # when the oldest buffered record was read (monotonic)
+    # Records kept by the filters, not yet delivered: (record, its size, when read).
+    buffer: list[tuple[dict[str, Any], int, float]] = field(default_factory=list)
     last_sequence: str | None = None
     finished: bool = False  # closed, and every record of it handled
 
@@ -278,8 +278,7 @@ class StreamEmulator:
                 record = lambda_record(raw, run.stream_arn, self.region)
                 if any_matches(run.mapping.filters, record):
                     run.counters.matched += 1
-                    shard.buffer.append((record, len(json.dumps(record))))
-                    shard.first_at = shard.first_at or time.monotonic()
+                    shard.buffer.append((record, len(json.dumps(record)), time.monotonic()))
             closed = shard.iterator is None
             self._deliver_due(run, shard, flush or closed)
             if closed and not shard.buffer:
@@ -316,19 +315,18 @@ class StreamEmulator:
         mapping = run.mapping
         while shard.buffer and not self._halted():
             full = len(shard.buffer) >= mapping.batch_size
-            waited = time.monotonic() - (shard.first_at or time.monotonic())
+            waited = time.monotonic() - shard.buffer[0][2]  # the window opens at its first
             if not (full or flush or waited >= mapping.window):
                 return
             batch: list[dict[str, Any]] = []
             size = 0
-            for record, record_size in shard.buffer[: mapping.batch_size]:
+            for record, record_size, _ in shard.buffer[: mapping.batch_size]:
                 if batch and size + record_size > PAYLOAD_LIMIT:
                     break
                 batch.append(record)
                 size += record_size
             shard.delivery.deliver(batch)
             shard.buffer = shard.buffer[len(batch) :]
-            shard.first_at = time.monotonic() if shard.buffer else None
 
     def _record_failure(self, destination: str, message: dict[str, Any]) -> None:
         with self._changed:
