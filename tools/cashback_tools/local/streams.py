@@ -167,9 +167,9 @@ class StreamEmulator:
         lines = []
         for run in self._runs:
             for shard in run.shards.values():
-                if shard.finished:
-                    continue
                 in_flight = shard.delivery.state.get("in_flight")
+                if shard.finished or not (shard.buffer or in_flight):
+                    continue
                 lines.append(
                     f"{run.mapping.name} {shard.shard_id}: {len(shard.buffer)} record(s) "
                     f"waiting" + (f", in flight {in_flight}" if in_flight else "")
@@ -190,20 +190,22 @@ class StreamEmulator:
                     continue
                 flush = self._flush_requests > 0
             started = time.monotonic()
+            failed = False
             try:
                 quiet = self.run_once(flush=flush)
                 self.error = None
             except Stopped:
                 return
             except Exception as error:  # noqa: BLE001 - logged; the poller goes on, as Lambda's
-                quiet = False
+                quiet, failed = False, True
                 self.error = f"{type(error).__name__}: {error}"
                 traceback.print_exc(file=sys.stderr)
             with self._changed:
                 if quiet:
                     self._quiet_since = started
                     self._changed.notify_all()
-                if not self._stopping and not (flush and not quiet):
+                # While settling, the next pass follows at once (unless this one failed).
+                if not self._stopping and (failed or quiet or not flush):
                     self._changed.wait(self.poll_interval)
 
     def _halted(self) -> bool:
