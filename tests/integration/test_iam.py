@@ -17,7 +17,7 @@ from cashback.adapters.dynamodb.table import to_item
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.services import programs
 from cashback_tools.local.gateway import LocalGateway
-from cashback_tools.local.iam import Policies, event_bus_arn, queue_arn, table_arn
+from cashback_tools.local.iam import Policies, event_bus_arn, table_arn
 from cashback_tools.local.iam_proxy import IamProxy
 from cashback_tools.local.stack import TABLE_NAME, LocalStack
 from cashback_tools.local.template import Template
@@ -29,7 +29,6 @@ TABLE_ARN = table_arn(TABLE_NAME)
 REFS = {
     "LedgerTable.Arn": TABLE_ARN,
     "CashbackEventBus.Arn": event_bus_arn("x"),
-    "ReportsDeadLetterQueue.Arn": queue_arn("x"),
 }
 
 

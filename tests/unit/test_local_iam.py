@@ -15,7 +15,6 @@ from cashback_tools.local.iam import (
     access_key_id,
     dynamodb_needs,
     event_bus_arn,
-    queue_arn,
     table_arn,
 )
 from cashback_tools.local.template import TemplateError, load_template
@@ -134,12 +133,7 @@ def test_conditions_are_refused_rather_than_ignored() -> None:
 def test_the_templates_policies_resolve_to_local_arns() -> None:
     template = load_template(ROOT / "template.yaml")
     policies = Policies.from_template(
-        template,
-        {
-            "LedgerTable.Arn": T,
-            "CashbackEventBus.Arn": event_bus_arn("cashback-local"),
-            "ReportsDeadLetterQueue.Arn": queue_arn("reports-dlq"),
-        },
+        template, {"LedgerTable.Arn": T, "CashbackEventBus.Arn": event_bus_arn("cashback-local")}
     )
     assert set(policies.policies) >= {"AdminFunction", "ReviewFunction", "ExpiryFunction"}
     # The review queue is read through its index; the table itself is not scanned.

@@ -8,6 +8,8 @@ It serves the integration tests, `cashback serve` and the demo. The rooms, outsi
       lambda_api.py, eventbridge.py   Lambda's Invoke API and PutEvents on the same port
     pool.py, worker.py    each function in worker processes of its own (invocation.py)
     iam_proxy.py, iam.py  the IAM-checking DynamoDB proxy and the policy evaluator
+    streams.py            the table's stream to its consumer, as Lambda's event source mapping
+      stream_mapping.py, stream_filters.py, stream_delivery.py   its parts
     template.py, cfn.py   what the stack reads from template.yaml
     build.py              the layers and the runtime's boto3, built as `sam build` does
     dynamodb_local.py     DynamoDB Local (or moto); http_server.py the servers' thread

@@ -107,6 +107,16 @@ class LocalStore:
             config=Config(**config) if config else None,
         )
 
+    def streams_client(self) -> Any:
+        """A boto3 DynamoDB Streams client: the same endpoint serves the table's stream."""
+        return boto3.client(
+            "dynamodbstreams",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+
     def env(self) -> dict[str, str]:
         """Environment that points boto3 in the handlers at this store."""
         return {

@@ -137,9 +137,10 @@ class Policies:
     @classmethod
     def from_template(cls, template: Template, refs: Mapping[str, str]) -> Policies:
         """`refs` resolve the template's references, e.g. {"LedgerTable.Arn": "arn:..."}."""
+        refs = {**template_arns(template), **refs}
         policies = {}
         for logical_id, props in template.function_properties().items():
-            statements = []
+            statements = sam_implied_statements(template, props, refs)
             for entry in props.get("Policies") or []:
                 # SAM policy templates and managed policy names grant nothing to the
                 # resources the local stack checks; statements are what this project uses.
@@ -179,8 +180,51 @@ def table_arn(table: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"
 
 
-def queue_arn(queue: str) -> str:
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+def queue_arn(logical_id: str) -> str:
+    """A template queue's ARN locally (CloudFormation names it <stack>-<LogicalId>-...)."""
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:cashback-local-{logical_id}"
+
+
+def template_arns(template: Template) -> dict[str, str]:
+    """`<Queue>.Arn` for each AWS::SQS::Queue of the template."""
+    return {
+        f"{logical_id}.Arn": queue_arn(logical_id)
+        for logical_id, resource in template.resources.items()
+        if resource.get("Type") == "AWS::SQS::Queue"
+    }
+
+
+def sam_implied_statements(
+    template: Template, props: Mapping[str, Any], refs: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """What SAM adds to a function's role for its events: a `Type: DynamoDB` event attaches
+    the managed policy AWSLambdaDynamoDBExecutionRole (reading any stream; its CloudWatch
+    Logs actions are not checked here), and an OnFailure destination with `Type: SQS` gets
+    sqs:SendMessage on it. Without that Type the template must grant it (SAM adds nothing)."""
+    statements: list[dict[str, Any]] = []
+    for event in (props.get("Events") or {}).values():
+        if event.get("Type") != "DynamoDB":
+            continue
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ],
+                "Resource": "*",
+            }
+        )
+        details = event.get("Properties") or {}
+        on_failure = (details.get("DestinationConfig") or {}).get("OnFailure") or {}
+        destination = template.resolve(on_failure.get("Destination"), refs)
+        if on_failure.get("Type") == "SQS" and destination is not None:
+            statements.append(
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": destination}
+            )
+    return statements
 
 
 def event_bus_arn(bus: str | None) -> str:

@@ -4,6 +4,7 @@ with fresh API keys, and the gateway serving the template's routes and the Invok
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +17,14 @@ from cashback.domain.tenants import TenantSettings
 from cashback.services import keys
 from cashback_tools.local.dynamodb_local import LocalStore, start_store
 from cashback_tools.local.gateway import LocalGateway
-from cashback_tools.local.iam import Policies, event_bus_arn, queue_arn, table_arn
+from cashback_tools.local.iam import Denial, Policies, event_bus_arn, table_arn
 from cashback_tools.local.iam_proxy import IamProxy
+from cashback_tools.local.stream_mapping import MappingRefused, check_permissions, stream_mappings
+from cashback_tools.local.streams import StreamEmulator
 from cashback_tools.local.template import Template, load_template
 
 TABLE_NAME = "cashback-local"
 EVENT_BUS_NAME = "cashback-local"
-REPORTS_QUEUE_NAME = "cashback-local-reports-dlq"
 StoreKind = Literal["dynamodb-local", "memory"]
 
 
@@ -72,6 +74,8 @@ class LocalStack:
         self._dynamodb: LocalStore | None = None
         self._gateway: LocalGateway | None = None
         self._iam_proxy: IamProxy | None = None
+        self._streams: StreamEmulator | None = None
+        self._stream_denials: list[dict[str, str]] = []
         self._env: dict[str, str] = {}
         self.policies: Policies | None = None
         self.template: Template | None = None
@@ -103,7 +107,6 @@ class LocalStack:
                 "LedgerTable.Arn": table_arn(TABLE_NAME),
                 "CashbackEventBus": EVENT_BUS_NAME,
                 "CashbackEventBus.Arn": event_bus_arn(EVENT_BUS_NAME),
-                "ReportsDeadLetterQueue.Arn": queue_arn(REPORTS_QUEUE_NAME),
             },
         )
         self._iam_proxy = IamProxy(self._dynamodb.endpoint_url, self.policies).start()
@@ -133,7 +136,37 @@ class LocalStack:
         self._gateway.start()
         # The gateway also records EventBridge's PutEvents (its workers are pointed at it).
         os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self._gateway.url
+        try:
+            self._streams = self._stream_emulator()
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def _stream_emulator(self) -> StreamEmulator | None:
+        """The template's stream event source mappings, created as Lambda creates them
+        (the role checked first), polling until stop(); None when there are none."""
+        assert self.template is not None and self._dynamodb is not None
+        assert self.policies is not None
+        mappings = stream_mappings(self.template, self._refs)
+        if not mappings:
+            return None
+        arns = {}
+        for mapping in mappings:
+            if mapping.table != "LedgerTable":
+                raise MappingRefused(f"{mapping.name}: the local stack has only LedgerTable")
+            table = self._dynamodb.client().describe_table(TableName=TABLE_NAME)["Table"]
+            arns[mapping.table] = table["LatestStreamArn"]
+            check_permissions(mapping, self.policies, arns[mapping.table], self._denied)
+        emulator = StreamEmulator(mappings, self._dynamodb.streams_client(), arns, self.invoke)
+        return emulator.start()
+
+    def _denied(self, denial: Denial) -> None:
+        self._stream_denials.append(
+            {"principal": denial.principal, "action": denial.action, "resource": denial.resource}
+        )
+        line = f"IAM denied {denial.principal}: {denial.action} on {denial.resource}"
+        print(line, file=sys.stderr)
 
     @property
     def function_environment(self) -> dict[str, str]:
@@ -149,9 +182,10 @@ class LocalStack:
 
     @property
     def iam_denials(self) -> list[dict[str, str]]:
-        """Every DynamoDB call IAM refused so far: principal, action, resource."""
-        assert self._iam_proxy is not None, "the stack is not running"
-        return list(self._iam_proxy.denials)
+        """Every DynamoDB call IAM refused so far, and every permission a stream's event
+        source mapping lacked when it was created: principal, action, resource."""
+        proxied = list(self._iam_proxy.denials) if self._iam_proxy is not None else []
+        return [*self._stream_denials, *proxied]
 
     def gateway(self, **options: Any) -> LocalGateway:
         """A gateway (not started) on this stack's table and functions; the stack's own is
@@ -179,6 +213,33 @@ class LocalStack:
         assert self._gateway is not None, "the stack is not running"
         return self._gateway.invoke(function, event)
 
+    def settle(self, timeout: float = 60.0) -> None:
+        """Return once every record written to the table's stream before the call has been
+        handled (delivered and succeeded, filtered out, or sent to the on-failure
+        destination); TimeoutError says what is stuck."""
+        if self._streams is not None:
+            self._streams.settle(timeout)
+
+    def pause_streams(self) -> None:
+        """Hold the stream's delivery back (records wait in the stream) until resumed."""
+        if self._streams is not None:
+            self._streams.pause()
+
+    def resume_streams(self) -> None:
+        if self._streams is not None:
+            self._streams.resume()
+
+    @property
+    def stream_failures(self) -> list[dict[str, Any]]:
+        """The on-failure destination's messages (Lambda's records of what it gave up on)."""
+        return list(self._streams.failures) if self._streams is not None else []
+
+    @property
+    def stream_counters(self) -> dict[str, int]:
+        """Records read, kept by the filters, delivered; invocations, retries, bisections,
+        records sent to the on-failure destination (stream_delivery.Counters)."""
+        return self._streams.counters if self._streams is not None else {}
+
     def add_tenant(self, tenant: str, settings: TenantSettings, now: str) -> dict[str, str]:
         """Create a tenant with one fresh key per scope. Its usage plan key is made up
         here (on AWS, `cashback tenants create` makes a real API key): the local gateway
@@ -191,6 +252,9 @@ class LocalStack:
         return self.keys[tenant]
 
     def stop(self) -> None:
+        if self._streams is not None:
+            self._streams.stop()
+            self._streams = None
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
