@@ -77,8 +77,12 @@ def fold_stream(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
     with processor(records=records, handler=_change):
         outcomes = processor.process()
     changes: list[Change] = []
-    for status, result, _ in outcomes:
+    for status, result, record in outcomes:
         if status != "success":
+            logger.error(
+                "a stream record could not be read; Lambda retries from it",
+                extra={"error": result, "sequence_number": record.dynamodb.sequence_number},
+            )
             break
         changes.append(result)
     folded = reports.fold(

@@ -26,7 +26,7 @@ from cashback_tools.local.stream_mapping import (
     parse_mapping,
     stream_mappings,
 )
-from cashback_tools.local.streams import StreamEmulator
+from cashback_tools.local.streams import StreamEmulator, lambda_record
 from cashback_tools.local.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -503,3 +503,18 @@ def test_an_explicit_deny_of_the_stream_is_refused() -> None:
     with pytest.raises(MappingRefused, match="Cannot access stream"):
         check_permissions(mapping, Policies.from_template(template, REFS), STREAM, denials.append)
     assert denials[0].explicit
+
+
+def test_an_empty_map_reaches_the_consumer_typed_as_aws_sends_it() -> None:
+    """DynamoDB Local's stream gives an empty map as `{}`; Lambda's event has `{"M": {}}`."""
+    raw = {
+        "eventID": "1",
+        "eventName": "INSERT",
+        "dynamodb": {
+            "Keys": {"pk": {"S": "p"}, "sk": {"S": "ENTRY#1"}},
+            "NewImage": {"deltas": {}, "nested": {"M": {"inner": {}}}, "n": {"N": "1"}},
+            "SequenceNumber": "1",
+        },
+    }
+    image = lambda_record(raw, "arn", "us-east-1")["dynamodb"]["NewImage"]
+    assert image == {"deltas": {"M": {}}, "nested": {"M": {"inner": {"M": {}}}}, "n": {"N": "1"}}

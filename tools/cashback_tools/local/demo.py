@@ -333,6 +333,10 @@ def run(store: StoreKind = "dynamodb-local", serve: bool = False) -> int:
             "(its own customer namespace; it cannot see ours)"
         )
 
+        from cashback_tools.local.demo_reports import reports
+
+        reconciled = reports(stack, now - timedelta(days=31), now + timedelta(days=200))
+
         assert stack.store is not None
         report = verify(stack.store, "demo")
         verdict = (
@@ -343,7 +347,7 @@ def run(store: StoreKind = "dynamodb-local", serve: bool = False) -> int:
         _say(f"Ledger audit: {report.customers} customers, {report.entries} entries, {verdict}")
         if serve and report.ok:
             _serve_console(stack)
-        return 0 if report.ok else 1
+        return 0 if report.ok and reconciled else 1
 
 
 def _serve_console(stack: LocalStack) -> None:

@@ -60,6 +60,9 @@ class _Run:
 def lambda_record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
     """A GetRecords record as Lambda puts it in the event (creation time in epoch seconds)."""
     change = dict(raw["dynamodb"])
+    for image in ("NewImage", "OldImage"):
+        if image in change:
+            change[image] = {name: _typed(value) for name, value in change[image].items()}
     created = change.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         change["ApproximateCreationDateTime"] = int(created.timestamp())
@@ -75,6 +78,18 @@ def lambda_record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[
     if "userIdentity" in raw:  # a deletion by TTL says so
         record["userIdentity"] = dict(raw["userIdentity"])
     return record
+
+
+def _typed(value: Any) -> Any:
+    """An attribute value as DynamoDB Streams sends it. An empty map arrives from DynamoDB
+    Local's stream as `{}` (no type), which no deserializer reads; AWS sends `{"M": {}}`."""
+    if value == {}:
+        return {"M": {}}
+    if isinstance(value, dict) and "M" in value:
+        return {"M": {name: _typed(inner) for name, inner in value["M"].items()}}
+    if isinstance(value, dict) and "L" in value:
+        return {"L": [_typed(inner) for inner in value["L"]]}
+    return value
 
 
 class StreamEmulator:
