@@ -125,6 +125,10 @@ class Order:
     # The riskier score of the customer's later purchase an open case was raised to:
     # {"score": "0.812345", "from": order_id} (services.priority).
     priority: dict[str, str] | None = None
+    # The purchase's variant in each experiment that ran for it, as its breakdown has them
+    # ([{"id", "variant", "holdout", "campaign"}]; rules.experiments), at the top of the
+    # item so the stream's report consumer reads it without parsing the reply. None: none.
+    experiments: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

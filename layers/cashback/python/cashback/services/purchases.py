@@ -124,6 +124,7 @@ def _order(
         lines=order_lines(purchase, earning),
         device_id=purchase.device_id,
         payment_fingerprint=purchase.payment_fingerprint,
+        experiments=earning.experiments,
     )
 
 
