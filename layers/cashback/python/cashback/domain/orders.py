@@ -106,7 +106,7 @@ class Order:
     status_code: int
     rules_version: int | None = None  # None: the storefront's flat rate
     refund_policy: str = "record_debt"
-    status: str = "pending"  # pending | held | blocked | no_cashback
+    status: str = "pending"  # pending | available | held | blocked | no_cashback
     risk: dict[str, Any] | None = None  # the decision: score, model, reasons, rules fired
     case_status: str | None = None  # open while held for an analyst, then closed
     decision: dict[str, Any] | None = None  # the analyst's: approve or reject, who, note
@@ -154,7 +154,7 @@ class PurchaseRecorded:
 
     order_id: str
     customer_id: str
-    status: str  # pending | held | blocked | no_cashback
+    status: str  # pending | available | held | blocked | no_cashback
     currency: str
     unit: str  # money | points
     cashback: int
