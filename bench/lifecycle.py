@@ -93,7 +93,7 @@ def _grow(
             account, order_id=order_id, cashback=cashback, occurred_at=occurred, **windows
         )
         assert bought.lot is not None
-        account, lot, entries, written = bought.account, bought.lot, [bought.entry], occurred
+        account, lot, entries, written = bought.account, bought.lot, [*bought.entries], occurred
     else:
         expires = due if kind == "expire" else due + REMINDER
         occurred = expires - EXPIRY
@@ -103,7 +103,7 @@ def _grow(
         assert bought.lot is not None
         written = occurred + RETURN_WINDOW
         ripe = ledger.advance(bought.account, bought.lot, written)
-        account, lot, entries = ripe.account, ripe.lot, [bought.entry, *ripe.entries]
+        account, lot, entries = ripe.account, ripe.lot, [*bought.entries, *ripe.entries]
         if kind == "expire":  # an earlier run sent the reminder
             written = expires - REMINDER
             lot = ledger.advance(account, lot, written).lot

@@ -83,7 +83,7 @@ def _history(customer_id: str, size: int) -> tuple[Any, Seed]:
             expiry=EXPIRY,
         )
         account, lot = made.account, made.lot
-        seed.entries.append(made.entry)
+        seed.entries.extend(made.entries)
         if k % REFUND_EVERY == 3:
             back = ledger.claw_back(
                 account,

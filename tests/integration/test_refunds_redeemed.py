@@ -87,7 +87,11 @@ def _spent_on_checkout(shop: Shop) -> tuple[str, str, str, dict[str, Any]]:
     with it, then earns 500 more on order C."""
     customer = unique("c")
     a = shop.buy(customer, 10000)
-    b = unique("checkout")
+    # B's cashback is available at once too (a window of zero) and its deadline falls on
+    # the same local midnight as C's: B's id sorts after C's ("o-...") so a refund that
+    # takes from the balance takes C's first (earliest deadline, then order id), as the
+    # scenario means, and B's own refund finds B's cashback there to take back.
+    b = unique("pay")
     redemption = shop.redeem(customer, 500, b)
     assert [(lot["order_id"], lot["amount"]) for lot in redemption["lots"]] == [(a, 500)]
     shop.buy(customer, 10000)
@@ -96,11 +100,12 @@ def _spent_on_checkout(shop: Shop) -> tuple[str, str, str, dict[str, Any]]:
     return customer, a, b, redemption
 
 
-# After A's full refund (its 500 all spent): what each policy charges, and the balance.
+# After A's full refund (its 500 all spent): what each policy charges, and the balance
+# (C's 500 and B's 400: with a return window of zero both are available at once).
 AFTER_REFUND_OF_SPENT = {
-    "record_debt": {"debt": 500, "from_balance": 0, "forgiven": 0, "available": 500},
-    "claw_back_unspent": {"debt": 0, "from_balance": 0, "forgiven": 500, "available": 500},
-    "claw_back_within_balance": {"debt": 0, "from_balance": 500, "forgiven": 0, "available": 0},
+    "record_debt": {"debt": 500, "from_balance": 0, "forgiven": 0, "available": 900},
+    "claw_back_unspent": {"debt": 0, "from_balance": 0, "forgiven": 500, "available": 900},
+    "claw_back_within_balance": {"debt": 0, "from_balance": 500, "forgiven": 0, "available": 400},
 }
 
 
@@ -132,8 +137,11 @@ def test_refund_after_spend_under_each_policy(stack: LocalStack, policy: str) ->
     assert after["spent"] == 0 and after["debt"] == 0
     # What came back repays debt first; what A's refund let go of (claw_back_unspent) goes
     # where that refund would have taken it: the customer keeps no cashback of a refunded
-    # order, whichever refund came first.
-    assert after["available"] == before["available"] + 500 - before["debt"] - expected["forgiven"]
+    # order, whichever refund came first (B's own 400 is clawed back from available).
+    clawed = first["clawed_back"] + second["clawed_back"]
+    assert after["available"] == (
+        before["available"] + 500 - before["debt"] - expected["forgiven"] - clawed
+    )
     shop.audit(customer)
 
 

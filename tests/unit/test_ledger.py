@@ -77,7 +77,8 @@ def test_purchase_credits_a_pending_lot_with_its_dates() -> None:
     assert result.lot.expires_at == "2027-04-30T12:00:00Z"
     assert result.lot.due_at == result.lot.available_at
     assert (result.account["pending"], result.account["earned"]) == (500, 500)
-    assert result.entry.seq == 1 and result.entry.prev_hash == ledger.GENESIS
+    assert [e.seq for e in result.entries] == [1]
+    assert result.entries[0].prev_hash == ledger.GENESIS
 
 
 def test_new_cashback_repays_debt_first() -> None:
@@ -135,8 +136,8 @@ def test_entries_form_a_hash_chain_that_verifies() -> None:
     second = claw_back(
         first.account, first.lot, refund_id="r1", order_id="o1", amount=100, occurred_at=T0
     )
-    assert second.entry.prev_hash == first.entry.hash
-    assert verify_chain(second.account, [first.entry, second.entry]) == []
+    assert second.entry.prev_hash == first.entries[-1].hash
+    assert verify_chain(second.account, [*first.entries, second.entry]) == []
 
 
 def _history() -> tuple[Account, list[ledger.Entry]]:
@@ -145,7 +146,7 @@ def _history() -> tuple[Account, list[ledger.Entry]]:
     third = claw_back(
         second.account, second.lot, refund_id="r2", order_id="o2", amount=300, occurred_at=T0
     )
-    return third.account, [first.entry, second.entry, third.entry]
+    return third.account, [*first.entries, *second.entries, third.entry]
 
 
 def test_verify_detects_an_edited_entry() -> None:

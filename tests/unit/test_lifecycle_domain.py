@@ -79,7 +79,7 @@ def test_expires_what_remains_at_the_deadline() -> None:
     assert (expired.account["available"], expired.account["expired"]) == (0, 300)
     assert expired.account.conserved()
     assert expired.lot.due_at is None  # leaves the index
-    chain = [bought.entry, *ripe.entries, refunded.entry, *expired.entries]
+    chain = [*bought.entries, *ripe.entries, refunded.entry, *expired.entries]
     assert verify_chain(expired.account, chain) == []
 
 

@@ -105,7 +105,7 @@ def test_every_accepted_policy_gives_dates_without_overflow(
 
 
 def test_the_budget_room_is_what_a_purchase_leaves_of_a_transaction() -> None:
-    assert (TRANSACT_MAX_ITEMS, PURCHASE_ITEMS, BUDGET_ITEMS) == (100, 6, 94)
+    assert (TRANSACT_MAX_ITEMS, PURCHASE_ITEMS, BUDGET_ITEMS) == (100, 8, 92)
 
 
 def _budgeted(n: int, **changes: Any) -> list[dict[str, Any]]:
@@ -119,7 +119,7 @@ def test_more_budgeted_campaigns_running_at_once_than_a_transaction_carries_is_r
     }
     message = limits.problems(rules_with(campaigns=_budgeted(97)), budget_items=BUDGET_ITEMS)[0]
     assert "97 campaigns with a budget run at once" in message.message
-    assert "at most 94" in message.message
+    assert "at most 92" in message.message
 
 
 def test_budgeted_campaigns_that_never_meet_do_not_add_up() -> None:
@@ -230,7 +230,8 @@ class _Client:
 
 def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() -> None:
     """PURCHASE_ITEMS is what commit_purchase really writes besides budget shards: with a
-    lot, a device and a payment fingerprint and BUDGET_ITEMS shards it sends 100 items."""
+    lot available at once (its ripening entry and notice), a device and a payment
+    fingerprint and BUDGET_ITEMS shards it sends 100 items."""
     from cashback.adapters.dynamodb.store import Store
     from cashback.domain import ledger
     from cashback.domain.changes import PurchaseChange
@@ -247,6 +248,7 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
         available_at=T,
         expires_at=T + timedelta(days=30),
     )
+    assert (len(accrual.entries), len(accrual.notices)) == (2, 1)  # available at once
     order = Order(
         tenant="t",
         order_id="o",
@@ -267,12 +269,13 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
         PurchaseChange(
             order,
             accrual.lot,
-            accrual.entry,
+            accrual.entries,
             account,
             accrual.account,
             now="2026-11-10T18:00:00Z",
             budget_takes=takes,
             identities=identities,
+            notices=accrual.notices,
         )
     )
     assert client.sent == [TRANSACT_MAX_ITEMS]
@@ -281,12 +284,13 @@ def test_a_purchase_drawing_on_the_most_budgets_fills_a_transaction_exactly() ->
             PurchaseChange(
                 order,
                 accrual.lot,
-                accrual.entry,
+                accrual.entries,
                 account,
                 accrual.account,
                 now="2026-11-10T18:00:00Z",
                 budget_takes=(*takes, ("x", 0, 1)),
                 identities=identities,
+                notices=accrual.notices,
             )
         )
 
@@ -340,6 +344,7 @@ def test_a_refund_taking_from_many_lots_stays_within_one_transaction() -> None:
             expires_at=T + timedelta(days=30),
         ).lot,
         pending=0,
+        available=0,  # the window of zero made it available at once: all of it spent
         spent=1000,
         status="CONSUMED",
     )

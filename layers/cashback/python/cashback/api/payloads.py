@@ -153,9 +153,10 @@ class RefundRequest(Request):
 class PurchaseReply(BaseModel):
     order_id: str
     customer_id: str
-    status: Literal["pending", "held", "blocked", "no_cashback"] = Field(
-        description="pending: credited, spendable after the return window; held: waiting "
-        "for a risk review; blocked: not credited; no_cashback: earned nothing"
+    status: Literal["pending", "available", "held", "blocked", "no_cashback"] = Field(
+        description="pending: credited, spendable after the return window; available: "
+        "credited and spendable at once (a return window of zero); held: waiting for a "
+        "risk review; blocked: not credited; no_cashback: earned nothing"
     )
     currency: str
     unit: Literal["money", "points"] = Field(
@@ -163,8 +164,13 @@ class PurchaseReply(BaseModel):
     )
     cashback: int = Field(description="Cashback the purchase earned, in ledger units")
     debt_repaid: int = Field(description="Part of it that repaid the customer's debt")
-    credited: int = Field(description="Part of it credited as pending cashback")
-    available_at: datetime | None
+    credited: int = Field(
+        description="Part of it credited (pending, or available when the status says so)"
+    )
+    available_at: datetime | None = Field(
+        description="When it becomes spendable (the purchase's own time when available at "
+        "once); None: nothing credited"
+    )
     expires_at: datetime | None = Field(description="None: never expires (or no cashback)")
     rules_version: int | None = Field(
         default=None, description="The program version applied; None: the flat rate"

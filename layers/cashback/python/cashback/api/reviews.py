@@ -170,7 +170,10 @@ class ReviewCase(CaseRow):
 class DecisionReply(BaseModel):
     order_id: str
     decision: Literal["approve", "reject"]
-    status: Literal["pending", "no_cashback", "rejected"]
+    status: Literal["pending", "available", "no_cashback", "rejected"] = Field(
+        description="pending: ripens when its return window ends; available: approved after "
+        "its return window ended, spendable at once; no_cashback: all of it repaid debt"
+    )
     cashback: int
     customer_list: Literal["watch_customer", "deny_customer"] | None = None
 

@@ -143,7 +143,7 @@ class Verdict:
 
     order_id: str
     decision: str  # approve | reject
-    status: str  # pending | no_cashback | rejected
+    status: str  # pending | available | no_cashback | rejected
     cashback: int
     customer_list: str | None = None  # the list the decision put the customer on
 

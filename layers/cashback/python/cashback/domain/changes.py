@@ -13,10 +13,11 @@ from cashback.domain.payouts.records import Payout
 from cashback.domain.redemptions import Redemption, Reversal
 
 # A transaction carries at most 100 items. A purchase writes its order, lot, entry and
-# account, and the aggregates of its device and payment fingerprint: what is left is for
-# the budget shards it takes (one per budgeted campaign at least; see services.purchases).
+# account, and the aggregates of its device and payment fingerprint, and with a return
+# window of zero also the lot's ripening entry and its notice: what is left is for the
+# budget shards it takes (one per budgeted campaign at least; see services.purchases).
 TRANSACT_MAX_ITEMS = 100
-PURCHASE_ITEMS = 6
+PURCHASE_ITEMS = 8
 BUDGET_ITEMS = TRANSACT_MAX_ITEMS - PURCHASE_ITEMS
 # A refund writes its record, the order, the order's lot, the entry and the account; under
 # claw_back_within_balance the customer's other lots it takes from fill the rest (one of
@@ -33,20 +34,23 @@ BudgetTake = tuple[str, int, int]  # (campaign, shard, amount)
 
 @dataclass(frozen=True)
 class PurchaseChange:
-    """A purchase: its order record, its lot (None: nothing to credit), its entry, the
-    account before and after. `budget_takes` decrement campaign budget shards, each on
-    the condition the shard still has the amount; `identities` are the device and payment
-    fingerprint that have not seen this customer yet (each gets the customer's own
-    marker, unconditionally, so customers sharing a device never contend)."""
+    """A purchase: its order record, its lot (None: nothing to credit), its entries (the
+    purchase's, then its ripening when available at once), the account before and after.
+    `budget_takes` decrement campaign budget shards, each on the condition the shard still
+    has the amount; `identities` are the device and payment fingerprint that have not seen
+    this customer yet (each gets the customer's own marker, unconditionally, so customers
+    sharing a device never contend); `notices` wait in the due index until the lifecycle
+    job publishes them (cashback available at once)."""
 
     order: Order
     lot: Lot | None
-    entry: Entry
+    entries: tuple[Entry, ...]
     before: Account
     after: Account
     now: str
     budget_takes: tuple[BudgetTake, ...] = ()
     identities: tuple[Identity, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,21 @@ class RefundChange:
 @dataclass(frozen=True)
 class DecisionChange:
     """An analyst's decision closing an open case, moving the held cashback with it; the
-    order's status becomes the decision's outcome (rejected, pending or no_cashback)."""
+    order's status becomes the decision's outcome (rejected, pending, available or
+    no_cashback). `entries`: the decision's, then the lot's ripening when approved past
+    its return window, whose notice waits in `notices` for the lifecycle job."""
 
     order: Order
     decision: dict[str, Any]
     lot_before: Lot
     lot_after: Lot
-    entry: Entry
+    entries: tuple[Entry, ...]
     before: Account
     after: Account
     now: str
     status: str | None = None
     listed: ListEntry | None = None  # the customer's watch / deny entry, with the decision
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ class Order:
     status_code: int
     rules_version: int | None = None  # None: the storefront's flat rate
     refund_policy: str = "record_debt"
-    status: str = "pending"  # pending | held | blocked | no_cashback
+    status: str = "pending"  # pending | available | held | blocked | no_cashback
     risk: dict[str, Any] | None = None  # the decision: score, model, reasons, rules fired
     case_status: str | None = None  # open while held for an analyst, then closed
     decision: dict[str, Any] | None = None  # the analyst's: approve or reject, who, note
@@ -125,6 +125,10 @@ class Order:
     # The riskier score of the customer's later purchase an open case was raised to:
     # {"score": "0.812345", "from": order_id} (services.priority).
     priority: dict[str, str] | None = None
+    # The purchase's variant in each experiment that ran for it, as its breakdown has them
+    # ([{"id", "variant", "holdout", "campaign"}]; rules.experiments), at the top of the
+    # item so the stream's report consumer reads it without parsing the reply. None: none.
+    experiments: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,7 @@ class PurchaseRecorded:
 
     order_id: str
     customer_id: str
-    status: str  # pending | held | blocked | no_cashback
+    status: str  # pending | available | held | blocked | no_cashback
     currency: str
     unit: str  # money | points
     cashback: int

@@ -61,19 +61,20 @@ def decide(
         step = (ledger.approve if ruling.verdict == "approve" else ledger.reject)(
             account, lot, order_id=order_id, decided_at=now
         )
-        reply = _verdict(order_id, ruling, lot.pending, step.lot.pending)
+        reply = _verdict(order_id, ruling, lot.pending, step.lot)
         record = _decision_record(ruling, analyst, now, fingerprint, reply)
         change = DecisionChange(
             order,
             record,
             lot,
             step.lot,
-            step.entry,
+            step.entries,
             account,
             step.account,
             to_iso(now),
             status=reply.status,
             listed=_listed(order, ruling, analyst, now),
+            notices=step.notices,
         )
         try:
             store.commit_decision(change)
@@ -100,11 +101,18 @@ def _listed(order: Order, ruling: Ruling, analyst: str, now: datetime) -> ListEn
     )
 
 
-def _verdict(order_id: str, ruling: Ruling, held: int, pending_after: int) -> Verdict:
-    """The reply: where the order's cashback went (rejected; pending again; or nothing
-    left to ripen), and the list the customer went on."""
+def _verdict(order_id: str, ruling: Ruling, held: int, after: ledger.Lot) -> Verdict:
+    """The reply: where the order's cashback went (rejected; pending again; available at
+    once, its return window over; or nothing left, all of it repaying debt), and the
+    list the customer went on."""
     status = (
-        "rejected" if ruling.verdict == "reject" else "pending" if pending_after else "no_cashback"
+        "rejected"
+        if ruling.verdict == "reject"
+        else "pending"
+        if after.pending
+        else "available"
+        if after.available
+        else "no_cashback"
     )
     return Verdict(
         order_id=order_id,

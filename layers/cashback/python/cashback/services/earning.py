@@ -47,6 +47,13 @@ class Earning:
     def breakdown(self) -> dict[str, Any] | None:
         return self.evaluation.to_json() if self.evaluation else None
 
+    @property
+    def experiments(self) -> list[dict[str, Any]] | None:
+        """The purchase's variants, as its breakdown records them (None: no experiment)."""
+        if self.evaluation is None or not self.evaluation.experiments:
+            return None
+        return [assignment.to_json() for assignment in self.evaluation.experiments]
+
 
 def earn(
     request: NewPurchase,
@@ -73,6 +80,7 @@ def earn(
         first_purchase=not account.exists,
         birthday=Birthday(*request.birthday_month_day) if request.birthday else None,
         budget_remaining=dict(budget_left),
+        customer=(account.tenant, account.customer_id),
     )
     evaluation = evaluate(rules, request, context, version=version)
     return Earning(

@@ -75,6 +75,8 @@ def _recorded(
     status = {"review": "held", "block": "blocked"}.get(
         action, "pending" if credited else "no_cashback"
     )
+    if credited and lot is not None and lot.status == "AVAILABLE":
+        status = "available"  # a return window of zero: spendable at once
     if action == "review" and not earning.cashback:
         status = "no_cashback"  # nothing to hold: no case for an analyst to decide
     return PurchaseRecorded(
@@ -124,6 +126,7 @@ def _order(
         lines=order_lines(purchase, earning),
         device_id=purchase.device_id,
         payment_fingerprint=purchase.payment_fingerprint,
+        experiments=earning.experiments,
     )
 
 
@@ -207,12 +210,13 @@ def _change(
     change = PurchaseChange(
         _order(tenant, purchase, earning, body, screened, program),
         accrual.lot,
-        accrual.entry,
+        accrual.entries,
         account,
         after,
         now=to_iso(now),
         budget_takes=takes,
         identities=screened.identities,
+        notices=accrual.notices,
     )
     return change, earning, body
 

@@ -20,6 +20,7 @@ from cashback.adapters.dynamodb.table import (
     bucket_name,
     checkpoint_key,
     customer_pk,
+    due_bucket,
     from_item,
     lot_sk,
     pick,
@@ -140,6 +141,13 @@ class DueTable(Table):
 
 def _notice_key(notice: Notice) -> dict[str, str]:
     return {"pk": f"NOTICE#{notice.tenant}", "sk": notice.id}
+
+
+def waiting_notice(notice: Notice, now: str) -> dict[str, Any]:
+    """A notice written by a purchase or a decision (cashback available at once), for the
+    lifecycle job to publish: in today's bucket, due now, as a run that died would leave it."""
+    key = _notice_key(notice)
+    return put_new(notice_item(notice, due_bucket(key["pk"], key["sk"], now), now))
 
 
 def notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:

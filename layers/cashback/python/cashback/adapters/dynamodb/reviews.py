@@ -16,6 +16,7 @@ from cashback.adapters.dynamodb.accounts import (
     seen_on,
 )
 from cashback.adapters.dynamodb.cases import INDEXES, cursor_of, key_of, queue_pk, risk_key
+from cashback.adapters.dynamodb.due import waiting_notice
 from cashback.adapters.dynamodb.lists import entry_writes
 from cashback.adapters.dynamodb.orders import order_from_item
 from cashback.adapters.dynamodb.table import (
@@ -206,8 +207,9 @@ class ReviewsTable(Table):
                 }
             },
             replace_lot(change.lot_before, change.lot_after, change.now),
-            put_new(entry_item(change.entry)),
+            *(put_new(entry_item(entry)) for entry in change.entries),
             account_update(change.before, change.after),
+            *(waiting_notice(notice, change.now) for notice in change.notices),
             *(entry_writes(change.listed) if change.listed else ()),
         ]
         self._transact(items, first_is_idempotency_record=False)

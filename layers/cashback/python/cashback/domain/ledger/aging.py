@@ -43,6 +43,31 @@ class Advance:
     changed: bool
 
 
+@dataclass(frozen=True)
+class Ripened:
+    lot: Lot
+    entry: Entry
+    account: Account
+    notice: Notice
+
+
+def ripen(account: Account, lot: Lot, now: str, *, dated: str | None = None) -> Ripened | None:
+    """Make a pending lot's cashback available if its return window has ended by `now`
+    (None: nothing to ripen). The entry and the `cashback.available` notice are dated
+    `dated`, by default the lot's available_at (when the window ended, however late the
+    job runs); a purchase or an approval that ripens its lot at once dates them at its own
+    moment. The lot's version is the caller's to bump (one per transaction)."""
+    if not (lot.status == "PENDING" and lot.pending and lot.available_at <= now):
+        return None
+    at, amount = dated or lot.available_at, lot.pending
+    entry, account = append(
+        account, "ripen", lot.order_id, lot.order_id, at, {"pending": -amount, "available": amount}
+    )
+    lot = replace(lot, pending=0, available=lot.available + amount, status="AVAILABLE")
+    notice = Notice("cashback.available", lot.tenant, lot.customer_id, lot.order_id, amount, at)
+    return Ripened(lot, entry, account, notice)
+
+
 def advance(account: Account, lot: Lot, now: datetime) -> Advance:
     """Move a lot forward to `now`: ripen when its return window has ended, remind before
     its deadline, expire what remains at the deadline. Only what is due happens; calling
@@ -55,19 +80,11 @@ def advance(account: Account, lot: Lot, now: datetime) -> Advance:
     def notice(kind: NoticeKind, amount: int, at: str) -> None:
         notices.append(Notice(kind, lot.tenant, lot.customer_id, lot.order_id, amount, at))
 
-    if lot.status == "PENDING" and lot.pending and lot.available_at <= moment:
-        amount = lot.pending
-        entry, account = append(
-            account,
-            "ripen",
-            lot.order_id,
-            lot.order_id,
-            lot.available_at,
-            {"pending": -amount, "available": amount},
-        )
-        entries.append(entry)
-        lot = replace(lot, pending=0, available=lot.available + amount, status="AVAILABLE")
-        notice("cashback.available", amount, lot.available_at)
+    ripened = ripen(account, lot, moment)
+    if ripened is not None:
+        lot, account = ripened.lot, ripened.account
+        entries.append(ripened.entry)
+        notices.append(ripened.notice)
     if (
         lot.status == "AVAILABLE"
         and lot.available

@@ -8,20 +8,27 @@ from datetime import datetime
 
 from cashback.domain.clock import to_iso
 from cashback.domain.ledger.accounts import Account
+from cashback.domain.ledger.aging import Notice, ripen
 from cashback.domain.ledger.entries import Entry, append
 from cashback.domain.ledger.lots import Lot
 
 
 @dataclass(frozen=True)
 class Decided:
+    """The lot as decided, the entries in chain order (the decision's, then the lot's
+    ripening when an approval finds its return window over), the account after them, and
+    the notices for the customer."""
+
     lot: Lot
-    entry: Entry
+    entries: tuple[Entry, ...]
     account: Account
+    notices: tuple[Notice, ...] = ()
 
 
 def approve(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
     """An analyst clears held cashback: it is earned now, repays debt first like any
-    cashback, and ripens as the purchase would have."""
+    cashback, and ripens as the purchase would have: at once, in the decision's own
+    transaction, when its return window has ended by the decision."""
     if lot.status != "HELD":
         raise ValueError("only held cashback can be approved")
     amount = lot.pending
@@ -40,17 +47,18 @@ def approve(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) 
             "clawed_back": netted,
         },
     )
-    return Decided(
-        replace(
-            lot,
-            pending=amount - netted,
-            netted=lot.netted + netted,
-            status="PENDING" if amount - netted else "CONSUMED",
-            version=lot.version + 1,
-        ),
-        entry,
-        after,
+    approved = replace(
+        lot,
+        pending=amount - netted,
+        netted=lot.netted + netted,
+        status="PENDING" if amount - netted else "CONSUMED",
+        version=lot.version + 1,
     )
+    moment = to_iso(decided_at)
+    ripened = ripen(after, approved, moment, dated=moment)
+    if ripened is None:
+        return Decided(approved, (entry,), after)
+    return Decided(ripened.lot, (entry, ripened.entry), ripened.account, (ripened.notice,))
 
 
 def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -> Decided:
@@ -77,6 +85,6 @@ def reject(account: Account, lot: Lot, *, order_id: str, decided_at: datetime) -
             status="VOIDED",
             version=lot.version + 1,
         ),
-        entry,
+        (entry,),
         after,
     )

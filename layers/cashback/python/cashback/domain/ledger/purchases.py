@@ -1,5 +1,6 @@
 """A purchase's cashback on the ledger: rounded down to the minor unit, credited as a
-pending lot (held for review, or nothing when blocked), repaying the customer's debt first."""
+pending lot (held for review, or nothing when blocked), repaying the customer's debt first;
+available at once when the return window is zero."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Literal
 
 from cashback.domain.clock import to_iso
 from cashback.domain.ledger.accounts import Account
+from cashback.domain.ledger.aging import Notice, ripen
 from cashback.domain.ledger.entries import Entry, append
 from cashback.domain.ledger.lots import NEVER, Lot, LotStatus
 
@@ -23,9 +25,14 @@ def cashback_for(amount: int, rate: Decimal) -> int:
 
 @dataclass(frozen=True)
 class Accrual:
+    """The lot (None: nothing credited), the entries in chain order (the purchase's own,
+    then its ripening when it is available at once), the account after them, and the
+    notices for the customer."""
+
     lot: Lot | None
-    entry: Entry
+    entries: tuple[Entry, ...]
     account: Account
+    notices: tuple[Notice, ...] = ()
 
 
 def accrue(
@@ -55,12 +62,16 @@ def accrue(
     The lot's dates are given (the rules engine computes them in the storefront's zone) or
     follow from a return window and a rolling expiry. The customer is reminded `reminder`
     before the deadline, but never before the cashback is spendable (a reminder about
-    money they cannot use yet would only confuse)."""
+    money they cannot use yet would only confuse).
+
+    A return window of zero (the lot available by `occurred_at`) makes the cashback
+    available at once: the lot's ripening is a second entry of the same transaction, with
+    its `cashback.available` notice, just as the lifecycle job would have written them."""
     if risk == "block":
         entry, after = append(
             account, "purchase", order_id, order_id, to_iso(occurred_at), {}, detail
         )
-        return Accrual(None, entry, after)
+        return Accrual(None, (entry,), after)
     held = risk == "review"
     netted = 0 if held else min(cashback, account["debt"])
     credited = cashback - netted
@@ -77,10 +88,12 @@ def accrue(
         if held
         else {"earned": cashback, "pending": credited, "debt": -netted, "clawed_back": netted}
     )
-    entry, after = append(
-        account, "purchase", order_id, order_id, to_iso(occurred_at), deltas, detail
-    )
-    return Accrual(lot, entry, after)
+    moment = to_iso(occurred_at)
+    entry, after = append(account, "purchase", order_id, order_id, moment, deltas, detail)
+    ripened = ripen(after, lot, moment, dated=moment) if lot is not None else None
+    if ripened is None:
+        return Accrual(lot, (entry,), after)
+    return Accrual(ripened.lot, (entry, ripened.entry), ripened.account, (ripened.notice,))
 
 
 def _lot_dates(

@@ -7,6 +7,8 @@ How a line's rate is made (everything in the storefront's time zone):
 - otherwise its base is the first *replace* campaign targeting it, else its category
   rate, else the base rate; then the tier, channel, green (eco lines), birthday and
   first-purchase extra rates and every *add* campaign targeting it are added.
+Experiments (trials.py) come first: the program's holdout earns nothing, a campaign's
+holdout does without the campaign, other variants add their extra rate.
 Fixed bonuses (birthday, first purchase) are added once per order that has a line that
 can earn. In points mode each value is converted to points as it is computed.
 
@@ -36,7 +38,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 from decimal import Context as DecimalContext
 from typing import cast
 
-from cashback.domain.rules import deadlines
+from cashback.domain.rules import deadlines, trials
 from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, LineResult, Missed, RuleKind
 from cashback.domain.rules.explain import customer_explanation
 from cashback.domain.rules.inputs import (
@@ -161,9 +163,11 @@ def _evaluate(
     tier = _tier(rules.tiers, context.trailing_spend)
     extras, order_items = _extras(rules, purchase, context, tier, local_day)
     active, missed = _active(compiled, purchase)
+    trial = trials.run(compiled, context.customer, active, missed, extras)
+    active, missed, extras = trial.active, trial.missed, trial.extras
     planner = compiled.planner(active, extras)
     lines, targeted, gross = _rate_lines(compiled, planner, purchase)
-    rates = {c.campaign.id: c.campaign.rate for c in active}
+    rates = {c.campaign.id: c.head[3] for c in active}  # a variant may add to a campaign's
     parts = {campaign: scaled * rates[campaign] for campaign, scaled in targeted.items()}
     if all(line.excluded for line in lines):
         order_items = []
@@ -178,7 +182,7 @@ def _evaluate(
         for c in active
         if c.campaign.budget is not None and shares[c.campaign.id]
     }
-    return _evaluation(
+    evaluation = _evaluation(
         compiled,
         purchase,
         version,
@@ -195,6 +199,7 @@ def _evaluate(
         shares,
         consumption,
     )
+    return trials.recorded(evaluation, trial)
 
 
 def _rate_lines(

@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import TypeAdapter
 
 from cashback.domain.clock import from_iso, to_iso
+from cashback.domain.rules.experiments import Assignment
 from cashback.domain.rules.expiry import Expiry
 
 RuleKind = Literal[
@@ -26,6 +27,7 @@ RuleKind = Literal[
     "tier",
     "channel",
     "segment",
+    "experiment",
     "green",
     "birthday",
     "first_purchase",
@@ -195,6 +197,8 @@ class Evaluation:
     available_at: datetime
     expires_at: datetime | None
     expiry: Expiry  # the policy the lot follows (the inactivity one needs storage's help)
+    # The purchase's variant in each experiment that ran for it (rules.experiments).
+    experiments: tuple[Assignment, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         rules, lines = _lines_json(self.lines)
@@ -218,6 +222,7 @@ class Evaluation:
             "available_at": to_iso(self.available_at),
             "expires_at": to_iso(self.expires_at) if self.expires_at else None,
             "expiry": self.expiry.model_dump(mode="json"),
+            "experiments": [assignment.to_json() for assignment in self.experiments],
         }
 
     @classmethod
@@ -241,4 +246,5 @@ class Evaluation:
             available_at=from_iso(data["available_at"]),
             expires_at=from_iso(data["expires_at"]) if data["expires_at"] else None,
             expiry=_EXPIRY.validate_python(data["expiry"]),
+            experiments=tuple(Assignment.from_json(a) for a in data.get("experiments", ())),
         )

@@ -12,6 +12,7 @@ from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 from cashback.domain import currencies
+from cashback.domain.rules import trials
 from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, Missed
 from cashback.domain.rules.expiry import Inactivity, Never
 
@@ -52,6 +53,7 @@ _ORDER = (
     "tier",
     "channel",
     "segment",
+    "experiment",
     "green",
     "birthday",
     "first_purchase",
@@ -73,6 +75,8 @@ def _label(item: Applied) -> tuple[str, str]:
             return f"Bonus of {rate} for buying {_WHERE.get(item.rule, item.rule)}", ""
         case "segment":
             return f"Bonus of {rate} for {item.name} customers", ""
+        case "experiment":
+            return f"Extra bonus of {rate}", ""  # the variant's name is not for customers
         case "campaign_add":
             return f"{item.name}: extra {rate}", ""
         case "campaign_replace":
@@ -146,9 +150,30 @@ def _dates(evaluation: Evaluation, fmt: _Format) -> str:
     return f"{start} and can be used until the end of {last_day}."
 
 
+def _held_out(evaluation: Evaluation, noun: str) -> list[str] | None:
+    """A purchase in its program's holdout: true, plain, and silent about the experiment.
+
+    Why this wording: telling customers they were picked to get nothing invites complaints
+    and requests to be moved, and customers who know change how they shop, which spoils the
+    very comparison the holdout exists for. The sentence is true (the terms in force, the
+    experiment among them, give this purchase nothing), promises nothing else, and reads
+    like any other purchase that earns nothing. The storefront still sees the variant in
+    the breakdown; its program terms should say that some customers may not earn."""
+    if not trials.held_out(evaluation):
+        return None
+    applies = "apply" if noun == "points" else "applies"
+    return [
+        f"This order earns no {noun}.",
+        f"No {noun} {applies} to this purchase under the current program terms.",
+    ]
+
+
 def customer_explanation(evaluation: Evaluation) -> list[str]:
     fmt = _Format(evaluation)
     noun = "points" if fmt.points else "cashback"
+    held_out = _held_out(evaluation, noun)
+    if held_out is not None:
+        return held_out
     if not evaluation.cashback:
         sentences = [f"This order earns no {noun}."]
     elif fmt.points:

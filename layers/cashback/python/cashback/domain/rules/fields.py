@@ -85,6 +85,16 @@ Factor = Annotated[
     WithJsonSchema({"type": "string", "pattern": FACTOR_PATTERN, "examples": ["100"]}),
 ]
 
+# An experiment variant's share of customers: a whole number of the 10,000 buckets
+# customers are hashed into (rules.experiments), so at most four decimals.
+SHARE_PATTERN = r"^(0\.[0-9]{1,4}|1(\.0{1,4})?)$"
+Share = Annotated[
+    Decimal,
+    _decimal_text(SHARE_PATTERN, "0.5"),
+    Field(gt=0, le=1, decimal_places=4),
+    WithJsonSchema({"type": "string", "pattern": SHARE_PATTERN, "examples": ["0.5"]}),
+]
+
 Problem = tuple[tuple[str | int, ...], str, Any]
 
 

@@ -90,6 +90,9 @@ class Context:
     first_purchase: bool = False
     birthday: Birthday | None = None
     budget_remaining: Mapping[str, int | None] = field(default_factory=dict)
+    # (tenant, customer id): whom experiments assign to a variant (rules.experiments).
+    # None: experiments do not apply (the program as written; nothing recorded).
+    customer: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.trailing_spend < 0 or self.earned_this_month < 0:

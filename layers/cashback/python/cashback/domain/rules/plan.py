@@ -44,13 +44,13 @@ class Compiled:
     campaigns: tuple[CampaignRule, ...]  # stacking order: priority, then id
     by_sku: dict[str, tuple[str, ...]]  # SKU -> campaigns naming it, in stacking order
     excluded: frozenset[str]  # categories that never earn
-    planners: dict[tuple[tuple[str, ...], tuple[Head, ...]], OrderPlanner] = field(
+    planners: dict[tuple[tuple[Head, ...], tuple[Head, ...]], OrderPlanner] = field(
         default_factory=dict
     )
 
     def planner(self, active: list[CampaignRule], extras: list[Head]) -> OrderPlanner:
         """The planner for an order situation, shared by every order in it."""
-        key = (tuple(c.campaign.id for c in active), tuple(extras))
+        key = (tuple(c.head for c in active), tuple(extras))  # heads: a variant's rate
         found = self.planners.get(key)
         if found is None:
             if len(self.planners) >= MAX_PLANNERS:

@@ -32,6 +32,7 @@ from pydantic import (
 from cashback.domain.clock import Timestamp
 from cashback.domain.currencies import Currency
 from cashback.domain.ids import StoreId
+from cashback.domain.rules.experiments import Experiment
 from cashback.domain.rules.expiry import CampaignLifecycle, Lifecycle, expiry_problem
 from cashback.domain.rules.fields import (
     Channel,
@@ -184,6 +185,9 @@ class Campaign(Rules):
     budget: LedgerAmount | None = None
     """Total the campaign may credit across all customers, in ledger units."""
     lifecycle: CampaignLifecycle | None = None
+    experiment: Experiment | None = None
+    """Present: the campaign's holdout does not get it; its other variants get it plus
+    their extra rate (charged to its budget like the rest of the campaign's money)."""
 
     @field_validator("ends_at")
     @classmethod
@@ -236,6 +240,10 @@ class RuleSet(Rules):
     points: PointsMode | None = None
     """Present: the program credits points instead of money."""
     lifecycle: Lifecycle = Lifecycle()
+    experiment: Experiment | None = None
+    """Present: the holdout variant earns no cashback from the program at all (so a report
+    can measure the whole program's lift); the other variants earn the program as written
+    plus their extra rate. Assignment is by a hash of the customer (rules.experiments)."""
     refund_policy: Literal["claw_back_unspent", "claw_back_within_balance", "record_debt"] = (
         "record_debt"
     )
@@ -254,7 +262,27 @@ class RuleSet(Rules):
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:
         fail("RuleSet", [*self._excluded_problems(), *self._campaign_problems()])
+        fail("RuleSet", self._experiment_problems())
         return self
+
+    def _experiment_problems(self) -> list[Problem]:
+        """Experiment ids are unique in the program: two experiments with one id would
+        assign every customer alike, so neither could be told from the other."""
+        problems: list[Problem] = []
+        seen = {self.experiment.id} if self.experiment else set()
+        for i, campaign in enumerate(self.campaigns):
+            if campaign.experiment is None:
+                continue
+            if campaign.experiment.id in seen:
+                problems.append(
+                    (
+                        ("campaigns", i, "experiment", "id"),
+                        f"experiment id {campaign.experiment.id!r} appears twice",
+                        campaign.experiment.id,
+                    )
+                )
+            seen.add(campaign.experiment.id)
+        return problems
 
     def _excluded_problems(self) -> list[Problem]:
         excluded = set(self.excluded_categories)
