@@ -47,6 +47,9 @@ class PurchaseChange:
     now: str
     budget_takes: tuple[BudgetTake, ...] = ()
     identities: tuple[Identity, ...] = ()
+    # Customer events the purchase makes (milestone.reached, issue 12): in the due index
+    # until the lifecycle job publishes them. One at most: GROWTH_ITEMS.
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,9 @@ class Order:
     # The riskier score of the customer's later purchase an open case was raised to:
     # {"score": "0.812345", "from": order_id} (services.priority).
     priority: dict[str, str] | None = None
+    # Each SKU's category (issue 12), so a refund nets the customer's spend per category;
+    # None: recorded before, and the growth progress never counted the order.
+    categories: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from cashback.adapters.dynamodb.accounts import (
     seen_on,
 )
 from cashback.adapters.dynamodb.cases import case_keys, queue_pk
+from cashback.adapters.dynamodb.due import purchase_notice_item
 from cashback.adapters.dynamodb.lists import entry_from_item, entry_key
 from cashback.adapters.dynamodb.redemptions import order_paid_pk, redemption_key
 from cashback.adapters.dynamodb.table import (
@@ -135,6 +136,7 @@ class OrdersTable(Table):
         if order.case_status == "open":
             items.append(put_new(customer_case(order)))
         items += [put_new(entry_item(change.entry)), account_update(change.before, change.after)]
+        items += [put_new(purchase_notice_item(n, change.now)) for n in change.notices]
         first_take = len(items)
         items += [_budget_take(order.tenant, *take) for take in change.budget_takes]
         first_identity = len(items)

@@ -55,6 +55,9 @@ _ORDER = (
     "green",
     "birthday",
     "first_purchase",
+    "favourite_category",
+    "cumulative",
+    "milestone",
     "campaign_add",
 )
 
@@ -73,6 +76,8 @@ def _label(item: Applied) -> tuple[str, str]:
             return f"Bonus of {rate} for buying {_WHERE.get(item.rule, item.rule)}", ""
         case "segment":
             return f"Bonus of {rate} for {item.name} customers", ""
+        case "favourite_category" | "cumulative" | "milestone":
+            return _growth_label(item, rate), ""
         case "campaign_add":
             return f"{item.name}: extra {rate}", ""
         case "campaign_replace":
@@ -80,6 +85,16 @@ def _label(item: Applied) -> tuple[str, str]:
         case "campaign_exclusive":
             return f"{item.name}: {rate}", " (not combined with other offers)"
     return f"{item.name} of {rate}", ""  # green, birthday, first purchase
+
+
+def _growth_label(item: Applied, rate: str) -> str:
+    """The growth rules' (issue 12): the name is the category, the step's spend in money,
+    or the milestone's title."""
+    if item.kind == "favourite_category":
+        return f"Favourite category ({item.name}) bonus of {rate}"
+    if item.kind == "cumulative":
+        return f"Bonus of {rate} for {item.name} or more spent so far"
+    return f"{item.name}, bonus of {rate}"
 
 
 def _rules(evaluation: Evaluation, fmt: _Format) -> list[str]:

@@ -90,6 +90,12 @@ class Context:
     first_purchase: bool = False
     birthday: Birthday | None = None
     budget_remaining: Mapping[str, int | None] = field(default_factory=dict)
+    # Growth rules (issue 12; rules.growth reads them off the account): the customer's top
+    # category before the purchase, their lifetime spend (net of refunds) before it, and
+    # the ids of the program's milestones this purchase reaches.
+    favourite_category: str | None = None
+    lifetime_spend: int = 0
+    milestones: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.trailing_spend < 0 or self.earned_this_month < 0:

@@ -186,7 +186,7 @@ class OrderPlanner:
             heads += [("category", category, category, category_rate)] if category_rate else []
         elif self._rules.base_rate:
             heads.append(("base", "base", "Base rate", self._rules.base_rate))
-        heads += self._extras
+        heads += [h for h in self._extras if h[0] != "favourite_category" or h[1] == category]
         if eco and self._green is not None:
             heads.append(self._green)
         for c in targeting:

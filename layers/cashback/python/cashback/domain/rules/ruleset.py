@@ -46,6 +46,13 @@ from cashback.domain.rules.fields import (
     Rules,
     fail,
 )
+from cashback.domain.rules.growth_rules import (
+    MAX_MILESTONES,
+    Cumulative,
+    FavouriteCategory,
+    Milestone,
+    milestone_problems,
+)
 
 ZERO = Decimal(0)
 # Canonical IANA names start with a capital letter; this refuses file names that zoneinfo
@@ -232,6 +239,11 @@ class RuleSet(Rules):
     segments: dict[StoreId, SegmentRule] = Field(default_factory=dict, max_length=100)
     """Per customer segment (the storefront's own names, sent with each purchase): each
     segment a purchase carries adds its extra rate; a segment not listed adds nothing."""
+    favourite_category: FavouriteCategory | None = None
+    cumulative: Cumulative | None = None
+    milestones: tuple[Milestone, ...] = Field(default=(), max_length=MAX_MILESTONES)
+    """The customer's n-th purchase, a lifetime spend crossed, a streak of months: the
+    purchase that reaches one earns its bonus, once per customer."""
     caps: Caps = Caps()
     points: PointsMode | None = None
     """Present: the program credits points instead of money."""
@@ -251,6 +263,11 @@ class RuleSet(Rules):
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:
         fail("RuleSet", [*self._excluded_problems(), *self._campaign_problems()])
+        return self
+
+    @model_validator(mode="after")
+    def _growth_consistent(self) -> RuleSet:
+        fail("RuleSet", milestone_problems(self.milestones))
         return self
 
     def _excluded_problems(self) -> list[Problem]:
