@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,6 +130,15 @@ def test_the_publishing_credit_bound_counts_the_growth_rules() -> None:
     )
     assert growth.most_extra(grown) == (Decimal("0.04"), 500)
     assert limits.worst_order_credit(grown) == plain * Decimal("0.09") / Decimal("0.05") + 500
+
+
+def test_the_readme_example_of_the_growth_rules_validates() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- growth-rules-example")[1].split("<!-- /growth-rules-example")[0]
+    example = json.loads(block.split("```json")[1].split("```")[0])
+    rules = rules_with(**example)
+    assert [m.id for m in rules.milestones] == ["third", "big-spender", "regular"]
+    assert rules.favourite_category is not None and rules.cumulative is not None
 
 
 # --- what the rules make of the progress -----------------------------------------------
