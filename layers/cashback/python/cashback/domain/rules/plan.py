@@ -130,7 +130,8 @@ def compiled(rules: RuleSet) -> Compiled:
 
 class OrderPlanner:
     """Rate plans for the lines of one order, given the campaigns running for it (in
-    stacking order) and the extra rates every line gets (tier, channel, bonuses)."""
+    stacking order) and the extra rates every line gets (tier, channel, bonuses; the
+    favourite category's only on lines of that category)."""
 
     def __init__(self, compiled: Compiled, active: list[CampaignRule], extras: list[Head]) -> None:
         self._rules = compiled.rules
