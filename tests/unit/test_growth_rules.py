@@ -468,3 +468,63 @@ def test_each_milestone_is_reached_at_most_once_and_the_nth_at_the_nth_purchase(
         k: n for k, n in (("n2", 2), ("n5", 5)) if purchases >= n
     }
     assert set(account.milestones) == set(reached_on)
+
+
+class _Client:
+    """Keeps the transactions the store sends (no AWS)."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[Any]] = []
+
+    def transact_write_items(self, TransactItems: list[Any]) -> dict[str, Any]:  # noqa: N803
+        self.sent.append(TransactItems)
+        return {}
+
+
+def test_a_milestone_purchase_writes_its_notice_and_progress_in_one_transaction() -> None:
+    """With its notice, a purchase drawing on all the budgets its room allows still fits."""
+    from cashback.adapters.dynamodb.store import Store
+    from cashback.adapters.dynamodb.table import from_item
+    from cashback.domain.changes import BUDGET_ITEMS, TRANSACT_MAX_ITEMS, PurchaseChange
+    from cashback.services.earning import Earning, _budget_room
+
+    account = _account()
+    accrual = ledger.accrue(
+        account,
+        order_id="o",
+        cashback=100,
+        occurred_at=T,
+        available_at=T,
+        expires_at=None,
+        never_expires=True,
+    )
+    after = growth_service.count(accrual.account, _purchase(), ("third",), None, "allow")
+    (notice,) = growth_service.notices("t", _purchase(), ("third",), None, "allow")
+    room = _budget_room(Earning(100, T, None, milestones=("third",)))
+    assert room == BUDGET_ITEMS - 1
+    client = _Client()
+    Store("table", client=client).commit_purchase(
+        PurchaseChange(
+            _order(),
+            accrual.lot,
+            accrual.entry,
+            account,
+            after,
+            now="2026-11-10T18:00:05Z",
+            budget_takes=tuple((f"c{i}", 0, 1) for i in range(room)),
+            identities=(("device", "d"), ("payment", "p")),
+            notices=(notice,),
+        )
+    )
+    (sent,) = client.sent
+    assert len(sent) == TRANSACT_MAX_ITEMS
+    puts = [from_item(item["Put"]["Item"]) for item in sent if "Put" in item]
+    (written,) = [item for item in puts if item["pk"] == "NOTICE#t"]
+    assert written["milestones"] == ["third"] and written["claimed_for"] == ""
+    assert written["due_bucket"].startswith("DUE#2026-11-10#")
+    update = next(
+        i["Update"] for i in sent if "Update" in i and "ACCOUNT" in str(i["Update"]["Key"])
+    )
+    values = from_item(update["ExpressionAttributeValues"])
+    assert (values[":purchase_count"], values[":lifetime_spend"]) == (1, 15000)
+    assert values[":milestones"] == {"third": "2026-11-10T18:00:00Z"}
