@@ -14,7 +14,7 @@ import pytest
 from cashback.domain.clock import to_iso
 from cashback_tools.local.stack import LocalStack
 
-from .client import unique
+from .client import Api, unique
 from .test_rules_api import Storefront, program
 
 
@@ -193,3 +193,33 @@ def test_bad_growth_rules_are_422_naming_the_field_and_not_published(
     assert (reply.status_code, reply.json()["code"]) == (422, "validation_error")
     assert field in reply.text
     assert shop.admin.get("/v1/rules").json()["versions"] == []
+
+
+def _mid_month(months_back: int) -> str:
+    """Noon on the 15th, `months_back` months before this one (the same month in UTC and
+    in São Paulo)."""
+    today = datetime.now(UTC)
+    year, month = divmod(today.year * 12 + today.month - 1 - months_back, 12)
+    return to_iso(datetime(year, month + 1, 15, 12, tzinfo=UTC))
+
+
+def test_purchases_in_three_consecutive_months_reach_the_streak(stack: LocalStack) -> None:
+    tenant = unique("streak")
+    settings = stack.settings.model_copy(update={"backdate_days": 120})
+    keys = stack.add_tenant(tenant, settings, to_iso(datetime.now(UTC)))
+    api, admin = Api(stack.url, keys["storefront"]), Api(stack.url, keys["admin"])
+    rules = program(milestones=[{**MILESTONES[2], "bonus": {"fixed": 300}}])
+    assert admin.session.put(admin.base_url + "/v1/rules", json=rules, timeout=30).ok
+    eva = unique("eva")
+    # Two months back and last month, replayed (before the program: counted all the same).
+    for back in (2, 1):
+        assert api.purchase(eva, 10000, occurred_at=_mid_month(back)).status_code == 201
+    assert api.balance(eva)["next_milestones"] == [
+        {"id": "regular", "kind": "streak_months", "progress": 2, "target": 3}
+    ]
+    third = api.purchase(eva, 10000, lines=[{"sku": "s", "category": "books", "amount": 10000}])
+    assert third.json()["cashback"] == 200 + 300
+    assert "Milestone: 3 months in a row: BRL 3.00." in third.json()["explanation"]
+    balance = api.balance(eva)
+    assert [m["id"] for m in balance["milestones"]] == ["regular"]
+    assert balance["next_milestones"] == []
