@@ -5,6 +5,7 @@ lifecycle job through Lambda's Invoke API, events on the local bus."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -223,3 +224,15 @@ def test_purchases_in_three_consecutive_months_reach_the_streak(stack: LocalStac
     balance = api.balance(eva)
     assert [m["id"] for m in balance["milestones"]] == ["regular"]
     assert balance["next_milestones"] == []
+
+
+def test_racing_purchases_reach_a_milestone_exactly_once(shop: Storefront) -> None:
+    shop.publish(program(milestones=MILESTONES[:1]))
+    fabi = unique("fabi")
+    for _ in range(2):
+        shop.buy(fabi, [("books", 10000)])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(lambda _: shop.buy(fabi, [("books", 10000)]), range(4)))
+    assert sorted(reply["cashback"] for reply in replies) == [200, 200, 200, 700]
+    balance = shop.api.balance(fabi)
+    assert [m["id"] for m in balance["milestones"]] == ["third"]
