@@ -439,6 +439,8 @@ def test_balance_event_shows_what_is_pending(functions: Functions) -> None:
         "next_deadlines": [{"at": EXPIRES_AT, "amount": CASHBACK - CLAWED_BACK}],
         "monthly_cap": None,  # no program published
         "monthly_cap_left": None,
+        "milestones": [],  # no program: no milestones
+        "next_milestones": [],
     }
 
 

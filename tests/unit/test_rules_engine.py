@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashback.api.payloads import PurchaseRequest
-from cashback.domain.rules import deadlines
+from cashback.domain.rules import deadlines, growth
 from cashback.domain.rules.checkout import redeemable
 from cashback.domain.rules.engine import (
     Birthday,
@@ -707,6 +707,22 @@ def programs(draw: st.DrawFn, limits: bool = True) -> RuleSet:
             "store": {"earns": draw(st.booleans()) or not limits},
         },
         "segments": {"vip": {"extra_rate": draw(rates)}, "b2b": {"extra_rate": draw(rates)}},
+        "favourite_category": {"extra_rate": draw(rates)},
+        "cumulative": {
+            "steps": [
+                {"min_spend": 0, "extra_rate": "0"},
+                {"min_spend": 10**6, "extra_rate": draw(rates.filter(lambda r: r != "0.0000"))},
+            ]
+        },
+        "milestones": [
+            {
+                "id": "m1",
+                "kind": "nth_purchase",
+                "n": 3,
+                "bonus": {"extra_rate": draw(rates), "fixed": draw(st.integers(0, 1000))},
+            },
+            {"id": "m2", "kind": "spend", "amount": 10**6, "bonus": {"extra_rate": draw(rates)}},
+        ],
         "campaigns": [draw(campaigns(i, limits)) for i in range(draw(st.integers(0, 6)))],
     }
     if limits:
@@ -747,6 +763,9 @@ def contexts(draw: st.DrawFn) -> Context:
         first_purchase=draw(st.booleans()),
         birthday=draw(st.none() | st.just(Birthday(11, 1)) | st.just(Birthday(3, 1))),
         budget_remaining={f"c{i}": draw(st.none() | st.integers(-5, 10**5)) for i in range(6)},
+        favourite_category=draw(st.none() | st.sampled_from(CATEGORIES)),
+        lifetime_spend=draw(st.integers(0, 2 * 10**6)),
+        milestones=tuple(draw(st.lists(st.sampled_from(["m1", "m2", "gone"]), unique=True))),
     )
 
 
@@ -764,6 +783,7 @@ def _upper_bound(rules: RuleSet, purchase: Purchase) -> Decimal:
                 rules.birthday.extra_rate if rules.birthday else 0,
                 rules.first_purchase.extra_rate if rules.first_purchase else 0,
                 *(c.rate for c in rules.campaigns if c.stacking == "add"),
+                growth.most_extra(rules)[0],
             ]
         ),
         Decimal(0),
@@ -775,6 +795,7 @@ def _upper_bound(rules: RuleSet, purchase: Purchase) -> Decimal:
     if rules.points:
         factor = rules.points.points_per_currency_unit / 100
     fixed = sum(bonus.fixed for bonus in (rules.birthday, rules.first_purchase) if bonus)
+    fixed += growth.most_extra(rules)[1]
     return sum(line.amount for line in purchase.lines) * (base + extras) * factor + fixed
 
 

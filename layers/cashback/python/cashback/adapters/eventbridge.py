@@ -1,16 +1,16 @@
 """Customer-facing events for the storefront, on EventBridge.
 
-`cashback.available`, `cashback.expiring` and `cashback.expired`, each with a stable `id`
-in its detail: delivery is at least once (a run that dies after its commit publishes again
-next time), so consumers drop an id they have seen. And payouts' status changes,
-`payout.requested|submitted|paid|failed|canceled|returned` (destination masked).
+`cashback.available`, `cashback.expiring`, `cashback.expired` and `milestone.reached`
+(issue 12), each with a stable `id` in its detail: delivery is at least once (a run that
+dies after its commit publishes again next time), so consumers drop an id they have seen.
+And payouts' status changes, `payout.requested|submitted|paid|failed|canceled|returned`
+(destination masked).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -39,7 +39,7 @@ class EventPublisher:
                         "Detail": json.dumps(
                             {
                                 "id": notice.id,
-                                **asdict(notice),
+                                **notice.detail(),
                                 "currency": currency_of(notice.tenant),
                             }
                         ),

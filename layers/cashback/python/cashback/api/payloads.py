@@ -228,6 +228,21 @@ class NextExpiry(BaseModel):
     amount: int
 
 
+class MilestoneReached(BaseModel):
+    id: str
+    reached_at: datetime = Field(description="The time of the purchase that reached it")
+
+
+class MilestoneAhead(BaseModel):
+    id: str
+    kind: Literal["nth_purchase", "spend", "streak_months"]
+    progress: int = Field(
+        description="Purchases made, lifetime spend net of refunds (minor units), or "
+        "consecutive months with a purchase (this month's or last month's streak)"
+    )
+    target: int = Field(description="n, amount or months: reached by the purchase crossing it")
+
+
 class BalanceReply(BaseModel):
     customer_id: str
     currency: str
@@ -256,6 +271,15 @@ class BalanceReply(BaseModel):
     monthly_cap_left: int | None = Field(
         description="What is left of the monthly cap this month: the cap less the cashback "
         "credited or held this month (rejected holds give theirs back); null without a cap",
+    )
+    milestones: list[MilestoneReached] = Field(
+        default_factory=list,
+        description="Milestones the customer reached, earliest first (a refund never "
+        "un-reaches one)",
+    )
+    next_milestones: list[MilestoneAhead] = Field(
+        default_factory=list,
+        description="The program's milestones still ahead, with the customer's progress",
     )
 
 

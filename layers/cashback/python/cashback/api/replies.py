@@ -11,6 +11,8 @@ from cashback.api.payloads import (
     BalanceReply,
     EntriesPage,
     EntryReply,
+    MilestoneAhead,
+    MilestoneReached,
     NextExpiry,
     PurchaseReply,
     RefundReply,
@@ -54,6 +56,11 @@ def balance(customer_id: str, currency: str, found: Balance) -> BalanceReply:
         next_deadlines=deadlines,
         monthly_cap=found.cap.cap if found.cap else None,
         monthly_cap_left=found.cap.left if found.cap else None,
+        milestones=[
+            MilestoneReached.model_validate({"id": id, "reached_at": at})
+            for id, at in found.milestones
+        ],
+        next_milestones=[MilestoneAhead.model_validate(asdict(m)) for m in found.next_milestones],
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from cashback.domain.ledger import Account, Entry
 from cashback.domain.rules import deadlines, ruleset
+from cashback.domain.rules.growth import Towards
 from cashback.domain.rules.ruleset import RuleSet
 
 # How many of the next deadlines a balance shows: what expires when, at a glance.
@@ -46,6 +47,10 @@ class Balance:
     account: Account
     deadlines: tuple[NextExpiry, ...]  # the next few, earliest first (DEADLINES_SHOWN)
     cap: MonthlyCap | None = None  # this month's, where the program in force has one
+    # Growth (issue 12): the milestones reached (id, reached_at), earliest first, and the
+    # program's milestones still ahead with the customer's progress.
+    milestones: tuple[tuple[str, str], ...] = ()
+    next_milestones: tuple[Towards, ...] = ()
 
     @property
     def next_expiry(self) -> NextExpiry | None:

@@ -50,6 +50,8 @@ class PurchaseChange:
     now: str
     budget_takes: tuple[BudgetTake, ...] = ()
     identities: tuple[Identity, ...] = ()
+    # Customer events the purchase makes (cashback.available at once, milestone.reached;
+    # issue 12): in the due index until the lifecycle job publishes them.
     notices: tuple[Notice, ...] = ()
 
 

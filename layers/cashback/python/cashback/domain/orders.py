@@ -129,6 +129,9 @@ class Order:
     # ([{"id", "variant", "holdout", "campaign"}]; rules.experiments), at the top of the
     # item so the stream's report consumer reads it without parsing the reply. None: none.
     experiments: list[dict[str, Any]] | None = None
+    # Each SKU's category (issue 12), so a refund nets the customer's spend per category;
+    # None: recorded before, and the growth progress never counted the order.
+    categories: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

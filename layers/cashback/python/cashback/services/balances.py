@@ -11,6 +11,7 @@ from cashback.domain.balances import DEADLINES_SHOWN, Balance, History, NextExpi
 from cashback.domain.errors import BadRequest
 from cashback.domain.ledger import NEVER
 from cashback.domain.rules.ruleset import RuleSet
+from cashback.services import growth
 from cashback.services.ports import AccountStore
 
 _CURSOR_PREFIX = "seq:"
@@ -29,7 +30,8 @@ def balance(
     account = store.get_account(tenant, customer_id)
     deadlines = _next_deadlines(store, tenant, customer_id) if account.exists else ()
     cap = monthly_cap(rules, account, now) if now is not None else None
-    return Balance(account, deadlines, cap)
+    ahead = tuple(growth.towards(account, rules, now)) if now is not None else ()
+    return Balance(account, deadlines, cap, tuple(growth.reached_at(account)), ahead)
 
 
 def _next_deadlines(store: AccountStore, tenant: str, customer_id: str) -> tuple[NextExpiry, ...]:

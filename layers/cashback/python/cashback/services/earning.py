@@ -18,6 +18,7 @@ from cashback.domain.rules.evaluation import Evaluation
 from cashback.domain.rules.lines import allocate, line_cashback
 from cashback.domain.rules.ruleset import RuleSet
 from cashback.domain.tenants import TenantSettings
+from cashback.services import growth
 from cashback.services.ports import PurchaseStore
 from cashback.services.programs import BUDGET_SHARDS
 
@@ -33,6 +34,7 @@ class Earning:
     expires_at: datetime | None
     unit: str = "money"
     evaluation: Evaluation | None = None
+    milestones: tuple[str, ...] = ()  # the program's milestones the purchase reaches
 
     @property
     def inactivity(self) -> tuple[int, str] | None:
@@ -82,6 +84,7 @@ def earn(
         budget_remaining=dict(budget_left),
         customer=(account.tenant, account.customer_id),
     )
+    context = growth.with_progress(context, account, request, rules)
     evaluation = evaluate(rules, request, context, version=version)
     return Earning(
         evaluation.cashback,
@@ -89,6 +92,7 @@ def earn(
         evaluation.expires_at,
         evaluation.unit,
         evaluation,
+        context.milestones,
     )
 
 
@@ -116,7 +120,8 @@ def with_activity(
         months = {m: v for m, v in months.items() if m >= month[:4]}  # this year's only
         months[month] = months.get(month, 0) + earning.cashback
     activity = max(account.last_activity_at, to_iso(request.occurred_at))
-    return replace(account, spend_days=spend, earned_months=months, last_activity_at=activity)
+    after = replace(account, spend_days=spend, earned_months=months, last_activity_at=activity)
+    return growth.count(after, request, earning.milestones, program[1] if program else None, action)
 
 
 def _budgeted(program: Program | None) -> set[str]:
@@ -133,13 +138,18 @@ def beyond_room(
         return []
     budgeted = _budgeted(program)
     live = [c for c in earning.evaluation.campaigns if c in budgeted and budget_left.get(c) != 0]
-    return live[BUDGET_ITEMS:]
+    return live[_budget_room(earning) :]
+
+
+def _budget_room(earning: Earning) -> int:
+    """Budget shards the purchase's transaction can carry: fewer by its milestone notice."""
+    return BUDGET_ITEMS - (growth.NOTICE_ITEMS if earning.milestones else 0)
 
 
 def _max_takes(earning: Earning) -> int:
     """How many shards each budget take may write, so all of them fit the transaction."""
     drawn = len(earning.evaluation.budget_consumption) if earning.evaluation else 0
-    return max(1, BUDGET_ITEMS // max(drawn, 1))
+    return max(1, _budget_room(earning) // max(drawn, 1))
 
 
 def budget_takes(

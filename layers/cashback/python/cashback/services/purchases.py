@@ -25,7 +25,7 @@ from cashback.domain.rules import budget
 from cashback.domain.rules.explain import customer_explanation
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.services import priority, risk_settings, screening
+from cashback.services import growth, priority, risk_settings, screening
 from cashback.services.earning import (
     Earning,
     Program,
@@ -124,6 +124,7 @@ def _order(
         # A purchase that earns nothing has nothing to hold: screened and recorded, no case.
         case_status="open" if screened.action == "review" and earning.cashback else None,
         lines=order_lines(purchase, earning),
+        categories=growth.categories(purchase),
         device_id=purchase.device_id,
         payment_fingerprint=purchase.payment_fingerprint,
         experiments=earning.experiments,
@@ -216,7 +217,8 @@ def _change(
         now=to_iso(now),
         budget_takes=takes,
         identities=screened.identities,
-        notices=accrual.notices,
+        notices=accrual.notices
+        + growth.notices(tenant, purchase, earning.milestones, earning.evaluation, screened.action),
     )
     return change, earning, body
 

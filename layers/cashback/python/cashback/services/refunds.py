@@ -27,7 +27,7 @@ from cashback.domain.ledger.order_returns import Return
 from cashback.domain.orders import NewRefund, Order, Refund, RefundRecorded, Reply
 from cashback.domain.tenants import TenantSettings
 from cashback.observability import logger
-from cashback.services import order_returns, screening
+from cashback.services import growth, order_returns, screening
 from cashback.services.order_returns import ReversalShape
 from cashback.services.ports import RefundStore
 from cashback.services.recording import MAX_ATTEMPTS, backoff, check_occurred_at, replay
@@ -166,7 +166,7 @@ def _account_after(
     """The account once refunded, with the risk aggregates noting the refund and what the
     customer had really spent of the order's cashback (whatever the refund policy charges)."""
     return replace(
-        _less_spend(clawback.account, order, refund.amount),
+        growth.after_refund(_less_spend(clawback.account, order, refund.amount), order, refund),
         risk=screening.after_refund(
             clawback.account,
             order.order_id,

@@ -25,6 +25,15 @@ from cashback.domain.ledger import FIELDS, Account, Draw, Entry, Lot
 # balance: one more than the deadlines it shows); a refund under claw_back_within_balance
 # needs at most REFUND_BALANCE_LOTS.
 LIVE_LOTS_PAGE = 10
+# The growth rules' progress on the account (issue 12), stored as attributes of these names.
+GROWTH_FIELDS = (
+    "purchase_count",
+    "lifetime_spend",
+    "first_purchase_at",
+    "category_days",
+    "purchase_months",
+    "milestones",
+)
 
 
 class AccountsTable(Table):
@@ -160,6 +169,7 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
             ":last_activity_at": after.last_activity_at,
             ":holds": after.holds,
             ":payouts": after.payouts,
+            **{f":{name}": getattr(after, name) for name in GROWTH_FIELDS},
         }
     )
     sets = ", ".join(f"{name} = :{name}" for name in FIELDS)
@@ -169,7 +179,7 @@ def account_update(before: Account, after: Account) -> dict[str, Any]:
         "tenant = :tenant, customer_id = :customer, "
         "spend_days = :spend_days, earned_months = :earned_months, "
         "risk = :risk, last_activity_at = :last_activity_at, holds = :holds, "
-        "payouts = :payouts",
+        "payouts = :payouts, " + ", ".join(f"{name} = :{name}" for name in GROWTH_FIELDS),
     }
     if before.exists:
         # The chain's lock: whoever read the account at this sequence wins, once.
@@ -218,6 +228,7 @@ def account_from_item(tenant: str, customer_id: str, item: dict[str, Any] | None
         last_activity_at=item.get("last_activity_at", ""),
         holds=item.get("holds", {}),
         payouts=item.get("payouts", {}),
+        **{name: item[name] for name in GROWTH_FIELDS if name in item},
     )
 
 

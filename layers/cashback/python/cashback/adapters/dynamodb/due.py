@@ -4,7 +4,6 @@ a time, the transaction that moves one lot forward, its notices, and the job's c
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict
 from typing import Any
 
 from cashback.adapters.dynamodb.accounts import (
@@ -154,9 +153,24 @@ def notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
     """A notice waits in the bucket being processed (not yet closed) until published."""
     return {
         **_notice_key(notice),
-        **asdict(notice),
+        **notice.detail(),
         "created_at": now,
         "claimed_for": now,
         "due_at": now,
         "due_bucket": bucket,
+    }
+
+
+def purchase_notice_item(notice: Notice, now: str) -> dict[str, Any]:
+    """A notice a purchase writes in its own transaction (milestone.reached, issue 12): in
+    the due index at the purchase's `now` until the lifecycle job publishes it. No run made
+    it, so the first run to read it claims it (claimed_for is below any moment)."""
+    key = _notice_key(notice)
+    return {
+        **key,
+        **notice.detail(),
+        "created_at": now,
+        "claimed_for": "",
+        "due_at": now,
+        "due_bucket": due_bucket(key["pk"], key["sk"], now),
     }

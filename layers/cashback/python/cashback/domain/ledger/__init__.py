@@ -10,6 +10,8 @@ rounding always favours the program, never the customer.
 - purchases: accrue (and cashback_for); refunds: claw_back and its proportions
 - decisions: approve, reject held cashback; aging: advance (ripen, remind, expire)
 - spending: draw (earliest deadline first), give_back (and finalize); what was drawn (Draw)
+- progress: the customer's progress the growth rules read, counted by purchases and
+  netted by refunds
 """
 
 from cashback.domain.ledger.accounts import BALANCES, FIELDS, GENESIS, TOTALS, Account

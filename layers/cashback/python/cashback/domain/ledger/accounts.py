@@ -34,6 +34,16 @@ class Account:
     payouts: dict[str, dict[str, int]] = field(default_factory=dict)
     # The risk model's aggregates of this customer (cashback.domain.risk.aggregates), opaque here.
     risk: dict[str, Any] = field(default_factory=dict)
+    # What the growth rules read (issue 12), kept in the purchase's and the refund's
+    # transactions (domain.ledger.progress): purchases counted (blocked ones are not),
+    # lifetime spend net of refunds, the first purchase's time ("" for none), net spend per
+    # day and category, purchases per local month, and milestones reached (id -> when).
+    purchase_count: int = 0
+    lifetime_spend: int = 0
+    first_purchase_at: str = ""
+    category_days: dict[str, dict[str, int]] = field(default_factory=dict)
+    purchase_months: dict[str, int] = field(default_factory=dict)
+    milestones: dict[str, str] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:

@@ -3,16 +3,18 @@ before its deadline, what is left expires at it; each step a notice for the cust
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cashback.domain.clock import from_iso, to_iso
 from cashback.domain.ledger.accounts import Account
 from cashback.domain.ledger.entries import Entry, append
 from cashback.domain.ledger.lots import Lot
 
-NoticeKind = Literal["cashback.available", "cashback.expiring", "cashback.expired"]
+NoticeKind = Literal[
+    "cashback.available", "cashback.expiring", "cashback.expired", "milestone.reached"
+]
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,18 @@ class Notice:
     order_id: str
     amount: int
     at: str  # when the cashback became available / expires / expired
+    # milestone.reached (issue 12): the purchase's milestones (the amount is what their
+    # bonuses added to its cashback, before caps; `at` the purchase's time).
+    milestones: tuple[str, ...] = ()
+
+    def detail(self) -> dict[str, Any]:
+        """What an event says: the notice's fields (milestones only where there are)."""
+        fields = asdict(self)
+        if not self.milestones:
+            del fields["milestones"]
+        else:
+            fields["milestones"] = list(self.milestones)
+        return fields
 
     @property
     def id(self) -> str:

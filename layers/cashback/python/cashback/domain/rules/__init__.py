@@ -11,6 +11,8 @@
 - limits: what a version must fit to be published (dates, budgets a purchase's
   transaction can carry, the largest credit)
 - lines: an order's cashback attributed to its lines (refunds that name lines)
+- growth_rules: the growth rules as data (favourite category, cumulative steps,
+  milestones); growth: what they make of a customer's progress and what they add
 
 Nothing here does I/O or reads a clock.
 """

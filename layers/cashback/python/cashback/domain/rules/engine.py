@@ -38,7 +38,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 from decimal import Context as DecimalContext
 from typing import cast
 
-from cashback.domain.rules import deadlines, trials
+from cashback.domain.rules import deadlines, growth, trials
 from cashback.domain.rules.evaluation import Applied, Cut, Evaluation, LineResult, Missed, RuleKind
 from cashback.domain.rules.explain import customer_explanation
 from cashback.domain.rules.inputs import (
@@ -134,7 +134,8 @@ def _extras(
             rates.append((kind, kind, name, bonus.extra_rate))
         if bonus.fixed:
             fixed.append(Applied(kind, kind, name, ZERO, Decimal(bonus.fixed)))
-    return rates, fixed
+    growth_rates, growth_fixed = growth.extras(rules, context)
+    return rates + growth_rates, fixed + growth_fixed
 
 
 def _active(compiled: Compiled, purchase: PurchaseLike) -> tuple[list[CampaignRule], list[Missed]]:

@@ -57,6 +57,9 @@ _ORDER = (
     "green",
     "birthday",
     "first_purchase",
+    "favourite_category",
+    "cumulative",
+    "milestone",
     "campaign_add",
 )
 
@@ -77,6 +80,8 @@ def _label(item: Applied) -> tuple[str, str]:
             return f"Bonus of {rate} for {item.name} customers", ""
         case "experiment":
             return f"Extra bonus of {rate}", ""  # the variant's name is not for customers
+        case "favourite_category" | "cumulative" | "milestone":
+            return _growth_label(item, rate), ""
         case "campaign_add":
             return f"{item.name}: extra {rate}", ""
         case "campaign_replace":
@@ -84,6 +89,16 @@ def _label(item: Applied) -> tuple[str, str]:
         case "campaign_exclusive":
             return f"{item.name}: {rate}", " (not combined with other offers)"
     return f"{item.name} of {rate}", ""  # green, birthday, first purchase
+
+
+def _growth_label(item: Applied, rate: str) -> str:
+    """The growth rules' (issue 12): the name is the category, the step's spend in money,
+    or the milestone's title."""
+    if item.kind == "favourite_category":
+        return f"Favourite category ({item.name}) bonus of {rate}"
+    if item.kind == "cumulative":
+        return f"Bonus of {rate} for {item.name} or more spent so far"
+    return f"{item.name}, bonus of {rate}"
 
 
 def _rules(evaluation: Evaluation, fmt: _Format) -> list[str]:

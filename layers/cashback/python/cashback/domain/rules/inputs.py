@@ -93,6 +93,12 @@ class Context:
     # (tenant, customer id): whom experiments assign to a variant (rules.experiments).
     # None: experiments do not apply (the program as written; nothing recorded).
     customer: tuple[str, str] | None = None
+    # Growth rules (issue 12; rules.growth reads them off the account): the customer's top
+    # category before the purchase, their lifetime spend (net of refunds) before it, and
+    # the ids of the program's milestones this purchase reaches.
+    favourite_category: str | None = None
+    lifetime_spend: int = 0
+    milestones: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.trailing_spend < 0 or self.earned_this_month < 0:

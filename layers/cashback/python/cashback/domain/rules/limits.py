@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from cashback.domain import currencies
 from cashback.domain.money import MAX_AMOUNT
+from cashback.domain.rules import growth
 from cashback.domain.rules.fields import CHANNELS
 from cashback.domain.rules.ruleset import Campaign, RuleSet, zone
 
@@ -141,9 +142,11 @@ def worst_order_credit(rules: RuleSet) -> Decimal:
         Decimal(0),
     )
     exclusive = max((c.rate for c in campaigns if c.stacking == "exclusive"), default=Decimal(0))
-    worst = MAX_AMOUNT * factor * max(base + extras, exclusive) + sum(
+    growth_rate, growth_fixed = growth.most_extra(rules)
+    worst = MAX_AMOUNT * factor * max(base + extras + growth_rate, exclusive) + sum(
         bonus.fixed for bonus in (rules.birthday, rules.first_purchase) if bonus
     )
+    worst += growth_fixed
     for cap in (rules.caps.per_order, rules.caps.per_customer_month):
         if cap is not None:
             worst = min(worst, Decimal(cap))

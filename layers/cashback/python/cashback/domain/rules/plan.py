@@ -130,7 +130,8 @@ def compiled(rules: RuleSet) -> Compiled:
 
 class OrderPlanner:
     """Rate plans for the lines of one order, given the campaigns running for it (in
-    stacking order) and the extra rates every line gets (tier, channel, bonuses)."""
+    stacking order) and the extra rates every line gets (tier, channel, bonuses; the
+    favourite category's only on lines of that category)."""
 
     def __init__(self, compiled: Compiled, active: list[CampaignRule], extras: list[Head]) -> None:
         self._rules = compiled.rules
@@ -186,7 +187,7 @@ class OrderPlanner:
             heads += [("category", category, category, category_rate)] if category_rate else []
         elif self._rules.base_rate:
             heads.append(("base", "base", "Base rate", self._rules.base_rate))
-        heads += self._extras
+        heads += [h for h in self._extras if h[0] != "favourite_category" or h[1] == category]
         if eco and self._green is not None:
             heads.append(self._green)
         for c in targeting:

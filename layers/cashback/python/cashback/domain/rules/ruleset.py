@@ -47,6 +47,13 @@ from cashback.domain.rules.fields import (
     Rules,
     fail,
 )
+from cashback.domain.rules.growth_rules import (
+    MAX_MILESTONES,
+    Cumulative,
+    FavouriteCategory,
+    Milestone,
+    milestone_problems,
+)
 
 ZERO = Decimal(0)
 # Canonical IANA names start with a capital letter; this refuses file names that zoneinfo
@@ -236,6 +243,11 @@ class RuleSet(Rules):
     segments: dict[StoreId, SegmentRule] = Field(default_factory=dict, max_length=100)
     """Per customer segment (the storefront's own names, sent with each purchase): each
     segment a purchase carries adds its extra rate; a segment not listed adds nothing."""
+    favourite_category: FavouriteCategory | None = None
+    cumulative: Cumulative | None = None
+    milestones: tuple[Milestone, ...] = Field(default=(), max_length=MAX_MILESTONES)
+    """The customer's n-th purchase, a lifetime spend crossed, a streak of months: the
+    purchase that reaches one earns its bonus, once per customer."""
     caps: Caps = Caps()
     points: PointsMode | None = None
     """Present: the program credits points instead of money."""
@@ -283,6 +295,11 @@ class RuleSet(Rules):
                 )
             seen.add(campaign.experiment.id)
         return problems
+
+    @model_validator(mode="after")
+    def _growth_consistent(self) -> RuleSet:
+        fail("RuleSet", milestone_problems(self.milestones))
+        return self
 
     def _excluded_problems(self) -> list[Problem]:
         excluded = set(self.excluded_categories)
