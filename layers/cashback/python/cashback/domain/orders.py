@@ -132,6 +132,9 @@ class Order:
     # Each SKU's category (issue 12), so a refund nets the customer's spend per category;
     # None: recorded before, and the growth progress never counted the order.
     categories: dict[str, str] | None = None
+    # The customer as the purchase found them (services.growth.snapshot; issue 12), at the
+    # top of the item for the program report's stream consumer. None: blocked, or before.
+    customer_before: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 from cashback.domain import ledger
 from cashback.domain.changes import BUDGET_ITEMS, BudgetShort
 from cashback.domain.clock import to_iso
+from cashback.domain.ledger import progress
 from cashback.domain.orders import NewPurchase
 from cashback.domain.rules import budget, deadlines, ruleset
 from cashback.domain.rules.engine import Birthday, Context, evaluate
@@ -121,7 +122,13 @@ def with_activity(
         months[month] = months.get(month, 0) + earning.cashback
     activity = max(account.last_activity_at, to_iso(request.occurred_at))
     after = replace(account, spend_days=spend, earned_months=months, last_activity_at=activity)
-    return growth.count(after, request, earning.milestones, program[1] if program else None, action)
+    counted = growth.count(
+        after, request, earning.milestones, program[1] if program else None, action
+    )
+    if action == "block":
+        return counted
+    experiments = tuple(dict.fromkeys(e["id"] for e in earning.experiments or ()))
+    return progress.count_in_experiments(counted, experiments, request.amount)
 
 
 def _budgeted(program: Program | None) -> set[str]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from cashback.domain import ledger
 from cashback.domain.clock import to_iso
 from cashback.domain.ledger import Notice, progress
 from cashback.domain.orders import NewPurchase, NewRefund, Order
+from cashback.domain.reports import program as program_results
 from cashback.domain.rules import deadlines, growth, ruleset
 from cashback.domain.rules.evaluation import Evaluation
 from cashback.domain.rules.inputs import Context
@@ -62,6 +64,37 @@ def categories(request: NewPurchase) -> dict[str, str]:
     for line in request.lines:
         found.setdefault(line.sku, line.category)
     return found
+
+
+def month_of(at: datetime, rules: RuleSet | None) -> str:
+    """A moment's month in the program's zone (UTC without a program)."""
+    if rules is None:
+        return to_iso(at)[:7]
+    return deadlines.month_key(at, ruleset.zone(rules.time_zone))
+
+
+def snapshot(
+    account: ledger.Account, request: NewPurchase, rules: RuleSet | None, action: str
+) -> dict[str, Any] | None:
+    """The customer as the purchase found them, for the program report (None for a blocked
+    purchase: it counts as an order, never as a customer's progress)."""
+    if action == "block":
+        return None
+    month = local_month(request, rules)
+    first = account.first_purchase_at
+    values = account.values
+    return {
+        **program_results.snapshot(
+            purchases=account.purchase_count,
+            first_at=first,
+            spend=account.lifetime_spend,
+            used=bool(values["spent"] or values["paid_out"]),
+            month_purchases=account.purchase_months.get(month, 0),
+            cohort=month_of(datetime.fromisoformat(first), rules) if first else month,
+            experiments=account.experiments,
+        ),
+        "month": month,
+    }
 
 
 def count(

@@ -98,12 +98,14 @@ def _recorded(
 
 def _order(
     tenant: str,
+    account: ledger.Account,
     purchase: NewPurchase,
     earning: Earning,
     body: dict[str, Any],
     screened: screening.Screening,
     program: Program | None,
 ) -> Order:
+    rules = program[1] if program else None
     return Order(
         tenant=tenant,
         order_id=purchase.order_id,
@@ -128,6 +130,7 @@ def _order(
         device_id=purchase.device_id,
         payment_fingerprint=purchase.payment_fingerprint,
         experiments=earning.experiments,
+        customer_before=growth.snapshot(account, purchase, rules, screened.action),
     )
 
 
@@ -209,7 +212,7 @@ def _change(
         else budget_takes(purchase.order_id, program, earning, attempt.planned)
     )
     change = PurchaseChange(
-        _order(tenant, purchase, earning, body, screened, program),
+        _order(tenant, account, purchase, earning, body, screened, program),
         accrual.lot,
         accrual.entries,
         account,

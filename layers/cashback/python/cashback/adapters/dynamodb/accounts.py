@@ -25,7 +25,8 @@ from cashback.domain.ledger import FIELDS, Account, Draw, Entry, Lot
 # balance: one more than the deadlines it shows); a refund under claw_back_within_balance
 # needs at most REFUND_BALANCE_LOTS.
 LIVE_LOTS_PAGE = 10
-# The growth rules' progress on the account (issue 12), stored as attributes of these names.
+# The customer's progress on the account (issue 12: the growth rules', and their orders and
+# revenue in each experiment), stored as attributes of these names.
 GROWTH_FIELDS = (
     "purchase_count",
     "lifetime_spend",
@@ -33,6 +34,7 @@ GROWTH_FIELDS = (
     "category_days",
     "purchase_months",
     "milestones",
+    "experiments",
 )
 
 

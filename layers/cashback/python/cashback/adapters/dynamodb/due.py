@@ -143,8 +143,9 @@ def _notice_key(notice: Notice) -> dict[str, str]:
 
 
 def waiting_notice(notice: Notice, now: str) -> dict[str, Any]:
-    """A notice written by a purchase or a decision (cashback available at once), for the
-    lifecycle job to publish: in today's bucket, due now, as a run that died would leave it."""
+    """A notice written by a purchase or a decision (cashback available at once, milestones
+    reached), for the lifecycle job to publish: in today's bucket, due now, as a run that
+    died would leave it."""
     key = _notice_key(notice)
     return put_new(notice_item(notice, due_bucket(key["pk"], key["sk"], now), now))
 
@@ -158,19 +159,4 @@ def notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
         "claimed_for": now,
         "due_at": now,
         "due_bucket": bucket,
-    }
-
-
-def purchase_notice_item(notice: Notice, now: str) -> dict[str, Any]:
-    """A notice a purchase writes in its own transaction (milestone.reached, issue 12): in
-    the due index at the purchase's `now` until the lifecycle job publishes it. No run made
-    it, so the first run to read it claims it (claimed_for is below any moment)."""
-    key = _notice_key(notice)
-    return {
-        **key,
-        **notice.detail(),
-        "created_at": now,
-        "claimed_for": "",
-        "due_at": now,
-        "due_bucket": due_bucket(key["pk"], key["sk"], now),
     }

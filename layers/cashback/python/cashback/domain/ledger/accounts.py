@@ -44,6 +44,9 @@ class Account:
     category_days: dict[str, dict[str, int]] = field(default_factory=dict)
     purchase_months: dict[str, int] = field(default_factory=dict)
     milestones: dict[str, str] = field(default_factory=dict)
+    # Each experiment the customer bought under: [orders, revenue] in it so far (what the
+    # program report's variants count, issue 12).
+    experiments: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:

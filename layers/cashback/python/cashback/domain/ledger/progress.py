@@ -46,6 +46,17 @@ def _trimmed_days(days: dict[str, dict[str, int]], keep_from: str) -> dict[str, 
     return kept
 
 
+def count_in_experiments(account: Account, experiments: tuple[str, ...], amount: int) -> Account:
+    """The account once a purchase of `amount` counts in each experiment it ran under."""
+    if not experiments:
+        return account
+    counted = {name: list(values) for name, values in account.experiments.items()}
+    for name in experiments:
+        orders, revenue = counted.get(name, [0, 0])
+        counted[name] = [orders + 1, revenue + amount]
+    return replace(account, experiments=counted)
+
+
 def count_purchase(
     account: Account,
     *,
