@@ -86,6 +86,7 @@ bench: setup
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.redemption
+	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.layers
 
 # Each layer built for Lambda (arm64, Python 3.12) as `sam build` builds it: bytes unzipped

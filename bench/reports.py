@@ -5,20 +5,25 @@ writes per 1,000 purchases.
     python -m bench.reports [--purchases 1000] [--customers 200] [--threads 2]
 
 Starts the local stack (DynamoDB Local, the real handlers in their workers, the stream's
-event source mapping as template.yaml configures it: batches of up to 1000 records or 5 s).
+event source mapping as template.yaml configures it: batches of up to 10,000 records, 6 MB
+or 30 s).
 
 - Phase 1, writing: the stream's delivery is held back (`pause_streams`) while
   `--purchases` purchases go through `POST /v1/purchases` from `--threads` threads, spread
-  over `--customers` customers (each purchase writes one ledger entry and one lot: two
-  records the consumer folds). Records written per second is the baseline.
-- Phase 2, folding: delivery resumes; the time until every record is folded (`settle`)
-  gives records folded per second, the ratio to the baseline says how far ahead of the
-  writers the consumer is.
-- Phase 3, both at once: another `--purchases` purchases with the consumer running; the lag
-  is how long after the last purchase's reply the reports had it.
+  over `--customers` customers (each purchase writes its ledger entry, its lot and its
+  order: three records the consumer folds). Records written per second is the baseline.
+- Phase 2, folding: delivery resumes and `settle` closes each batching window at once;
+  the time until every record is folded gives records folded per second, and the ratio
+  to the baseline how far ahead of the writers the consumer is.
+- Phase 3, both at once, as deployed: another `--purchases` purchases with the consumer
+  running and its batching window as the template sets it; the writes the reports cost
+  per 1,000 purchases are counted here, and the lag is how long after the last purchase's
+  reply the reports had it.
 
-Writes are counted from the run markers the consumer leaves (each run: one transaction of
-its marker and the report items it added to). Timings are printed, never asserted.
+In phase 3 the consumer is awaited through the stream's counters, not `settle`, so
+batches form as deployed. Writes are counted from the run
+markers the consumer leaves (each run: one transaction of its marker and the report items
+it added to). Timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from cashback.domain.tenants import TenantSettings
 from cashback_tools.local.stack import TABLE_NAME, LocalStack
 
 TENANT = "bench"
+RECORDS_PER_PURCHASE = 3  # its ledger entry, its lot, its order
 
 
 def _purchase(session: requests.Session, url: str, n: int, customers: int, tag: str) -> None:
@@ -73,6 +79,17 @@ def _write(stack: LocalStack, purchases: int, customers: int, threads: int, tag:
     return time.perf_counter() - started
 
 
+def _await(stack: LocalStack, delivered: int, timeout: float = 600) -> None:
+    """Wait until `delivered` records reached the consumer, without `settle` (which closes
+    batching windows early): batches form as the template says (size, 6 MB, 5 s)."""
+    deadline = time.monotonic() + timeout
+    while stack.stream_counters.get("delivered", 0) < delivered:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {stack.stream_counters} after {timeout}s")
+        time.sleep(0.05)
+    stack.settle(timeout=timeout)
+
+
 def _writes(stack: LocalStack) -> tuple[int, int, int]:
     """Runs folded so far, report items they added to, records they covered."""
     client: Any = stack.dynamodb_client()
@@ -97,41 +114,41 @@ def run(purchases: int, customers: int, threads: int) -> str:
         stack.pause_streams()
         progress(f"phase 1: {purchases} purchases with the stream held back ...")
         wrote = _write(stack, purchases, customers, threads, "w")
-        written = stack.stream_counters
         progress("phase 2: folding them ...")
         started = time.perf_counter()
         stack.resume_streams()
-        stack.settle(timeout=600)
+        stack.settle(timeout=600)  # no waiting out the window: the consumer's own pace
         folded_in = time.perf_counter() - started
         counters = stack.stream_counters
         runs, items, records = _writes(stack)
         progress(f"phase 3: {purchases} more purchases with the consumer running ...")
         _write(stack, purchases, customers, threads, "x")
         replied = time.perf_counter()
-        stack.settle(timeout=600)
+        _await(stack, 2 * RECORDS_PER_PURCHASE * purchases)
         lag = time.perf_counter() - replied
         runs_all, items_all, _ = _writes(stack)
-    folded_records = counters.get("delivered", records)
-    write_rate = 2 * purchases / wrote
+    folded_records = counters["delivered"]
+    write_rate = folded_records / wrote
     fold_rate = folded_records / folded_in
     per_1000 = (runs + items) * 1000 / purchases
     per_1000_live = (runs_all - runs + items_all - items) * 1000 / purchases
     lines = [
         f"machine: {platform.system()} {platform.machine()}, {cpu_model()}, "
         f"Python {platform.python_version()}, {java_version()}",
-        f"stream counters after phase 2: {counters} (phase 1 read {written})",
+        f"stream counters after phase 2: {counters}",
         "",
         "| phase | records | seconds | records/s |",
         "|---|---:|---:|---:|",
-        f"| 1: written by {threads} writers (baseline) | {2 * purchases} | {wrote:.1f} | "
+        f"| 1: written by {threads} writers (baseline) | {folded_records} | {wrote:.1f} | "
         f"{write_rate:.0f} |",
         f"| 2: folded by ReportsFunction | {folded_records} | {folded_in:.1f} | {fold_rate:.0f} |",
         "",
         f"folded / written: {fold_rate / write_rate:.1f}x",
-        f"report writes per 1,000 purchases: {per_1000:.1f} held back ({runs} runs, "
-        f"{items} report items), {per_1000_live:.1f} live (goal: at most 10)",
+        f"report writes per 1,000 purchases, as deployed (phase 3): {per_1000_live:.1f} "
+        f"({runs_all - runs} runs, {items_all - items} report items; goal: at most 10); "
+        f"with the window closed at once (phase 2): {per_1000:.1f} ({runs} runs)",
         f"lag with the consumer running: the last purchase was in the reports {lag:.1f} s "
-        "after its reply (the batching window is 5 s)",
+        "after its reply (the batching window is 30 s)",
     ]
     return "\n".join(lines)
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cashback.domain.rules.experiments import Experiment, assign
-from cashback_tools.local.stack import LocalStack
+from cashback_tools.cli import main
+from cashback_tools.local.stack import TABLE_NAME, LocalStack
 
 from .client import Api, unique
 from .test_rules_api import Storefront, program
@@ -25,7 +29,9 @@ SPLIT: dict[str, Any] = {
 }
 
 
-def test_the_program_report_adds_up_per_month_cohort_and_variant(stack: LocalStack) -> None:
+def test_the_program_report_adds_up_per_month_cohort_and_variant(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shop = Storefront(stack)
     shop.publish(program(experiment=SPLIT, gross_margin="0.40"))
     experiment = Experiment.model_validate(SPLIT)
@@ -69,3 +75,17 @@ def test_the_program_report_adds_up_per_month_cohort_and_variant(stack: LocalSta
     users = report["users_against_non_users"]
     assert "self-selection" in users["note"]
     assert users["non_users"]["orders"] == orders  # nobody had spent cashback yet
+    # The operators' command reads the same totals, and the program's margin.
+    base = ["--tenant", shop.tenant, "--table", TABLE_NAME, "--endpoint-url", stack.endpoint_url]
+    csv_path, png_path = tmp_path / "program.csv", tmp_path / "experiments.png"
+    code = main(["report", "program", *base, "--csv", str(csv_path), "--png", str(png_path)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "experiment launch:" in printed and f"ROI {lift['roi']}" in printed
+    header, row = csv_path.read_text().splitlines()[:2]
+    assert (
+        header
+        == "month,orders,revenue,average_ticket,customers,new_customers,purchase_frequency,cashback"
+    )
+    assert row.split(",")[1:3] == [str(orders), str(revenue)]
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -372,7 +372,7 @@ def _ledger_stream(template: Template) -> dict[str, Any]:
 def test_the_templates_mapping_is_read_in_full() -> None:
     (mapping,) = stream_mappings(TEMPLATE, REFS)
     assert mapping.function == "ReportsFunction" and mapping.table == "LedgerTable"
-    assert (mapping.batch_size, mapping.window, mapping.max_retries) == (1000, 5, 10)
+    assert (mapping.batch_size, mapping.window, mapping.max_retries) == (10000, 30, 10)
     assert mapping.bisect and mapping.report_item_failures
     assert mapping.starting_position == "TRIM_HORIZON"
     assert mapping.on_failure == QUEUE

@@ -187,7 +187,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from cashback_tools.local.demo import run
 
-    return run(store=args.store, serve=args.serve)
+    return run(store=args.store, serve=args.serve, plots=args.plots)
 
 
 def _table_options(parser: argparse.ArgumentParser) -> None:
@@ -331,6 +331,9 @@ def _demo_command(commands: Commands) -> None:
         "--serve",
         action="store_true",
         help="then keep the stack up: work the demo's queue in the console at /console/",
+    )
+    demo.add_argument(
+        "--plots", type=Path, help="also draw the demo's reports as PNGs in this folder"
     )
     demo.set_defaults(run=cmd_demo)
 

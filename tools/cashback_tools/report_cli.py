@@ -1,4 +1,4 @@
-"""`cashback report liability|breakage`: the program's reports for operators and finance,
+"""`cashback report liability|breakage|program`: the program's reports for operators and finance,
 read from the report totals in the table (what GET /v1/reports/... answers), printed as a
 table, and written as CSV and PNG on request.
 """
@@ -9,6 +9,7 @@ import argparse
 import csv
 import sys
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,28 @@ COHORT_COLUMNS = (
     "closed",
     "expected_breakage",
     "recognised_breakage",
+)
+
+
+MONTH_COLUMNS = (
+    "month",
+    "orders",
+    "revenue",
+    "average_ticket",
+    "customers",
+    "new_customers",
+    "purchase_frequency",
+    "cashback",
+)
+VARIANT_COLUMNS = (
+    "name",
+    "holdout",
+    "customers",
+    "orders",
+    "revenue",
+    "revenue_per_customer",
+    "repeat_rate",
+    "cashback",
 )
 
 
@@ -114,15 +137,55 @@ def cmd_breakage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _margin(store: Any, tenant: str, now: datetime) -> Decimal | None:
+    """The gross margin of the program in force (None: no program, or none set)."""
+    from cashback.services import programs
+
+    current = programs.in_force(programs.records(store, tenant), now)
+    if current is None:
+        return None
+    margin: Decimal | None = programs.load(store, tenant, current.version).gross_margin
+    return margin
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    from cashback.services import reports
+    from cashback_tools.cli import _store
+
+    now = datetime.now(UTC)
+    end = args.to or now.date()
+    start = args.start or date(end.year, end.month, 1)
+    store = _store(args)
+    report = reports.program(store, args.tenant, start, end, _margin(store, args.tenant, now))
+    rows = report["months"]
+    _print(rows, MONTH_COLUMNS)
+    for experiment in report["experiments"]:
+        print(f"experiment {experiment['id']}:")
+        _print(experiment["variants"], VARIANT_COLUMNS)
+        for lift in experiment["against_holdout"]:
+            print(
+                f"  {lift['variant']} against {lift['against']}: "
+                f"{lift['revenue_per_customer_lift']} per customer, 95% interval "
+                f"{lift['interval_95']}, ROI {lift['roi']} {lift['roi_interval_95']}"
+            )
+    if args.csv:
+        _write_csv(args.csv, rows, MONTH_COLUMNS)
+    if args.png:
+        report_plots.experiments(report, args.png)
+        print(f"wrote {args.png}")
+    return 0
+
+
 def register(commands: Any) -> None:
     from cashback_tools.cli import _table_options
 
     report = commands.add_parser(
-        "report", help="the program's reports: liability roll-forward, breakage by cohort"
+        "report", help="the program's reports: liability, breakage, results and experiments"
     ).add_subparsers(dest="action", required=True)
     for name, run, text in (
         ("liability", cmd_liability, "opening + issued - spent - paid out - ... = closing"),
         ("breakage", cmd_breakage, "expired and redeemed per earning month, expected breakage"),
+        ("program", cmd_program, "orders, customers, cohorts, experiments against holdouts"),
     ):
         command = report.add_parser(name, help=text)
         command.add_argument("--tenant", required=True)

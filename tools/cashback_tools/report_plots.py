@@ -82,3 +82,36 @@ def breakage(report: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def experiments(report: dict[str, Any], path: Path) -> None:
+    """Each experiment's revenue per customer, variant by variant, and each variant's lift
+    over the holdout with its 95% interval."""
+    plt = _pyplot()
+    shown = report["experiments"]
+    fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(4.5 * max(1, len(shown)), 4.5))
+    for ax, experiment in zip(list(axes) if len(shown) > 1 else [axes], shown, strict=False):
+        variants = experiment["variants"]
+        names = [v["name"] for v in variants]
+        values = [(v["revenue_per_customer"] or 0) / 100 for v in variants]
+        colours = ["#969696" if v["holdout"] else "#3182bd" for v in variants]
+        ax.bar(names, values, color=colours)
+        holdout = next((v for v in variants if v["holdout"]), None)
+        for lift in experiment["against_holdout"]:
+            at = names.index(lift["variant"])
+            base = (holdout["revenue_per_customer"] or 0) / 100 if holdout else 0
+            low, high = (base + bound / 100 for bound in lift["interval_95"])
+            ax.errorbar(
+                at,
+                values[at],
+                yerr=[[values[at] - low], [high - values[at]]],
+                color="black",
+                capsize=6,
+                label="holdout + lift, 95% interval",
+            )
+        ax.set_title(f"{experiment['id']}: revenue per customer")
+        ax.set_ylabel("currency units")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

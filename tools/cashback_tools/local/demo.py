@@ -13,6 +13,7 @@ import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cashback.domain.clock import to_iso
@@ -63,8 +64,9 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run(store: StoreKind = "dynamodb-local", serve: bool = False) -> int:
-    """The demo month; `serve`: then keep the stack up for the console."""
+def run(store: StoreKind = "dynamodb-local", serve: bool = False, plots: Path | None = None) -> int:
+    """The demo month; `serve`: then keep the stack up for the console; `plots`: a folder
+    to draw its reports in."""
     rng = random.Random(2026)
     now = datetime.now(UTC).replace(microsecond=0)
     settings = TenantSettings(currency="BRL", backdate_days=45)
@@ -333,9 +335,10 @@ def run(store: StoreKind = "dynamodb-local", serve: bool = False) -> int:
             "(its own customer namespace; it cannot see ours)"
         )
 
-        from cashback_tools.local.demo_reports import reports
+        from cashback_tools.local.demo_reports import experiment, reports
 
-        reconciled = reports(stack, now - timedelta(days=31), now + timedelta(days=200))
+        reconciled = reports(stack, now - timedelta(days=31), now + timedelta(days=200), plots)
+        experiment(stack, now, plots)
 
         assert stack.store is not None
         report = verify(stack.store, "demo")

@@ -1,5 +1,5 @@
 """Reports: fold the table's stream into report totals, exactly once per record, and read
-the liability roll-forward and breakage from them."""
+the liability roll-forward, breakage and the program's results from them."""
 
 from __future__ import annotations
 
