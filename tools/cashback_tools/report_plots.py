@@ -24,21 +24,22 @@ def _pyplot() -> Any:
 
 
 def liability(report: dict[str, Any], path: Path) -> None:
-    """What the program owes at the end of each period, stacked by state, in currency units."""
+    """What the program owes at the end of each period (bars), and by state (lines), in
+    currency units; what it issued in each period (dashed)."""
     plt = _pyplot()
     periods = report["periods"]
     labels = [p["end"] if report["granularity"] == "day" else p["start"][:7] for p in periods]
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    bottom = [0.0] * len(periods)
+    ax.bar(labels, [p["closing"] / 100 for p in periods], color="#d9d9d9", label="owed (closing)")
     for state, colour in STATE_COLOURS.items():
         values = [p["closing_by_state"][state] / 100 for p in periods]
-        ax.bar(labels, values, bottom=bottom, label=state, color=colour, width=0.85)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.plot(labels, values, color=colour, marker=".", label=state)
     issued = [p["issued"] / 100 for p in periods]
-    ax.plot(labels, issued, color="#31a354", marker=".", label="issued in the period")
-    ax.set_title(f"Cashback liability of {report['tenant']}, by state at the end of each period")
+    ax.plot(labels, issued, color="#31a354", linestyle="--", label="issued in the period")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_title(f"Cashback liability of {report['tenant']} at the end of each period")
     ax.set_ylabel("currency units")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     step = max(1, len(labels) // 12)
     ax.set_xticks(range(0, len(labels), step), labels[::step], rotation=30, fontsize=7)
     fig.tight_layout()

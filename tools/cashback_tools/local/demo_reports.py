@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cashback.domain.clock import to_iso
@@ -79,7 +79,7 @@ def experiment(stack: LocalStack, now: datetime, plots: Path | None) -> None:
         "name": "Rival: 5% back, tested against a holdout",
         "currency": "BRL",
         "time_zone": "America/Sao_Paulo",
-        "effective_from": to_iso(now - timedelta(days=40)),
+        "effective_from": to_iso(datetime.now(UTC)),
         "base_rate": "0.05",
         "gross_margin": "0.35",
         "experiment": {
@@ -91,16 +91,13 @@ def experiment(stack: LocalStack, now: datetime, plots: Path | None) -> None:
     status, published = admin.call("PUT", "/v1/rules", rules)
     assert status == 201, published
     _say("\nAn experiment: storefront 'rival' pays 5% back, and holds half its customers out")
+    # A version applies from when it is published: the experiment's purchases are today's.
     for n in range(120):
-        first = now - timedelta(days=35 - n % 10)
-        variant = _buy(shop, f"cliente-{n:03d}", n, first, rng)
-        comes_back = rng.random() < (0.6 if variant == "cashback" else 0.35)
-        if comes_back:
-            _buy(
-                shop, f"cliente-{n:03d}", n + 1000, first + timedelta(days=rng.randint(3, 25)), rng
-            )
+        variant = _buy(shop, f"cliente-{n:03d}", n, rng)
+        if rng.random() < (0.6 if variant == "cashback" else 0.35):
+            _buy(shop, f"cliente-{n:03d}", n + 1000, rng)
     stack.settle()
-    start = (now - timedelta(days=40)).date().isoformat()
+    start = now.date().isoformat()
     status, report = admin.call(
         "GET", f"/v1/reports/program?from={start}&to={now.date().isoformat()}"
     )
@@ -124,7 +121,7 @@ def experiment(stack: LocalStack, now: datetime, plots: Path | None) -> None:
         report_plots.experiments(report, plots / "report-experiment.png")
 
 
-def _buy(shop: Storefront, customer: str, n: int, at: datetime, rng: random.Random) -> str:
+def _buy(shop: Storefront, customer: str, n: int, rng: random.Random) -> str:
     amount = rng.randrange(5000, 30000, 10)
     status, reply = shop.call(
         "POST",
@@ -134,7 +131,7 @@ def _buy(shop: Storefront, customer: str, n: int, at: datetime, rng: random.Rand
             "customer_id": customer,
             "amount": amount,
             "currency": "BRL",
-            "occurred_at": to_iso(at),
+            "occurred_at": to_iso(datetime.now(UTC)),
             "channel": "online",
             "lines": [{"sku": "item", "category": "home", "amount": amount}],
         },
