@@ -29,16 +29,7 @@ def shop(stack: LocalStack) -> SpendingShop:
 
 
 def redeem(shop: SpendingShop, customer: str, amount: int, **fields: Any) -> requests.Response:
-    body = {
-        "redemption_id": unique("red"),
-        "customer_id": customer,
-        "amount": amount,
-        "order_id": unique("checkout"),
-        "occurred_at": now_iso(),
-        "channel": "online",
-        **fields,
-    }
-    return shop.post("/v1/redemptions", body)
+    return shop.redeem(customer, amount, **fields)
 
 
 def test_a_captured_redemption_spends_the_earliest_deadlines_first(

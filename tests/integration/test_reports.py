@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 
+from cashback.adapters.dynamodb.table import customer_pk, entry_sk, to_item
 from cashback.domain.reports.liability import STATES
 from cashback.domain.reports.totals import lot_measures
 from cashback_tools.cli import main
@@ -22,26 +23,13 @@ from cashback_tools.local.stream_filters import Pattern, any_matches
 from cashback_tools.local.streams import lambda_record
 
 from . import table
-from .client import Api, now_iso, unique
+from .client import Api, unique
 from .spending import SpendingShop, run_payout_job
 
 
 @pytest.fixture(scope="module")
 def shop(stack: LocalStack) -> SpendingShop:
     return SpendingShop(stack, unique("reports"))
-
-
-def _redeem(shop: SpendingShop, customer: str, amount: int) -> None:
-    body = {
-        "redemption_id": unique("red"),
-        "customer_id": customer,
-        "amount": amount,
-        "order_id": unique("checkout"),
-        "occurred_at": now_iso(),
-        "channel": "online",
-    }
-    reply = shop.post("/v1/redemptions", body)
-    assert reply.status_code == 201, reply.text
 
 
 def _pay(shop: SpendingShop, customer: str, amount: int) -> None:
@@ -67,7 +55,7 @@ def test_the_liability_report_reconciles_with_every_entry_and_lot(
     ana, bia = unique("ana"), unique("bia")
     shop.earn(ana, 50000, 12345, ago_days=2)  # 5000 + 1234, two days ago
     shop.earn(bia, 80000)  # 8000
-    _redeem(shop, ana, 1500)
+    assert shop.redeem(ana, 1500).status_code == 201
     _pay(shop, bia, 3000)
     run_payout_job(stack)
     order = shop.purchase(bia, 20000)  # 2000 pending (the window is 0: available at once)
@@ -206,3 +194,26 @@ def test_the_report_command_writes_csv_and_png(
     cohorts = tmp_path / "breakage.csv"
     assert main(["report", "breakage", *base, "--csv", str(cohorts)]) == 0
     assert cohorts.read_text().splitlines()[0].startswith("month,issued,redeemed,expired")
+
+
+def test_an_edited_entry_does_not_stop_the_reports(stack: LocalStack, shop: SpendingShop) -> None:
+    """Entries are never changed: one that is (tampering, for `cashback ledger verify`)
+    never reaches the consumer, and the records after it are folded."""
+    customer = unique("tampered")
+    shop.earn(customer, 10000)
+    stack.settle()
+    failures = len(stack.stream_failures)
+    assert stack.store is not None
+    stack.store.client.update_item(
+        TableName=TABLE_NAME,
+        Key=to_item({"pk": customer_pk(shop.tenant, customer), "sk": entry_sk(1)}),
+        UpdateExpression="SET deltas.pending = :v",
+        ExpressionAttributeValues=to_item({":v": 9999}),
+    )
+    today = str(datetime.now(UTC).date())
+    before = _liability(stack, shop.tenant, **{"from": today, "to": today}).json()
+    shop.earn(customer, 20000)
+    stack.settle()
+    after = _liability(stack, shop.tenant, **{"from": today, "to": today}).json()
+    assert after["periods"][0]["issued"] == before["periods"][0]["issued"] + 2000
+    assert len(stack.stream_failures) == failures

@@ -112,29 +112,32 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def cmd_liability(args: argparse.Namespace) -> int:
-    report = _report(args)
-    rows = liability_rows(report)
-    _print(rows, ROLL_FORWARD)
+def _show(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    draw: Any,
+    report: dict[str, Any],
+) -> int:
+    """Print the rows; write them as CSV and the report as a PNG when asked."""
+    _print(rows, columns)
     if args.csv:
-        _write_csv(args.csv, rows, ROLL_FORWARD)
+        _write_csv(args.csv, rows, columns)
     if args.png:
-        report_plots.liability(report, args.png)
+        draw(report, args.png)
         print(f"wrote {args.png}")
     return 0
+
+
+def cmd_liability(args: argparse.Namespace) -> int:
+    report = _report(args)
+    return _show(args, liability_rows(report), ROLL_FORWARD, report_plots.liability, report)
 
 
 def cmd_breakage(args: argparse.Namespace) -> int:
     report = _report(args)
-    rows = cohort_rows(report)
-    _print(rows, COHORT_COLUMNS)
     print(f"expected breakage rate of open cohorts: {report['breakage']['expected_rate']}")
-    if args.csv:
-        _write_csv(args.csv, rows, COHORT_COLUMNS)
-    if args.png:
-        report_plots.breakage(report, args.png)
-        print(f"wrote {args.png}")
-    return 0
+    return _show(args, cohort_rows(report), COHORT_COLUMNS, report_plots.breakage, report)
 
 
 def _margin(store: Any, tenant: str, now: datetime) -> Decimal | None:
@@ -158,7 +161,6 @@ def cmd_program(args: argparse.Namespace) -> int:
     store = _store(args)
     report = reports.program(store, args.tenant, start, end, _margin(store, args.tenant, now))
     rows = report["months"]
-    _print(rows, MONTH_COLUMNS)
     for experiment in report["experiments"]:
         print(f"experiment {experiment['id']}:")
         _print(experiment["variants"], VARIANT_COLUMNS)
@@ -168,12 +170,7 @@ def cmd_program(args: argparse.Namespace) -> int:
                 f"{lift['revenue_per_customer_lift']} per customer, 95% interval "
                 f"{lift['interval_95']}, ROI {lift['roi']} {lift['roi_interval_95']}"
             )
-    if args.csv:
-        _write_csv(args.csv, rows, MONTH_COLUMNS)
-    if args.png:
-        report_plots.experiments(report, args.png)
-        print(f"wrote {args.png}")
-    return 0
+    return _show(args, rows, MONTH_COLUMNS, report_plots.experiments, report)
 
 
 def register(commands: Any) -> None:
