@@ -376,11 +376,19 @@ def test_the_templates_mapping_is_read_in_full() -> None:
     assert mapping.bisect and mapping.report_item_failures
     assert mapping.starting_position == "TRIM_HORIZON"
     assert mapping.on_failure == QUEUE
-    entry = {"dynamodb": {"Keys": {"sk": {"S": "ENTRY#1"}}}}
-    lot = {"dynamodb": {"Keys": {"sk": {"S": "LOT#1"}}}}
-    other = {"dynamodb": {"Keys": {"sk": {"S": "CUSTOMER"}}}}
-    assert any_matches(mapping.filters, entry) and any_matches(mapping.filters, lot)
-    assert not any_matches(mapping.filters, other)
+
+    def record(name: str, sort_key: str) -> dict[str, Any]:
+        return {"eventName": name, "dynamodb": {"Keys": {"sk": {"S": sort_key}}}}
+
+    kept = [record("INSERT", "ENTRY#1"), record("MODIFY", "LOT#1"), record("INSERT", "ORDER")]
+    dropped = [
+        record("MODIFY", "ENTRY#1"),  # entries never change: tampering is the audit's
+        record("REMOVE", "ENTRY#1"),
+        record("MODIFY", "ORDER"),
+        record("INSERT", "CUSTOMER"),
+    ]
+    assert all(any_matches(mapping.filters, r) for r in kept)
+    assert not any(any_matches(mapping.filters, r) for r in dropped)
 
 
 @pytest.mark.parametrize(
