@@ -521,9 +521,8 @@ def test_a_milestone_purchase_writes_its_notice_and_progress_in_one_transaction(
     puts = [from_item(item["Put"]["Item"]) for item in sent if "Put" in item]
     # Available at once (its cashback.available notice) and a milestone reached (its own).
     (written,) = [item for item in puts if item["pk"] == "NOTICE#t" and "milestones" in item]
-    # Claimed as of the purchase, as a run that died would leave it: the next run takes it.
-    assert written["milestones"] == ["third"]
-    assert written["claimed_for"] == "2026-11-10T18:00:05Z"
+    # Claimed by no run: the first run to read it takes it.
+    assert written["milestones"] == ["third"] and written["claimed_for"] == ""
     assert written["due_bucket"].startswith("DUE#2026-11-10#")
     update = next(
         i["Update"] for i in sent if "Update" in i and "ACCOUNT" in str(i["Update"]["Key"])

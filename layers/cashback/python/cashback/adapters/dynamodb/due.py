@@ -144,10 +144,12 @@ def _notice_key(notice: Notice) -> dict[str, str]:
 
 def waiting_notice(notice: Notice, now: str) -> dict[str, Any]:
     """A notice written by a purchase or a decision (cashback available at once, milestones
-    reached), for the lifecycle job to publish: in today's bucket, due now, as a run that
-    died would leave it."""
+    reached), for the lifecycle job to publish: in today's bucket, due now. No run made it,
+    so the first run to read it claims it, even one in the same second (claimed_for is
+    below any moment)."""
     key = _notice_key(notice)
-    return put_new(notice_item(notice, due_bucket(key["pk"], key["sk"], now), now))
+    item = notice_item(notice, due_bucket(key["pk"], key["sk"], now), now)
+    return put_new({**item, "claimed_for": ""})
 
 
 def notice_item(notice: Notice, bucket: str, now: str) -> dict[str, Any]:
