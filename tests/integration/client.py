@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import requests
 
 from cashback.domain.clock import to_iso
@@ -52,6 +54,19 @@ class Api:
         }
         return self.post("/v1/refunds", body)
 
+    def redeem(self, customer_id: str, amount: int, **fields: Any) -> requests.Response:
+        """A redemption at checkout (captured at once unless `capture: False`)."""
+        body = {
+            "redemption_id": unique("red"),
+            "customer_id": customer_id,
+            "amount": amount,
+            "order_id": unique("checkout"),
+            "occurred_at": now_iso(),
+            "channel": "online",
+            **fields,
+        }
+        return self.post("/v1/redemptions", body)
+
     def balance(self, customer_id: str) -> dict[str, Any]:
         reply = self.get(f"/v1/customers/{customer_id}/balance")
         assert reply.status_code == 200, reply.text
@@ -73,3 +88,18 @@ def purchase_body(customer_id: str, amount: int, **fields: Any) -> dict[str, Any
     }
     body.update(fields)
     return body
+
+
+def invoke(base_url: str, function: str, event: dict[str, Any]) -> Any:
+    """Run a function through the local stack's Lambda Invoke API (as a scheduler would);
+    a function error fails the test with Lambda's report."""
+    client = boto3.client(
+        "lambda",
+        endpoint_url=base_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    reply = client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    assert "FunctionError" not in reply, reply["Payload"].read()
+    return json.loads(reply["Payload"].read())

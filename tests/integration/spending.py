@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import requests
-
 from cashback.domain.tenants import TenantSettings
 from cashback.services import payout_job
 from cashback_tools.audit import verify
@@ -17,7 +15,7 @@ from cashback_tools.local.sandbox_provider import sandbox_provider
 from cashback_tools.local.stack import LocalStack
 
 from . import table
-from .client import Api, now_iso, unique
+from .client import Api, now_iso
 
 AT_ONCE = TenantSettings(
     currency="BRL", return_window_days=0, cashback_rate="0.10", risk_mode="off"
@@ -40,19 +38,6 @@ class SpendingShop(Api):
             reply = self.purchase(customer, amount, occurred_at=at)
             assert reply.status_code == 201, reply.text
         table.ripen(self.stack, self.tenant, customer, datetime.now(UTC))
-
-    def redeem(self, customer: str, amount: int, **fields: Any) -> requests.Response:
-        """A redemption at checkout (captured at once unless `capture: False`)."""
-        body = {
-            "redemption_id": unique("red"),
-            "customer_id": customer,
-            "amount": amount,
-            "order_id": unique("checkout"),
-            "occurred_at": now_iso(),
-            "channel": "online",
-            **fields,
-        }
-        return self.post("/v1/redemptions", body)
 
     def values(self, customer: str) -> dict[str, int]:
         """The customer's account as stored: balances and totals."""

@@ -12,7 +12,7 @@ import pytest
 from cashback.domain.clock import to_iso
 from cashback_tools.local.stack import LocalStack
 
-from .client import Api, now_iso, unique
+from .client import Api, invoke, now_iso, unique
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +21,7 @@ def replay(stack: LocalStack) -> Api:
 
 
 def _invoke(stack: LocalStack, event: dict[str, object]) -> dict[str, object]:
-    client = boto3.client(
-        "lambda",
-        endpoint_url=stack.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    reply = client.invoke(FunctionName="ExpiryFunction", Payload=json.dumps(event).encode())
-    assert "FunctionError" not in reply, reply["Payload"].read()
-    return json.loads(reply["Payload"].read())  # type: ignore[no-any-return]
+    return invoke(stack.url, "ExpiryFunction", event)  # type: ignore[no-any-return]
 
 
 def test_scheduled_run_ripens_and_expires_replayed_history(stack: LocalStack, replay: Api) -> None:

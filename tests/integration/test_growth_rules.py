@@ -4,18 +4,16 @@ lifecycle job through Lambda's Invoke API, events on the local bus."""
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from cashback.domain.clock import to_iso
 from cashback_tools.local.stack import LocalStack
 
-from .client import Api, unique
+from .client import Api, invoke, unique
 from .test_rules_api import Storefront, program
 
 
@@ -25,17 +23,8 @@ def shop(stack: LocalStack) -> Storefront:
 
 
 def _run_lifecycle(stack: LocalStack) -> dict[str, Any]:
-    client = boto3.client(
-        "lambda",
-        endpoint_url=stack.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
     event = {"time": to_iso(datetime.now(UTC)), "source": "aws.scheduler"}
-    reply = client.invoke(FunctionName="ExpiryFunction", Payload=json.dumps(event).encode())
-    assert "FunctionError" not in reply, reply["Payload"].read()
-    return json.loads(reply["Payload"].read())  # type: ignore[no-any-return]
+    return invoke(stack.url, "ExpiryFunction", event)  # type: ignore[no-any-return]
 
 
 def _milestone_events(stack: LocalStack, customer: str) -> list[dict[str, Any]]:
